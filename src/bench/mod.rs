@@ -1,0 +1,30 @@
+//! Support shared by the benchmark and profiling programs in `src/bin/` (which stay thin).
+//!
+//! Not part of the engine's API: it is public only so the binaries, benches and doctests can
+//! use it, and it is hidden from the crate documentation.
+//!
+//! The rules these helpers implement are in the project's BENCHMARKING.md. The main one: every
+//! input is **deterministic from a seed**, so each system under test gets exactly the same keys,
+//! values, queries and operations in the same order, and a run can be repeated.
+//!
+//! | module        | job                                                                   |
+//! |---------------|-----------------------------------------------------------------------|
+//! | [`rng`]       | the seeded PRNG (xoshiro256\*\* seeded by SplitMix64) behind everything |
+//! | [`keys`]      | key sets by distribution, miss keys, query sequences                  |
+//! | [`values`]    | values derived from their key, and their check                        |
+//! | [`histogram`] | nanosecond latency histograms; batch-timed throughput, sampled latency |
+//! | [`memory`]    | peak and current RSS, directory sizes                                 |
+//! | [`child`]     | run one system's phase in a child process and collect its result      |
+//! | [`sqlite`]    | the tuned SQLite baseline                                             |
+//! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
+//! | [`report`]    | aligned text tables, JSON output, unit formatting                     |
+
+pub mod child;
+pub mod histogram;
+pub mod keys;
+pub mod memory;
+pub mod report;
+pub mod rng;
+pub mod sqlite;
+pub mod values;
+pub mod ycsb;

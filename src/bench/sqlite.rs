@@ -1,0 +1,383 @@
+//! The SQLite baseline, tuned the way the fastest SQLite key-value setups are.
+//!
+//! Settings (BENCHMARKING.md, "Fair configuration"), all applied by [`SqliteKv::open`] and read
+//! back by [`SqliteKv::settings`] so the report states what SQLite actually used:
+//!
+//! | setting        | value                                                                     |
+//! |----------------|---------------------------------------------------------------------------|
+//! | `journal_mode` | `WAL`                                                                     |
+//! | `synchronous`  | `NORMAL` (survives a process crash, no fsync per commit); `FULL` with sync |
+//! | `temp_store`   | `MEMORY`                                                                  |
+//! | `cache_size`   | `-(budget / 1024)`, i.e. the memory budget in KiB                         |
+//! | `mmap_size`    | the budget (SQLite caps it at its compile-time maximum, 2 GiB by default)  |
+//! | table          | `kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)`: the key is the rowid, so    |
+//! |                | the table is a single B-tree keyed by `k` with the value in the leaf       |
+//! | statements     | one prepared statement per operation kind, reused from rusqlite's cache   |
+//! | loads          | [`SqliteKv::load`] commits every [`LOAD_BATCH_ROWS`] rows                  |
+//!
+//! Single operations ([`SqliteKv::put`], [`SqliteKv::delete`]) run in autocommit mode, one
+//! transaction each, like a single `Db::put` of the engine.
+//!
+//! Keys are `u64`; SQLite integers are `i64`. [`key_to_sql`] flips the sign bit, which maps
+//! `0..=u64::MAX` onto `i64::MIN..=i64::MAX` preserving order, so `ORDER BY k` and range scans see
+//! the same order as the engine.
+//!
+//! ```
+//! use alexkv::bench::sqlite::SqliteKv;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut db = SqliteKv::open(&dir.path().join("kv.sqlite"), 64 << 20, false).unwrap();
+//! db.load([(1u64, b"one".to_vec()), (u64::MAX, b"max".to_vec())]).unwrap();
+//! assert_eq!(db.get(1, |v| v.to_vec()).unwrap(), Some(b"one".to_vec()));
+//! let mut seen = Vec::new();
+//! db.scan(0, 10, |k, _| seen.push(k)).unwrap();
+//! assert_eq!(seen, vec![1, u64::MAX]);
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+/// Rows per transaction in [`SqliteKv::load`].
+pub const LOAD_BATCH_ROWS: usize = 10_000;
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)";
+const SQL_GET: &str = "SELECT v FROM kv WHERE k = ?1";
+const SQL_PUT: &str = "INSERT OR REPLACE INTO kv(k, v) VALUES (?1, ?2)";
+const SQL_DELETE: &str = "DELETE FROM kv WHERE k = ?1";
+const SQL_SCAN: &str = "SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2";
+
+/// Maps a `u64` key to the SQLite integer that sorts in the same position.
+#[inline]
+pub fn key_to_sql(key: u64) -> i64 {
+    (key ^ (1 << 63)) as i64
+}
+
+/// Inverse of [`key_to_sql`].
+#[inline]
+pub fn key_from_sql(k: i64) -> u64 {
+    (k as u64) ^ (1 << 63)
+}
+
+/// The settings SQLite reports it is using, for the benchmark's JSON and table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqliteSettings {
+    /// SQLite library version, e.g. `3.50.2`.
+    pub sqlite_version: String,
+    /// `PRAGMA journal_mode`.
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: 1 = NORMAL, 2 = FULL.
+    pub synchronous: i64,
+    /// `PRAGMA temp_store`: 2 = MEMORY.
+    pub temp_store: i64,
+    /// `PRAGMA cache_size` (negative: KiB).
+    pub cache_size: i64,
+    /// `PRAGMA mmap_size` in bytes, after SQLite's own cap.
+    pub mmap_size: i64,
+    /// `PRAGMA page_size` in bytes.
+    pub page_size: i64,
+    /// The table definition.
+    pub schema: String,
+    /// Rows per load transaction.
+    pub load_batch_rows: usize,
+}
+
+/// A key-value store on one SQLite table; see the module documentation for its settings.
+pub struct SqliteKv {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteKv {
+    /// Opens or creates the database file at `path` with a memory budget of `budget_bytes`
+    /// (page cache and mmap; 0 leaves SQLite's defaults) and `synchronous=FULL` if `sync`.
+    pub fn open(path: &Path, budget_bytes: u64, sync: bool) -> rusqlite::Result<SqliteKv> {
+        let conn = Connection::open(path)?;
+        // journal_mode answers with the mode it switched to; anything but "wal" is a failure
+        // worth knowing about (for example on a filesystem without shared memory).
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                Some(format!("journal_mode=WAL refused, got {mode}")),
+            ));
+        }
+        conn.pragma_update(None, "synchronous", if sync { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        if budget_bytes > 0 {
+            let kib = i64::try_from(budget_bytes / 1024).unwrap_or(i64::MAX);
+            conn.pragma_update(None, "cache_size", -kib.max(1))?;
+            let mmap = i64::try_from(budget_bytes).unwrap_or(i64::MAX);
+            // mmap_size also answers with the value it took.
+            let _: Option<i64> = conn
+                .query_row(&format!("PRAGMA mmap_size={mmap}"), [], |r| r.get(0))
+                .optional()?;
+        }
+        conn.execute_batch(CREATE_TABLE)?;
+        Ok(SqliteKv {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file's path (the WAL and shared-memory files sit beside it).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The settings in effect, read back from SQLite.
+    pub fn settings(&self) -> rusqlite::Result<SqliteSettings> {
+        let int = |name: &str| -> rusqlite::Result<i64> {
+            self.conn.pragma_query_value(None, name, |r| r.get(0))
+        };
+        Ok(SqliteSettings {
+            sqlite_version: rusqlite::version().to_owned(),
+            journal_mode: self
+                .conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+            synchronous: int("synchronous")?,
+            temp_store: int("temp_store")?,
+            cache_size: int("cache_size")?,
+            mmap_size: int("mmap_size")?,
+            page_size: int("page_size")?,
+            schema: CREATE_TABLE.to_owned(),
+            load_batch_rows: LOAD_BATCH_ROWS,
+        })
+    }
+
+    /// Inserts (or replaces) every `(key, value)`, committing every [`LOAD_BATCH_ROWS`] rows.
+    /// Returns the number of rows written.
+    pub fn load<I, V>(&mut self, items: I) -> rusqlite::Result<u64>
+    where
+        I: IntoIterator<Item = (u64, V)>,
+        V: AsRef<[u8]>,
+    {
+        let mut items = items.into_iter().peekable();
+        let mut written = 0u64;
+        while items.peek().is_some() {
+            let tx = self.conn.transaction()?;
+            {
+                let mut put = tx.prepare_cached(SQL_PUT)?;
+                for (key, value) in items.by_ref().take(LOAD_BATCH_ROWS) {
+                    put.execute(params![key_to_sql(key), value.as_ref()])?;
+                    written += 1;
+                }
+            }
+            tx.commit()?;
+        }
+        Ok(written)
+    }
+
+    /// Calls `f` with the value of `key` and returns its result, or `None` if absent.
+    ///
+    /// The value is borrowed from SQLite's row buffer: no copy unless `f` makes one.
+    pub fn get<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> rusqlite::Result<Option<R>> {
+        let mut get = self.conn.prepare_cached(SQL_GET)?;
+        let mut rows = get.query([key_to_sql(key)])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(f(row.get_ref(0)?.as_blob()?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `f(key, value)` for up to `n` keys `>= from` in ascending order; returns how many.
+    pub fn scan(
+        &self,
+        from: u64,
+        n: usize,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> rusqlite::Result<usize> {
+        let mut scan = self.conn.prepare_cached(SQL_SCAN)?;
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        let mut rows = scan.query(params![key_to_sql(from), limit])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Inserts or replaces one key, in its own transaction.
+    pub fn put(&mut self, key: u64, value: &[u8]) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(SQL_PUT)?
+            .execute(params![key_to_sql(key), value])?;
+        Ok(())
+    }
+
+    /// Deletes one key, in its own transaction; `true` if it was present.
+    pub fn delete(&mut self, key: u64) -> rusqlite::Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(SQL_DELETE)?
+            .execute([key_to_sql(key)])?;
+        Ok(n > 0)
+    }
+
+    /// Reads `key`, computes its new value with `f(old)` and writes it, all in one write
+    /// transaction (`BEGIN IMMEDIATE`, so no other writer can slip in between).
+    pub fn read_modify_write(
+        &mut self,
+        key: u64,
+        f: impl FnOnce(Option<&[u8]>) -> Vec<u8>,
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut get = tx.prepare_cached(SQL_GET)?;
+            let mut rows = get.query([key_to_sql(key)])?;
+            let new_value = match rows.next()? {
+                Some(row) => f(Some(row.get_ref(0)?.as_blob()?)),
+                None => f(None),
+            };
+            drop(rows);
+            tx.prepare_cached(SQL_PUT)?
+                .execute(params![key_to_sql(key), new_value])?;
+        }
+        tx.commit()
+    }
+
+    /// Number of rows (a full count: for tests and sanity checks, not for timed loops).
+    pub fn len(&self) -> rusqlite::Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM kv", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+    }
+
+    /// `true` if the table has no rows.
+    pub fn is_empty(&self) -> rusqlite::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Copies the WAL into the main file and truncates it, so the bytes on disk measured after a
+    /// load are the database's, not a transient log's.
+    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::values::{check_value, value_vec};
+
+    fn open_temp(sync: bool) -> (tempfile::TempDir, SqliteKv) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteKv::open(&dir.path().join("kv.sqlite"), 8 << 20, sync).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn key_mapping_preserves_order_at_the_sign_boundary() {
+        let keys = [
+            0,
+            1,
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for w in keys.windows(2) {
+            assert!(key_to_sql(w[0]) < key_to_sql(w[1]));
+        }
+        for k in keys {
+            assert_eq!(key_from_sql(key_to_sql(k)), k);
+        }
+        assert_eq!(key_to_sql(0), i64::MIN);
+        assert_eq!(key_to_sql(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn open_applies_the_documented_settings() {
+        let (_dir, db) = open_temp(false);
+        let s = db.settings().unwrap();
+        assert_eq!(s.journal_mode.to_lowercase(), "wal");
+        assert_eq!(s.synchronous, 1);
+        assert_eq!(s.temp_store, 2);
+        assert_eq!(s.cache_size, -8192);
+        assert_eq!(s.mmap_size, 8 << 20);
+        assert_eq!(s.load_batch_rows, 10_000);
+        let (_dir, db) = open_temp(true);
+        assert_eq!(db.settings().unwrap().synchronous, 2);
+    }
+
+    #[test]
+    fn load_in_batches_then_every_value_reads_back() {
+        let (_dir, mut db) = open_temp(false);
+        let n = 25_001u64; // spans three load transactions
+        let written = db
+            .load((0..n).map(|i| (i * 7919, value_vec(i * 7919, 100))))
+            .unwrap();
+        assert_eq!(written, n);
+        assert_eq!(db.len().unwrap(), n);
+        for i in (0..n).step_by(97) {
+            let k = i * 7919;
+            assert_eq!(db.get(k, |v| check_value(k, v, 100)).unwrap(), Some(true));
+        }
+        assert_eq!(db.get(1, |v| v.len()).unwrap(), None);
+        db.checkpoint().unwrap();
+    }
+
+    #[test]
+    fn scan_returns_keys_in_u64_order_across_the_sign_bit() {
+        let (_dir, mut db) = open_temp(false);
+        let keys = [u64::MAX, 0, 1 << 63, 5, (1 << 63) - 1];
+        db.load(keys.iter().map(|&k| (k, value_vec(k, 10))))
+            .unwrap();
+        let mut seen = Vec::new();
+        let n = db
+            .scan(1, 10, |k, v| {
+                assert!(check_value(k, v, 10));
+                seen.push(k);
+            })
+            .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(seen, vec![5, (1 << 63) - 1, 1 << 63, u64::MAX]);
+        seen.clear();
+        db.scan(0, 2, |k, _| seen.push(k)).unwrap();
+        assert_eq!(seen, vec![0, 5]);
+        assert_eq!(db.scan(u64::MAX, 10, |_, _| {}).unwrap(), 1);
+    }
+
+    #[test]
+    fn put_delete_and_read_modify_write_change_single_keys() {
+        let (_dir, mut db) = open_temp(false);
+        assert!(db.is_empty().unwrap());
+        db.put(42, b"a").unwrap();
+        db.put(42, b"b").unwrap();
+        assert_eq!(db.get(42, |v| v.to_vec()).unwrap(), Some(b"b".to_vec()));
+        db.read_modify_write(42, |old| {
+            let mut v = old.unwrap().to_vec();
+            v.push(b'c');
+            v
+        })
+        .unwrap();
+        assert_eq!(db.get(42, |v| v.to_vec()).unwrap(), Some(b"bc".to_vec()));
+        db.read_modify_write(43, |old| {
+            assert!(old.is_none());
+            b"new".to_vec()
+        })
+        .unwrap();
+        assert_eq!(db.len().unwrap(), 2);
+        assert!(db.delete(42).unwrap());
+        assert!(!db.delete(42).unwrap());
+        assert_eq!(db.get(42, |_| ()).unwrap(), None);
+    }
+
+    #[test]
+    fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite");
+        {
+            let mut db = SqliteKv::open(&path, 1 << 20, false).unwrap();
+            db.put(7, b"seven").unwrap();
+        }
+        let db = SqliteKv::open(&path, 1 << 20, false).unwrap();
+        assert_eq!(db.get(7, |v| v.to_vec()).unwrap(), Some(b"seven".to_vec()));
+        assert_eq!(db.path(), path);
+    }
+}
