@@ -1,0 +1,582 @@
+//! Data nodes: the leaves of ALEX, each a gapped array with its own linear model.
+//!
+//! # Layout and invariants
+//! - `keys` and `payloads` are parallel arrays of `capacity` slots; `occupied` marks the slots that hold
+//!   real entries. Searching touches `keys` only.
+//! - Every gap holds a copy of the nearest real key to its right; gaps after the last real key hold
+//!   `u64::MAX`. So `keys` is sorted (non-decreasing) and a search never needs the bitmap.
+//! - For a key `k != u64::MAX`, the last slot whose value is `k` is the real entry when `k` is present
+//!   (the run of equal values is gaps copying it, then it). `u64::MAX` is a valid key, so it is the
+//!   one case that consults the bitmap.
+//! - `payloads[i]` is initialised exactly when `occupied.get(i)`.
+//! - At least one slot is always a gap when an insert starts (`num_keys < grow_at <= capacity - 1`).
+
+use std::mem::MaybeUninit;
+
+use super::bitmap::Bitmap;
+use super::cost::{self, search_iterations};
+use super::model::LinearModel;
+
+/// Fill of a data node right after bulk load or a split.
+pub(crate) const INIT_DENSITY: f64 = 0.7;
+/// Fill at which a data node must grow (expand or split) before taking another key.
+pub(crate) const MAX_DENSITY: f64 = 0.8;
+/// Fill a data node expands back to.
+pub(crate) const EXPAND_DENSITY: f64 = 0.6;
+/// Below this fill, deletes shrink the node (hysteresis well under `EXPAND_DENSITY`).
+pub(crate) const SHRINK_DENSITY: f64 = 0.25;
+/// Smallest capacity of a data node.
+pub(crate) const MIN_CAPACITY: usize = 16;
+/// Largest data node, in bytes of keys and payloads (16 MiB, the reference default).
+pub(crate) const MAX_NODE_BYTES: usize = 16 << 20;
+/// More than this share of inserts beyond one end makes a node "append-mostly" at that end.
+const APPEND_MOSTLY_SHARE: f64 = 0.9;
+
+/// Where a rebuilt node leaves its free room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Gaps spread by the model (the default).
+    Spread,
+    /// Keys packed at `MAX_DENSITY` at the front, room at the end for ascending inserts.
+    RoomRight,
+    /// Keys packed at `MAX_DENSITY` at the back, room at the front for descending inserts.
+    RoomLeft,
+}
+
+/// Per-node counters the cost model reads when the node is full.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NodeCounters {
+    pub(crate) inserts: u64,
+    pub(crate) search_iterations: u64,
+    pub(crate) shifts: u64,
+    pub(crate) inserts_right: u64,
+    pub(crate) inserts_left: u64,
+}
+
+/// What an insert into a data node did.
+pub(crate) enum NodeInsert<P> {
+    Inserted,
+    Replaced(P),
+    /// The node is at its maximum density; the tree must expand or split it first.
+    Full,
+}
+
+/// A leaf of the index. See the module docs for the invariants.
+pub(crate) struct DataNode<P> {
+    keys: Box<[u64]>,
+    payloads: Box<[MaybeUninit<P>]>,
+    occupied: Bitmap,
+    pub(crate) model: LinearModel,
+    num_keys: usize,
+    grow_at: usize,
+    /// Smallest and largest key ever held since the last rebuild (for append detection).
+    min_key: u64,
+    max_key: u64,
+    pub(crate) counters: NodeCounters,
+    /// Cost expected from the placement at the last rebuild.
+    pub(crate) expected_cost: f64,
+    /// log2 of the number of parent slots pointing at this node.
+    pub(crate) dup: u8,
+    /// Neighbours in key order (arena indices, `NIL` at the ends).
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+}
+
+/// No neighbour.
+pub(crate) const NIL: u32 = u32::MAX;
+
+impl<P: Copy> DataNode<P> {
+    /// Largest number of slots a node may have for this payload type.
+    pub(crate) fn max_capacity() -> usize {
+        MAX_NODE_BYTES / (8 + std::mem::size_of::<P>().max(1))
+    }
+
+    /// Largest number of keys a freshly built node may hold.
+    pub(crate) fn max_keys() -> usize {
+        (Self::max_capacity() as f64 * INIT_DENSITY) as usize
+    }
+
+    /// An empty node.
+    pub(crate) fn empty(dup: u8) -> Self {
+        Self::build(&[], &[], INIT_DENSITY, Placement::Spread, dup)
+    }
+
+    /// Builds a node from strictly increasing `keys` and their payloads, at `density`.
+    pub(crate) fn build(keys: &[u64], payloads: &[P], density: f64, placement: Placement, dup: u8) -> Self {
+        debug_assert_eq!(keys.len(), payloads.len());
+        let n = keys.len();
+        let capacity = ((n as f64 / density).ceil() as usize).max(n + 2).max(MIN_CAPACITY);
+        let mut node = DataNode {
+            keys: vec![u64::MAX; capacity].into_boxed_slice(),
+            payloads: vec![MaybeUninit::uninit(); capacity].into_boxed_slice(),
+            occupied: Bitmap::new(capacity),
+            model: LinearModel::constant(0.0),
+            num_keys: n,
+            grow_at: ((capacity as f64 * MAX_DENSITY) as usize).min(capacity - 1),
+            min_key: keys.first().copied().unwrap_or(u64::MAX),
+            max_key: keys.last().copied().unwrap_or(0),
+            counters: NodeCounters::default(),
+            expected_cost: 0.0,
+            dup,
+            prev: NIL,
+            next: NIL,
+        };
+        node.model = Self::train(keys, capacity, placement);
+        node.place(keys, payloads);
+        node
+    }
+
+    /// The model for `keys` in a node of `capacity` slots.
+    fn train(keys: &[u64], capacity: usize, placement: Placement) -> LinearModel {
+        let n = keys.len();
+        if n == 0 {
+            return LinearModel::constant(0.0);
+        }
+        let span = match placement {
+            Placement::Spread => capacity as f64,
+            Placement::RoomRight | Placement::RoomLeft => (n as f64 / MAX_DENSITY).min(capacity as f64),
+        };
+        let mut model = LinearModel::fit_ranks(keys, span / n as f64);
+        if placement == Placement::RoomLeft {
+            model.shift(capacity as f64 - span);
+        }
+        if n == 1 {
+            model = LinearModel::constant(match placement {
+                Placement::Spread => capacity as f64 / 2.0,
+                Placement::RoomRight => 0.0,
+                Placement::RoomLeft => capacity as f64 - 1.0,
+            });
+        }
+        model
+    }
+
+    /// Model-based placement of sorted keys into an all-gap node, then the gap copies, and the
+    /// expected cost of the result.
+    fn place(&mut self, keys: &[u64], payloads: &[P]) {
+        let n = keys.len();
+        let cap = self.keys.len();
+        let mut next_free = 0usize;
+        let mut iterations = 0u64;
+        for (i, (&k, &p)) in keys.iter().zip(payloads).enumerate() {
+            let predicted = self.model.predict_slot(k, cap);
+            // Leave room for the keys still to come, and keep order.
+            let pos = predicted.max(next_free).min(cap - (n - i));
+            iterations += search_iterations(pos.abs_diff(predicted)) as u64;
+            self.keys[pos] = k;
+            self.payloads[pos] = MaybeUninit::new(p);
+            self.occupied.set(pos);
+            next_free = pos + 1;
+        }
+        let mut fill = u64::MAX;
+        let mut run = 0usize;
+        let mut run_square_sum = 0usize;
+        for j in (0..cap).rev() {
+            if self.occupied.get(j) {
+                fill = self.keys[j];
+                run += 1;
+            } else {
+                self.keys[j] = fill;
+                run_square_sum += run * run;
+                run = 0;
+            }
+        }
+        run_square_sum += run * run;
+        self.expected_cost = if n == 0 {
+            0.0
+        } else {
+            let avg_iter = iterations as f64 / n as f64;
+            let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
+            cost::intra_node_cost(avg_iter, avg_shift)
+        };
+    }
+
+    /// Number of real entries.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.num_keys
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether slot `i` holds a real entry.
+    #[inline(always)]
+    pub(crate) fn is_occupied(&self, i: usize) -> bool {
+        self.occupied.get(i)
+    }
+
+    /// The key in slot `i` (a real key or a gap copy).
+    #[inline(always)]
+    pub(crate) fn key_at(&self, i: usize) -> u64 {
+        self.keys[i]
+    }
+
+    /// The payload of occupied slot `i`.
+    #[inline(always)]
+    pub(crate) fn payload_at(&self, i: usize) -> P {
+        debug_assert!(self.occupied.get(i));
+        // SAFETY: callers pass occupied slots only (checked in debug builds above), and every
+        // occupied slot's payload was written when the slot became occupied (see the module
+        // invariants: place, insert and the shifts move payloads together with the bit).
+        unsafe { self.payloads[i].assume_init() }
+    }
+
+    /// The first occupied slot at or after `i`.
+    #[inline]
+    pub(crate) fn next_occupied(&self, i: usize) -> Option<usize> {
+        self.occupied.next_set(i)
+    }
+
+    /// The last occupied slot at or before `i`.
+    #[inline]
+    pub(crate) fn prev_occupied(&self, i: usize) -> Option<usize> {
+        self.occupied.prev_set(i)
+    }
+
+    /// First slot whose key is greater than `key`, searching exponentially outward from the
+    /// model's prediction; also returns the iterations spent.
+    #[inline(always)]
+    fn upper_bound(&self, key: u64) -> (usize, u32) {
+        let keys = &self.keys[..];
+        let n = keys.len();
+        let p = self.model.predict_slot(key, n);
+        let mut step = 1usize;
+        let mut iterations = 1u32;
+        if keys[p] > key {
+            // The answer is in [0, p]; keys[hi] > key.
+            let mut hi = p;
+            let lo = loop {
+                if step > hi {
+                    break 0;
+                }
+                let i = hi - step;
+                if keys[i] <= key {
+                    break i + 1;
+                }
+                hi = i;
+                step <<= 1;
+                iterations += 1;
+            };
+            (lo + keys[lo..hi].partition_point(|&k| k <= key), iterations)
+        } else {
+            // The answer is in (p, n]; keys[lo] <= key.
+            let mut lo = p;
+            let hi = loop {
+                let i = lo + step;
+                if i >= n {
+                    break n;
+                }
+                if keys[i] > key {
+                    break i;
+                }
+                lo = i;
+                step <<= 1;
+                iterations += 1;
+            };
+            (lo + 1 + keys[lo + 1..hi].partition_point(|&k| k <= key), iterations)
+        }
+    }
+
+    /// First slot whose key is greater than `key` (`capacity()` when none is).
+    #[inline]
+    pub(crate) fn upper_bound_slot(&self, key: u64) -> usize {
+        self.upper_bound(key).0
+    }
+
+    /// First slot whose key is at least `key` (may be a gap copying the next real key).
+    #[inline]
+    pub(crate) fn lower_bound(&self, key: u64) -> usize {
+        match key.checked_sub(1) {
+            Some(k) => self.upper_bound(k).0,
+            None => 0,
+        }
+    }
+
+    /// The slot of `key`, if present.
+    #[inline(always)]
+    pub(crate) fn find(&self, key: u64) -> Option<usize> {
+        if key == u64::MAX {
+            return self.find_max();
+        }
+        let (ub, _) = self.upper_bound(key);
+        (ub > 0 && self.keys[ub - 1] == key).then(|| ub - 1)
+    }
+
+    /// `u64::MAX` shares its value with the trailing gaps, so ask the bitmap.
+    #[cold]
+    fn find_max(&self) -> Option<usize> {
+        let lb = self.lower_bound(u64::MAX);
+        self.occupied.next_set(lb).filter(|&s| self.keys[s] == u64::MAX)
+    }
+
+    /// Replaces the payload of occupied slot `slot`, returning the old one.
+    #[inline]
+    pub(crate) fn replace(&mut self, slot: usize, payload: P) -> P {
+        let old = self.payload_at(slot);
+        self.payloads[slot] = MaybeUninit::new(payload);
+        old
+    }
+
+    /// Whether the node must grow before it takes another key.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.num_keys >= self.grow_at
+    }
+
+    /// Inserts `key`, or replaces its payload when present. Returns `Full` without changing
+    /// anything when a new key would exceed the node's density bound.
+    pub(crate) fn insert(&mut self, key: u64, payload: P) -> NodeInsert<P> {
+        if key == u64::MAX {
+            if let Some(s) = self.find_max() {
+                return NodeInsert::Replaced(self.replace(s, payload));
+            }
+        }
+        let (ub, iterations) = self.upper_bound(key);
+        if key != u64::MAX && ub > 0 && self.keys[ub - 1] == key {
+            return NodeInsert::Replaced(self.replace(ub - 1, payload));
+        }
+        if self.is_full() {
+            return NodeInsert::Full;
+        }
+        // Every slot before `lb` holds a key < `key`; `lb - 1`, when it exists, is real (a gap
+        // there would copy a key >= keys[lb]).
+        // An absent key other than `u64::MAX` has no copies, so its lower bound is its upper bound.
+        let lb = if key == u64::MAX { self.lower_bound(key) } else { ub };
+        let cap = self.keys.len();
+        let next_real = self.occupied.next_set(lb).unwrap_or(cap);
+        let predicted = self.model.predict_slot(key, cap);
+        let shifts;
+        let slot = if lb < next_real {
+            // A run of gaps where the key belongs: take the one nearest the prediction.
+            let pos = predicted.clamp(lb, next_real - 1);
+            self.keys[lb..=pos].fill(key);
+            shifts = 0;
+            pos
+        } else {
+            let right = self.occupied.next_clear(lb);
+            let left = if lb > 0 { self.occupied.prev_clear(lb - 1) } else { None };
+            let go_right = match (left, right) {
+                (Some(l), Some(r)) => r - lb <= lb - 1 - l,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => unreachable!("a data node below its density bound has a gap"),
+            };
+            if go_right {
+                let r = right.expect("checked above");
+                self.keys.copy_within(lb..r, lb + 1);
+                self.payloads.copy_within(lb..r, lb + 1);
+                self.occupied.set(r);
+                shifts = r - lb;
+                lb
+            } else {
+                let l = left.expect("checked above");
+                self.keys.copy_within(l + 1..lb, l);
+                self.payloads.copy_within(l + 1..lb, l);
+                self.occupied.set(l);
+                shifts = lb - 1 - l;
+                lb - 1
+            }
+        };
+        self.keys[slot] = key;
+        self.payloads[slot] = MaybeUninit::new(payload);
+        self.occupied.set(slot);
+        self.num_keys += 1;
+        let c = &mut self.counters;
+        c.inserts += 1;
+        c.search_iterations += iterations as u64;
+        c.shifts += shifts as u64;
+        if key > self.max_key {
+            c.inserts_right += 1;
+            self.max_key = key;
+        }
+        if key < self.min_key {
+            c.inserts_left += 1;
+            self.min_key = key;
+        }
+        NodeInsert::Inserted
+    }
+
+    /// Removes `key`, returning its payload.
+    pub(crate) fn remove(&mut self, key: u64) -> Option<P> {
+        let slot = self.find(key)?;
+        let payload = self.payload_at(slot);
+        let cap = self.keys.len();
+        // Gaps copying `key` now copy whatever follows it.
+        let fill = if slot + 1 < cap { self.keys[slot + 1] } else { u64::MAX };
+        self.occupied.clear(slot);
+        self.payloads[slot] = MaybeUninit::uninit();
+        let mut j = slot;
+        loop {
+            self.keys[j] = fill;
+            if j == 0 || self.occupied.get(j - 1) {
+                break;
+            }
+            j -= 1;
+        }
+        self.num_keys -= 1;
+        Some(payload)
+    }
+
+    /// Whether deletes have left the node so sparse it should be rebuilt smaller.
+    pub(crate) fn should_shrink(&self) -> bool {
+        self.capacity() > 4 * MIN_CAPACITY && (self.num_keys as f64) < self.capacity() as f64 * SHRINK_DENSITY
+    }
+
+    /// Appends the node's entries, in key order, to `keys` and `payloads`.
+    pub(crate) fn drain_into(&self, keys: &mut Vec<u64>, payloads: &mut Vec<P>) {
+        let mut i = self.occupied.next_set(0);
+        while let Some(s) = i {
+            keys.push(self.keys[s]);
+            payloads.push(self.payload_at(s));
+            i = self.occupied.next_set(s + 1);
+        }
+    }
+
+    /// The node's smallest and largest real keys.
+    pub(crate) fn key_range(&self) -> Option<(u64, u64)> {
+        let first = self.occupied.next_set(0)?;
+        let last = self.occupied.prev_set(self.capacity() - 1)?;
+        Some((self.keys[first], self.keys[last]))
+    }
+
+    /// Where a rebuild should leave room, from where recent inserts went.
+    pub(crate) fn placement_hint(&self) -> Placement {
+        let c = &self.counters;
+        if c.inserts >= cost::MIN_INSERTS_FOR_STATS {
+            let n = c.inserts as f64;
+            if c.inserts_right as f64 > APPEND_MOSTLY_SHARE * n {
+                return Placement::RoomRight;
+            }
+            if c.inserts_left as f64 > APPEND_MOSTLY_SHARE * n {
+                return Placement::RoomLeft;
+            }
+        }
+        Placement::Spread
+    }
+
+    /// Measured intra-node cost from the counters, if there are enough inserts to trust it,
+    /// with the average shifts per insert.
+    pub(crate) fn measured_cost(&self) -> Option<(f64, f64)> {
+        let c = &self.counters;
+        if c.inserts < cost::MIN_INSERTS_FOR_STATS {
+            return None;
+        }
+        let n = c.inserts as f64;
+        let shifts = c.shifts as f64 / n;
+        Some((cost::intra_node_cost(c.search_iterations as f64 / n, shifts), shifts))
+    }
+
+    /// Bytes held by the node: arrays plus the node itself.
+    pub(crate) fn bytes(&self) -> usize {
+        self.capacity() * (8 + std::mem::size_of::<P>()) + self.occupied.bytes() + std::mem::size_of::<Self>()
+    }
+
+    /// Checks the module invariants; for tests.
+    #[cfg(test)]
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let cap = self.capacity();
+        let mut count = 0;
+        let mut fill = u64::MAX;
+        for j in (0..cap).rev() {
+            if self.occupied.get(j) {
+                count += 1;
+                fill = self.keys[j];
+            } else if self.keys[j] != fill {
+                return Err(format!("gap {j} holds {} not {fill}", self.keys[j]));
+            }
+            if j + 1 < cap && self.keys[j] > self.keys[j + 1] {
+                return Err(format!("keys out of order at {j}"));
+            }
+            if j + 1 < cap && self.occupied.get(j) && self.occupied.get(j + 1) && self.keys[j] == self.keys[j + 1] {
+                return Err(format!("duplicate key at {j}"));
+            }
+        }
+        if count != self.num_keys {
+            return Err(format!("bitmap counts {count}, node says {}", self.num_keys));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_from(keys: &[u64]) -> DataNode<u64> {
+        let payloads: Vec<u64> = keys.iter().map(|k| k.wrapping_mul(3)).collect();
+        DataNode::build(keys, &payloads, INIT_DENSITY, Placement::Spread, 0)
+    }
+
+    #[test]
+    fn finds_every_bulk_loaded_key_and_no_other() {
+        let keys: Vec<u64> = (0..500).map(|i| i * i * 7 + 3).collect();
+        let node = node_from(&keys);
+        node.check().unwrap();
+        for &k in &keys {
+            let s = node.find(k).expect("present");
+            assert_eq!(node.payload_at(s), k.wrapping_mul(3));
+            assert_eq!(node.find(k + 1), None);
+        }
+        assert_eq!(node.find(0), None);
+        assert_eq!(node.find(u64::MAX), None);
+    }
+
+    #[test]
+    fn inserts_shift_toward_the_nearest_gap_until_full() {
+        let mut node = node_from(&[10, 20, 30]);
+        let mut inserted = vec![10u64, 20, 30];
+        let mut k = 11u64;
+        while !node.is_full() {
+            assert!(matches!(node.insert(k, k * 3), NodeInsert::Inserted));
+            inserted.push(k);
+            node.check().unwrap();
+            k += 1;
+        }
+        assert!(matches!(node.insert(1_000, 1), NodeInsert::Full));
+        for &k in &inserted {
+            assert_eq!(node.payload_at(node.find(k).unwrap()), k * 3);
+        }
+        assert!(matches!(node.insert(20, 7), NodeInsert::Replaced(60)));
+    }
+
+    #[test]
+    fn extreme_keys_live_beside_the_end_sentinel() {
+        let mut node = node_from(&[0, 5, u64::MAX - 1]);
+        assert!(matches!(node.insert(u64::MAX, 1), NodeInsert::Inserted));
+        node.check().unwrap();
+        assert_eq!(node.find(u64::MAX).map(|s| node.payload_at(s)), Some(1));
+        assert!(matches!(node.insert(u64::MAX, 2), NodeInsert::Replaced(1)));
+        assert_eq!(node.remove(u64::MAX), Some(2));
+        assert_eq!(node.find(u64::MAX), None);
+        assert_eq!(node.find(0).map(|s| node.payload_at(s)), Some(0));
+        node.check().unwrap();
+    }
+
+    #[test]
+    fn removing_keeps_gap_copies_consistent() {
+        let keys: Vec<u64> = (0..100).map(|i| i * 10).collect();
+        let mut node = node_from(&keys);
+        for &k in keys.iter().step_by(3) {
+            assert_eq!(node.remove(k), Some(k * 3));
+            node.check().unwrap();
+            assert_eq!(node.find(k), None);
+        }
+        assert_eq!(node.remove(5), None);
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(node.find(k).is_some(), i % 3 != 0);
+        }
+    }
+
+    #[test]
+    fn room_right_placement_leaves_the_tail_free() {
+        let keys: Vec<u64> = (0..600).collect();
+        let p: Vec<u64> = keys.clone();
+        let node = DataNode::build(&keys, &p, EXPAND_DENSITY, Placement::RoomRight, 0);
+        node.check().unwrap();
+        let last = node.prev_occupied(node.capacity() - 1).unwrap();
+        assert!(last < node.capacity() * 9 / 10, "last real slot {last} of {}", node.capacity());
+    }
+}
