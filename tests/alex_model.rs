@@ -42,7 +42,9 @@ fn key_for(dist: Dist, i: u64, rng: &mut Rng) -> u64 {
         Dist::Uniform => rng.next(),
         Dist::Lognormal => {
             // exp of a sum of uniforms ~ lognormal-ish, heavy right tail.
-            let s: f64 = (0..4).map(|_| (rng.next() >> 11) as f64 / (1u64 << 53) as f64).sum();
+            let s: f64 = (0..4)
+                .map(|_| (rng.next() >> 11) as f64 / (1u64 << 53) as f64)
+                .sum();
             ((s - 2.0) * 12.0).exp() as u64
         }
         Dist::Clustered => {
@@ -65,9 +67,17 @@ fn check_equal(index: &Alex<u64>, model: &BTreeMap<u64, u64>, rng: &mut Rng, con
     assert_eq!(index.len(), model.len(), "{context}: len");
     let got: Vec<(u64, u64)> = index.iter().collect();
     let want: Vec<(u64, u64)> = model.iter().map(|(&k, &v)| (k, v)).collect();
-    assert!(got == want, "{context}: full iteration differs ({} vs {} entries)", got.len(), want.len());
+    assert!(
+        got == want,
+        "{context}: full iteration differs ({} vs {} entries)",
+        got.len(),
+        want.len()
+    );
     let back: Vec<(u64, u64)> = index.iter().rev().collect();
-    assert!(back.iter().rev().eq(want.iter()), "{context}: reverse iteration differs");
+    assert!(
+        back.iter().rev().eq(want.iter()),
+        "{context}: reverse iteration differs"
+    );
     for _ in 0..20 {
         let a = if want.is_empty() || rng.below(3) == 0 {
             rng.next()
@@ -81,13 +91,32 @@ fn check_equal(index: &Alex<u64>, model: &BTreeMap<u64, u64>, rng: &mut Rng, con
         let want: Vec<_> = model.range(a..b).map(|(&k, &v)| (k, v)).collect();
         assert_eq!(got, want, "{context}: range {a}..{b}");
         let got: Vec<_> = index.range(a..=b).rev().take(5).collect();
-        let want: Vec<_> = model.range(a..=b).rev().take(5).map(|(&k, &v)| (k, v)).collect();
+        let want: Vec<_> = model
+            .range(a..=b)
+            .rev()
+            .take(5)
+            .map(|(&k, &v)| (k, v))
+            .collect();
         assert_eq!(got, want, "{context}: reverse range {a}..={b}");
-        assert_eq!(index.lower_bound(a), model.range(a..).next().map(|(&k, &v)| (k, v)), "{context}: lower_bound {a}");
+        assert_eq!(
+            index.lower_bound(a),
+            model.range(a..).next().map(|(&k, &v)| (k, v)),
+            "{context}: lower_bound {a}"
+        );
     }
-    assert_eq!(index.first(), model.iter().next().map(|(&k, &v)| (k, v)), "{context}: first");
-    assert_eq!(index.last(), model.iter().next_back().map(|(&k, &v)| (k, v)), "{context}: last");
-    index.check_invariants().unwrap_or_else(|e| panic!("{context}: {e}"));
+    assert_eq!(
+        index.first(),
+        model.iter().next().map(|(&k, &v)| (k, v)),
+        "{context}: first"
+    );
+    assert_eq!(
+        index.last(),
+        model.iter().next_back().map(|(&k, &v)| (k, v)),
+        "{context}: last"
+    );
+    index
+        .check_invariants()
+        .unwrap_or_else(|e| panic!("{context}: {e}"));
 }
 
 /// Runs `ops` random operations (mostly inserts, then phases of deletes) starting from a bulk
@@ -115,14 +144,29 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
         if roll < delete_share && !present.is_empty() {
             let pick = rng.below(present.len() as u64) as usize;
             let k = present.swap_remove(pick);
-            assert_eq!(index.remove(k), model.remove(&k), "{}: remove {k}", context(i));
+            assert_eq!(
+                index.remove(k),
+                model.remove(&k),
+                "{}: remove {k}",
+                context(i)
+            );
         } else if roll < delete_share + 5 {
             let k = rng.next();
-            assert_eq!(index.remove(k), model.remove(&k), "{}: remove absent {k}", context(i));
+            assert_eq!(
+                index.remove(k),
+                model.remove(&k),
+                "{}: remove absent {k}",
+                context(i)
+            );
         } else if roll < delete_share + 15 && !present.is_empty() {
             let k = present[rng.below(present.len() as u64) as usize];
             let v = rng.next();
-            assert_eq!(index.insert(k, v), model.insert(k, v), "{}: overwrite {k}", context(i));
+            assert_eq!(
+                index.insert(k, v),
+                model.insert(k, v),
+                "{}: overwrite {k}",
+                context(i)
+            );
         } else {
             let k = key_for(dist, next_key, &mut rng);
             next_key += 1;
@@ -139,8 +183,18 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
             } else {
                 present[rng.below(present.len() as u64) as usize]
             };
-            assert_eq!(index.get(k), model.get(&k).copied(), "{}: get {k}", context(i));
-            assert_eq!(index.contains(k), model.contains_key(&k), "{}: contains {k}", context(i));
+            assert_eq!(
+                index.get(k),
+                model.get(&k).copied(),
+                "{}: get {k}",
+                context(i)
+            );
+            assert_eq!(
+                index.contains(k),
+                model.contains_key(&k),
+                "{}: contains {k}",
+                context(i)
+            );
         }
         if i % (ops / 8).max(1) == 0 {
             check_equal(&index, &model, &mut rng, &context(i));
@@ -149,10 +203,23 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
     for (&k, &v) in &model {
         assert_eq!(index.get(k), Some(v), "{dist:?} seed {seed}: final get {k}");
     }
-    check_equal(&index, &model, &mut rng, &format!("{dist:?} seed {seed} final"));
+    check_equal(
+        &index,
+        &model,
+        &mut rng,
+        &format!("{dist:?} seed {seed} final"),
+    );
 }
 
-const ALL: [Dist; 7] = [Dist::Sequential, Dist::Reversed, Dist::Uniform, Dist::Lognormal, Dist::Clustered, Dist::Extremes, Dist::Small];
+const ALL: [Dist; 7] = [
+    Dist::Sequential,
+    Dist::Reversed,
+    Dist::Uniform,
+    Dist::Lognormal,
+    Dist::Clustered,
+    Dist::Extremes,
+    Dist::Small,
+];
 
 #[test]
 fn random_operations_match_btreemap_from_empty() {
@@ -174,7 +241,13 @@ fn random_operations_match_btreemap_after_bulk_load() {
 
 #[test]
 fn large_inserts_match_btreemap() {
-    for &dist in &[Dist::Sequential, Dist::Uniform, Dist::Lognormal, Dist::Clustered, Dist::Reversed] {
+    for &dist in &[
+        Dist::Sequential,
+        Dist::Uniform,
+        Dist::Lognormal,
+        Dist::Clustered,
+        Dist::Reversed,
+    ] {
         run(dist, 77, 50_000, 300_000);
     }
 }

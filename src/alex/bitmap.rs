@@ -10,7 +10,10 @@ pub(crate) struct Bitmap {
 impl Bitmap {
     /// An all-clear bitmap of `len` bits.
     pub(crate) fn new(len: usize) -> Self {
-        Bitmap { words: vec![0u64; len.div_ceil(64)].into_boxed_slice(), len }
+        Bitmap {
+            words: vec![0u64; len.div_ceil(64)].into_boxed_slice(),
+            len,
+        }
     }
 
     #[inline(always)]

@@ -60,10 +60,17 @@ impl<P: Copy> Alex<P> {
     /// ```
     pub fn bulk_load(keys: &[u64], payloads: &[P]) -> Result<Self, BulkLoadError> {
         if keys.len() != payloads.len() {
-            return Err(BulkLoadError::LengthMismatch { keys: keys.len(), payloads: payloads.len() });
+            return Err(BulkLoadError::LengthMismatch {
+                keys: keys.len(),
+                payloads: payloads.len(),
+            });
         }
         if let Some(i) = keys.windows(2).position(|w| w[0] >= w[1]) {
-            return Err(BulkLoadError::NotSorted { index: i + 1, previous: keys[i], key: keys[i + 1] });
+            return Err(BulkLoadError::NotSorted {
+                index: i + 1,
+                previous: keys[i],
+                key: keys[i + 1],
+            });
         }
         let mut index = Alex::new();
         index.free_leaf(index.head);
@@ -76,14 +83,27 @@ impl<P: Copy> Alex<P> {
 
     /// Builds the subtree for `keys`, owning `2^dup` slots of its parent. New data nodes are
     /// appended to `chain` in key order; the caller links them.
-    pub(crate) fn build_subtree(&mut self, keys: &[u64], payloads: &[P], dup: u8, depth: usize, chain: &mut Vec<u32>) -> NodeId {
+    pub(crate) fn build_subtree(
+        &mut self,
+        keys: &[u64],
+        payloads: &[P],
+        dup: u8,
+        depth: usize,
+        chain: &mut Vec<u32>,
+    ) -> NodeId {
         let k = if depth >= MAX_BUILD_DEPTH && keys.len() <= DataNode::<P>::max_capacity() / 2 {
             0
         } else {
             choose_fanout_log2::<P>(keys)
         };
         if k == 0 {
-            let leaf = self.alloc_leaf(DataNode::build(keys, payloads, INIT_DENSITY, Placement::Spread, dup));
+            let leaf = self.alloc_leaf(DataNode::build(
+                keys,
+                payloads,
+                INIT_DENSITY,
+                Placement::Spread,
+                dup,
+            ));
             chain.push(leaf);
             return NodeId::data(leaf);
         }
@@ -119,7 +139,13 @@ impl<P: Copy> Alex<P> {
                 continue;
             }
             let child = if hi - lo <= DataNode::<P>::max_keys() {
-                let leaf = self.alloc_leaf(DataNode::build(&keys[lo..hi], &payloads[lo..hi], INIT_DENSITY, Placement::Spread, log));
+                let leaf = self.alloc_leaf(DataNode::build(
+                    &keys[lo..hi],
+                    &payloads[lo..hi],
+                    INIT_DENSITY,
+                    Placement::Spread,
+                    log,
+                ));
                 chain.push(leaf);
                 NodeId::data(leaf)
             } else {
@@ -154,14 +180,25 @@ pub(crate) fn choose_fanout_log2<P: Copy>(keys: &[u64]) -> u32 {
         return 0;
     }
     let header = std::mem::size_of::<DataNode<P>>() + ALLOCATION_OVERHEAD;
-    let k_lo = if n > max_keys { (n as f64 / max_keys as f64).log2().ceil() as u32 } else { 0 };
+    let k_lo = if n > max_keys {
+        (n as f64 / max_keys as f64).log2().ceil() as u32
+    } else {
+        0
+    };
     let k_hi = MAX_FANOUT_LOG2.min(usize::BITS - n.leading_zeros());
     let mut best = (f64::INFINITY, k_lo.max(1).min(k_hi));
     if k_lo == 0 {
-        best = (cost::estimate_data_node_cost(keys, INIT_DENSITY, COST_SAMPLE) + cost::size_cost(header, n), 0);
+        best = (
+            cost::estimate_data_node_cost(keys, INIT_DENSITY, COST_SAMPLE)
+                + cost::size_cost(header, n),
+            0,
+        );
     }
     let stride = n.div_ceil(COST_SAMPLE).max(1);
-    let rank_model = LinearModel::fit_points((0..n).step_by(stride).map(|i| (keys[i], i as f64)), Some(keys[0]));
+    let rank_model = LinearModel::fit_points(
+        (0..n).step_by(stride).map(|i| (keys[i], i as f64)),
+        Some(keys[0]),
+    );
     let mut worse = 0;
     for k in k_lo.max(1)..=k_hi {
         let fanout = 1usize << k;
@@ -193,7 +230,11 @@ fn level_cost(model: &LinearModel, fanout: usize, keys: &[u64], stride: usize) -
     let mut i = 0usize;
     loop {
         let next = i + stride;
-        let next_slot = if next < n { model.predict_slot(keys[next], fanout) } else { usize::MAX };
+        let next_slot = if next < n {
+            model.predict_slot(keys[next], fanout)
+        } else {
+            usize::MAX
+        };
         if next_slot != start_slot {
             // Sampled keys start..=i share a slot; they stand for the keys up to the next sample.
             let covered = next.min(n) - start;

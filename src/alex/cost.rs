@@ -69,7 +69,10 @@ pub(crate) fn estimate_data_node_cost(keys: &[u64], density: f64, sample: usize)
         next_free = pos + 1;
     }
     run_squares += run * run;
-    intra_node_cost(iterations as f64 / m as f64, run_squares as f64 / (4.0 * m as f64))
+    intra_node_cost(
+        iterations as f64 / m as f64,
+        run_squares as f64 / (4.0 * m as f64),
+    )
 }
 
 /// Bytes of overhead per key for a structure of `overhead_bytes` holding `keys` keys.

@@ -13,6 +13,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::array::{prefetch, NodeArray};
 use super::bitmap::Bitmap;
 use super::cost::{self, search_iterations};
 use super::model::LinearModel;
@@ -62,9 +63,9 @@ pub(crate) enum NodeInsert<P> {
 }
 
 /// A leaf of the index. See the module docs for the invariants.
-pub(crate) struct DataNode<P> {
-    keys: Box<[u64]>,
-    payloads: Box<[MaybeUninit<P>]>,
+pub(crate) struct DataNode<P: Copy> {
+    keys: NodeArray<u64>,
+    payloads: NodeArray<MaybeUninit<P>>,
     occupied: Bitmap,
     pub(crate) model: LinearModel,
     num_keys: usize,
@@ -102,13 +103,21 @@ impl<P: Copy> DataNode<P> {
     }
 
     /// Builds a node from strictly increasing `keys` and their payloads, at `density`.
-    pub(crate) fn build(keys: &[u64], payloads: &[P], density: f64, placement: Placement, dup: u8) -> Self {
+    pub(crate) fn build(
+        keys: &[u64],
+        payloads: &[P],
+        density: f64,
+        placement: Placement,
+        dup: u8,
+    ) -> Self {
         debug_assert_eq!(keys.len(), payloads.len());
         let n = keys.len();
-        let capacity = ((n as f64 / density).ceil() as usize).max(n + 2).max(MIN_CAPACITY);
+        let capacity = ((n as f64 / density).ceil() as usize)
+            .max(n + 2)
+            .max(MIN_CAPACITY);
         let mut node = DataNode {
-            keys: vec![u64::MAX; capacity].into_boxed_slice(),
-            payloads: vec![MaybeUninit::uninit(); capacity].into_boxed_slice(),
+            keys: NodeArray::filled(capacity, u64::MAX),
+            payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
             model: LinearModel::constant(0.0),
             num_keys: n,
@@ -134,7 +143,9 @@ impl<P: Copy> DataNode<P> {
         }
         let span = match placement {
             Placement::Spread => capacity as f64,
-            Placement::RoomRight | Placement::RoomLeft => (n as f64 / MAX_DENSITY).min(capacity as f64),
+            Placement::RoomRight | Placement::RoomLeft => {
+                (n as f64 / MAX_DENSITY).min(capacity as f64)
+            }
         };
         let mut model = LinearModel::fit_ranks(keys, span / n as f64);
         if placement == Placement::RoomLeft {
@@ -243,6 +254,9 @@ impl<P: Copy> DataNode<P> {
         let keys = &self.keys[..];
         let n = keys.len();
         let p = self.model.predict_slot(key, n);
+        // The entry is almost always within a few slots of the prediction: start loading its
+        // payload while the key search waits for its own cache line.
+        prefetch(self.payloads.ptr_at(p));
         let mut step = 1usize;
         let mut iterations = 1u32;
         if keys[p] > key {
@@ -276,7 +290,10 @@ impl<P: Copy> DataNode<P> {
                 step <<= 1;
                 iterations += 1;
             };
-            (lo + 1 + keys[lo + 1..hi].partition_point(|&k| k <= key), iterations)
+            (
+                lo + 1 + keys[lo + 1..hi].partition_point(|&k| k <= key),
+                iterations,
+            )
         }
     }
 
@@ -309,7 +326,9 @@ impl<P: Copy> DataNode<P> {
     #[cold]
     fn find_max(&self) -> Option<usize> {
         let lb = self.lower_bound(u64::MAX);
-        self.occupied.next_set(lb).filter(|&s| self.keys[s] == u64::MAX)
+        self.occupied
+            .next_set(lb)
+            .filter(|&s| self.keys[s] == u64::MAX)
     }
 
     /// Replaces the payload of occupied slot `slot`, returning the old one.
@@ -344,7 +363,11 @@ impl<P: Copy> DataNode<P> {
         // Every slot before `lb` holds a key < `key`; `lb - 1`, when it exists, is real (a gap
         // there would copy a key >= keys[lb]).
         // An absent key other than `u64::MAX` has no copies, so its lower bound is its upper bound.
-        let lb = if key == u64::MAX { self.lower_bound(key) } else { ub };
+        let lb = if key == u64::MAX {
+            self.lower_bound(key)
+        } else {
+            ub
+        };
         let cap = self.keys.len();
         let next_real = self.occupied.next_set(lb).unwrap_or(cap);
         let predicted = self.model.predict_slot(key, cap);
@@ -357,7 +380,11 @@ impl<P: Copy> DataNode<P> {
             pos
         } else {
             let right = self.occupied.next_clear(lb);
-            let left = if lb > 0 { self.occupied.prev_clear(lb - 1) } else { None };
+            let left = if lb > 0 {
+                self.occupied.prev_clear(lb - 1)
+            } else {
+                None
+            };
             let go_right = match (left, right) {
                 (Some(l), Some(r)) => r - lb <= lb - 1 - l,
                 (None, Some(_)) => true,
@@ -405,7 +432,11 @@ impl<P: Copy> DataNode<P> {
         let payload = self.payload_at(slot);
         let cap = self.keys.len();
         // Gaps copying `key` now copy whatever follows it.
-        let fill = if slot + 1 < cap { self.keys[slot + 1] } else { u64::MAX };
+        let fill = if slot + 1 < cap {
+            self.keys[slot + 1]
+        } else {
+            u64::MAX
+        };
         self.occupied.clear(slot);
         self.payloads[slot] = MaybeUninit::uninit();
         let mut j = slot;
@@ -422,7 +453,8 @@ impl<P: Copy> DataNode<P> {
 
     /// Whether deletes have left the node so sparse it should be rebuilt smaller.
     pub(crate) fn should_shrink(&self) -> bool {
-        self.capacity() > 4 * MIN_CAPACITY && (self.num_keys as f64) < self.capacity() as f64 * SHRINK_DENSITY
+        self.capacity() > 4 * MIN_CAPACITY
+            && (self.num_keys as f64) < self.capacity() as f64 * SHRINK_DENSITY
     }
 
     /// Appends the node's entries, in key order, to `keys` and `payloads`.
@@ -466,12 +498,17 @@ impl<P: Copy> DataNode<P> {
         }
         let n = c.inserts as f64;
         let shifts = c.shifts as f64 / n;
-        Some((cost::intra_node_cost(c.search_iterations as f64 / n, shifts), shifts))
+        Some((
+            cost::intra_node_cost(c.search_iterations as f64 / n, shifts),
+            shifts,
+        ))
     }
 
     /// Bytes held by the node: arrays plus the node itself.
     pub(crate) fn bytes(&self) -> usize {
-        self.capacity() * (8 + std::mem::size_of::<P>()) + self.occupied.bytes() + std::mem::size_of::<Self>()
+        self.capacity() * (8 + std::mem::size_of::<P>())
+            + self.occupied.bytes()
+            + std::mem::size_of::<Self>()
     }
 
     /// Checks the module invariants; for tests.
@@ -490,12 +527,19 @@ impl<P: Copy> DataNode<P> {
             if j + 1 < cap && self.keys[j] > self.keys[j + 1] {
                 return Err(format!("keys out of order at {j}"));
             }
-            if j + 1 < cap && self.occupied.get(j) && self.occupied.get(j + 1) && self.keys[j] == self.keys[j + 1] {
+            if j + 1 < cap
+                && self.occupied.get(j)
+                && self.occupied.get(j + 1)
+                && self.keys[j] == self.keys[j + 1]
+            {
                 return Err(format!("duplicate key at {j}"));
             }
         }
         if count != self.num_keys {
-            return Err(format!("bitmap counts {count}, node says {}", self.num_keys));
+            return Err(format!(
+                "bitmap counts {count}, node says {}",
+                self.num_keys
+            ));
         }
         Ok(())
     }
@@ -577,6 +621,10 @@ mod tests {
         let node = DataNode::build(&keys, &p, EXPAND_DENSITY, Placement::RoomRight, 0);
         node.check().unwrap();
         let last = node.prev_occupied(node.capacity() - 1).unwrap();
-        assert!(last < node.capacity() * 9 / 10, "last real slot {last} of {}", node.capacity());
+        assert!(
+            last < node.capacity() * 9 / 10,
+            "last real slot {last} of {}",
+            node.capacity()
+        );
     }
 }

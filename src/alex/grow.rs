@@ -66,7 +66,11 @@ impl<P: Copy> Alex<P> {
         if dup == 0 && self.models[m as usize].children.len() < MAX_FANOUT {
             self.double_model(m);
         }
-        let slot = if self.leaves[leaf as usize].dup > dup { slot * 2 } else { slot };
+        let slot = if self.leaves[leaf as usize].dup > dup {
+            slot * 2
+        } else {
+            slot
+        };
         if self.leaves[leaf as usize].dup == 0 || !self.split_sideways(m, slot, leaf) {
             self.split_down(leaf, Some((m, slot)));
         }
@@ -157,11 +161,31 @@ impl<P: Copy> Alex<P> {
         if cut == 0 || cut == keys.len() {
             return false;
         }
-        let left_place = if placement == Placement::RoomLeft { placement } else { Placement::Spread };
-        let right_place = if placement == Placement::RoomRight { placement } else { Placement::Spread };
+        let left_place = if placement == Placement::RoomLeft {
+            placement
+        } else {
+            Placement::Spread
+        };
+        let right_place = if placement == Placement::RoomRight {
+            placement
+        } else {
+            Placement::Spread
+        };
         let (prev, next) = (node.prev, node.next);
-        self.leaves[leaf as usize] = DataNode::build(&keys[..cut], &payloads[..cut], INIT_DENSITY, left_place, dup - 1);
-        let right = self.alloc_leaf(DataNode::build(&keys[cut..], &payloads[cut..], INIT_DENSITY, right_place, dup - 1));
+        self.leaves[leaf as usize] = DataNode::build(
+            &keys[..cut],
+            &payloads[..cut],
+            INIT_DENSITY,
+            left_place,
+            dup - 1,
+        );
+        let right = self.alloc_leaf(DataNode::build(
+            &keys[cut..],
+            &payloads[cut..],
+            INIT_DENSITY,
+            right_place,
+            dup - 1,
+        ));
         self.models[m as usize].children[mid..block.end].fill(NodeId::data(right));
         self.link_chain(prev, &[leaf, right], next);
         true
@@ -206,7 +230,9 @@ impl<P: Copy> Alex<P> {
         let parent = &self.models[m as usize];
         let fanout = parent.children.len();
         let block = ModelNode::block(slot, node.dup);
-        let Some((lo_key, hi_key)) = node.key_range() else { return false };
+        let Some((lo_key, hi_key)) = node.key_range() else {
+            return false;
+        };
         let right = block.end == fanout && parent.slot_unclamped(hi_key) >= fanout as i64;
         let left = block.start == 0 && parent.slot_unclamped(lo_key) < 0;
         if !(right || left) || fanout >= MAX_FANOUT {
@@ -248,17 +274,37 @@ impl<P: Copy> Alex<P> {
         };
         // Re-partition the edge node's keys over its own block and the new blocks.
         let bounds = slot_boundaries(&self.models[m as usize], wide, &keys);
-        let own = if right { block.start..fanout } else { block.start + added..block.end + added };
+        let own = if right {
+            block.start..fanout
+        } else {
+            block.start + added..block.end + added
+        };
         let (own_lo, own_hi) = (bounds[own.start], bounds[own.end]);
         let mut fresh = Vec::new();
         for &(start, log) in &new_blocks {
             let (lo, hi) = (bounds[start], bounds[start + (1usize << log)]);
-            let placement = if right { Placement::RoomRight } else { Placement::RoomLeft };
-            let id = self.alloc_leaf(DataNode::build(&keys[lo..hi], &payloads[lo..hi], INIT_DENSITY, placement, log));
+            let placement = if right {
+                Placement::RoomRight
+            } else {
+                Placement::RoomLeft
+            };
+            let id = self.alloc_leaf(DataNode::build(
+                &keys[lo..hi],
+                &payloads[lo..hi],
+                INIT_DENSITY,
+                placement,
+                log,
+            ));
             children[start..start + (1usize << log)].fill(NodeId::data(id));
             fresh.push(id);
         }
-        self.leaves[leaf as usize] = DataNode::build(&keys[own_lo..own_hi], &payloads[own_lo..own_hi], INIT_DENSITY, Placement::Spread, dup);
+        self.leaves[leaf as usize] = DataNode::build(
+            &keys[own_lo..own_hi],
+            &payloads[own_lo..own_hi],
+            INIT_DENSITY,
+            Placement::Spread,
+            dup,
+        );
         self.models[m as usize].children = children;
         if right {
             let mut chain = vec![leaf];

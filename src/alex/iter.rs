@@ -47,7 +47,12 @@ impl<P: Copy> Alex<P> {
             (Some(lo), Some(hi)) if lo <= hi && !self.is_empty() => Some((lo, hi)),
             _ => None,
         };
-        Range { index: self, remaining, front: None, back: None }
+        Range {
+            index: self,
+            remaining,
+            front: None,
+            back: None,
+        }
     }
 }
 
@@ -103,7 +108,11 @@ impl<'a, P: Copy> DoubleEndedIterator for Range<'a, P> {
         };
         loop {
             let node = &index.leaves[leaf as usize];
-            let found = if end == 0 { None } else { node.prev_occupied(end - 1) };
+            let found = if end == 0 {
+                None
+            } else {
+                node.prev_occupied(end - 1)
+            };
             match found {
                 Some(s) => {
                     let key = node.key_at(s);

@@ -23,6 +23,7 @@
 //! search whose length grows with the log of the model's error. Keys are compared exactly; models
 //! only guide. The whole `u64` range is valid, `0` and `u64::MAX` included.
 
+mod array;
 mod bitmap;
 mod bulk_load;
 mod cost;
@@ -186,7 +187,10 @@ impl<P: Copy> Alex<P> {
 
     /// Structural statistics (walks the model nodes; cheap next to a scan of the keys).
     pub fn stats(&self) -> IndexStats {
-        let mut s = IndexStats { keys: self.len, ..IndexStats::default() };
+        let mut s = IndexStats {
+            keys: self.len,
+            ..IndexStats::default()
+        };
         let mut slots = 0usize;
         let mut stack = vec![(self.root, 1usize)];
         while let Some((id, depth)) = stack.pop() {
@@ -208,7 +212,11 @@ impl<P: Copy> Alex<P> {
                 }
             }
         }
-        s.avg_fill = if slots == 0 { 0.0 } else { self.len as f64 / slots as f64 };
+        s.avg_fill = if slots == 0 {
+            0.0
+        } else {
+            self.len as f64 / slots as f64
+        };
         s
     }
 
@@ -345,7 +353,9 @@ impl<P: Copy> Alex<P> {
                 let child = m.children[i];
                 let size = 1usize << self.dup_of(child);
                 if i % size != 0 || m.children[i..i + size].iter().any(|&c| c != child) {
-                    return Err(format!("child at slot {i} does not own an aligned block of {size}"));
+                    return Err(format!(
+                        "child at slot {i} does not own an aligned block of {size}"
+                    ));
                 }
                 stack.push(child);
                 i += size;

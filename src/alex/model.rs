@@ -17,7 +17,11 @@ pub(crate) struct LinearModel {
 impl LinearModel {
     /// A model that maps every key to `position`.
     pub(crate) fn constant(position: f64) -> Self {
-        LinearModel { anchor: 0, slope: 0.0, intercept: position }
+        LinearModel {
+            anchor: 0,
+            slope: 0.0,
+            intercept: position,
+        }
     }
 
     /// `key - anchor` as a float, negative for keys below the anchor, without overflow.
@@ -73,7 +77,10 @@ impl LinearModel {
     /// Least-squares fit of `(keys[i], i * scale)` over sorted keys: the rank model scaled to
     /// a node of `keys.len() * scale` positions. One key, or all keys equal, give slope 0.
     pub(crate) fn fit_ranks(keys: &[u64], scale: f64) -> Self {
-        Self::fit_points(keys.iter().enumerate().map(|(i, &k)| (k, i as f64 * scale)), keys.first().copied())
+        Self::fit_points(
+            keys.iter().enumerate().map(|(i, &k)| (k, i as f64 * scale)),
+            keys.first().copied(),
+        )
     }
 
     /// Least-squares fit over `(key, position)` points; `anchor` is the smallest key (or any key near
@@ -86,7 +93,11 @@ impl LinearModel {
             Some(a) => a,
             None => return Self::constant(0.0),
         };
-        let base = LinearModel { anchor, slope: 0.0, intercept: 0.0 };
+        let base = LinearModel {
+            anchor,
+            slope: 0.0,
+            intercept: 0.0,
+        };
         let (mut n, mut sx, mut sy) = (0.0f64, 0.0f64, 0.0f64);
         for (k, y) in points.clone() {
             n += 1.0;
@@ -104,20 +115,36 @@ impl LinearModel {
             sxy += dx * (y - my);
         }
         if sxx <= 0.0 || !sxx.is_finite() || !sxy.is_finite() {
-            return LinearModel { anchor, slope: 0.0, intercept: my };
+            return LinearModel {
+                anchor,
+                slope: 0.0,
+                intercept: my,
+            };
         }
         let slope = sxy / sxx;
-        LinearModel { anchor, slope, intercept: my - slope * mx }
+        LinearModel {
+            anchor,
+            slope,
+            intercept: my - slope * mx,
+        }
     }
 
     /// The model through two points `(k0, p0)` and `(k1, p1)` with `k0 < k1`.
     pub(crate) fn through(k0: u64, p0: f64, k1: u64, p1: f64) -> Self {
-        let base = LinearModel { anchor: k0, slope: 0.0, intercept: p0 };
+        let base = LinearModel {
+            anchor: k0,
+            slope: 0.0,
+            intercept: p0,
+        };
         let dx = base.delta(k1);
         if dx <= 0.0 {
             return base;
         }
-        LinearModel { anchor: k0, slope: (p1 - p0) / dx, intercept: p0 }
+        LinearModel {
+            anchor: k0,
+            slope: (p1 - p0) / dx,
+            intercept: p0,
+        }
     }
 }
 
@@ -150,7 +177,11 @@ mod tests {
         assert_eq!(m.predict_slot(7, 10), 0);
         let m = LinearModel::fit_ranks(&[], 1.0);
         assert_eq!(m.predict_slot(u64::MAX, 3), 0);
-        let nan = LinearModel { anchor: 0, slope: f64::NAN, intercept: 0.0 };
+        let nan = LinearModel {
+            anchor: 0,
+            slope: f64::NAN,
+            intercept: 0.0,
+        };
         assert_eq!(nan.predict_slot(5, 8), 0);
     }
 

@@ -57,7 +57,12 @@ pub(crate) struct ModelNode {
 impl ModelNode {
     /// A model node with `offset` 0.
     pub(crate) fn new(model: LinearModel, children: Vec<NodeId>, dup: u8) -> Self {
-        ModelNode { model, offset: 0, children, dup }
+        ModelNode {
+            model,
+            offset: 0,
+            children,
+            dup,
+        }
     }
 
     /// The slot `key` maps to before clamping: negative or past the end for keys outside the
@@ -73,7 +78,8 @@ impl ModelNode {
     /// The slot of the child responsible for `key`.
     #[inline(always)]
     pub(crate) fn slot(&self, key: u64) -> usize {
-        self.slot_unclamped(key).clamp(0, self.children.len() as i64 - 1) as usize
+        self.slot_unclamped(key)
+            .clamp(0, self.children.len() as i64 - 1) as usize
     }
 
     /// The child responsible for `key`, with its slot.
@@ -100,7 +106,11 @@ impl ModelNode {
 pub(crate) fn aligned_blocks(mut start: usize, end: usize) -> Vec<(usize, u8)> {
     let mut out = Vec::new();
     while start < end {
-        let align = if start == 0 { usize::BITS - 1 } else { start.trailing_zeros() };
+        let align = if start == 0 {
+            usize::BITS - 1
+        } else {
+            start.trailing_zeros()
+        };
         let fit = usize::BITS - 1 - (end - start).leading_zeros();
         let log = align.min(fit);
         out.push((start, log as u8));

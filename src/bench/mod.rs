@@ -14,13 +14,17 @@
 //! | [`values`]    | values derived from their key, and their check                        |
 //! | [`histogram`] | nanosecond latency histograms; batch-timed throughput, sampled latency |
 //! | [`memory`]    | peak and current RSS, directory sizes                                 |
+//! | [`alloc`]     | a counting global allocator: live heap bytes of a structure          |
+//! | [`index_compare`] | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
 //! | [`child`]     | run one system's phase in a child process and collect its result      |
 //! | [`sqlite`]    | the tuned SQLite baseline                                             |
 //! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
 //! | [`report`]    | aligned text tables, JSON output, unit formatting                     |
 
+pub mod alloc;
 pub mod child;
 pub mod histogram;
+pub mod index_compare;
 pub mod keys;
 pub mod memory;
 pub mod report;

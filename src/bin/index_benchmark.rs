@@ -1,0 +1,120 @@
+//! `index_benchmark`: the learned index against `BTreeMap` and a sorted `Vec`, same keys, same
+//! queries. See `alexkv::bench::index_compare` for what each figure means.
+//!
+//! ```text
+//! cargo run --release --bin index_benchmark -- --keys 10000000 --dist random --json out.json
+//! ```
+
+use std::path::PathBuf;
+
+use alexkv::bench::alloc::CountingAlloc;
+use alexkv::bench::index_compare;
+use alexkv::bench::keys::KeyDist;
+use alexkv::bench::report::{fmt_ns, fmt_rate, write_json, Table};
+use clap::Parser;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Compare ALEX, BTreeMap and a sorted Vec on the same keys and query order.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Number of keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: usize,
+    /// Key distribution: sequential, random, lognormal, clustered, or all.
+    #[arg(long, default_value = "random")]
+    dist: String,
+    /// Lookups per lookup phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    queries: usize,
+    /// Seed for keys, insert order and queries.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Structures to run (comma-separated: alex,btreemap,sorted_vec); all by default.
+    #[arg(long, value_delimiter = ',')]
+    structures: Vec<String>,
+    /// Write every figure and the configuration to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    let dists: Vec<KeyDist> = if args.dist == "all" {
+        KeyDist::ALL.to_vec()
+    } else {
+        match args.dist.parse() {
+            Ok(d) => vec![d],
+            Err(e) => {
+                eprintln!("index_benchmark: {e}");
+                std::process::exit(2);
+            }
+        }
+    };
+    if args.keys < 2 {
+        eprintln!("index_benchmark: --keys must be at least 2");
+        std::process::exit(2);
+    }
+    let mut reports = Vec::new();
+    for dist in dists {
+        let report = index_compare::run(args.keys, dist, args.queries, args.seed, &args.structures);
+        println!(
+            "\n{} keys, {} distribution, {} lookups per phase",
+            args.keys, dist, args.queries
+        );
+        let mut t = Table::new([
+            "structure",
+            "bulk load",
+            "lookup",
+            "inserts",
+            "lookup after ins",
+            "bytes/key",
+            "bytes/key after",
+        ]);
+        for r in &report.results {
+            let inserts = if r.inserts_timed < args.keys - args.keys / 2 {
+                format!(
+                    "{} ({} timed)",
+                    fmt_rate(r.insert_ops_per_s),
+                    r.inserts_timed
+                )
+            } else {
+                fmt_rate(r.insert_ops_per_s)
+            };
+            t.row([
+                r.structure.clone(),
+                format!("{:.3} s", r.bulk_load_s),
+                fmt_ns(r.lookup_ns_mean),
+                inserts,
+                fmt_ns(r.lookup_after_insert_ns_mean),
+                format!("{:.1}", r.bytes_per_key),
+                format!("{:.1}", r.bytes_per_key_after_insert),
+            ]);
+        }
+        t.print();
+        let a = &report.alex_after_bulk_load;
+        let b = &report.alex_after_inserts;
+        println!(
+            "alex shape: bulk load depth {} / {} data nodes / fill {:.2}; after inserts depth {} / {} data nodes / fill {:.2}",
+            a.depth, a.data_nodes, a.avg_fill, b.depth, b.data_nodes, b.avg_fill
+        );
+        if let (Some(alex), Some(btree)) = (
+            report.results.iter().find(|r| r.structure == "alex"),
+            report.results.iter().find(|r| r.structure == "btreemap"),
+        ) {
+            println!(
+                "alex lookups are {:.1}x faster than BTreeMap",
+                btree.lookup_ns_mean / alex.lookup_ns_mean
+            );
+        }
+        reports.push(report);
+    }
+    if let Some(path) = args.json {
+        if let Err(e) = write_json(&path, &reports) {
+            eprintln!("index_benchmark: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+}
