@@ -1,0 +1,440 @@
+//! The value cache: a sharded LRU of values of Cold keys, bounded in bytes and in entries.
+//!
+//! Keys are spread over `value_cache_shards` shards, each an [`lru::LruCache`] behind its own
+//! `parking_lot::Mutex`, so readers of different keys rarely contend. Values are `Arc<[u8]>`: a
+//! hit clones a pointer under the lock and copies nothing. Each entry is charged its value length
+//! plus [`ENTRY_OVERHEAD`] bytes; a shard evicts least-recently-used entries until it is within
+//! `1/shards` of both bounds. Values handed out stay alive while the caller holds them, so
+//! memory can briefly exceed the bound by what callers hold.
+//!
+//! A cache built with zero capacity is off: every operation returns at once without locking.
+//!
+//! # Stale-fill protection
+//!
+//! A reader that misses fetches the value from RocksDB and then *fills* the cache. If a writer
+//! replaced the value between the fetch and the fill, a naive fill would cache the old value
+//! forever. The protocol, for reader and writer of key `k`:
+//!
+//! ```text
+//! reader                                   writer
+//! t = cache.begin_fill(k)   (1)            rocks.write(k, new)      (A)
+//! v = rocks.get(k)          (2)            cache.invalidate(k)      (B)
+//! cache.fill(t, v)          (3)
+//! ```
+//!
+//! `begin_fill` reads a version counter of `k`'s *stripe* (a slice of the shard chosen by key
+//! hash); `invalidate` bumps that counter and removes `k`, under the shard lock; `fill` inserts
+//! only if the counter still equals the ticket's, checked under the same lock.
+//!
+//! Why no stale value survives: if (2) returned the old value, (2) ran before (A) took effect,
+//! so (1) read the counter before (B) bumped it (an Acquire load that saw (B)'s Release bump
+//! would make (A) visible to (2)). Either (B) locks the shard before (3): (3) sees a moved counter
+//! and refuses; or (3) locks first: (B) then removes what (3) inserted. The writer must call
+//! `invalidate` after its RocksDB write for **every** written key (puts, deletes, and keys that
+//! become Hot), and a reader must take its ticket **before** reading RocksDB.
+//!
+//! Unrelated writes to keys in the same stripe also refuse fills; with 64 stripes per shard that
+//! costs a little hit rate under heavy writes and never correctness.
+
+use crate::options::Options;
+use crate::stats::{ratio, CacheStats, Counter};
+use lru::LruCache;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Bytes charged per entry on top of the value: key, `Arc` header, LRU node and hash slot.
+pub(crate) const ENTRY_OVERHEAD: usize = 64;
+/// Version stripes per shard.
+const STRIPES_PER_SHARD: usize = 64;
+
+/// Proof that a reader looked at `key`'s stripe version before reading RocksDB; see the module
+/// docs. A ticket is only good for one [`ValueCache::fill`].
+#[derive(Debug)]
+#[must_use = "a fill ticket is only useful if passed to ValueCache::fill"]
+pub(crate) struct FillTicket {
+    key: u64,
+    version: u64,
+}
+
+struct ShardInner {
+    lru: LruCache<u64, Arc<[u8]>>,
+    bytes: usize,
+}
+
+struct Shard {
+    inner: Mutex<ShardInner>,
+    /// Bumped (under `inner`'s lock) by every invalidate of a key in the stripe.
+    versions: Box<[AtomicU64]>,
+}
+
+/// A sharded, byte- and entry-bounded LRU of values, with stale-fill protection.
+pub(crate) struct ValueCache {
+    /// Empty when the cache is off.
+    shards: Box<[Shard]>,
+    shard_mask: usize,
+    shard_bytes: usize,
+    shard_entries: usize,
+    capacity_bytes: usize,
+    hits: Counter,
+    misses: Counter,
+    inserts: Counter,
+    rejected_fills: Counter,
+    evictions: Counter,
+    invalidations: Counter,
+}
+
+/// splitmix64's finaliser: spreads sequential keys over shards and stripes.
+#[inline]
+fn mix(key: u64) -> u64 {
+    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl ValueCache {
+    /// A cache sized by `opts.value_cache_{bytes,entries,shards}` (off when either bound is 0).
+    pub(crate) fn from_options(opts: &Options) -> Self {
+        Self::new(
+            opts.value_cache_bytes,
+            opts.value_cache_entries,
+            opts.value_cache_shards,
+        )
+    }
+
+    /// A cache holding at most `bytes` bytes and `entries` entries over `shards` shards
+    /// (rounded up to a power of two). Off when `bytes` or `entries` is 0.
+    pub(crate) fn new(bytes: usize, entries: usize, shards: usize) -> Self {
+        let enabled = bytes > 0 && entries > 0;
+        let n = if enabled {
+            shards.max(1).next_power_of_two()
+        } else {
+            0
+        };
+        let shards: Box<[Shard]> = (0..n)
+            .map(|_| Shard {
+                inner: Mutex::new(ShardInner {
+                    lru: LruCache::unbounded(),
+                    bytes: 0,
+                }),
+                versions: (0..STRIPES_PER_SHARD).map(|_| AtomicU64::new(0)).collect(),
+            })
+            .collect();
+        ValueCache {
+            shard_mask: n.saturating_sub(1),
+            shard_bytes: bytes.checked_div(n).map_or(0, |b| b.max(1)),
+            shard_entries: entries.checked_div(n).map_or(0, |e| e.max(1)),
+            capacity_bytes: if enabled { bytes } else { 0 },
+            shards,
+            hits: Counter::new(),
+            misses: Counter::new(),
+            inserts: Counter::new(),
+            rejected_fills: Counter::new(),
+            evictions: Counter::new(),
+            invalidations: Counter::new(),
+        }
+    }
+
+    /// True when the cache can hold anything.
+    #[inline]
+    pub(crate) fn is_enabled(&self) -> bool {
+        !self.shards.is_empty()
+    }
+
+    #[inline]
+    fn locate(&self, key: u64) -> (&Shard, usize) {
+        let h = mix(key);
+        let shard = &self.shards[(h as usize) & self.shard_mask];
+        (shard, (h >> 32) as usize % STRIPES_PER_SHARD)
+    }
+
+    /// The cached value of `key`, marking it most recently used.
+    pub(crate) fn get(&self, key: u64) -> Option<Arc<[u8]>> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let (shard, _) = self.locate(key);
+        let found = shard.inner.lock().lru.get(&key).cloned();
+        match found {
+            Some(_) => self.hits.inc(),
+            None => self.misses.inc(),
+        }
+        found
+    }
+
+    /// Takes a ticket for filling `key`. Call it **before** reading the value from RocksDB.
+    pub(crate) fn begin_fill(&self, key: u64) -> FillTicket {
+        let version = if self.is_enabled() {
+            let (shard, stripe) = self.locate(key);
+            // Acquire pairs with the Release bump in `invalidate`: seeing a bump means seeing the
+            // RocksDB write that preceded it.
+            shard.versions[stripe].load(Ordering::Acquire)
+        } else {
+            0
+        };
+        FillTicket { key, version }
+    }
+
+    /// Inserts the value a reader fetched after taking `ticket`, unless a writer invalidated the
+    /// key's stripe since (then the value may be stale) or the value is larger than a shard.
+    /// Returns whether the value was inserted.
+    pub(crate) fn fill(&self, ticket: FillTicket, value: &[u8]) -> bool {
+        if !self.is_enabled() {
+            return false;
+        }
+        let charge = value.len() + ENTRY_OVERHEAD;
+        if charge > self.shard_bytes {
+            self.rejected_fills.inc();
+            return false;
+        }
+        // Allocate outside the lock.
+        let value: Arc<[u8]> = Arc::from(value);
+        let (shard, stripe) = self.locate(ticket.key);
+        let mut inner = shard.inner.lock();
+        // Under the lock: `invalidate` bumps only while holding it, so the comparison and the
+        // insert are atomic with respect to every invalidate.
+        if shard.versions[stripe].load(Ordering::Relaxed) != ticket.version {
+            drop(inner);
+            self.rejected_fills.inc();
+            return false;
+        }
+        if let Some((_, old)) = inner.lru.push(ticket.key, value) {
+            inner.bytes -= old.len() + ENTRY_OVERHEAD;
+        }
+        inner.bytes += charge;
+        let mut evicted = 0;
+        while inner.bytes > self.shard_bytes || inner.lru.len() > self.shard_entries {
+            match inner.lru.pop_lru() {
+                Some((_, v)) => {
+                    inner.bytes -= v.len() + ENTRY_OVERHEAD;
+                    evicted += 1;
+                }
+                None => break,
+            }
+        }
+        drop(inner);
+        self.inserts.inc();
+        if evicted > 0 {
+            self.evictions.add(evicted);
+        }
+        true
+    }
+
+    /// Removes `key` and refuses every fill whose ticket predates this call. Writers call it
+    /// after their RocksDB write, for every key written.
+    pub(crate) fn invalidate(&self, key: u64) {
+        if !self.is_enabled() {
+            return;
+        }
+        let (shard, stripe) = self.locate(key);
+        let mut inner = shard.inner.lock();
+        // Release: a reader whose ticket sees this bump also sees the writer's RocksDB write.
+        shard.versions[stripe].fetch_add(1, Ordering::Release);
+        if let Some(old) = inner.lru.pop(&key) {
+            inner.bytes -= old.len() + ENTRY_OVERHEAD;
+        }
+        drop(inner);
+        self.invalidations.inc();
+    }
+
+    /// Drops every entry and refuses every outstanding ticket.
+    pub(crate) fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut inner = shard.inner.lock();
+            for v in shard.versions.iter() {
+                v.fetch_add(1, Ordering::Release);
+            }
+            inner.lru.clear();
+            inner.bytes = 0;
+        }
+    }
+
+    /// Fraction of lookups that hit, 0 before any lookup.
+    pub(crate) fn hit_rate(&self) -> f64 {
+        ratio(self.hits.get(), self.misses.get())
+    }
+
+    /// Counters and current sizes (locks each shard briefly to read its size).
+    pub(crate) fn stats(&self) -> CacheStats {
+        let (mut bytes, mut entries) = (0u64, 0u64);
+        for shard in self.shards.iter() {
+            let inner = shard.inner.lock();
+            bytes += inner.bytes as u64;
+            entries += inner.lru.len() as u64;
+        }
+        let (hits, misses) = (self.hits.get(), self.misses.get());
+        CacheStats {
+            enabled: self.is_enabled(),
+            hits,
+            misses,
+            inserts: self.inserts.get(),
+            rejected_fills: self.rejected_fills.get(),
+            evictions: self.evictions.get(),
+            invalidations: self.invalidations.get(),
+            bytes,
+            entries,
+            capacity_bytes: self.capacity_bytes as u64,
+            hit_rate: ratio(hits, misses),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn fill_now(c: &ValueCache, key: u64, v: &[u8]) -> bool {
+        c.fill(c.begin_fill(key), v)
+    }
+
+    #[test]
+    fn fill_then_get_hits_and_counts() {
+        let c = ValueCache::new(1 << 20, 1000, 4);
+        assert!(c.get(1).is_none());
+        assert!(fill_now(&c, 1, b"one"));
+        assert_eq!(c.get(1).as_deref(), Some(&b"one"[..]));
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.inserts, s.entries), (1, 1, 1, 1));
+        assert_eq!(s.bytes, (3 + ENTRY_OVERHEAD) as u64);
+        assert_eq!(c.hit_rate(), 0.5);
+    }
+
+    #[test]
+    fn fill_after_invalidate_is_refused() {
+        let c = ValueCache::new(1 << 20, 1000, 4);
+        let t = c.begin_fill(7);
+        c.invalidate(7); // a writer replaced key 7 between our ticket and our fill
+        assert!(!c.fill(t, b"old"));
+        assert!(c.get(7).is_none());
+        assert_eq!(c.stats().rejected_fills, 1);
+        // A fresh ticket works.
+        assert!(fill_now(&c, 7, b"new"));
+    }
+
+    #[test]
+    fn invalidate_removes_a_filled_value() {
+        let c = ValueCache::new(1 << 20, 1000, 1);
+        assert!(fill_now(&c, 3, b"v"));
+        c.invalidate(3);
+        assert!(c.get(3).is_none());
+        assert_eq!(c.stats().bytes, 0);
+    }
+
+    #[test]
+    fn refill_replaces_and_recharges() {
+        let c = ValueCache::new(1 << 20, 1000, 1);
+        assert!(fill_now(&c, 3, &[0; 100]));
+        assert!(fill_now(&c, 3, &[0; 10]));
+        let s = c.stats();
+        assert_eq!((s.entries, s.bytes), (1, (10 + ENTRY_OVERHEAD) as u64));
+    }
+
+    #[test]
+    fn entry_bound_evicts_least_recently_used() {
+        let c = ValueCache::new(1 << 20, 2, 1);
+        fill_now(&c, 1, b"a");
+        fill_now(&c, 2, b"b");
+        c.get(1); // 2 is now least recently used
+        fill_now(&c, 3, b"c");
+        assert!(c.get(2).is_none());
+        assert!(c.get(1).is_some() && c.get(3).is_some());
+        assert_eq!(c.stats().evictions, 1);
+    }
+
+    #[test]
+    fn byte_bound_is_kept() {
+        let cap = 10 * (100 + ENTRY_OVERHEAD);
+        let c = ValueCache::new(cap, 1_000_000, 1);
+        for k in 0..100 {
+            fill_now(&c, k, &[k as u8; 100]);
+        }
+        let s = c.stats();
+        assert!(s.bytes <= cap as u64);
+        assert_eq!(s.entries, 10);
+        assert_eq!(s.evictions, 90);
+        // A value larger than a shard is refused instead of flushing the shard.
+        assert!(!fill_now(&c, 1000, &vec![0; cap]));
+        assert_eq!(c.stats().entries, 10);
+    }
+
+    #[test]
+    fn zero_capacity_cache_is_a_no_op() {
+        for c in [ValueCache::new(0, 100, 4), ValueCache::new(100, 0, 4)] {
+            assert!(!c.is_enabled());
+            assert!(!fill_now(&c, 1, b"x"));
+            assert!(c.get(1).is_none());
+            c.invalidate(1);
+            c.clear();
+            let s = c.stats();
+            assert!(!s.enabled);
+            assert_eq!((s.hits, s.misses, s.inserts, s.invalidations), (0, 0, 0, 0));
+        }
+    }
+
+    #[test]
+    fn clear_drops_entries_and_outstanding_tickets() {
+        let c = ValueCache::new(1 << 20, 100, 2);
+        fill_now(&c, 1, b"x");
+        let t = c.begin_fill(2);
+        c.clear();
+        assert!(c.get(1).is_none());
+        assert!(!c.fill(t, b"y"));
+    }
+
+    /// One writer replaces values (store, then invalidate) while readers run the fill protocol
+    /// against the store. After each invalidate the writer must never see an older value in the
+    /// cache, and at the end every cached value must equal the store's.
+    #[test]
+    fn concurrent_fills_never_leave_a_stale_value() {
+        const KEYS: usize = 16;
+        let cache = Arc::new(ValueCache::new(1 << 20, 1 << 10, 2));
+        let store: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|r| {
+                let (cache, store, done) = (cache.clone(), store.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut i = r;
+                    while !done.load(Ordering::Relaxed) {
+                        let k = i % KEYS;
+                        i += 7;
+                        if cache.get(k as u64).is_some() {
+                            continue;
+                        }
+                        let t = cache.begin_fill(k as u64);
+                        let v = store[k].load(Ordering::Acquire);
+                        if i % 3 == 0 {
+                            std::thread::yield_now(); // widen the race window
+                        }
+                        cache.fill(t, &v.to_le_bytes());
+                    }
+                })
+            })
+            .collect();
+        // Run at least 20k rounds, and on until the readers (slow to start) have filled a lot.
+        let start = std::time::Instant::now();
+        let mut round = 0u64;
+        while round < 20_000 || (cache.inserts.get() < 1_000 && start.elapsed().as_secs() < 20) {
+            round += 1;
+            let k = (round as usize * 5) % KEYS;
+            store[k].store(round, Ordering::Release);
+            cache.invalidate(k as u64);
+            if let Some(v) = cache.get(k as u64) {
+                let v = u64::from_le_bytes(v[..].try_into().unwrap());
+                assert_eq!(v, round, "stale value for key {k}");
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        for (k, slot) in store.iter().enumerate() {
+            if let Some(v) = cache.get(k as u64) {
+                assert_eq!(&v[..], &slot.load(Ordering::Relaxed).to_le_bytes()[..]);
+            }
+        }
+        assert!(cache.stats().inserts >= 1_000, "readers did fill");
+    }
+}

@@ -1,0 +1,204 @@
+//! The crate's one error type.
+//!
+//! Every fallible operation in alexkv returns [`Result<T>`]. The variants are chosen so a caller
+//! can act on them without parsing messages:
+//!
+//! | variant | what to do |
+//! |---|---|
+//! | [`Error::Locked`] | another process or handle has the database open; wait or close it |
+//! | [`Error::NotADatabase`] / [`Error::NotADirectory`] | wrong path |
+//! | [`Error::Corruption`] | restore from backup; the message names the file |
+//! | [`Error::InvalidOptions`] | fix the configuration (the message names the field or variable) |
+//! | [`Error::ValueTooLarge`] | split the value or raise `Options::max_value_bytes` |
+//! | [`Error::Unsorted`] | sort the input of a bulk load |
+//! | [`Error::Io`] / [`Error::Rocks`] | environmental; the message carries the path or operation |
+//!
+//! Internal layers convert RocksDB errors with [`Error::from_rocks`], which recognises lock and
+//! corruption failures so they surface as [`Error::Locked`] and [`Error::Corruption`].
+
+use std::path::{Path, PathBuf};
+
+/// The result type of every fallible alexkv operation.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in alexkv, with the context (path, key, operation) needed to act.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation failed on `path`.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory the operation touched.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// RocksDB reported an error that is neither a lock conflict nor corruption.
+    #[error("RocksDB {op} failed: {source}")]
+    Rocks {
+        /// The operation that failed (`"open"`, `"get"`, `"write"`, ...).
+        op: &'static str,
+        /// RocksDB's own error, whose message holds RocksDB's status string.
+        #[source]
+        source: rocksdb::Error,
+    },
+
+    /// The database at `path` is open in another process or through another handle in this one
+    /// (RocksDB's `LOCK` file is held).
+    #[error("database {} is locked by another process or handle", path.display())]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+
+    /// Stored data failed a consistency check.
+    #[error("corruption in {}: {detail}", path.display())]
+    Corruption {
+        /// The damaged file, or the database directory when RocksDB does not say which file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// The [`Options`](crate::Options) are invalid: a value is out of range, two settings
+    /// contradict each other, or an `ALEXKV_*` environment variable is malformed. The message
+    /// names the field or the variable.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+
+    /// A value is longer than `Options::max_value_bytes`.
+    #[error("value for key {key} is {len} bytes, over the limit of {limit} bytes")]
+    ValueTooLarge {
+        /// The key being written.
+        key: u64,
+        /// The value's length in bytes.
+        len: usize,
+        /// The configured limit (`Options::max_value_bytes`).
+        limit: usize,
+    },
+
+    /// The directory exists but is not an alexkv database: it holds another program's files, a
+    /// RocksDB database not created by alexkv, or an alexkv identity file this version does not
+    /// understand. alexkv never writes into such a directory.
+    ///
+    /// A directory is recognised as alexkv's by its `ALEXKV` identity file, written when the
+    /// database is created (see `storage::rocks` for its format).
+    #[error("{} is not an alexkv database: {detail}", path.display())]
+    NotADatabase {
+        /// The directory.
+        path: PathBuf,
+        /// Why it was not recognised.
+        detail: String,
+    },
+
+    /// The database path exists and is not a directory.
+    #[error("{} is not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// A bulk load received keys that are not strictly increasing.
+    #[error("bulk load keys must be strictly increasing: {key} came after {previous}")]
+    Unsorted {
+        /// The key before the offending one.
+        previous: u64,
+        /// The offending key.
+        key: u64,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Classifies a RocksDB error from operation `op` on the database at `path`.
+    ///
+    /// RocksDB has no structured lock error: a held `LOCK` file shows up as an I/O error whose
+    /// message mentions the lock file (`"While lock file: .../LOCK: Resource temporarily
+    /// unavailable"`, `"lock hold by current process"`, `"No locks available"`). Those become
+    /// [`Error::Locked`]. Errors of kind `Corruption` become [`Error::Corruption`]. The match is
+    /// on whole phrases, never on the bare word "lock", which also occurs in "block".
+    pub(crate) fn from_rocks(path: &Path, op: &'static str, source: rocksdb::Error) -> Self {
+        if is_lock_error(source.as_ref()) {
+            return Error::Locked {
+                path: path.to_path_buf(),
+            };
+        }
+        if source.kind() == rocksdb::ErrorKind::Corruption {
+            return Error::Corruption {
+                path: path.to_path_buf(),
+                detail: format!("RocksDB {op}: {source}"),
+            };
+        }
+        Error::Rocks { op, source }
+    }
+}
+
+/// True when a RocksDB status message describes a held `LOCK` file.
+fn is_lock_error(message: &str) -> bool {
+    const PHRASES: [&str; 5] = [
+        "while lock file",
+        "lock hold by current process",
+        "no locks available",
+        "resource temporarily unavailable",
+        "/lock:",
+    ];
+    let lower = message.to_ascii_lowercase();
+    PHRASES.iter().any(|p| lower.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_messages_are_recognised() {
+        for msg in [
+            "IO error: While lock file: /tmp/db/LOCK: Resource temporarily unavailable",
+            "IO error: lock hold by current process, acquire time 1 acquiring thread 2: /tmp/db/LOCK: No locks available",
+            "IO error: No locks available",
+        ] {
+            assert!(is_lock_error(msg), "{msg}");
+        }
+    }
+
+    #[test]
+    fn block_corruption_is_not_a_lock_error() {
+        assert!(!is_lock_error(
+            "Corruption: block checksum mismatch: stored = 1, computed = 2 in /tmp/db/000012.sst"
+        ));
+        assert!(!is_lock_error("IO error: No such file or directory"));
+    }
+
+    #[test]
+    fn messages_carry_context() {
+        let e = Error::ValueTooLarge {
+            key: 7,
+            len: 10,
+            limit: 5,
+        };
+        assert_eq!(
+            e.to_string(),
+            "value for key 7 is 10 bytes, over the limit of 5 bytes"
+        );
+        let e = Error::io(
+            "/x/y",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        );
+        assert!(e.to_string().contains("/x/y"));
+    }
+
+    #[test]
+    fn error_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+    }
+}

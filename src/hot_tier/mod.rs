@@ -1,0 +1,303 @@
+//! The hot tier: recent values in fixed-size memory-mapped segment files, read without RocksDB.
+//!
+//! The tier is a **cache**: every value in it is also in RocksDB, so losing, discarding or
+//! recycling a segment never loses data. It is a ring of `hot_tier_bytes / hot_segment_bytes`
+//! segments (`hot-0000.seg`, ...; see [`segment`] for the file format), created on first use and
+//! preallocated (`posix_fallocate`), so a full disk is an error at creation, not a SIGBUS later.
+//! Appends go to the active segment; when it is full the next one in the ring (the oldest) is
+//! recycled: its generation is bumped, so every Location pointing into it becomes stale, and its
+//! records are handed back so the engine can demote the keys still pointing there to Cold.
+//!
+//! # Interface for the engine
+//!
+//! ```text
+//! let (tier, report) = HotTier::open(dir, &opts)?;   // after RocksStore::open holds the LOCK
+//! // write path (after the RocksDB commit), for each final (key, value):
+//! if let Some(a) = tier.append(key, value)? {
+//!     for (k, old) in a.recycled { index: if index[k] == old { index[k] = Cold; cache.invalidate(k) } }
+//!     index[key] = a.location;
+//! }
+//! // read path, when the index says Hot(loc):
+//! match tier.read(loc, key, |v| v.to_vec()) { Some(v) => v, None => /* read RocksDB */ }
+//! ```
+//!
+//! * `read` returns `None` for a stale Location (segment recycled since), a damaged record, or a
+//!   key mismatch; the caller falls back to RocksDB, which always has the value. The closure
+//!   runs under the segment's read lock: keep it short (a copy), or recycling waits.
+//! * `append` returns `Ok(None)` when the tier is off or the value is longer than
+//!   [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
+//!   engine should keep the key Cold (the write itself already succeeded in RocksDB).
+//! * The recycled list may contain the very key being appended (an older record of it).
+//!   Demote by comparing locations (as above), so the order of the two steps does not matter.
+//!
+//! # Reopen
+//!
+//! `open` verifies every segment file (header checksum, every record's checksum, file size). A
+//! damaged, truncated or foreign file is deleted and listed in [`OpenReport::discarded`], never
+//! trusted. Records of intact segments are returned in [`OpenReport::records`], oldest first.
+//! They are checked for damage, **not for freshness**: a crash between a RocksDB commit and the
+//! hot append, a delete, or a run with the tier off leaves older values in the tier. The engine
+//! must confirm a recovered record against RocksDB before pointing the index at it, or ignore the
+//! list (the records then simply age out).
+//!
+//! # Concurrency
+//!
+//! Each segment sits in an `RwLock<Option<Segment>>`: readers take the read lock for the
+//! duration of one record check and copy; recycling takes the write lock. Appends are serialised
+//! by one writer mutex and write only above the segment's published end, so they need only the
+//! read lock. [`segment`] documents the byte-level rules.
+
+mod segment;
+
+pub(crate) use segment::{record_span, SEGMENT_HEADER_BYTES};
+
+use crate::error::{Error, Result};
+use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
+use crate::options::Options;
+use crate::stats::{Counter, HotTierStats};
+use parking_lot::{Mutex, RwLock};
+use segment::{parse_segment_file_name, ReadMiss, Segment};
+use std::path::{Path, PathBuf};
+
+/// A successful append.
+#[derive(Debug)]
+pub(crate) struct Appended {
+    /// Where the new record is.
+    pub location: Location,
+    /// Records of the segment recycled to make room, oldest first (empty when none was).
+    pub recycled: Vec<(u64, Location)>,
+}
+
+/// What `HotTier::open` found on disk.
+#[derive(Debug, Default)]
+pub(crate) struct OpenReport {
+    /// Segment files verified and kept.
+    pub kept_segments: usize,
+    /// Files deleted, with the reason.
+    pub discarded: Vec<(PathBuf, String)>,
+    /// Records of the kept segments, oldest first (verified for damage, not freshness).
+    pub records: Vec<(u64, Location)>,
+}
+
+struct WriterState {
+    /// Segment being appended to.
+    active: Option<usize>,
+    /// Epoch for the next segment (re)start.
+    next_epoch: u64,
+}
+
+/// The ring of hot segments. See the module docs.
+pub(crate) struct HotTier {
+    dir: PathBuf,
+    segment_bytes: usize,
+    slots: Box<[RwLock<Option<Segment>>]>,
+    writer: Mutex<WriterState>,
+    appends: Counter,
+    hits: Counter,
+    stale: Counter,
+    corrupt: Counter,
+    recycled: Counter,
+    demoted: Counter,
+}
+
+impl HotTier {
+    /// Opens the tier in `dir` as configured by `opts` (`hot_tier_bytes`, `hot_segment_bytes`),
+    /// verifying existing segment files. With the tier off, existing segment files are deleted
+    /// (they would be stale if it is turned on again).
+    ///
+    /// The caller must hold the database's lock (open `RocksStore` first): the tier assumes no
+    /// other process uses these files.
+    pub(crate) fn open(dir: &Path, opts: &Options) -> Result<(HotTier, OpenReport)> {
+        let count = opts.hot_segment_count();
+        let size = opts.hot_segment_bytes;
+        if count > 0 {
+            let min = SEGMENT_HEADER_BYTES + record_span(0);
+            if size > MAX_SEGMENT_BYTES || size < min || size % 8 != 0 {
+                return Err(Error::InvalidOptions(format!(
+                    "hot_segment_bytes {size} is not a valid segment size"
+                )));
+            }
+        }
+        let mut report = OpenReport::default();
+        let mut found: Vec<Segment> = Vec::new();
+        let mut records_by_segment: Vec<(u64, Vec<(u64, Location)>)> = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            let Some(index) = name.to_str().and_then(parse_segment_file_name) else {
+                continue;
+            };
+            let path = entry.path();
+            let verdict = if index >= count {
+                Err(format!(
+                    "segment {index} is beyond the configured {count} segments"
+                ))
+            } else {
+                Segment::open_existing(&path, index, size)?
+            };
+            match verdict {
+                Ok((seg, records)) => {
+                    records_by_segment.push((seg.epoch(), records));
+                    found.push(seg);
+                }
+                Err(reason) => {
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    report.discarded.push((path, reason));
+                }
+            }
+        }
+        records_by_segment.sort_by_key(|(epoch, _)| *epoch);
+        report.records = records_by_segment
+            .into_iter()
+            .flat_map(|(_, r)| r)
+            .collect();
+        report.kept_segments = found.len();
+
+        let slots: Box<[RwLock<Option<Segment>>]> = (0..count).map(|_| RwLock::new(None)).collect();
+        let mut newest: Option<(u64, usize)> = None;
+        for seg in found {
+            let index = seg.index();
+            if newest.is_none_or(|(e, _)| seg.epoch() > e) {
+                newest = Some((seg.epoch(), index));
+            }
+            *slots[index].write() = Some(seg);
+        }
+        let tier = HotTier {
+            dir: dir.to_path_buf(),
+            segment_bytes: size,
+            slots,
+            writer: Mutex::new(WriterState {
+                active: newest.map(|(_, i)| i),
+                next_epoch: newest.map_or(1, |(e, _)| e + 1),
+            }),
+            appends: Counter::new(),
+            hits: Counter::new(),
+            stale: Counter::new(),
+            corrupt: Counter::new(),
+            recycled: Counter::new(),
+            demoted: Counter::new(),
+        };
+        Ok((tier, report))
+    }
+
+    /// True when the tier is configured on.
+    pub(crate) fn is_enabled(&self) -> bool {
+        !self.slots.is_empty()
+    }
+
+    /// True when a value of `len` bytes can go into the tier.
+    pub(crate) fn accepts(&self, len: usize) -> bool {
+        self.is_enabled()
+            && len <= MAX_HOT_VALUE_LEN
+            && SEGMENT_HEADER_BYTES + record_span(len) <= self.segment_bytes
+    }
+
+    /// Appends a copy of `key`'s value; see the module docs for the outcome and how to apply
+    /// the recycled list.
+    pub(crate) fn append(&self, key: u64, value: &[u8]) -> Result<Option<Appended>> {
+        if !self.accepts(value.len()) {
+            return Ok(None);
+        }
+        let mut w = self.writer.lock();
+        let mut recycled = Vec::new();
+        // A fresh or recycled segment always fits the record (`accepts`), so this loop turns at
+        // most twice.
+        for _ in 0..2 {
+            if let Some(active) = w.active {
+                let guard = self.slots[active].read();
+                if let Some(location) = guard.as_ref().and_then(|s| s.try_append(key, value)) {
+                    drop(guard);
+                    self.appends.inc();
+                    return Ok(Some(Appended { location, recycled }));
+                }
+            }
+            let next = w.active.map_or(0, |a| (a + 1) % self.slots.len());
+            let epoch = w.next_epoch;
+            // Only this writer fills or recycles slots, so the answer cannot change under us.
+            let exists = self.slots[next].read().is_some();
+            if exists {
+                // Recycling touches memory only; readers of this segment wait for it.
+                let mut slot = self.slots[next].write();
+                if let Some(seg) = slot.as_mut() {
+                    recycled = seg.records();
+                    let generation = (seg.generation() + 1) % GENERATION_MODULUS;
+                    seg.reset(generation, epoch);
+                    self.recycled.inc();
+                    self.demoted.add(recycled.len() as u64);
+                }
+            } else {
+                // File creation is I/O: do it before taking the slot lock.
+                let seg = Segment::create(&self.dir, next, self.segment_bytes, 0, epoch)?;
+                *self.slots[next].write() = Some(seg);
+            }
+            w.next_epoch += 1;
+            w.active = Some(next);
+        }
+        // Unreachable while `accepts` holds; declining is the safe answer for a cache.
+        Ok(None)
+    }
+
+    /// Runs `f` on the value at `loc` after checking the segment generation, the key, the
+    /// length and the checksum. `None` means "not here, read RocksDB".
+    pub(crate) fn read<R>(&self, loc: Location, key: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let hot = loc.as_hot()?;
+        let slot = self.slots.get(hot.segment as usize)?;
+        let guard = slot.read();
+        let Some(seg) = guard.as_ref() else {
+            self.stale.inc();
+            return None;
+        };
+        match seg.read(hot, key) {
+            Ok(value) => {
+                self.hits.inc();
+                Some(f(value))
+            }
+            Err(ReadMiss::Stale) => {
+                self.stale.inc();
+                None
+            }
+            Err(ReadMiss::Corrupt) => {
+                self.corrupt.inc();
+                None
+            }
+        }
+    }
+
+    /// Writes every segment's dirty pages back to its file. Not needed for correctness (the
+    /// tier is a cache); call it at close so a clean shutdown keeps the tier warm.
+    pub(crate) fn flush(&self) -> Result<()> {
+        for slot in self.slots.iter() {
+            if let Some(seg) = slot.read().as_ref() {
+                seg.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counters and current sizes.
+    pub(crate) fn stats(&self) -> HotTierStats {
+        let (mut bytes, mut segments) = (0u64, 0u64);
+        for slot in self.slots.iter() {
+            if let Some(seg) = slot.read().as_ref() {
+                bytes += seg.used_bytes() as u64;
+                segments += 1;
+            }
+        }
+        HotTierStats {
+            enabled: self.is_enabled(),
+            bytes,
+            capacity_bytes: (self.slots.len() * self.segment_bytes) as u64,
+            segments,
+            appends: self.appends.get(),
+            hits: self.hits.get(),
+            stale: self.stale.get(),
+            corrupt: self.corrupt.get(),
+            recycled: self.recycled.get(),
+            demoted: self.demoted.get(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

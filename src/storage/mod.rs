@@ -1,0 +1,15 @@
+//! The storage layer: RocksDB, the source of truth and the commit point.
+//!
+//! * [`rocks`] — [`RocksStore`]: open/create with directory ownership checks, point reads
+//!   (copied, pinned, batched), atomic writes, ordered and bulk scans, sorted bulk load by SST
+//!   ingestion, flush/compact, disk usage and counters.
+//! * `rocks_options` — `Options::to_rocksdb()` and `Options::to_write_options()`, the mapping
+//!   of alexkv's options onto RocksDB's.
+//!
+//! Nothing here knows about the learned index, the cache or the hot tier.
+
+pub(crate) mod rocks;
+mod rocks_options;
+
+#[allow(unused_imports)] // used by db.rs, not yet written
+pub(crate) use rocks::{RocksIter, RocksStore};

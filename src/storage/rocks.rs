@@ -1,0 +1,555 @@
+//! [`RocksStore`]: alexkv's view of RocksDB, the source of truth.
+//!
+//! Keys are `u64` stored as 8-byte big-endian strings, so RocksDB's bytewise order is numeric
+//! key order and a scan yields keys sorted. Values are stored as given.
+//!
+//! # Directory ownership
+//!
+//! A database directory is alexkv's when it holds the identity file `ALEXKV`, whose content is
+//! exactly `"alexkv database\nformat 1\n"`. [`RocksStore::open`] writes it (atomically: temporary
+//! file, fsync, rename) into an empty or new directory *before* creating RocksDB, so a crash in
+//! between leaves a directory still recognised as ours (RocksDB is then created on the next
+//! open). A directory without the file is refused with `Error::NotADatabase`: a plain RocksDB
+//! database (it has `CURRENT`) or any other non-empty directory. An identity file with another
+//! format number is refused the same way.
+//!
+//! The RocksDB `LOCK` taken at open guards the whole directory, hot-tier segments included:
+//! open the store before anything else that writes into the directory.
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::stats::{Counter, RocksDbStats};
+use crate::write_batch::WriteBatch;
+use rocksdb::{DBRawIteratorWithThreadMode, IngestExternalFileOptions, ReadOptions, DB};
+use std::fs;
+use std::io::Write;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Name of the identity file that marks a directory as an alexkv database.
+pub(crate) const IDENTITY_FILE: &str = "ALEXKV";
+const IDENTITY_CONTENT: &str = "alexkv database\nformat 1\n";
+/// Prefix of temporary SST files written by [`RocksStore::ingest_sorted`].
+const INGEST_PREFIX: &str = "alexkv-ingest-";
+/// Read-ahead for bulk scans (index rebuild at open).
+const BULK_READAHEAD: usize = 4 << 20;
+
+/// Encodes a key so RocksDB's bytewise order is numeric order.
+#[inline]
+pub(crate) fn encode_key(key: u64) -> [u8; 8] {
+    key.to_be_bytes()
+}
+
+/// Decodes a stored key; anything but 8 bytes means the database holds foreign data.
+#[inline]
+pub(crate) fn decode_key(bytes: &[u8], path: &Path) -> Result<u64> {
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(b) => Ok(u64::from_be_bytes(b)),
+        Err(_) => Err(Error::Corruption {
+            path: path.to_path_buf(),
+            detail: format!("stored key of {} bytes, alexkv keys are 8", bytes.len()),
+        }),
+    }
+}
+
+/// The RocksDB database of one alexkv directory. All methods take `&self` and are safe to call
+/// from many threads; ordering between writers is the engine's job.
+pub(crate) struct RocksStore {
+    db: DB,
+    path: PathBuf,
+    /// Kept for `SstFileWriter`, so ingested files use the same table format.
+    rocks_opts: rocksdb::Options,
+    write_opts: rocksdb::WriteOptions,
+    max_value_bytes: usize,
+    next_ingest: AtomicU64,
+    gets: Counter,
+    bytes_read: Counter,
+    writes: Counter,
+    bytes_written: Counter,
+    ingested_keys: Counter,
+}
+
+impl RocksStore {
+    /// Opens (or creates, per `opts.create_if_missing`) the database in directory `path`.
+    ///
+    /// Errors: `NotADirectory` (path is a file), `NotADatabase` (directory not ours, see the
+    /// module docs), `Locked` (open elsewhere), `Io` (path missing without `create_if_missing`,
+    /// permissions), `Corruption`, `Rocks`. Options are not validated here; the engine does.
+    pub(crate) fn open(path: &Path, opts: &Options) -> Result<RocksStore> {
+        match fs::metadata(path) {
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::NotADirectory {
+                    path: path.to_path_buf(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.create_if_missing => {
+                fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        let create = claim_directory(path, opts.create_if_missing)?;
+        remove_ingest_leftovers(path)?;
+        let mut rocks_opts = opts.to_rocksdb();
+        rocks_opts.create_if_missing(create);
+        let db = DB::open(&rocks_opts, path).map_err(|e| Error::from_rocks(path, "open", e))?;
+        Ok(RocksStore {
+            db,
+            path: path.to_path_buf(),
+            rocks_opts,
+            write_opts: opts.to_write_options(),
+            max_value_bytes: opts.max_value_bytes,
+            next_ingest: AtomicU64::new(0),
+            gets: Counter::new(),
+            bytes_read: Counter::new(),
+            writes: Counter::new(),
+            bytes_written: Counter::new(),
+            ingested_keys: Counter::new(),
+        })
+    }
+
+    /// The database directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn rocks_err(&self, op: &'static str) -> impl FnOnce(rocksdb::Error) -> Error + '_ {
+        move |e| Error::from_rocks(&self.path, op, e)
+    }
+
+    fn check_len(&self, key: u64, len: usize) -> Result<()> {
+        if len > self.max_value_bytes {
+            return Err(Error::ValueTooLarge {
+                key,
+                len,
+                limit: self.max_value_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The value of `key`, copied out.
+    pub(crate) fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
+        self.get_pinned(key, <[u8]>::to_vec)
+    }
+
+    /// Runs `f` on the value of `key` without copying it out of RocksDB (the slice is pinned in
+    /// the block cache or memtable while `f` runs).
+    pub(crate) fn get_pinned<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.gets.inc();
+        let slice = self
+            .db
+            .get_pinned(encode_key(key))
+            .map_err(self.rocks_err("get"))?;
+        Ok(slice.map(|s| {
+            self.bytes_read.add(s.len() as u64);
+            f(&s)
+        }))
+    }
+
+    /// Values of several keys in one call, in the order of `keys`.
+    pub(crate) fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.gets.add(keys.len() as u64);
+        let results = self.db.multi_get(keys.iter().map(|&k| encode_key(k)));
+        results
+            .into_iter()
+            .map(|r| {
+                let v = r.map_err(self.rocks_err("multi_get"))?;
+                if let Some(v) = &v {
+                    self.bytes_read.add(v.len() as u64);
+                }
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// Sets `key` to `value`.
+    pub(crate) fn put(&self, key: u64, value: &[u8]) -> Result<()> {
+        self.write_ops([(key, Some(value))])
+    }
+
+    /// Removes `key`.
+    pub(crate) fn delete(&self, key: u64) -> Result<()> {
+        self.write_ops([(key, None)])
+    }
+
+    /// Applies a batch atomically (one RocksDB write; later operations on a key win).
+    pub(crate) fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.write_ops(batch.ops())
+    }
+
+    /// Applies `(key, Some(value))` puts and `(key, None)` deletes atomically, in order. Refuses
+    /// the whole write with `ValueTooLarge` if any value exceeds `max_value_bytes`.
+    pub(crate) fn write_ops<'v>(
+        &self,
+        ops: impl IntoIterator<Item = (u64, Option<&'v [u8]>)>,
+    ) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut bytes = 0u64;
+        for (key, value) in ops {
+            match value {
+                Some(v) => {
+                    self.check_len(key, v.len())?;
+                    batch.put(encode_key(key), v);
+                    bytes += 8 + v.len() as u64;
+                }
+                None => {
+                    batch.delete(encode_key(key));
+                    bytes += 8;
+                }
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .write_opt(batch, &self.write_opts)
+            .map_err(self.rocks_err("write"))?;
+        self.writes.inc();
+        self.bytes_written.add(bytes);
+        Ok(())
+    }
+
+    /// An ordered scan of the keys in `range` (any `u64` range syntax: `a..b`, `a..=b`, `a..`,
+    /// `..`), filling the block cache as it goes.
+    pub(crate) fn iter_range(&self, range: impl RangeBounds<u64>) -> RocksIter<'_> {
+        let mut ro = ReadOptions::default();
+        let empty = !set_bounds(&mut ro, &range);
+        self.iter_with(ro, start_key(&range), empty)
+    }
+
+    /// An ordered scan from `key` (inclusive) to the end.
+    pub(crate) fn iter_from(&self, key: u64) -> RocksIter<'_> {
+        self.iter_range(key..)
+    }
+
+    /// A scan of every key, tuned for one sequential pass (index rebuild): large read-ahead,
+    /// blocks not added to the block cache. Use [`RocksIter::next_key`] or
+    /// [`RocksIter::keys`] to skip copying values.
+    pub(crate) fn bulk_scan(&self) -> RocksIter<'_> {
+        let mut ro = ReadOptions::default();
+        ro.fill_cache(false);
+        ro.set_readahead_size(BULK_READAHEAD);
+        self.iter_with(ro, 0, false)
+    }
+
+    fn iter_with(&self, ro: ReadOptions, start: u64, empty: bool) -> RocksIter<'_> {
+        let mut raw = self.db.raw_iterator_opt(ro);
+        if !empty {
+            raw.seek(encode_key(start));
+        }
+        RocksIter {
+            raw,
+            path: &self.path,
+            done: empty,
+        }
+    }
+
+    /// Bulk-loads strictly increasing `(key, value)` pairs by writing one SST file and ingesting
+    /// it, far faster than writes for large sorted loads. Existing keys are overwritten. Returns
+    /// the number of pairs loaded. Errors with `Unsorted` or `ValueTooLarge` before anything is
+    /// ingested (the load is all or nothing).
+    pub(crate) fn ingest_sorted<V: AsRef<[u8]>>(
+        &self,
+        pairs: impl IntoIterator<Item = (u64, V)>,
+    ) -> Result<u64> {
+        let n = self.next_ingest.fetch_add(1, Ordering::Relaxed);
+        let tmp = TempFile(
+            self.path
+                .join(format!("{INGEST_PREFIX}{}-{n}.sst", std::process::id())),
+        );
+        let mut writer = rocksdb::SstFileWriter::create(&self.rocks_opts);
+        writer.open(&tmp.0).map_err(self.rocks_err("ingest"))?;
+        let (mut count, mut bytes, mut previous) = (0u64, 0u64, None::<u64>);
+        for (key, value) in pairs {
+            let value = value.as_ref();
+            if let Some(previous) = previous.filter(|&p| p >= key) {
+                return Err(Error::Unsorted { previous, key });
+            }
+            self.check_len(key, value.len())?;
+            writer
+                .put(encode_key(key), value)
+                .map_err(self.rocks_err("ingest"))?;
+            previous = Some(key);
+            count += 1;
+            bytes += 8 + value.len() as u64;
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        writer.finish().map_err(self.rocks_err("ingest"))?;
+        let mut io = IngestExternalFileOptions::default();
+        io.set_move_files(true);
+        self.db
+            .ingest_external_file_opts(&io, vec![&tmp.0])
+            .map_err(self.rocks_err("ingest"))?;
+        self.ingested_keys.add(count);
+        self.bytes_written.add(bytes);
+        Ok(count)
+    }
+
+    /// RocksDB's latest sequence number (grows with every write and ingestion).
+    pub(crate) fn latest_sequence_number(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
+    /// Flushes memtables to SST files.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(self.rocks_err("flush"))
+    }
+
+    /// Writes the WAL buffer to the file, and `fsync`s it when `sync`.
+    pub(crate) fn flush_wal(&self, sync: bool) -> Result<()> {
+        self.db.flush_wal(sync).map_err(self.rocks_err("flush_wal"))
+    }
+
+    /// Compacts the whole key range (blocking).
+    pub(crate) fn compact(&self) {
+        self.db.compact_range::<&[u8], &[u8]>(None, None);
+    }
+
+    /// RocksDB's estimate of the number of keys.
+    pub(crate) fn estimate_num_keys(&self) -> Result<u64> {
+        let v = self
+            .db
+            .property_int_value("rocksdb.estimate-num-keys")
+            .map_err(self.rocks_err("property"))?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Sum of the sizes of the files in the database directory (RocksDB's files, the identity
+    /// file and hot-tier segments, at their full preallocated size).
+    pub(crate) fn disk_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for entry in fs::read_dir(&self.path).map_err(|e| Error::io(&self.path, e))? {
+            let entry = entry.map_err(|e| Error::io(&self.path, e))?;
+            match entry.metadata() {
+                Ok(m) if m.is_file() => total += m.len(),
+                Ok(_) => {}
+                // A file RocksDB deleted between listing and stat.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(entry.path(), e)),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Counters, sequence number and disk usage (0 if the directory cannot be listed).
+    pub(crate) fn stats(&self) -> RocksDbStats {
+        RocksDbStats {
+            gets: self.gets.get(),
+            bytes_read: self.bytes_read.get(),
+            writes: self.writes.get(),
+            bytes_written: self.bytes_written.get(),
+            ingested_keys: self.ingested_keys.get(),
+            sequence: self.latest_sequence_number(),
+            disk_bytes: self.disk_bytes().unwrap_or(0),
+        }
+    }
+}
+
+/// An ordered scan over a [`RocksStore`]. As an [`Iterator`] it yields owned `(key, value)`
+/// pairs; [`RocksIter::next_key`] and [`RocksIter::next_with`] avoid copying values. The first
+/// error ends the scan.
+pub(crate) struct RocksIter<'a> {
+    raw: DBRawIteratorWithThreadMode<'a, DB>,
+    path: &'a Path,
+    done: bool,
+}
+
+impl<'a> RocksIter<'a> {
+    /// Calls `f` on the next entry (value borrowed from RocksDB) and advances.
+    pub(crate) fn next_with<T>(&mut self, f: impl FnOnce(u64, &[u8]) -> T) -> Option<Result<T>> {
+        if self.done {
+            return None;
+        }
+        let out = match self.raw.item() {
+            Some((k, v)) => decode_key(k, self.path).map(|key| f(key, v)),
+            None => {
+                self.done = true;
+                return self
+                    .raw
+                    .status()
+                    .err()
+                    .map(|e| Err(Error::from_rocks(self.path, "scan", e)));
+            }
+        };
+        if out.is_err() {
+            self.done = true;
+        } else {
+            self.raw.next();
+        }
+        Some(out)
+    }
+
+    /// The next key, without copying its value.
+    pub(crate) fn next_key(&mut self) -> Option<Result<u64>> {
+        self.next_with(|k, _| k)
+    }
+
+    /// This scan as an iterator of keys only.
+    pub(crate) fn keys(self) -> impl Iterator<Item = Result<u64>> + 'a {
+        let mut it = self;
+        std::iter::from_fn(move || it.next_key())
+    }
+}
+
+impl Iterator for RocksIter<'_> {
+    type Item = Result<(u64, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_with(|k, v| (k, v.to_vec()))
+    }
+}
+
+/// The first key a range can contain (where to seek).
+fn start_key(range: &impl RangeBounds<u64>) -> u64 {
+    match range.start_bound() {
+        Bound::Included(&k) => k,
+        Bound::Excluded(&k) => k.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
+}
+
+/// Sets RocksDB's iterate bounds for `range`; returns false when the range is empty.
+fn set_bounds(ro: &mut ReadOptions, range: &impl RangeBounds<u64>) -> bool {
+    let lower = match range.start_bound() {
+        Bound::Included(&k) => k,
+        Bound::Excluded(&u64::MAX) => return false,
+        Bound::Excluded(&k) => k + 1,
+        Bound::Unbounded => 0,
+    };
+    // RocksDB's upper bound is exclusive; `None` means "to the end".
+    let upper_exclusive: Option<u64> = match range.end_bound() {
+        Bound::Included(&u64::MAX) | Bound::Unbounded => None,
+        Bound::Included(&k) => Some(k + 1),
+        Bound::Excluded(&k) => Some(k),
+    };
+    if upper_exclusive.is_some_and(|u| u <= lower) {
+        return false;
+    }
+    ro.set_iterate_lower_bound(encode_key(lower).to_vec());
+    if let Some(u) = upper_exclusive {
+        ro.set_iterate_upper_bound(encode_key(u).to_vec());
+    }
+    true
+}
+
+/// Makes sure `path` (an existing directory) is ours; returns whether RocksDB must be created.
+fn claim_directory(path: &Path, create_if_missing: bool) -> Result<bool> {
+    let id_path = path.join(IDENTITY_FILE);
+    match fs::read(&id_path) {
+        Ok(content) => {
+            check_identity(path, &content)?;
+            if path.join("CURRENT").exists() {
+                return Ok(false);
+            }
+            // Identity without CURRENT: a crash during creation, unless RocksDB files remain.
+            if let Some(name) = list_names(path)?.into_iter().find(|n| {
+                (n.ends_with(".sst") && !n.starts_with(INGEST_PREFIX)) || n.starts_with("MANIFEST-")
+            }) {
+                return Err(Error::Corruption {
+                    path: path.to_path_buf(),
+                    detail: format!("RocksDB's CURRENT file is missing but {name} exists"),
+                });
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let names = list_names(path)?;
+            if names.iter().any(|n| n == "CURRENT") {
+                return Err(Error::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: format!("a RocksDB database without alexkv's {IDENTITY_FILE} file"),
+                });
+            }
+            if let Some(first) = names.first() {
+                return Err(Error::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "the directory holds other files ({first}, {} in all) and no \
+                         {IDENTITY_FILE} file",
+                        names.len()
+                    ),
+                });
+            }
+            if !create_if_missing {
+                return Err(Error::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: "the directory is empty and create_if_missing is off".into(),
+                });
+            }
+            write_identity(path)?;
+            Ok(true)
+        }
+        Err(e) => Err(Error::io(id_path, e)),
+    }
+}
+
+fn check_identity(path: &Path, content: &[u8]) -> Result<()> {
+    if content == IDENTITY_CONTENT.as_bytes() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(content);
+    let detail = match text.strip_prefix("alexkv database\nformat ") {
+        Some(rest) => format!(
+            "{IDENTITY_FILE} declares format {:?}; this build reads format 1",
+            rest.trim()
+        ),
+        None => format!("{IDENTITY_FILE} file is not alexkv's"),
+    };
+    Err(Error::NotADatabase {
+        path: path.to_path_buf(),
+        detail,
+    })
+}
+
+/// Writes the identity file atomically: temporary file, fsync, rename, fsync the directory.
+fn write_identity(dir: &Path) -> Result<()> {
+    let tmp = dir.join(format!("{IDENTITY_FILE}.tmp"));
+    let dst = dir.join(IDENTITY_FILE);
+    let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(IDENTITY_CONTENT.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Deletes temporary SST files of ingestions interrupted by a crash.
+fn remove_ingest_leftovers(dir: &Path) -> Result<()> {
+    for name in list_names(dir)? {
+        if name.starts_with(INGEST_PREFIX) {
+            let p = dir.join(&name);
+            fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the file on drop (ingestion moves it away on success; on failure it must go).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+#[path = "rocks_tests.rs"]
+mod tests;
