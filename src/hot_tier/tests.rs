@@ -307,3 +307,10 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     assert!(t.stats().recycled > 10);
     assert_eq!(t.stats().corrupt, 0);
 }
+
+#[test]
+fn tier_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<HotTier>();
+    assert_send_sync::<crate::cache::ValueCache>();
+}

@@ -61,6 +61,8 @@ pub(crate) struct RocksStore {
     /// Kept for `SstFileWriter`, so ingested files use the same table format.
     rocks_opts: rocksdb::Options,
     write_opts: rocksdb::WriteOptions,
+    /// Reused by point reads: `DB::get_pinned` would create and free a C `ReadOptions` per call.
+    read_opts: ReadOptions,
     max_value_bytes: usize,
     next_ingest: AtomicU64,
     gets: Counter,
@@ -99,6 +101,7 @@ impl RocksStore {
             path: path.to_path_buf(),
             rocks_opts,
             write_opts: opts.to_write_options(),
+            read_opts: ReadOptions::default(),
             max_value_bytes: opts.max_value_bytes,
             next_ingest: AtomicU64::new(0),
             gets: Counter::new(),
@@ -140,7 +143,7 @@ impl RocksStore {
         self.gets.inc();
         let slice = self
             .db
-            .get_pinned(encode_key(key))
+            .get_pinned_opt(encode_key(key), &self.read_opts)
             .map_err(self.rocks_err("get"))?;
         Ok(slice.map(|s| {
             self.bytes_read.add(s.len() as u64);
@@ -151,7 +154,9 @@ impl RocksStore {
     /// Values of several keys in one call, in the order of `keys`.
     pub(crate) fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
         self.gets.add(keys.len() as u64);
-        let results = self.db.multi_get(keys.iter().map(|&k| encode_key(k)));
+        let results = self
+            .db
+            .multi_get_opt(keys.iter().map(|&k| encode_key(k)), &self.read_opts);
         results
             .into_iter()
             .map(|r| {

@@ -338,3 +338,9 @@ fn write_options_follow_wal_and_sync() {
     db.put(1, b"y").unwrap();
     assert_eq!(db.get(1).unwrap(), Some(b"y".to_vec()));
 }
+
+#[test]
+fn store_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RocksStore>();
+}
