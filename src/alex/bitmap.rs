@@ -31,6 +31,12 @@ impl Bitmap {
         self.words[i >> 6] &= !(1u64 << (i & 63));
     }
 
+    /// Address of the word holding bit `i` (for prefetching; not dereferenced here).
+    #[inline(always)]
+    pub(crate) fn word_ptr(&self, i: usize) -> *const u64 {
+        self.words.as_ptr().wrapping_add(i >> 6)
+    }
+
     /// Bytes held by the bitmap's words.
     pub(crate) fn bytes(&self) -> usize {
         self.words.len() * 8

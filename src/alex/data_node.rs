@@ -83,6 +83,9 @@ pub(crate) struct DataNode<P: Copy> {
     pub(crate) next: u32,
 }
 
+/// Keys per 64-byte cache line (node arrays are line-aligned, see `array.rs`).
+const LINE_SLOTS: usize = 8;
+
 /// No neighbour.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -111,35 +114,91 @@ impl<P: Copy> DataNode<P> {
         dup: u8,
     ) -> Self {
         debug_assert_eq!(keys.len(), payloads.len());
-        let n = keys.len();
-        let capacity = ((n as f64 / density).ceil() as usize)
+        let entries = keys.iter().copied().zip(payloads.iter().copied());
+        Self::build_from(entries, keys.len(), density, placement, dup, None)
+    }
+
+    /// Rebuilds this node's entries into a new node at `density`. When `rescale` is set, the
+    /// current model is stretched to the new capacity instead of being retrained (the cheap
+    /// expansion ALEX uses while a node's model still fits its keys).
+    pub(crate) fn rebuilt(&self, density: f64, placement: Placement, rescale: bool) -> Self {
+        let n = self.num_keys;
+        let capacity = Self::capacity_for(n, density);
+        let hint = (rescale && placement == Placement::Spread && n > 1).then(|| {
+            let mut m = self.model;
+            m.scale(capacity as f64 / self.capacity() as f64);
+            m
+        });
+        Self::build_from(self.entries(), n, density, placement, self.dup, hint)
+    }
+
+    fn capacity_for(n: usize, density: f64) -> usize {
+        ((n as f64 / density).ceil() as usize)
             .max(n + 2)
-            .max(MIN_CAPACITY);
+            .max(MIN_CAPACITY)
+    }
+
+    /// Builds a node from `n` entries in strictly increasing key order. `entries` is cloned to
+    /// read it more than once (training, then placement). `model` skips training.
+    fn build_from<I>(
+        entries: I,
+        n: usize,
+        density: f64,
+        placement: Placement,
+        dup: u8,
+        model: Option<LinearModel>,
+    ) -> Self
+    where
+        I: Iterator<Item = (u64, P)> + Clone,
+    {
+        let capacity = Self::capacity_for(n, density);
+        let (mut min_key, mut max_key) = (u64::MAX, 0);
+        if n > 0 {
+            min_key = entries.clone().next().map_or(u64::MAX, |e| e.0);
+        }
+        let model = model.unwrap_or_else(|| {
+            Self::train(
+                entries.clone().map(|e| e.0),
+                min_key,
+                n,
+                capacity,
+                placement,
+            )
+        });
         let mut node = DataNode {
             keys: NodeArray::filled(capacity, u64::MAX),
             payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
-            model: LinearModel::constant(0.0),
+            model,
             num_keys: n,
             grow_at: ((capacity as f64 * MAX_DENSITY) as usize).min(capacity - 1),
-            min_key: keys.first().copied().unwrap_or(u64::MAX),
-            max_key: keys.last().copied().unwrap_or(0),
+            min_key,
+            max_key,
             counters: NodeCounters::default(),
             expected_cost: 0.0,
             dup,
             prev: NIL,
             next: NIL,
         };
-        node.model = Self::train(keys, capacity, placement);
-        node.place(keys, payloads);
+        max_key = node.place(entries, n);
+        node.max_key = if n > 0 { max_key } else { 0 };
         node
     }
 
-    /// The model for `keys` in a node of `capacity` slots.
-    fn train(keys: &[u64], capacity: usize, placement: Placement) -> LinearModel {
-        let n = keys.len();
+    /// The model for `n` sorted keys (the first is `first`) in a node of `capacity` slots.
+    fn train<K>(keys: K, first: u64, n: usize, capacity: usize, placement: Placement) -> LinearModel
+    where
+        K: Iterator<Item = u64> + Clone,
+    {
         if n == 0 {
             return LinearModel::constant(0.0);
+        }
+        if n == 1 {
+            return LinearModel::constant(match placement {
+                Placement::Spread => capacity as f64 / 2.0,
+                Placement::RoomRight => 0.0,
+                Placement::RoomLeft => capacity as f64 - 1.0,
+            });
         }
         let span = match placement {
             Placement::Spread => capacity as f64,
@@ -147,28 +206,25 @@ impl<P: Copy> DataNode<P> {
                 (n as f64 / MAX_DENSITY).min(capacity as f64)
             }
         };
-        let mut model = LinearModel::fit_ranks(keys, span / n as f64);
+        let scale = span / n as f64;
+        let mut model = LinearModel::fit_points(
+            keys.enumerate().map(|(i, k)| (k, i as f64 * scale)),
+            Some(first),
+        );
         if placement == Placement::RoomLeft {
             model.shift(capacity as f64 - span);
-        }
-        if n == 1 {
-            model = LinearModel::constant(match placement {
-                Placement::Spread => capacity as f64 / 2.0,
-                Placement::RoomRight => 0.0,
-                Placement::RoomLeft => capacity as f64 - 1.0,
-            });
         }
         model
     }
 
-    /// Model-based placement of sorted keys into an all-gap node, then the gap copies, and the
-    /// expected cost of the result.
-    fn place(&mut self, keys: &[u64], payloads: &[P]) {
-        let n = keys.len();
+    /// Model-based placement of `n` sorted entries into an all-gap node, then the gap copies, and
+    /// the expected cost of the result. Returns the largest key placed.
+    fn place<I: Iterator<Item = (u64, P)>>(&mut self, entries: I, n: usize) -> u64 {
         let cap = self.keys.len();
         let mut next_free = 0usize;
         let mut iterations = 0u64;
-        for (i, (&k, &p)) in keys.iter().zip(payloads).enumerate() {
+        let mut last_key = 0;
+        for (i, (k, p)) in entries.enumerate() {
             let predicted = self.model.predict_slot(k, cap);
             // Leave room for the keys still to come, and keep order.
             let pos = predicted.max(next_free).min(cap - (n - i));
@@ -177,6 +233,7 @@ impl<P: Copy> DataNode<P> {
             self.payloads[pos] = MaybeUninit::new(p);
             self.occupied.set(pos);
             next_free = pos + 1;
+            last_key = k;
         }
         let mut fill = u64::MAX;
         let mut run = 0usize;
@@ -199,6 +256,18 @@ impl<P: Copy> DataNode<P> {
             let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
             cost::intra_node_cost(avg_iter, avg_shift)
         };
+        last_key
+    }
+
+    /// The node's entries in key order.
+    pub(crate) fn entries(&self) -> Entries<'_, P> {
+        Entries { node: self, at: 0 }
+    }
+
+    /// Every `stride`-th key in order (for cost estimates on large nodes).
+    pub(crate) fn sampled_keys(&self, max: usize) -> Vec<u64> {
+        let stride = self.num_keys.div_ceil(max.max(1)).max(1);
+        self.entries().step_by(stride).map(|e| e.0).collect()
     }
 
     /// Number of real entries.
@@ -257,6 +326,19 @@ impl<P: Copy> DataNode<P> {
         // The entry is almost always within a few slots of the prediction: start loading its
         // payload while the key search waits for its own cache line.
         prefetch(self.payloads.ptr_at(p));
+        // Fast path: when the answer lies inside the cache line of the prediction (the common case
+        // with a good model), count the keys <= `key` in that line without data-dependent branches,
+        // so the CPU keeps speculating into the next operation while this line is in flight.
+        let start = p & !(LINE_SLOTS - 1);
+        if start + LINE_SLOTS <= n {
+            let line = &keys[start..start + LINE_SLOTS];
+            if line[0] <= key && line[LINE_SLOTS - 1] > key {
+                let below = line
+                    .iter()
+                    .fold(0usize, |acc, &k| acc + (k <= key) as usize);
+                return (start + below, 1);
+            }
+        }
         let mut step = 1usize;
         let mut iterations = 1u32;
         if keys[p] > key {
@@ -353,6 +435,11 @@ impl<P: Copy> DataNode<P> {
                 return NodeInsert::Replaced(self.replace(s, payload));
             }
         }
+        // The insert will read the bitmap near the prediction: load it alongside the keys.
+        prefetch(
+            self.occupied
+                .word_ptr(self.model.predict_slot(key, self.keys.len())),
+        );
         let (ub, iterations) = self.upper_bound(key);
         if key != u64::MAX && ub > 0 && self.keys[ub - 1] == key {
             return NodeInsert::Replaced(self.replace(ub - 1, payload));
@@ -459,11 +546,9 @@ impl<P: Copy> DataNode<P> {
 
     /// Appends the node's entries, in key order, to `keys` and `payloads`.
     pub(crate) fn drain_into(&self, keys: &mut Vec<u64>, payloads: &mut Vec<P>) {
-        let mut i = self.occupied.next_set(0);
-        while let Some(s) = i {
-            keys.push(self.keys[s]);
-            payloads.push(self.payload_at(s));
-            i = self.occupied.next_set(s + 1);
+        for (k, p) in self.entries() {
+            keys.push(k);
+            payloads.push(p);
         }
     }
 
@@ -542,6 +627,24 @@ impl<P: Copy> DataNode<P> {
             ));
         }
         Ok(())
+    }
+}
+
+/// The entries of a data node in key order; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Entries<'a, P: Copy> {
+    node: &'a DataNode<P>,
+    at: usize,
+}
+
+impl<P: Copy> Iterator for Entries<'_, P> {
+    type Item = (u64, P);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, P)> {
+        let s = self.node.occupied.next_set(self.at)?;
+        self.at = s + 1;
+        Some((self.node.keys[s], self.node.payload_at(s)))
     }
 }
 

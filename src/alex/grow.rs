@@ -23,6 +23,9 @@ use super::Alex;
 
 /// Nodes with fewer keys skip the expand-versus-split cost comparison (expanding is cheap).
 const COST_CHECK_MIN_KEYS: usize = 4096;
+/// An expansion keeps (rescales) the model while the measured cost is within this factor of the
+/// expected cost.
+const RESCALE_TOLERANCE: f64 = 1.2;
 /// Keys sampled by that comparison.
 const COST_SAMPLE: usize = 1 << 14;
 /// Out-of-domain keys an edge node must hold before its parent widens (the reference uses 5).
@@ -76,15 +79,19 @@ impl<P: Copy> Alex<P> {
         }
     }
 
-    /// Rebuilds `leaf` in place at `density`, keeping its placement style.
+    /// Rebuilds `leaf` in place at `density`, spreading its gaps.
     pub(super) fn rebuild_leaf(&mut self, leaf: u32, density: f64) {
         self.rebuild_leaf_with(leaf, density, Placement::Spread);
     }
 
     fn rebuild_leaf_with(&mut self, leaf: u32, density: f64, placement: Placement) {
-        let (keys, payloads) = self.drain(leaf);
         let old = &self.leaves[leaf as usize];
-        let mut node = DataNode::build(&keys, &payloads, density, placement, old.dup);
+        // A model whose measured cost still matches what was expected of it is stretched to the
+        // new size instead of retrained (one pass over the keys instead of three).
+        let rescale = old.measured_cost().is_some_and(|(measured, _)| {
+            measured <= RESCALE_TOLERANCE * old.expected_cost.max(1.0)
+        });
+        let mut node = old.rebuilt(density, placement, rescale);
         node.prev = old.prev;
         node.next = old.next;
         self.leaves[leaf as usize] = node;
@@ -116,9 +123,9 @@ impl<P: Copy> Alex<P> {
         if n < COST_CHECK_MIN_KEYS {
             return false;
         }
-        let (keys, _) = self.drain(leaf);
+        let keys = node.sampled_keys(COST_SAMPLE);
         let expand = cost::estimate_data_node_cost(&keys, EXPAND_DENSITY, COST_SAMPLE);
-        let half = n / 2;
+        let half = keys.len() / 2;
         let halves = (cost::estimate_data_node_cost(&keys[..half], INIT_DENSITY, COST_SAMPLE / 2)
             + cost::estimate_data_node_cost(&keys[half..], INIT_DENSITY, COST_SAMPLE / 2))
             / 2.0;
