@@ -2,7 +2,7 @@
 //! keys and the same query order (used by `src/bin/index_benchmark.rs`).
 //!
 //! Phases, per structure: bulk build from all keys (seconds); random lookups of present keys (mean
-//! ns, timed as one batch); memory (live heap bytes per key, from [`super::alloc`]); then a fresh
+//! ns of a batch, median of [`LOOKUP_ROUNDS`] batches after a warm-up); memory (live heap bytes per key, from [`super::alloc`]); then a fresh
 //! build from a random half of the keys and inserts of the other half in random order (ops/s,
 //! one batch), and lookups again. Every lookup result is checked; a wrong answer aborts the run.
 //!
@@ -143,27 +143,37 @@ impl Structure for SortedVec {
     }
 }
 
-/// Runs every lookup in `queries`, checking each answer; returns mean ns per lookup. A warm-up
-/// pass over the same number of other present keys (`warmup`) runs first, untimed.
+/// Timed rounds of each lookup phase; the median round is reported (these machines are noisy).
+pub const LOOKUP_ROUNDS: usize = 5;
+
+/// Runs every lookup in `queries`, checking each answer, [`LOOKUP_ROUNDS`] times; returns the
+/// median round's mean ns per lookup. A warm-up pass over the same number of other present keys
+/// (`warmup`) runs first, untimed.
 fn time_lookups<S: Structure>(s: &S, queries: &[u64], warmup: &[u64]) -> f64 {
     for &q in warmup {
         black_box(s.lookup(q));
     }
-    let start = Instant::now();
-    let mut wrong = 0usize;
-    for &q in queries {
-        if black_box(s.lookup(q)) != Some(payload(q)) {
-            wrong += 1;
-        }
-    }
-    let ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
-    assert_eq!(
-        wrong,
-        0,
-        "{}: {wrong} lookups returned a wrong payload",
-        S::NAME
-    );
-    ns
+    let mut rounds: Vec<f64> = (0..LOOKUP_ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            let mut wrong = 0usize;
+            for &q in queries {
+                if black_box(s.lookup(q)) != Some(payload(q)) {
+                    wrong += 1;
+                }
+            }
+            let ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
+            assert_eq!(
+                wrong,
+                0,
+                "{}: {wrong} lookups returned a wrong payload",
+                S::NAME
+            );
+            ns
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[rounds.len() / 2]
 }
 
 fn run_structure<S: Structure>(
