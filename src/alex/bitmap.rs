@@ -37,6 +37,19 @@ impl Bitmap {
         self.words.as_ptr().wrapping_add(i >> 6)
     }
 
+    /// Number of 64-bit words.
+    #[inline]
+    pub(crate) fn words(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Word `w` (bit `i` of the bitmap is bit `i % 64` of word `i / 64`); 0 past the end.
+    /// Bits past `len` are never set.
+    #[inline]
+    pub(crate) fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+
     /// Bytes held by the bitmap's words.
     pub(crate) fn bytes(&self) -> usize {
         self.words.len() * 8

@@ -221,32 +221,28 @@ impl<P: Copy> DataNode<P> {
     /// the expected cost of the result. Returns the largest key placed.
     fn place<I: Iterator<Item = (u64, P)>>(&mut self, entries: I, n: usize) -> u64 {
         let cap = self.keys.len();
-        let mut next_free = 0usize;
+        // `written` is the first slot not yet written: gaps before a key copy that key, and the
+        // slots after the last key keep the `u64::MAX` the array was filled with.
+        let mut written = 0usize;
         let mut iterations = 0u64;
         let mut last_key = 0;
+        let (mut run, mut run_square_sum) = (0usize, 0usize);
         for (i, (k, p)) in entries.enumerate() {
             let predicted = self.model.predict_slot(k, cap);
             // Leave room for the keys still to come, and keep order.
-            let pos = predicted.max(next_free).min(cap - (n - i));
+            let pos = predicted.max(written).min(cap - (n - i));
             iterations += search_iterations(pos.abs_diff(predicted)) as u64;
-            self.keys[pos] = k;
-            self.payloads[pos] = MaybeUninit::new(p);
-            self.occupied.set(pos);
-            next_free = pos + 1;
-            last_key = k;
-        }
-        let mut fill = u64::MAX;
-        let mut run = 0usize;
-        let mut run_square_sum = 0usize;
-        for j in (0..cap).rev() {
-            if self.occupied.get(j) {
-                fill = self.keys[j];
+            if pos == written && i > 0 {
                 run += 1;
             } else {
-                self.keys[j] = fill;
                 run_square_sum += run * run;
-                run = 0;
+                run = 1;
             }
+            self.keys[written..=pos].fill(k);
+            self.payloads[pos] = MaybeUninit::new(p);
+            self.occupied.set(pos);
+            written = pos + 1;
+            last_key = k;
         }
         run_square_sum += run * run;
         self.expected_cost = if n == 0 {
@@ -261,13 +257,24 @@ impl<P: Copy> DataNode<P> {
 
     /// The node's entries in key order.
     pub(crate) fn entries(&self) -> Entries<'_, P> {
-        Entries { node: self, at: 0 }
+        Entries {
+            node: self,
+            word: 0,
+            bits: self.occupied.word(0),
+        }
     }
 
-    /// Every `stride`-th key in order (for cost estimates on large nodes).
+    /// About `max` keys spread evenly over the node, in order (for cost estimates on large
+    /// nodes): the first real key at or after every `stride`-th slot.
     pub(crate) fn sampled_keys(&self, max: usize) -> Vec<u64> {
-        let stride = self.num_keys.div_ceil(max.max(1)).max(1);
-        self.entries().step_by(stride).map(|e| e.0).collect()
+        let stride = self.capacity().div_ceil(max.max(1)).max(1);
+        let mut keys = Vec::with_capacity(max.min(self.num_keys));
+        let mut slot = 0;
+        while let Some(s) = self.occupied.next_set(slot) {
+            keys.push(self.keys[s]);
+            slot = (s + 1).max(slot + stride);
+        }
+        keys
     }
 
     /// Number of real entries.
@@ -634,7 +641,9 @@ impl<P: Copy> DataNode<P> {
 #[derive(Clone)]
 pub(crate) struct Entries<'a, P: Copy> {
     node: &'a DataNode<P>,
-    at: usize,
+    /// Index of the bitmap word being walked, and its set bits not yet visited.
+    word: usize,
+    bits: u64,
 }
 
 impl<P: Copy> Iterator for Entries<'_, P> {
@@ -642,8 +651,15 @@ impl<P: Copy> Iterator for Entries<'_, P> {
 
     #[inline]
     fn next(&mut self) -> Option<(u64, P)> {
-        let s = self.node.occupied.next_set(self.at)?;
-        self.at = s + 1;
+        while self.bits == 0 {
+            self.word += 1;
+            if self.word >= self.node.occupied.words() {
+                return None;
+            }
+            self.bits = self.node.occupied.word(self.word);
+        }
+        let s = (self.word << 6) + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
         Some((self.node.keys[s], self.node.payload_at(s)))
     }
 }
