@@ -13,28 +13,40 @@
 //!
 //! A reader that misses fetches the value from RocksDB and then *fills* the cache. If a writer
 //! replaced the value between the fetch and the fill, a naive fill would cache the old value
-//! forever. The protocol, for reader and writer of key `k`:
+//! forever. Each key's *stripe* (a slice of its shard chosen by key hash) has a stripe word:
+//! a version in the high 32 bits and, in the low 32 bits, the number of writes in progress on
+//! keys of the stripe. The protocol, for reader and writer of key `k`:
 //!
 //! ```text
 //! reader                                   writer
-//! t = cache.begin_fill(k)   (1)            rocks.write(k, new)      (A)
-//! v = rocks.get(k)          (2)            cache.invalidate(k)      (B)
-//! cache.fill(t, v)          (3)
+//! t = cache.begin_fill(k)   (1)            cache.begin_write(k)     (A)  pending += 1, remove k
+//! v = rocks.get(k)          (2)            rocks.write(k, new)      (B)  the commit point
+//! cache.fill(t, v)          (3)            cache.end_write(k)       (C)  version += 1, pending -= 1
 //! ```
 //!
-//! `begin_fill` reads a version counter of `k`'s *stripe* (a slice of the shard chosen by key
-//! hash); `invalidate` bumps that counter and removes `k`, under the shard lock; `fill` inserts
-//! only if the counter still equals the ticket's, checked under the same lock.
+//! `begin_fill` loads the stripe word (a ticket taken while a write is pending is void);
+//! `begin_write` and `end_write` change it under the shard lock; `fill` inserts only if the
+//! ticket is not void and the word still equals the ticket's, checked under the same lock.
 //!
-//! Why no stale value survives: if (2) returned the old value, (2) ran before (A) took effect,
-//! so (1) read the counter before (B) bumped it (an Acquire load that saw (B)'s Release bump
-//! would make (A) visible to (2)). Either (B) locks the shard before (3): (3) sees a moved counter
-//! and refuses; or (3) locks first: (B) then removes what (3) inserted. The writer must call
-//! `invalidate` after its RocksDB write for **every** written key (puts, deletes, and keys that
-//! become Hot), and a reader must take its ticket **before** reading RocksDB.
+//! Why no stale value is ever inserted: if (2) returned an old value, (2) ran before (B) took
+//! effect. If (1) saw (A)'s increment, the ticket is void. Otherwise (1) read the word before (A)
+//! (an Acquire load that saw (C)'s Release would make (B) visible to (2)). Then either (A) locks
+//! the shard before (3): (3) sees a changed word and refuses; or (3) locks first: (A) removes what
+//! (3) inserted, before (B). So **while a write of `k` is in progress the cache holds no entry
+//! for `k`, and no fill of `k` succeeds**: readers go to RocksDB, which is linearisable. This is
+//! what makes the engine's reads monotonic: a reader that saw the new value in RocksDB can never
+//! afterwards hit an old one in the cache (a single invalidate *after* the write would leave a
+//! window between (B) and the invalidate in which a stale fill is served).
+//!
+//! The engine calls `begin_write` before and `end_write` after its RocksDB write, for **every**
+//! written key (puts, deletes, keys that become Hot); a reader takes its ticket **before**
+//! reading RocksDB. `ValueCache::invalidate` (tests only) is `begin_write` + `end_write` with
+//! nothing in between. Bulk writes use [`ValueCache::begin_write_all`] / [`ValueCache::end_write_all`], which
+//! do the same for every stripe at once.
 //!
 //! Unrelated writes to keys in the same stripe also refuse fills; with 64 stripes per shard that
-//! costs a little hit rate under heavy writes and never correctness.
+//! costs a little hit rate under heavy writes and never correctness. The pending count has 32
+//! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
 use crate::options::Options;
 use crate::stats::{ratio, CacheStats, Counter};
@@ -47,6 +59,10 @@ use std::sync::Arc;
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
 /// Version stripes per shard.
 const STRIPES_PER_SHARD: usize = 64;
+/// Low half of a stripe word: writes in progress on keys of the stripe.
+const PENDING_MASK: u64 = (1 << 32) - 1;
+/// One unit of the high half of a stripe word: the version.
+const VERSION_UNIT: u64 = 1 << 32;
 
 /// Proof that a reader looked at `key`'s stripe version before reading RocksDB; see the module
 /// docs. A ticket is only good for one [`ValueCache::fill`].
@@ -54,7 +70,15 @@ const STRIPES_PER_SHARD: usize = 64;
 #[must_use = "a fill ticket is only useful if passed to ValueCache::fill"]
 pub(crate) struct FillTicket {
     key: u64,
-    version: u64,
+    /// The stripe word when the ticket was taken.
+    word: u64,
+}
+
+impl FillTicket {
+    /// A ticket taken while a write of a key of its stripe was in progress: its fill is refused.
+    fn is_void(&self) -> bool {
+        self.word & PENDING_MASK != 0
+    }
 }
 
 struct ShardInner {
@@ -64,8 +88,8 @@ struct ShardInner {
 
 struct Shard {
     inner: Mutex<ShardInner>,
-    /// Bumped (under `inner`'s lock) by every invalidate of a key in the stripe.
-    versions: Box<[AtomicU64]>,
+    /// Stripe words (module docs), changed only under `inner`'s lock.
+    words: Box<[AtomicU64]>,
 }
 
 /// A sharded, byte- and entry-bounded LRU of values, with stale-fill protection.
@@ -118,7 +142,7 @@ impl ValueCache {
                     lru: LruCache::unbounded(),
                     bytes: 0,
                 }),
-                versions: (0..STRIPES_PER_SHARD).map(|_| AtomicU64::new(0)).collect(),
+                words: (0..STRIPES_PER_SHARD).map(|_| AtomicU64::new(0)).collect(),
             })
             .collect();
         ValueCache {
@@ -165,36 +189,41 @@ impl ValueCache {
 
     /// Takes a ticket for filling `key`. Call it **before** reading the value from RocksDB.
     pub(crate) fn begin_fill(&self, key: u64) -> FillTicket {
-        let version = if self.is_enabled() {
+        let word = if self.is_enabled() {
             let (shard, stripe) = self.locate(key);
-            // Acquire pairs with the Release bump in `invalidate`: seeing a bump means seeing the
+            // Acquire pairs with the Release of `end_write`: seeing its word means seeing the
             // RocksDB write that preceded it.
-            shard.versions[stripe].load(Ordering::Acquire)
+            shard.words[stripe].load(Ordering::Acquire)
         } else {
             0
         };
-        FillTicket { key, version }
+        FillTicket { key, word }
     }
 
-    /// Inserts the value a reader fetched after taking `ticket`, unless a writer invalidated the
-    /// key's stripe since (then the value may be stale) or the value is larger than a shard.
-    /// Returns whether the value was inserted.
+    /// Inserts the value a reader fetched after taking `ticket`, unless a write of a key of the
+    /// stripe was in progress when the ticket was taken or has started since (then the value may
+    /// be stale), or the value is larger than a shard. Returns whether the value was inserted.
     pub(crate) fn fill(&self, ticket: FillTicket, value: &[u8]) -> bool {
         if !self.is_enabled() {
             return false;
         }
         let charge = value.len() + ENTRY_OVERHEAD;
-        if charge > self.shard_bytes {
+        if charge > self.shard_bytes || ticket.is_void() {
+            self.rejected_fills.inc();
+            return false;
+        }
+        let (shard, stripe) = self.locate(ticket.key);
+        if shard.words[stripe].load(Ordering::Relaxed) != ticket.word {
+            // Already refused: skip the allocation and the lock.
             self.rejected_fills.inc();
             return false;
         }
         // Allocate outside the lock.
         let value: Arc<[u8]> = Arc::from(value);
-        let (shard, stripe) = self.locate(ticket.key);
         let mut inner = shard.inner.lock();
-        // Under the lock: `invalidate` bumps only while holding it, so the comparison and the
-        // insert are atomic with respect to every invalidate.
-        if shard.versions[stripe].load(Ordering::Relaxed) != ticket.version {
+        // Under the lock: words change only while holding it, so the comparison and the insert
+        // are atomic with respect to every begin_write / end_write.
+        if shard.words[stripe].load(Ordering::Relaxed) != ticket.word {
             drop(inner);
             self.rejected_fills.inc();
             return false;
@@ -221,16 +250,15 @@ impl ValueCache {
         true
     }
 
-    /// Removes `key` and refuses every fill whose ticket predates this call. Writers call it
-    /// after their RocksDB write, for every key written.
-    pub(crate) fn invalidate(&self, key: u64) {
+    /// Announces a write of `key`: removes it and refuses every fill of its stripe until the
+    /// matching [`ValueCache::end_write`]. Call it before the RocksDB write.
+    pub(crate) fn begin_write(&self, key: u64) {
         if !self.is_enabled() {
             return;
         }
         let (shard, stripe) = self.locate(key);
         let mut inner = shard.inner.lock();
-        // Release: a reader whose ticket sees this bump also sees the writer's RocksDB write.
-        shard.versions[stripe].fetch_add(1, Ordering::Release);
+        shard.words[stripe].fetch_add(1, Ordering::Release);
         if let Some(old) = inner.lru.pop(&key) {
             inner.bytes -= old.len() + ENTRY_OVERHEAD;
         }
@@ -238,12 +266,56 @@ impl ValueCache {
         self.invalidations.inc();
     }
 
+    /// Ends a write announced by [`ValueCache::begin_write`], after the RocksDB write (whether it
+    /// succeeded or not). Tickets taken from now on see the write.
+    pub(crate) fn end_write(&self, key: u64) {
+        if !self.is_enabled() {
+            return;
+        }
+        let (shard, stripe) = self.locate(key);
+        let _inner = shard.inner.lock();
+        // Release: a reader whose ticket sees this word also sees the writer's RocksDB write.
+        // Pending -1 and version +1 in one step, so the word never returns to an old value.
+        shard.words[stripe].fetch_add(VERSION_UNIT - 1, Ordering::Release);
+    }
+
+    /// [`ValueCache::begin_write`] for every key at once (bulk writes): empties the cache.
+    pub(crate) fn begin_write_all(&self) {
+        for shard in self.shards.iter() {
+            let mut inner = shard.inner.lock();
+            for w in shard.words.iter() {
+                w.fetch_add(1, Ordering::Release);
+            }
+            inner.lru.clear();
+            inner.bytes = 0;
+        }
+    }
+
+    /// Ends a [`ValueCache::begin_write_all`].
+    pub(crate) fn end_write_all(&self) {
+        for shard in self.shards.iter() {
+            let _inner = shard.inner.lock();
+            for w in shard.words.iter() {
+                w.fetch_add(VERSION_UNIT - 1, Ordering::Release);
+            }
+        }
+    }
+
+    /// Removes `key` and refuses every fill whose ticket predates this call: a
+    /// [`ValueCache::begin_write`] and [`ValueCache::end_write`] with nothing in between.
+    #[cfg(test)]
+    pub(crate) fn invalidate(&self, key: u64) {
+        self.begin_write(key);
+        self.end_write(key);
+    }
+
     /// Drops every entry and refuses every outstanding ticket.
+    #[cfg(test)]
     pub(crate) fn clear(&self) {
         for shard in self.shards.iter() {
             let mut inner = shard.inner.lock();
-            for v in shard.versions.iter() {
-                v.fetch_add(1, Ordering::Release);
+            for w in shard.words.iter() {
+                w.fetch_add(VERSION_UNIT, Ordering::Release);
             }
             inner.lru.clear();
             inner.bytes = 0;
@@ -251,6 +323,7 @@ impl ValueCache {
     }
 
     /// Fraction of lookups that hit, 0 before any lookup.
+    #[cfg(test)]
     pub(crate) fn hit_rate(&self) -> f64 {
         ratio(self.hits.get(), self.misses.get())
     }
@@ -383,9 +456,58 @@ mod tests {
         assert!(!c.fill(t, b"y"));
     }
 
-    /// One writer replaces values (store, then invalidate) while readers run the fill protocol
-    /// against the store. After each invalidate the writer must never see an older value in the
-    /// cache, and at the end every cached value must equal the store's.
+    #[test]
+    fn tickets_taken_during_a_write_are_void_and_the_key_is_gone() {
+        let c = ValueCache::new(1 << 20, 1000, 1);
+        assert!(fill_now(&c, 4, b"old"));
+        let before = c.begin_fill(4);
+        c.begin_write(4);
+        assert!(c.get(4).is_none(), "begin_write removes the key");
+        let during = c.begin_fill(4);
+        assert!(!c.fill(during, b"old"), "a ticket taken mid-write is void");
+        c.end_write(4);
+        // The word moved on: a ticket from before the write is refused too (no ABA).
+        assert!(!c.fill(before, b"old"));
+        assert!(c.get(4).is_none());
+        assert!(fill_now(&c, 4, b"new"));
+        assert_eq!(c.get(4).as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn overlapping_writes_in_one_stripe_keep_fills_refused_until_the_last_ends() {
+        let c = ValueCache::new(1 << 20, 1000, 1);
+        // Two keys of one stripe: with one shard and 64 stripes, among 65 keys two collide.
+        let stripe = |k: u64| c.locate(k).1;
+        let a = 0u64;
+        let b = (1..).find(|&k| stripe(k) == stripe(a)).unwrap();
+        c.begin_write(a);
+        c.begin_write(b);
+        c.end_write(a);
+        assert!(!fill_now(&c, a, b"x"), "b's write is still in progress");
+        c.end_write(b);
+        assert!(fill_now(&c, a, b"x"));
+    }
+
+    #[test]
+    fn write_all_empties_the_cache_and_refuses_fills_until_it_ends() {
+        let c = ValueCache::new(1 << 20, 1000, 4);
+        for k in 0..50 {
+            fill_now(&c, k, b"v");
+        }
+        let before = c.begin_fill(7);
+        c.begin_write_all();
+        assert_eq!(c.stats().entries, 0);
+        assert_eq!(c.stats().bytes, 0);
+        assert!(!fill_now(&c, 7, b"w"));
+        c.end_write_all();
+        assert!(!c.fill(before, b"v"));
+        assert!(fill_now(&c, 7, b"w"));
+    }
+
+    /// One writer replaces values (begin_write, store, end_write) while readers run the fill
+    /// protocol against the store. After each write the writer must never see an older value in
+    /// the cache; a reader must never hit a value older than one it already read from the store;
+    /// at the end every cached value must equal the store's.
     #[test]
     fn concurrent_fills_never_leave_a_stale_value() {
         const KEYS: usize = 16;
@@ -397,14 +519,19 @@ mod tests {
                 let (cache, store, done) = (cache.clone(), store.clone(), done.clone());
                 std::thread::spawn(move || {
                     let mut i = r;
+                    let mut seen = [0u64; KEYS];
                     while !done.load(Ordering::Relaxed) {
                         let k = i % KEYS;
                         i += 7;
-                        if cache.get(k as u64).is_some() {
+                        if let Some(v) = cache.get(k as u64) {
+                            let v = u64::from_le_bytes(v[..].try_into().unwrap());
+                            assert!(v >= seen[k], "key {k}: hit {v} after reading {}", seen[k]);
+                            seen[k] = v;
                             continue;
                         }
                         let t = cache.begin_fill(k as u64);
                         let v = store[k].load(Ordering::Acquire);
+                        seen[k] = seen[k].max(v);
                         if i % 3 == 0 {
                             std::thread::yield_now(); // widen the race window
                         }
@@ -419,8 +546,12 @@ mod tests {
         while round < 20_000 || (cache.inserts.get() < 1_000 && start.elapsed().as_secs() < 20) {
             round += 1;
             let k = (round as usize * 5) % KEYS;
+            cache.begin_write(k as u64);
             store[k].store(round, Ordering::Release);
-            cache.invalidate(k as u64);
+            if round % 7 == 0 {
+                std::thread::yield_now(); // widen the window between the store and end_write
+            }
+            cache.end_write(k as u64);
             if let Some(v) = cache.get(k as u64) {
                 let v = u64::from_le_bytes(v[..].try_into().unwrap());
                 assert_eq!(v, round, "stale value for key {k}");

@@ -11,5 +11,4 @@
 pub(crate) mod rocks;
 mod rocks_options;
 
-#[allow(unused_imports)] // used by db.rs, not yet written
-pub(crate) use rocks::{RocksIter, RocksStore};
+pub(crate) use rocks::RocksStore;

@@ -113,6 +113,7 @@ impl RocksStore {
     }
 
     /// The database directory.
+    #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
@@ -133,6 +134,7 @@ impl RocksStore {
     }
 
     /// The value of `key`, copied out.
+    #[cfg(test)]
     pub(crate) fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
         self.get_pinned(key, <[u8]>::to_vec)
     }
@@ -225,6 +227,7 @@ impl RocksStore {
     }
 
     /// An ordered scan from `key` (inclusive) to the end.
+    #[cfg(test)]
     pub(crate) fn iter_from(&self, key: u64) -> RocksIter<'_> {
         self.iter_range(key..)
     }
@@ -237,6 +240,28 @@ impl RocksStore {
         ro.fill_cache(false);
         ro.set_readahead_size(BULK_READAHEAD);
         self.iter_with(ro, 0, false)
+    }
+
+    /// The smallest and the largest stored key, or `None` when the database is empty.
+    pub(crate) fn key_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let mut raw = self.db.raw_iterator();
+        raw.seek_to_first();
+        let first = match raw.key() {
+            Some(k) => decode_key(k, &self.path)?,
+            None => {
+                raw.status().map_err(self.rocks_err("scan"))?;
+                return Ok(None);
+            }
+        };
+        raw.seek_to_last();
+        let last = match raw.key() {
+            Some(k) => decode_key(k, &self.path)?,
+            None => {
+                raw.status().map_err(self.rocks_err("scan"))?;
+                return Ok(None);
+            }
+        };
+        Ok(Some((first, last)))
     }
 
     fn iter_with(&self, ro: ReadOptions, start: u64, empty: bool) -> RocksIter<'_> {
@@ -255,10 +280,22 @@ impl RocksStore {
     /// it, far faster than writes for large sorted loads. Existing keys are overwritten. Returns
     /// the number of pairs loaded. Errors with `Unsorted` or `ValueTooLarge` before anything is
     /// ingested (the load is all or nothing).
+    #[cfg(test)] // the engine calls the two halves itself (db/write.rs)
     pub(crate) fn ingest_sorted<V: AsRef<[u8]>>(
         &self,
         pairs: impl IntoIterator<Item = (u64, V)>,
     ) -> Result<u64> {
+        let prepared = self.prepare_ingest(pairs)?;
+        self.ingest_prepared(prepared)
+    }
+
+    /// The first half of [`RocksStore::ingest_sorted`]: writes the pairs to a temporary SST
+    /// file without making them visible. The engine uses the split to announce the written keys
+    /// to the value cache between writing the file and ingesting it (the commit point).
+    pub(crate) fn prepare_ingest<V: AsRef<[u8]>>(
+        &self,
+        pairs: impl IntoIterator<Item = (u64, V)>,
+    ) -> Result<PreparedIngest> {
         let n = self.next_ingest.fetch_add(1, Ordering::Relaxed);
         let tmp = TempFile(
             self.path
@@ -280,18 +317,30 @@ impl RocksStore {
             count += 1;
             bytes += 8 + value.len() as u64;
         }
-        if count == 0 {
+        if count > 0 {
+            writer.finish().map_err(self.rocks_err("ingest"))?;
+        }
+        Ok(PreparedIngest {
+            file: tmp,
+            count,
+            bytes,
+        })
+    }
+
+    /// The second half of [`RocksStore::ingest_sorted`]: ingests a prepared file atomically
+    /// (the commit point). Returns the number of pairs loaded.
+    pub(crate) fn ingest_prepared(&self, prepared: PreparedIngest) -> Result<u64> {
+        if prepared.count == 0 {
             return Ok(0);
         }
-        writer.finish().map_err(self.rocks_err("ingest"))?;
         let mut io = IngestExternalFileOptions::default();
         io.set_move_files(true);
         self.db
-            .ingest_external_file_opts(&io, vec![&tmp.0])
+            .ingest_external_file_opts(&io, vec![&prepared.file.0])
             .map_err(self.rocks_err("ingest"))?;
-        self.ingested_keys.add(count);
-        self.bytes_written.add(bytes);
-        Ok(count)
+        self.ingested_keys.add(prepared.count);
+        self.bytes_written.add(prepared.bytes);
+        Ok(prepared.count)
     }
 
     /// RocksDB's latest sequence number (grows with every write and ingestion).
@@ -305,6 +354,7 @@ impl RocksStore {
     }
 
     /// Writes the WAL buffer to the file, and `fsync`s it when `sync`.
+    #[cfg(test)]
     pub(crate) fn flush_wal(&self, sync: bool) -> Result<()> {
         self.db.flush_wal(sync).map_err(self.rocks_err("flush_wal"))
     }
@@ -544,6 +594,21 @@ fn remove_ingest_leftovers(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An SST file written by [`RocksStore::prepare_ingest`], not yet ingested. Dropping it
+/// deletes the file.
+pub(crate) struct PreparedIngest {
+    file: TempFile,
+    count: u64,
+    bytes: u64,
+}
+
+impl PreparedIngest {
+    /// Number of pairs in the file.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
 }
 
 /// Removes the file on drop (ingestion moves it away on success; on failure it must go).
