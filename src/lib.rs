@@ -1,25 +1,83 @@
+//! alexkv: an embeddable key-value engine for `u64` keys whose keys are found by an **ALEX
+//! learned index** in memory, over **RocksDB** as the durable source of truth.
+//!
+//! # How it works
+//!
+//! * The learned index ([`alex`]) holds every live key, mapped to where its value is: in a
+//!   memory-mapped **hot tier** of recent values, or only in RocksDB (**Cold**). It answers
+//!   `contains`, `len` and misses without any I/O, and drives ordered range scans.
+//! * **RocksDB** stores every value under the key's big-endian encoding, so its order is key
+//!   order. A write is committed when RocksDB has it (write-ahead log per [`Options`]);
+//!   everything else is rebuilt from RocksDB.
+//! * Cold values read from RocksDB are kept in a sharded **value cache** (LRU, bounded in bytes).
+//! * At a clean close the index's keys are saved in a snapshot, so reopening a large database
+//!   bulk-loads the index instead of scanning RocksDB.
+//!
+//! The engine, its write ordering and how it keeps reads consistent beside writers are
+//! described in the docs of [`Db`]'s module (`src/db/mod.rs`).
+//!
+//! # Example
+//!
+//! ```
+//! use alexkv::{Db, Options, Stats, WriteBatch};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?; // creates the database if missing
+//!
+//! db.put(1, b"one")?;
+//! db.put(u64::MAX, b"max")?;
+//! let v: Option<Vec<u8>> = db.get(1)?;
+//! assert_eq!(v.as_deref(), Some(&b"one"[..]));
+//! db.delete(42)?; // deleting a missing key is not an error
+//!
+//! let mut batch = WriteBatch::new(); // atomic: all or nothing, also across a crash
+//! batch.put(2, b"two");
+//! batch.put(3, b"three");
+//! batch.delete(1);
+//! db.write(batch)?;
+//!
+//! let mut keys = Vec::new();
+//! for item in db.range(2..u64::MAX) {
+//!     let (k, v): (u64, Vec<u8>) = item?;
+//!     assert!(!v.is_empty());
+//!     keys.push(k);
+//! }
+//! assert_eq!(keys, vec![2, 3]);
+//!
+//! assert!(db.contains(3)); // answered by the index, no I/O
+//! assert!(!db.contains(1));
+//! assert_eq!(db.len(), 3);
+//! assert_eq!(db.get_with(3, |bytes| bytes.len())?, Some(5)); // no copy of the value
+//!
+//! let s: Stats = db.stats(); // serde::Serialize
+//! assert_eq!(s.keys, 3);
+//! db.flush()?;
+//! drop(db); // clean close: reopening sees every write
+//!
+//! let db = Db::open(dir.path(), Options::default())?;
+//! assert_eq!(db.get(2)?.as_deref(), Some(&b"two"[..]));
+//! assert_eq!(db.len(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `Db` is `Send + Sync`: share one between threads by reference or in an `Arc`.
+
 pub mod alex;
 #[doc(hidden)]
 pub mod bench;
 
-// The engine's lower layers. `db.rs` (not written yet) composes them; until then their
-// crate-internal APIs are unused, hence the `dead_code` allowances (remove them with db.rs).
-#[allow(dead_code)]
 mod cache;
+mod db;
 mod error;
-#[allow(dead_code)]
 mod hot_tier;
-#[allow(dead_code)]
 mod location;
 mod options;
-#[allow(dead_code)]
 mod stats;
-#[allow(dead_code)]
 mod storage;
-#[allow(dead_code)]
 mod write_batch;
 
+pub use db::{Db, RangeIter};
 pub use error::{Error, Result};
 pub use options::{CompactionStyle, Compression, Options};
-pub use stats::{CacheStats, HotTierStats, IndexStats, OpStats, RocksDbStats, Stats};
+pub use stats::{CacheStats, HotTierStats, IndexStats, OpStats, OpenStats, RocksDbStats, Stats};
 pub use write_batch::WriteBatch;

@@ -129,6 +129,7 @@ impl Location {
 
 impl HotLocation {
     /// Packs these fields back into a [`Location`].
+    #[cfg(test)]
     pub(crate) fn pack(self) -> Option<Location> {
         Location::hot(
             self.segment as usize,

@@ -1,0 +1,246 @@
+//! The engine: [`Db`], the one module that knows every tier.
+//!
+//! ```text
+//!                 writer mutex (one write at a time)            readers (no engine-wide lock)
+//!                 ----------------------------------            -----------------------------
+//!  index       RwLock<Alex<u64>>: key -> packed Location   <-   read lock for one lookup only
+//!  hot tier    mmap segments, recent values                <-   per-segment read lock, copy
+//!  value cache sharded LRU of Cold values                  <-   shard lock, Arc clone
+//!  RocksDB     the source of truth and the commit point    <-   point reads, iterators
+//! ```
+//!
+//! # Invariants
+//!
+//! * **The index holds exactly RocksDB's live keys**, except while a write is in progress: it
+//!   is built from RocksDB at open, and changed only by the writer *after* a successful RocksDB
+//!   write (or by a read promotion, which changes a location, never a key).
+//! * **Every index mutation happens under the writer mutex** (writes, demotions, promotions,
+//!   ingestion). Holding the mutex therefore freezes the index, which lets the writer release the
+//!   index lock between chunks of a large update and lets `ingest_sorted` rebuild the index
+//!   outside the lock.
+//! * **A Hot location is only ever a hint.** The hot tier checks generation, key, length and
+//!   checksum on every read (see `hot_tier`); any failure sends the reader to the Cold path,
+//!   whose answer comes from the value cache or RocksDB.
+//! * **A value in the value cache is the latest committed value of its key**, and while a write
+//!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
+//!
+//! # Write path ([`write`]), under the writer mutex, in this order
+//!
+//! 1. `cache.begin_write(k)` for every written key: removes `k` and refuses fills of its stripe.
+//! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
+//!    fails, nothing else changes (step 5 still runs) and the error is returned.
+//! 3. Hot-tier append of every final put that fits, collecting the segment's recycled records.
+//! 4. Index update, replaying in order: for each recycled `(k, old)`, demote `k` to Cold only
+//!    if the index still holds exactly `old`; then `k -> Hot(loc)` or `k -> Cold` for a put,
+//!    removal for a delete.
+//! 5. `cache.end_write(k)` for every written key; then the write counter is bumped.
+//!
+//! Readers are never blocked by a write except for the moment the index write lock is held
+//! in step 4 (released every [`write::INDEX_CHUNK`] operations).
+//!
+//! # Read path ([`read`])
+//!
+//! `index.get(k)` under the read lock (released at once) → absent: `None`, no I/O. Hot(loc) →
+//! hot tier read, which may say "stale" → Cold path: value cache hit, or a ticket, then a
+//! RocksDB read, then a fill. RocksDB saying "absent" after the index said "present" is a
+//! delete in progress: the answer is `None`.
+//!
+//! **Reads are linearisable per key.** A reader can see a write only after its RocksDB commit
+//! (step 2); from that moment every later read sees it too: the index changes in step 4 only from
+//! the old location to the new one (an old Hot location that is no longer valid is refused by the
+//! tier, forever, since generations only move forward), and the cold path during steps 1–5 reads
+//! RocksDB, never the cache. Reads of *different* keys are not a snapshot: `multi_get` and
+//! `range` return, for each key, a value at least as new as every write acknowledged before the
+//! call started.
+//!
+//! # Hazards (ARCHITECTURE.md) and where they are handled
+//!
+//! | hazard | handling |
+//! |---|---|
+//! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
+//! | recycled segment | generation + key + crc checks under a per-segment read lock (`hot_tier`); demotion by exact location compare (step 4) |
+//! | index rebuild at open | snapshot matching RocksDB's sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
+//! | two writers | one writer mutex; the order above |
+//! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
+
+mod open;
+mod range;
+mod read;
+mod snapshot;
+mod write;
+
+pub use range::RangeIter;
+
+use crate::alex::Alex;
+use crate::cache::ValueCache;
+use crate::hot_tier::HotTier;
+use crate::options::Options;
+use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
+use crate::storage::RocksStore;
+use parking_lot::{Mutex, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// An alexkv database: `u64` keys found by a learned index in memory, values in RocksDB, recent
+/// values in a memory-mapped hot tier and a value cache.
+///
+/// Every method takes `&self`; share one `Db` between threads by reference or in an
+/// [`Arc`](std::sync::Arc). Writes are serialised internally; reads run in parallel and never
+/// wait for a write's I/O.
+///
+/// Dropping the `Db` closes it cleanly (flushes RocksDB and writes the index snapshot so the next
+/// open is fast); use [`Db::close`] to see errors of that step.
+///
+/// ```
+/// use alexkv::{Db, Options, WriteBatch};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(1, b"one")?;
+/// let mut batch = WriteBatch::new();
+/// batch.put(2, b"two");
+/// batch.delete(1);
+/// db.write(batch)?;
+/// assert_eq!(db.get(1)?, None);
+/// assert_eq!(db.get(2)?.as_deref(), Some(&b"two"[..]));
+/// assert!(db.contains(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Db {
+    path: PathBuf,
+    opts: Options,
+    rocks: RocksStore,
+    hot: HotTier,
+    cache: ValueCache,
+    /// Every live key -> `Location::to_raw()`.
+    index: RwLock<Alex<u64>>,
+    /// Serialises writers and every index mutation (module docs).
+    writer: Mutex<()>,
+    /// Completed writes, bumped under `writer` at the end of each write. A read promotion
+    /// compares it to the value it saw before reading RocksDB.
+    write_seq: AtomicU64,
+    /// True while an index snapshot file may be on disk (deleted before the first write).
+    snapshot_on_disk: AtomicBool,
+    /// True when this session changed RocksDB (a snapshot must be written at close).
+    dirty: AtomicBool,
+    ops: OpCounters,
+    hot_append_errors: Counter,
+    open_stats: OpenStats,
+    closed: bool,
+}
+
+// `Db` must be shareable between threads; this fails to compile if a field breaks that.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Db>();
+};
+
+impl Db {
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Number of live keys (answered by the index, no I/O).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(7, b"x").unwrap();
+    /// db.put(7, b"y").unwrap();
+    /// assert_eq!(db.len(), 1);
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.index.read().len() as u64
+    }
+
+    /// True when the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters and sizes of every layer. Cheap: relaxed counter reads, a walk of the index's
+    /// inner nodes, one listing of the directory.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"a").unwrap();
+    /// let s = db.stats();
+    /// assert_eq!(s.keys, 1);
+    /// assert_eq!(s.ops.puts, 1);
+    /// let json = serde_json::to_string(&s).unwrap(); // Stats is serde::Serialize
+    /// assert!(json.contains("\"hot_tier\""));
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let index = self.index.read().stats();
+        let mut hot_tier = self.hot.stats();
+        hot_tier.append_errors = self.hot_append_errors.get();
+        Stats {
+            keys: index.keys as u64,
+            index: IndexStats {
+                bytes: (index.model_bytes + index.data_bytes) as u64,
+                depth: index.depth as u32,
+                data_nodes: index.data_nodes as u64,
+                model_nodes: index.model_nodes as u64,
+                avg_fill: index.avg_fill,
+            },
+            cache: self.cache.stats(),
+            hot_tier,
+            rocksdb: self.rocks.stats(),
+            ops: self.ops.snapshot(),
+            open: self.open_stats.clone(),
+        }
+    }
+
+    /// Writes RocksDB's memtables to disk, so every acknowledged write survives a crash even
+    /// with the WAL off (with the WAL on they survive a process crash already).
+    pub fn flush(&self) -> crate::Result<()> {
+        self.rocks.flush()
+    }
+
+    /// Compacts RocksDB's whole key range (blocking): reclaims the space of overwritten and
+    /// deleted values and makes reads touch fewer files.
+    pub fn compact(&self) -> crate::Result<()> {
+        self.rocks.compact();
+        Ok(())
+    }
+
+    /// Closes the database: flushes RocksDB and writes the index snapshot (when this session
+    /// wrote anything), returning any error of those steps. Dropping a `Db` does the same and
+    /// reports errors only on stderr.
+    pub fn close(mut self) -> crate::Result<()> {
+        self.closed = true;
+        self.shutdown()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Err(e) = self.shutdown() {
+            eprintln!("alexkv: closing {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .field("keys", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Relaxed is enough for the flags: they are read and written under the writer mutex or at
+/// open/close, which synchronise on their own.
+const FLAG: Ordering = Ordering::Relaxed;

@@ -1,0 +1,155 @@
+//! Opening and closing: the order tiers come up in, how the index is rebuilt, and the snapshot
+//! written at a clean close.
+//!
+//! # Open, in this order
+//!
+//! 1. `Options::validate`: invalid options fail before anything touches the disk.
+//! 2. `RocksStore::open`: checks the directory is ours (`ALEXKV` identity file) and takes
+//!    RocksDB's `LOCK`, which guards the whole directory; a second open, in this process or
+//!    another, fails here with `Error::Locked` before any other file is touched.
+//! 3. `HotTier::open`: verifies the segment files and deletes damaged ones. **Recovered records
+//!    are ignored**: the tier is a cache and a recovered record may be older than RocksDB (a crash
+//!    between a commit and its append, a delete, a run with the tier off). The index starts all
+//!    Cold and the old records age out as the ring wraps; their locations can never be in the
+//!    index, so the demotion of a recycled one compares unequal and does nothing.
+//! 4. The index: from the snapshot (`snapshot` module) when it matches RocksDB's sequence number,
+//!    identity and key bounds, else by a key-only scan of RocksDB. Either way a bulk load with
+//!    every key Cold. A rejected snapshot is reported in `Stats::open`, never an error.
+//!
+//! # Close (`Db::close` or drop)
+//!
+//! Under the writer mutex: flush RocksDB (so the sequence number and the data are in SST files),
+//! then, if this session wrote anything, write the snapshot of the index's keys at RocksDB's
+//! latest sequence number. A session that only read keeps the snapshot it was opened from.
+//! The first write of a session deletes the snapshot before its RocksDB commit (`write`).
+
+use super::snapshot::{self, Expected};
+use super::{Db, FLAG};
+use crate::alex::Alex;
+use crate::cache::ValueCache;
+use crate::error::{Error, Result};
+use crate::hot_tier::HotTier;
+use crate::location::Location;
+use crate::options::Options;
+use crate::stats::{Counter, OpCounters, OpenStats};
+use crate::storage::RocksStore;
+use parking_lot::{Mutex, RwLock};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Instant;
+
+impl Db {
+    /// Opens the database in directory `path`, creating it when missing (unless
+    /// `Options::create_if_missing` is off).
+    ///
+    /// Errors, all typed: [`Error::InvalidOptions`], [`Error::NotADirectory`] (`path` is a file),
+    /// [`Error::NotADatabase`] (a directory holding other files, or a RocksDB database not
+    /// created by alexkv), [`Error::Locked`] (open in another process or handle),
+    /// [`Error::Corruption`], [`Error::Io`], [`Error::Rocks`]. A damaged hot-tier segment or
+    /// index snapshot is not an error: it is discarded (see [`crate::Stats`]`::open`).
+    ///
+    /// ```
+    /// use alexkv::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(5, b"five")?;
+    /// assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Locked { .. })));
+    /// drop(db); // clean close
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// assert_eq!(db.get(5)?.as_deref(), Some(&b"five"[..]));
+    /// assert!(db.stats().open.index_from_snapshot);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let started = Instant::now();
+        let path = path.as_ref();
+        opts.validate()?;
+        let rocks = RocksStore::open(path, &opts)?;
+        let (hot, report) = HotTier::open(path, &opts)?;
+        let cache = ValueCache::from_options(&opts);
+
+        let build_started = Instant::now();
+        let (index, from_snapshot, rejected) = build_index(&rocks, path)?;
+        let mut open_stats = OpenStats {
+            index_from_snapshot: from_snapshot,
+            snapshot_rejected: rejected,
+            discarded_hot_segments: report.discarded.len() as u64,
+            index_build_micros: build_started.elapsed().as_micros() as u64,
+            open_micros: 0,
+        };
+        if !from_snapshot {
+            // A rejected or absent snapshot must not survive into this session.
+            snapshot::remove(path)?;
+        }
+        open_stats.open_micros = started.elapsed().as_micros() as u64;
+        Ok(Db {
+            path: path.to_path_buf(),
+            opts,
+            rocks,
+            hot,
+            cache,
+            index: RwLock::new(index),
+            writer: Mutex::new(()),
+            write_seq: AtomicU64::new(0),
+            snapshot_on_disk: AtomicBool::new(from_snapshot),
+            dirty: AtomicBool::new(false),
+            ops: OpCounters::default(),
+            hot_append_errors: Counter::new(),
+            open_stats,
+            closed: false,
+        })
+    }
+
+    /// Flushes RocksDB and, when this session wrote, writes the index snapshot (module docs).
+    pub(super) fn shutdown(&self) -> Result<()> {
+        let _writer = self.writer.lock();
+        self.rocks.flush()?;
+        let dirty = self.dirty.load(FLAG);
+        if !dirty && self.snapshot_on_disk.load(FLAG) {
+            return Ok(()); // the snapshot we opened from still describes RocksDB
+        }
+        let sequence = self.rocks.latest_sequence_number();
+        let keys: Vec<u64> = self.index.read().range(..).map(|(k, _)| k).collect();
+        snapshot::write(
+            &self.path,
+            sequence,
+            &snapshot::rocks_identity(&self.path),
+            keys,
+        )?;
+        self.snapshot_on_disk.store(true, FLAG);
+        self.dirty.store(false, FLAG);
+        Ok(())
+    }
+}
+
+/// Builds the index from the snapshot if it matches RocksDB, else from a key scan. Returns the
+/// index, whether the snapshot was used, and why a snapshot present was rejected.
+fn build_index(rocks: &RocksStore, dir: &Path) -> Result<(Alex<u64>, bool, Option<String>)> {
+    let identity = snapshot::rocks_identity(dir);
+    let expected = Expected {
+        sequence: rocks.latest_sequence_number(),
+        identity: &identity,
+        bounds: rocks.key_bounds()?,
+    };
+    let (keys, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
+        Ok(Some(keys)) => (keys, true, None),
+        Ok(None) => (scan_keys(rocks)?, false, None),
+        Err(reason) => (scan_keys(rocks)?, false, Some(reason)),
+    };
+    let payloads = vec![Location::COLD.to_raw(); keys.len()];
+    let index = Alex::bulk_load(&keys, &payloads).map_err(|e| Error::Corruption {
+        path: dir.to_path_buf(),
+        detail: format!("index rebuild: {e}"),
+    })?;
+    Ok((index, from_snapshot, rejected))
+}
+
+/// Every key in RocksDB, in order, without copying values.
+fn scan_keys(rocks: &RocksStore) -> Result<Vec<u64>> {
+    let mut keys = Vec::with_capacity(rocks.estimate_num_keys().unwrap_or(0).min(1 << 28) as usize);
+    for key in rocks.bulk_scan().keys() {
+        keys.push(key?);
+    }
+    Ok(keys)
+}

@@ -1,0 +1,282 @@
+//! The read path: `get`, `get_with`, `multi_get`, `contains`, `first`, `last`.
+//!
+//! ```text
+//! index.get(k)  (read lock, released at once)
+//!   absent ............................................. None, no I/O
+//!   Hot(loc) -> hot_tier.read(loc, k)  ok .............. value
+//!                                      stale/damaged ..\
+//!   Cold ------------------------------------------------> cache.get(k)  hit ... value
+//!                                                          miss: ticket = cache.begin_fill(k)
+//!                                                                rocks.get(k)  (pinned)
+//!                                                                absent ... None (delete in progress)
+//!                                                                present .. fill(ticket) or promote
+//! ```
+//!
+//! The ticket is taken before the RocksDB read (the cache's stale-fill protocol). No lock of the
+//! engine is held across I/O.
+//!
+//! # Read promotion (`Options::promote_reads_to_hot`)
+//!
+//! A value read from RocksDB may be copied into the hot tier. It must never resurrect a value a
+//! writer replaced between the RocksDB read and the promotion, so the promotion:
+//! * reads the write counter (`write_seq`) **before** the RocksDB read;
+//! * takes the writer mutex with `try_lock` (a reader never queues behind a writer; if a write
+//!   is running, the promotion is skipped);
+//! * proceeds only if the write counter is unchanged (no write completed since the read: a write
+//!   bumps it under the mutex after its commit, so a write that committed after our read has
+//!   either bumped it or still holds the mutex) and the index still holds the location the
+//!   reader saw (another promotion did not get there first);
+//! * then appends and updates the index like a write, demotions included.
+
+use super::write::IndexOp;
+use super::Db;
+use crate::alex::i64_to_key;
+use crate::error::Result;
+use crate::location::Location;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+thread_local! {
+    /// Per-thread buffer `get_with` copies hot values into, so the caller's closure runs
+    /// without holding a segment lock.
+    static HOT_COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Db {
+    /// The value of `key`, or `None` when it is absent (answered by the index without I/O).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(9, b"nine").unwrap();
+    /// assert_eq!(db.get(9).unwrap(), Some(b"nine".to_vec()));
+    /// assert_eq!(db.get(10).unwrap(), None);
+    /// ```
+    pub fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
+        self.ops.gets.inc();
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(loc) => self.read_at(key, loc),
+        }
+    }
+
+    /// Runs `f` on the value of `key` without allocating a copy for it: the bytes are borrowed
+    /// from RocksDB's block cache or memtable (pinned while `f` runs), from the value cache, or
+    /// from a per-thread buffer a hot-tier record was copied into. No lock of the engine is held
+    /// while `f` runs, so `f` may call back into the `Db`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"hello").unwrap();
+    /// assert_eq!(db.get_with(1, |v| v.len()).unwrap(), Some(5));
+    /// assert_eq!(db.get_with(2, |v| v.len()).unwrap(), None);
+    /// ```
+    pub fn get_with<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.ops.gets.inc();
+        let Some(loc) = self.lookup(key) else {
+            return Ok(None);
+        };
+        let mut f = Some(f);
+        if loc.is_hot() {
+            let hit = HOT_COPY.with(|cell| {
+                // A nested `get_with` from inside `f` finds the buffer borrowed: it uses its own.
+                let mut guard = cell.try_borrow_mut().ok();
+                let mut owned;
+                let buf: &mut Vec<u8> = match guard.as_deref_mut() {
+                    Some(b) => b,
+                    None => {
+                        owned = Vec::new();
+                        &mut owned
+                    }
+                };
+                buf.clear();
+                self.hot.read(loc, key, |v| buf.extend_from_slice(v))?;
+                let f = f.take()?;
+                Some(f(buf))
+            });
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        match f.take() {
+            Some(f) => self.read_cold(key, loc, f),
+            None => Ok(None), // unreachable: `f` is only taken on a hit
+        }
+    }
+
+    /// Values of several keys, in the order of `keys` (duplicates allowed). Cold misses are
+    /// fetched from RocksDB in one batched call. Each value is at least as new as every write
+    /// acknowledged before the call; the result is not a snapshot across keys.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"a").unwrap();
+    /// db.put(3, b"c").unwrap();
+    /// let got = db.multi_get(&[3, 2, 1]).unwrap();
+    /// assert_eq!(got, vec![Some(b"c".to_vec()), None, Some(b"a".to_vec())]);
+    /// ```
+    pub fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.ops.gets.add(keys.len() as u64);
+        let locs: Vec<Option<u64>> = {
+            let index = self.index.read();
+            keys.iter().map(|&k| index.get(k)).collect()
+        };
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+        let mut misses: Vec<usize> = Vec::new();
+        for (i, (&key, raw)) in keys.iter().zip(&locs).enumerate() {
+            let Some(raw) = *raw else { continue };
+            let loc = Location::from_raw(raw);
+            if loc.is_hot() {
+                if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
+                    out[i] = Some(v);
+                    continue;
+                }
+            }
+            match self.cache.get(key) {
+                Some(v) => out[i] = Some(v.to_vec()),
+                None => misses.push(i),
+            }
+        }
+        if misses.is_empty() {
+            return Ok(out);
+        }
+        let tickets: Vec<_> = misses
+            .iter()
+            .map(|&i| self.cache.begin_fill(keys[i]))
+            .collect();
+        let miss_keys: Vec<u64> = misses.iter().map(|&i| keys[i]).collect();
+        let values = self.rocks.multi_get(&miss_keys)?;
+        for ((i, ticket), value) in misses.into_iter().zip(tickets).zip(values) {
+            if let Some(v) = &value {
+                self.cache.fill(ticket, v);
+            }
+            out[i] = value;
+        }
+        Ok(out)
+    }
+
+    /// True when `key` is present. Answered by the index alone: no I/O, no allocation.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(0, b"").unwrap(); // an empty value is a present key
+    /// assert!(db.contains(0));
+    /// assert!(!db.contains(1));
+    /// ```
+    pub fn contains(&self, key: u64) -> bool {
+        self.ops.gets.inc();
+        self.index.read().contains(key)
+    }
+
+    /// [`Db::get`] for an `i64` key (see [`Db::put_i64`]).
+    pub fn get_i64(&self, key: i64) -> Result<Option<Vec<u8>>> {
+        self.get(i64_to_key(key))
+    }
+
+    /// [`Db::contains`] for an `i64` key (see [`Db::put_i64`]).
+    pub fn contains_i64(&self, key: i64) -> bool {
+        self.contains(i64_to_key(key))
+    }
+
+    /// The smallest key and its value, or `None` when the database is empty.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// assert_eq!(db.first().unwrap(), None);
+    /// db.put(8, b"b").unwrap();
+    /// db.put(2, b"a").unwrap();
+    /// assert_eq!(db.first().unwrap(), Some((2, b"a".to_vec())));
+    /// assert_eq!(db.last().unwrap(), Some((8, b"b".to_vec())));
+    /// ```
+    pub fn first(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.range(..).next().transpose()
+    }
+
+    /// The largest key and its value, or `None` when the database is empty.
+    pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let mut below = std::ops::Bound::Unbounded;
+        loop {
+            let entry = self
+                .index
+                .read()
+                .range((std::ops::Bound::Unbounded, below))
+                .next_back();
+            let Some((key, raw)) = entry else {
+                return Ok(None);
+            };
+            if let Some(v) = self.read_at(key, Location::from_raw(raw))? {
+                return Ok(Some((key, v)));
+            }
+            // Deleted since the index lookup: look further down.
+            below = std::ops::Bound::Excluded(key);
+        }
+    }
+
+    /// The key's location, under the index read lock for the lookup only.
+    #[inline]
+    fn lookup(&self, key: u64) -> Option<Location> {
+        self.index.read().get(key).map(Location::from_raw)
+    }
+
+    /// The value of `key` whose index entry was `loc`.
+    pub(super) fn read_at(&self, key: u64, loc: Location) -> Result<Option<Vec<u8>>> {
+        if loc.is_hot() {
+            if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
+                return Ok(Some(v));
+            }
+        }
+        self.read_cold(key, loc, <[u8]>::to_vec)
+    }
+
+    /// The Cold path: value cache, else RocksDB with the fill protocol (module docs). `seen` is
+    /// the location the index gave (Cold, or a Hot one the tier refused).
+    fn read_cold<R>(
+        &self,
+        key: u64,
+        seen: Location,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        if let Some(v) = self.cache.get(key) {
+            return Ok(Some(f(&v)));
+        }
+        let ticket = self.cache.begin_fill(key);
+        let promote_from = self
+            .opts
+            .promote_reads_to_hot
+            .then(|| self.write_seq.load(Ordering::Acquire));
+        self.rocks.get_pinned(key, |bytes| {
+            let promoted = promote_from.is_some_and(|seq| self.promote(key, seen, seq, bytes));
+            if !promoted {
+                self.cache.fill(ticket, bytes);
+            }
+            f(bytes)
+        })
+    }
+
+    /// Copies a value just read from RocksDB into the hot tier, if no write can have replaced it
+    /// (module docs). Returns whether it did.
+    fn promote(&self, key: u64, seen: Location, seq_before_read: u64, value: &[u8]) -> bool {
+        if !self.hot.accepts(value.len()) {
+            return false;
+        }
+        let Some(_writer) = self.writer.try_lock() else {
+            return false;
+        };
+        if self.write_seq.load(Ordering::Acquire) != seq_before_read
+            || self.index.read().get(key) != Some(seen.to_raw())
+        {
+            return false;
+        }
+        let mut ops: Vec<IndexOp> = Vec::new();
+        let Some(loc) = self.append_one(key, value, &mut ops) else {
+            return false;
+        };
+        ops.push(IndexOp::Set(key, loc));
+        self.apply_index_ops(&ops);
+        true
+    }
+}

@@ -1,0 +1,243 @@
+//! The index snapshot: the sorted key list written at a clean close, so the next open can
+//! bulk-load the index without scanning RocksDB.
+//!
+//! # File format (`index.snapshot`)
+//!
+//! ```text
+//! bincode (fixed-width little-endian integers) of SnapshotFile:
+//!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | keys Vec<u64>
+//! then crc32 (u32 LE) of every byte before it
+//! ```
+//!
+//! `sequence` is RocksDB's latest sequence number when the snapshot was taken (after a flush),
+//! `identity` the content of RocksDB's `IDENTITY` file (a UUID fixed at creation).
+//!
+//! # When a snapshot is trusted
+//!
+//! Only when its checksum, magic and format verify, its identity equals the database's, its
+//! sequence equals RocksDB's latest sequence number at open, its keys are strictly increasing,
+//! and its first and last keys equal RocksDB's. Anything else is reported as a reason string and
+//! the engine falls back to a scan: a snapshot is never an error and never a panic.
+//!
+//! The sequence check is what makes the snapshot sound: every write and ingestion that reaches
+//! RocksDB's durable state advances the sequence number, and the snapshot is taken after a flush,
+//! so "same identity, same sequence" means "same key set". A crash cannot produce a matching but
+//! stale snapshot: writes after the snapshot either survive (the sequence moved on) or are lost
+//! from RocksDB too (the state at that sequence is the snapshot's). The engine still deletes the
+//! file before its first write of a session, so a snapshot on disk always describes the last
+//! clean close.
+//!
+//! Writing is atomic: temporary file, fsync, rename, fsync of the directory.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// File name of the snapshot inside the database directory.
+pub(super) const SNAPSHOT_FILE: &str = "index.snapshot";
+/// Temporary name while it is written.
+const SNAPSHOT_TMP: &str = "index.snapshot.tmp";
+const MAGIC: [u8; 8] = *b"ALXSNAP1";
+const FORMAT: u32 = 1;
+/// Bytes of the trailing checksum.
+const CRC_BYTES: usize = 4;
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    magic: [u8; 8],
+    format: u32,
+    sequence: u64,
+    identity: String,
+    keys: Vec<u64>,
+}
+
+/// What the snapshot must match to be trusted.
+pub(super) struct Expected<'a> {
+    /// RocksDB's latest sequence number now.
+    pub sequence: u64,
+    /// RocksDB's identity.
+    pub identity: &'a str,
+    /// RocksDB's smallest and largest key (`None` when it is empty).
+    pub bounds: Option<(u64, u64)>,
+}
+
+/// The content of RocksDB's `IDENTITY` file, or an empty string when there is none.
+pub(super) fn rocks_identity(dir: &Path) -> String {
+    fs::read_to_string(dir.join("IDENTITY"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Loads the snapshot's keys if a snapshot exists and matches `expected`.
+///
+/// `Ok(None)`: no snapshot. `Err(reason)`: a snapshot exists and is not trusted.
+pub(super) fn load(
+    dir: &Path,
+    expected: &Expected<'_>,
+) -> std::result::Result<Option<Vec<u64>>, String> {
+    let path = dir.join(SNAPSHOT_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if bytes.len() < CRC_BYTES {
+        return Err(format!("{} bytes is too short", bytes.len()));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - CRC_BYTES);
+    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(body) != stored {
+        return Err("checksum mismatch".into());
+    }
+    let file: SnapshotFile = bincode::deserialize(body).map_err(|e| format!("undecodable: {e}"))?;
+    if file.magic != MAGIC {
+        return Err("bad magic".into());
+    }
+    if file.format != FORMAT {
+        return Err(format!(
+            "format {} (this build reads {FORMAT})",
+            file.format
+        ));
+    }
+    if file.identity != expected.identity {
+        return Err(format!(
+            "written for RocksDB identity {:?}, this database is {:?}",
+            file.identity, expected.identity
+        ));
+    }
+    if file.sequence != expected.sequence {
+        return Err(format!(
+            "taken at sequence {}, RocksDB is at {}",
+            file.sequence, expected.sequence
+        ));
+    }
+    if let Some(i) = file.keys.windows(2).position(|w| w[0] >= w[1]) {
+        return Err(format!("keys not increasing at position {}", i + 1));
+    }
+    let bounds = file
+        .keys
+        .first()
+        .zip(file.keys.last())
+        .map(|(a, b)| (*a, *b));
+    if bounds != expected.bounds {
+        return Err(format!(
+            "first and last keys {bounds:?} differ from RocksDB's {:?}",
+            expected.bounds
+        ));
+    }
+    Ok(Some(file.keys))
+}
+
+/// Writes a snapshot of `keys` (strictly increasing) taken at `sequence`, atomically.
+pub(super) fn write(dir: &Path, sequence: u64, identity: &str, keys: Vec<u64>) -> Result<()> {
+    let file = SnapshotFile {
+        magic: MAGIC,
+        format: FORMAT,
+        sequence,
+        identity: identity.to_string(),
+        keys,
+    };
+    let body = bincode::serialize(&file).map_err(|e| {
+        Error::io(
+            dir.join(SNAPSHOT_TMP),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        )
+    })?;
+    let crc = crc32fast::hash(&body);
+    let tmp = dir.join(SNAPSHOT_TMP);
+    let dst = dir.join(SNAPSHOT_FILE);
+    let out = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = BufWriter::with_capacity(1 << 20, out);
+    w.write_all(&body)
+        .and_then(|()| w.write_all(&crc.to_le_bytes()))
+        .and_then(|()| w.flush())
+        .map_err(|e| Error::io(&tmp, e))?;
+    let out = w
+        .into_inner()
+        .map_err(|e| Error::io(&tmp, e.into_error()))?;
+    out.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(out);
+    fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Deletes the snapshot and any temporary left by a crash during a close. Returns whether a
+/// snapshot was there.
+pub(super) fn remove(dir: &Path) -> Result<bool> {
+    let tmp = dir.join(SNAPSHOT_TMP);
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(tmp, e)),
+    }
+    let path = dir.join(SNAPSHOT_FILE);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected(sequence: u64, bounds: Option<(u64, u64)>) -> Expected<'static> {
+        Expected {
+            sequence,
+            identity: "id-1",
+            bounds,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_every_mismatch_is_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(load(d, &expected(5, None)), Ok(None));
+        write(d, 5, "id-1", vec![1, 7, u64::MAX]).unwrap();
+        let ok = expected(5, Some((1, u64::MAX)));
+        assert_eq!(load(d, &ok), Ok(Some(vec![1, 7, u64::MAX])));
+        assert!(load(d, &expected(6, Some((1, u64::MAX)))).is_err());
+        assert!(load(d, &expected(5, Some((1, 8)))).is_err());
+        let other = Expected {
+            identity: "id-2",
+            ..ok
+        };
+        assert!(load(d, &other).is_err());
+        assert!(remove(d).unwrap());
+        assert!(!remove(d).unwrap());
+        assert_eq!(load(d, &ok), Ok(None));
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_truncation_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, 9, "id-1", (0..50).map(|k| k * 3).collect()).unwrap();
+        let good = fs::read(d.join(SNAPSHOT_FILE)).unwrap();
+        let exp = expected(9, Some((0, 147)));
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x5A;
+            fs::write(d.join(SNAPSHOT_FILE), &bad).unwrap();
+            assert!(load(d, &exp).is_err(), "flip at {i}");
+        }
+        for len in 0..good.len() {
+            fs::write(d.join(SNAPSHOT_FILE), &good[..len]).unwrap();
+            assert!(load(d, &exp).is_err(), "truncated to {len}");
+        }
+    }
+
+    #[test]
+    fn unsorted_keys_with_a_valid_checksum_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), 1, "id-1", vec![1, 5, 3, 9]).unwrap();
+        let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();
+        assert!(reason.contains("increasing"), "{reason}");
+    }
+}

@@ -1,0 +1,406 @@
+//! The write path: `put`, `delete`, `write(batch)`, `ingest_sorted`.
+//!
+//! Every write runs [`Db::commit`] under the writer mutex, in the order documented in the
+//! parent module: announce to the cache, commit to RocksDB, append to the hot tier, update the
+//! index, end the announcement. Value sizes are checked before the mutex is taken, so an
+//! oversized value fails with `ValueTooLarge` and nothing is written.
+//!
+//! Why this order:
+//! * RocksDB first: it is the commit point. Nothing a reader can see (hot tier, index) may run
+//!   ahead of it, or a crash or a failed write would leave the engine showing a value RocksDB
+//!   never had.
+//! * Hot tier before index: the index may only point at a record that exists.
+//! * Cache announcement around everything: see `cache` (no entry and no fill of a key while its
+//!   write is in progress, which keeps reads monotonic).
+//! * Demotions are replayed in order with the new locations, comparing the exact old location,
+//!   so a record recycled by an append of the same batch (tiny tiers) is demoted correctly and a
+//!   key rewritten since its record was appended keeps its newer location.
+
+use super::{Db, FLAG};
+use crate::alex::{i64_to_key, Alex};
+use crate::error::{Error, Result};
+use crate::location::Location;
+use crate::storage::RocksStore;
+use crate::write_batch::WriteBatch;
+use std::sync::atomic::Ordering;
+
+/// Index operations applied per hold of the index write lock. Readers wait at most this many
+/// operations (a few hundred microseconds) behind a large write.
+pub(super) const INDEX_CHUNK: usize = 4096;
+/// Writes of more keys than this announce themselves to the whole value cache at once.
+const BULK_KEYS: usize = 4096;
+
+/// One change to the index, replayed in order.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum IndexOp {
+    /// The key now lives at this location.
+    Set(u64, Location),
+    /// The key was deleted.
+    Remove(u64),
+    /// A hot-tier record was recycled: the key becomes Cold if the index still points there.
+    Demote(u64, Location),
+}
+
+/// Ends the cache announcement of a write even if the write fails or panics.
+struct Announcement<'a> {
+    db: &'a Db,
+    ops: &'a [(u64, Option<&'a [u8]>)],
+    all: bool,
+}
+
+impl<'a> Announcement<'a> {
+    fn begin(db: &'a Db, ops: &'a [(u64, Option<&'a [u8]>)]) -> Self {
+        let all = ops.len() > BULK_KEYS;
+        if all {
+            db.cache.begin_write_all();
+        } else {
+            for &(key, _) in ops {
+                db.cache.begin_write(key);
+            }
+        }
+        Announcement { db, ops, all }
+    }
+}
+
+impl Drop for Announcement<'_> {
+    fn drop(&mut self) {
+        if self.all {
+            self.db.cache.end_write_all();
+        } else {
+            for &(key, _) in self.ops {
+                self.db.cache.end_write(key);
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Sets `key` to `value`. Durable per the options once it returns (WAL on: survives a
+    /// process crash; `sync_writes`: survives power loss).
+    ///
+    /// Fails with [`Error::ValueTooLarge`] (nothing written) when `value` is longer than
+    /// `Options::max_value_bytes`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(u64::MAX, b"the whole u64 range is valid").unwrap();
+    /// assert!(db.contains(u64::MAX));
+    /// ```
+    pub fn put(&self, key: u64, value: &[u8]) -> Result<()> {
+        self.check_value(key, value.len())?;
+        self.ops.puts.inc();
+        let ops = [(key, Some(value))];
+        self.commit(&ops, |rocks| rocks.put(key, value))
+    }
+
+    /// Removes `key`. Removing a missing key is not an error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(3, b"x").unwrap();
+    /// db.delete(3).unwrap();
+    /// db.delete(3).unwrap();
+    /// assert_eq!(db.get(3).unwrap(), None);
+    /// ```
+    pub fn delete(&self, key: u64) -> Result<()> {
+        self.ops.deletes.inc();
+        let ops = [(key, None)];
+        self.commit(&ops, |rocks| rocks.delete(key))
+    }
+
+    /// Applies a batch atomically: after it returns every operation is visible, and after a
+    /// crash either all of it or none of it is. Later operations on a key win. Fails with
+    /// [`Error::ValueTooLarge`] before writing anything if any value is too long.
+    ///
+    /// ```
+    /// use alexkv::WriteBatch;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// for k in 0..100u64 {
+    ///     batch.put(k, k.to_le_bytes());
+    /// }
+    /// batch.delete(0);
+    /// db.write(batch).unwrap();
+    /// assert_eq!(db.len(), 99);
+    /// ```
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        if let Some((key, len)) = batch.first_oversized(self.opts.max_value_bytes) {
+            return Err(self.too_large(key, len));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.ops.batches.inc();
+        let ops = batch.final_ops();
+        self.commit(&ops, |rocks| rocks.write(&batch))
+    }
+
+    /// [`Db::put`] for an `i64` key, stored under [`crate::alex::i64_to_key`]`(key)`, which
+    /// preserves order: ranges over mapped keys list signed keys in signed order.
+    ///
+    /// ```
+    /// use alexkv::alex::{i64_to_key, key_to_i64};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put_i64(-5, b"minus five").unwrap();
+    /// db.put_i64(3, b"three").unwrap();
+    /// assert_eq!(db.get_i64(-5).unwrap().as_deref(), Some(&b"minus five"[..]));
+    /// let signed: Vec<i64> = db.range(i64_to_key(-10)..).map(|r| key_to_i64(r.unwrap().0)).collect();
+    /// assert_eq!(signed, vec![-5, 3]);
+    /// ```
+    pub fn put_i64(&self, key: i64, value: &[u8]) -> Result<()> {
+        self.put(i64_to_key(key), value)
+    }
+
+    /// [`Db::delete`] for an `i64` key (see [`Db::put_i64`]).
+    pub fn delete_i64(&self, key: i64) -> Result<()> {
+        self.delete(i64_to_key(key))
+    }
+
+    /// Bulk-loads strictly increasing `(key, value)` pairs: writes one RocksDB SST file and
+    /// ingests it atomically (far faster than puts for large sorted loads), then merges the keys
+    /// into the index. Existing keys are overwritten. Returns the number of pairs loaded.
+    ///
+    /// Fails with [`Error::Unsorted`] or [`Error::ValueTooLarge`] before anything is visible:
+    /// the load is all or nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// let n = db.ingest_sorted((0..10_000u64).map(|k| (k * 2, k.to_le_bytes()))).unwrap();
+    /// assert_eq!(n, 10_000);
+    /// assert_eq!(db.get(20).unwrap(), Some(10u64.to_le_bytes().to_vec()));
+    /// assert!(!db.contains(21));
+    /// ```
+    pub fn ingest_sorted<V: AsRef<[u8]>>(
+        &self,
+        pairs: impl IntoIterator<Item = (u64, V)>,
+    ) -> Result<u64> {
+        let mut keys = Vec::new();
+        // Writing the SST file makes nothing visible: no lock, no cache announcement yet.
+        let prepared = self
+            .rocks
+            .prepare_ingest(pairs.into_iter().inspect(|(k, _)| keys.push(*k)))?;
+        if prepared.count() == 0 {
+            return Ok(0);
+        }
+        let _writer = self.writer.lock();
+        self.forget_snapshot()?;
+        self.cache.begin_write_all();
+        let result = self.rocks.ingest_prepared(prepared);
+        if result.is_ok() {
+            self.dirty.store(true, FLAG);
+            self.merge_cold_keys(&keys);
+        }
+        self.cache.end_write_all();
+        self.write_seq.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    pub(super) fn check_value(&self, key: u64, len: usize) -> Result<()> {
+        if len > self.opts.max_value_bytes {
+            return Err(self.too_large(key, len));
+        }
+        Ok(())
+    }
+
+    fn too_large(&self, key: u64, len: usize) -> Error {
+        Error::ValueTooLarge {
+            key,
+            len,
+            limit: self.opts.max_value_bytes,
+        }
+    }
+
+    /// Deletes the index snapshot before the session's first change to RocksDB (see `open`).
+    /// Called under the writer mutex.
+    fn forget_snapshot(&self) -> Result<()> {
+        if self.snapshot_on_disk.load(FLAG) {
+            super::snapshot::remove(&self.path)?;
+            self.snapshot_on_disk.store(false, FLAG);
+        }
+        Ok(())
+    }
+
+    /// Runs one write: `ops` are the final operation per key (for the hot tier and the index),
+    /// `rocks_write` commits them to RocksDB. The order is the module's.
+    fn commit<'v>(
+        &self,
+        ops: &[(u64, Option<&'v [u8]>)],
+        rocks_write: impl FnOnce(&RocksStore) -> Result<()>,
+    ) -> Result<()> {
+        let _writer = self.writer.lock();
+        self.forget_snapshot()?;
+        let announcement = Announcement::begin(self, ops);
+        let result = rocks_write(&self.rocks);
+        if result.is_ok() {
+            self.dirty.store(true, FLAG);
+            let index_ops = self.append_hot(ops);
+            self.apply_index_ops(&index_ops);
+        }
+        drop(announcement);
+        self.write_seq.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// Appends the puts of `ops` to the hot tier and returns the index operations, recycled
+    /// records first for each append. Called under the writer mutex.
+    fn append_hot(&self, ops: &[(u64, Option<&[u8]>)]) -> Vec<IndexOp> {
+        let mut out = Vec::with_capacity(ops.len());
+        for &(key, value) in ops {
+            match value {
+                None => out.push(IndexOp::Remove(key)),
+                Some(v) => {
+                    let loc = self.append_one(key, v, &mut out);
+                    out.push(IndexOp::Set(key, loc.unwrap_or(Location::COLD)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Appends one value to the hot tier, pushing the demotions of its recycled records onto
+    /// `out`. `None` when the tier is off, declines the value, or fails (the key stays Cold:
+    /// the RocksDB write already succeeded, and the tier is only a cache).
+    pub(super) fn append_one(
+        &self,
+        key: u64,
+        value: &[u8],
+        out: &mut Vec<IndexOp>,
+    ) -> Option<Location> {
+        if !self.hot.accepts(value.len()) {
+            return None;
+        }
+        match self.hot.append(key, value) {
+            Ok(Some(appended)) => {
+                out.extend(
+                    appended
+                        .recycled
+                        .into_iter()
+                        .map(|(k, old)| IndexOp::Demote(k, old)),
+                );
+                Some(appended.location)
+            }
+            Ok(None) => None,
+            Err(_) => {
+                self.hot_append_errors.inc();
+                None
+            }
+        }
+    }
+
+    /// Replays index operations in order, releasing the index lock every [`INDEX_CHUNK`]
+    /// operations. Called under the writer mutex, which keeps every other mutation out.
+    pub(super) fn apply_index_ops(&self, ops: &[IndexOp]) {
+        for chunk in ops.chunks(INDEX_CHUNK) {
+            let mut index = self.index.write();
+            for &op in chunk {
+                match op {
+                    IndexOp::Set(key, loc) => {
+                        index.insert(key, loc.to_raw());
+                    }
+                    IndexOp::Remove(key) => {
+                        index.remove(key);
+                    }
+                    IndexOp::Demote(key, old) => {
+                        if index.get(key) == Some(old.to_raw()) {
+                            index.insert(key, Location::COLD.to_raw());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes every key of `keys` (strictly increasing, just ingested) Cold in the index: inserts
+    /// them one by one when few, else merges them with the index and bulk-loads a new one outside
+    /// the lock (the writer mutex keeps the index unchanged meanwhile) and swaps it in.
+    fn merge_cold_keys(&self, keys: &[u64]) {
+        let cold = Location::COLD.to_raw();
+        let current_len = self.index.read().len();
+        if keys.len() < (current_len / 8).max(INDEX_CHUNK) {
+            let ops: Vec<IndexOp> = keys
+                .iter()
+                .map(|&k| IndexOp::Set(k, Location::COLD))
+                .collect();
+            self.apply_index_ops(&ops);
+            return;
+        }
+        let (merged_keys, merged_payloads) = {
+            let index = self.index.read();
+            merge_sorted(index.range(..), keys, cold)
+        };
+        match Alex::bulk_load(&merged_keys, &merged_payloads) {
+            Ok(new_index) => *self.index.write() = new_index,
+            // Both inputs are strictly increasing, so the merge is too; keep going the slow way
+            // rather than fail a write RocksDB already committed.
+            Err(_) => {
+                let ops: Vec<IndexOp> = keys
+                    .iter()
+                    .map(|&k| IndexOp::Set(k, Location::COLD))
+                    .collect();
+                self.apply_index_ops(&ops);
+            }
+        }
+    }
+}
+
+/// Merges the index's entries with `new` keys (both strictly increasing); a key in both takes
+/// `payload` (its old location is stale: the ingestion overwrote the value).
+fn merge_sorted(
+    old: impl Iterator<Item = (u64, u64)>,
+    new: &[u64],
+    payload: u64,
+) -> (Vec<u64>, Vec<u64>) {
+    let (lo, _) = old.size_hint();
+    let mut keys = Vec::with_capacity(lo + new.len());
+    let mut payloads = Vec::with_capacity(lo + new.len());
+    let mut old = old.peekable();
+    let mut new = new.iter().copied().peekable();
+    loop {
+        let (key, value) = match (old.peek().copied(), new.peek().copied()) {
+            (Some((ok, ov)), Some(nk)) => {
+                if ok < nk {
+                    old.next();
+                    (ok, ov)
+                } else {
+                    if ok == nk {
+                        old.next();
+                    }
+                    new.next();
+                    (nk, payload)
+                }
+            }
+            (Some((ok, ov)), None) => {
+                old.next();
+                (ok, ov)
+            }
+            (None, Some(nk)) => {
+                new.next();
+                (nk, payload)
+            }
+            (None, None) => break,
+        };
+        keys.push(key);
+        payloads.push(value);
+    }
+    (keys, payloads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_order_and_new_keys_win() {
+        let old = vec![(1u64, 10u64), (3, 30), (5, 50), (u64::MAX, 7)];
+        let (k, p) = merge_sorted(old.into_iter(), &[0, 3, 4, 6], 0);
+        assert_eq!(k, vec![0, 1, 3, 4, 5, 6, u64::MAX]);
+        assert_eq!(p, vec![0, 10, 0, 0, 50, 0, 7]);
+        let (k, p) = merge_sorted(std::iter::empty(), &[2], 9);
+        assert_eq!((k, p), (vec![2], vec![9]));
+    }
+}

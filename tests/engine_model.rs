@@ -1,0 +1,435 @@
+//! Model check of the engine: long random sequences of puts, gets, deletes, batches, ranges,
+//! multi-gets and bulk ingestions against a `BTreeMap`, closing and reopening the database every
+//! few thousand operations, with the value cache and hot tier on, off, and tiny (so recycling,
+//! demotion and eviction happen all the time). Every read must equal the model.
+
+use alexkv::{Db, Error, Options, WriteBatch};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// splitmix64: small, seeded, good enough for workloads.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const MAX_VALUE: usize = 1024;
+
+/// Options small enough that memtables flush and tiers fill during a test.
+fn base() -> Options {
+    Options::default()
+        .write_buffer_size(256 << 10)
+        .block_cache_bytes(1 << 20)
+        .max_value_bytes(MAX_VALUE)
+}
+
+fn tiers_on() -> Options {
+    base()
+        .value_cache_bytes(1 << 20)
+        .value_cache_entries(1 << 14)
+        .hot_tier_bytes(4 << 20)
+        .hot_segment_bytes(1 << 20)
+}
+
+fn tiers_off() -> Options {
+    base()
+        .value_cache_bytes(0)
+        .value_cache_entries(0)
+        .hot_tier_bytes(0)
+}
+
+fn tiers_tiny() -> Options {
+    base()
+        .value_cache_bytes(4096)
+        .value_cache_entries(16)
+        .value_cache_shards(2)
+        .hot_tier_bytes(3 * 8192)
+        .hot_segment_bytes(8192)
+        .promote_reads_to_hot(true)
+}
+
+/// A value that names its key and version, of a length drawn by the workload.
+fn value(key: u64, version: u64, len: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = key
+        .to_le_bytes()
+        .into_iter()
+        .chain(version.to_le_bytes())
+        .collect();
+    v.resize(len, 0);
+    for (i, b) in v.iter_mut().enumerate().skip(16) {
+        *b = (key as u8) ^ (version as u8).wrapping_mul(31) ^ (i as u8);
+    }
+    v.truncate(len);
+    v
+}
+
+/// Folds every read result into a transcript, so two runs can be compared.
+struct Transcript(Vec<u64>);
+
+impl Transcript {
+    fn record(&mut self, tag: u64, bytes: Option<&[u8]>) {
+        let mut h = crc32fast_like(tag);
+        match bytes {
+            None => h ^= 0xDEAD,
+            Some(b) => {
+                for &x in b {
+                    h = h.wrapping_mul(0x100_0000_01B3) ^ x as u64;
+                }
+                h ^= b.len() as u64;
+            }
+        }
+        self.0.push(h);
+    }
+}
+
+fn crc32fast_like(x: u64) -> u64 {
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xCBF2_9CE4_8422_2325
+}
+
+struct Workload {
+    rng: Rng,
+    /// Keys that recur: a dense small range, the extremes, and a pool of random keys.
+    pool: Vec<u64>,
+    version: u64,
+}
+
+impl Workload {
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng(seed);
+        let mut pool: Vec<u64> = (0..2000).collect();
+        pool.extend([u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1]);
+        pool.extend((0..500).map(|_| rng.next()));
+        Workload {
+            rng,
+            pool,
+            version: 0,
+        }
+    }
+
+    fn key(&mut self) -> u64 {
+        self.pool[self.rng.below(self.pool.len() as u64) as usize]
+    }
+
+    fn value_for(&mut self, key: u64) -> Vec<u8> {
+        self.version += 1;
+        let len = match self.rng.below(10) {
+            0 => 0,
+            1..=6 => 16 + self.rng.below(100) as usize,
+            7 | 8 => 16 + self.rng.below(400) as usize,
+            _ => self.rng.below(MAX_VALUE as u64 + 1) as usize,
+        };
+        value(key, self.version, len)
+    }
+
+    fn bounds(&mut self) -> (Bound<u64>, Bound<u64>) {
+        let a = self.key();
+        let b = self.key();
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let start = match self.rng.below(3) {
+            0 => Bound::Included(lo),
+            1 => Bound::Excluded(lo),
+            _ => Bound::Unbounded,
+        };
+        let end = match self.rng.below(3) {
+            0 => Bound::Included(hi),
+            1 => Bound::Excluded(hi),
+            _ => Bound::Unbounded,
+        };
+        (start, end)
+    }
+}
+
+fn model_range(
+    model: &BTreeMap<u64, Vec<u8>>,
+    bounds: (Bound<u64>, Bound<u64>),
+) -> Vec<(u64, Vec<u8>)> {
+    // BTreeMap::range panics on an empty or inverted range (e.g. (Excluded(x), Excluded(x)));
+    // filtering keeps the model honest for every bound combination.
+    model
+        .iter()
+        .filter(|(k, _)| std::ops::RangeBounds::contains(&bounds, *k))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect()
+}
+
+/// Runs `ops` random operations on a database at `dir` opened with `opts`, reopening every few
+/// thousand, checking every read against a model. Returns the transcript of reads.
+fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut w = Workload::new(seed);
+    let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut t = Transcript(Vec::new());
+    let mut db = Db::open(&path, opts.clone()).unwrap();
+    let mut next_reopen = 1500 + w.rng.below(2000) as usize;
+    let mut last_stats = db.stats();
+    for i in 0..ops {
+        if i == next_reopen {
+            last_stats = db.stats();
+            if w.rng.chance(50) {
+                db.close().unwrap();
+            } else {
+                drop(db);
+            }
+            db = Db::open(&path, opts.clone()).unwrap();
+            assert!(
+                db.stats().open.index_from_snapshot,
+                "clean close leaves a usable snapshot"
+            );
+            check_all(&db, &model, &mut t);
+            next_reopen = i + 1500 + w.rng.below(2000) as usize;
+        }
+        let roll = w.rng.below(1000);
+        match roll {
+            0..=299 => {
+                let k = w.key();
+                let v = w.value_for(k);
+                db.put(k, &v).unwrap();
+                model.insert(k, v);
+            }
+            300..=399 => {
+                let k = w.key();
+                db.delete(k).unwrap();
+                model.remove(&k);
+            }
+            400..=479 => {
+                let mut batch = WriteBatch::new();
+                let mut staged = model.clone();
+                for _ in 0..1 + w.rng.below(20) {
+                    let k = w.key();
+                    if w.rng.chance(75) {
+                        let v = w.value_for(k);
+                        batch.put(k, &v);
+                        staged.insert(k, v);
+                    } else {
+                        batch.delete(k);
+                        staged.remove(&k);
+                    }
+                }
+                db.write(batch).unwrap();
+                model = staged;
+            }
+            480..=779 => {
+                let k = w.key();
+                let got = db.get(k).unwrap();
+                assert_eq!(got.as_ref(), model.get(&k), "get({k}) at op {i}");
+                t.record(k, got.as_deref());
+            }
+            780..=819 => {
+                let k = w.key();
+                let got = db.get_with(k, |v| (v.len(), v.first().copied())).unwrap();
+                let want = model.get(&k).map(|v| (v.len(), v.first().copied()));
+                assert_eq!(got, want, "get_with({k}) at op {i}");
+            }
+            820..=859 => {
+                let keys: Vec<u64> = (0..1 + w.rng.below(12)).map(|_| w.key()).collect();
+                let got = db.multi_get(&keys).unwrap();
+                for (k, g) in keys.iter().zip(&got) {
+                    assert_eq!(g.as_ref(), model.get(k), "multi_get key {k} at op {i}");
+                    t.record(*k, g.as_deref());
+                }
+            }
+            860..=899 => {
+                let bounds = w.bounds();
+                let got: Vec<(u64, Vec<u8>)> = db.range(bounds).map(|r| r.unwrap()).collect();
+                let want = model_range(&model, bounds);
+                assert_eq!(got.len(), want.len(), "range {bounds:?} length at op {i}");
+                assert!(got == want, "range {bounds:?} contents at op {i}");
+                t.record(got.len() as u64, None);
+            }
+            900..=919 => {
+                // A short scan that stops early.
+                let bounds = w.bounds();
+                let n = 1 + w.rng.below(5) as usize;
+                let got: Vec<(u64, Vec<u8>)> =
+                    db.range(bounds).take(n).map(|r| r.unwrap()).collect();
+                let want: Vec<_> = model_range(&model, bounds).into_iter().take(n).collect();
+                assert!(got == want, "range {bounds:?}.take({n}) at op {i}");
+            }
+            920..=959 => {
+                let k = w.key();
+                assert_eq!(db.contains(k), model.contains_key(&k), "contains({k})");
+                assert_eq!(db.len(), model.len() as u64, "len at op {i}");
+            }
+            960..=974 => {
+                let first = db.first().unwrap();
+                let last = db.last().unwrap();
+                assert_eq!(first, model.iter().next().map(|(k, v)| (*k, v.clone())));
+                assert_eq!(last, model.iter().next_back().map(|(k, v)| (*k, v.clone())));
+            }
+            975..=984 => {
+                // Bulk ingestion of a sorted run, overwriting some existing keys.
+                let mut keys: Vec<u64> = (0..1 + w.rng.below(300)).map(|_| w.key()).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let pairs: Vec<(u64, Vec<u8>)> =
+                    keys.iter().map(|&k| (k, w.value_for(k))).collect();
+                let n = db
+                    .ingest_sorted(pairs.iter().map(|(k, v)| (*k, v)))
+                    .unwrap();
+                assert_eq!(n, pairs.len() as u64);
+                model.extend(pairs);
+            }
+            985..=989 => {
+                // Oversized values are refused and change nothing.
+                let k = w.key();
+                let big = vec![7u8; MAX_VALUE + 1];
+                assert!(matches!(db.put(k, &big), Err(Error::ValueTooLarge { .. })));
+                let mut batch = WriteBatch::new();
+                batch.put(k ^ 1, b"small");
+                batch.put(k, &big);
+                assert!(matches!(db.write(batch), Err(Error::ValueTooLarge { .. })));
+                assert_eq!(db.get(k).unwrap().as_ref(), model.get(&k));
+                assert_eq!(db.get(k ^ 1).unwrap().as_ref(), model.get(&(k ^ 1)));
+            }
+            990..=994 => db.flush().unwrap(),
+            995 => db.compact().unwrap(),
+            _ => {
+                // Several writes to one key in one batch: the last one wins.
+                let k = w.key();
+                let mut batch = WriteBatch::new();
+                let v1 = w.value_for(k);
+                let v2 = w.value_for(k);
+                batch.put(k, &v1);
+                batch.delete(k);
+                batch.put(k, &v2);
+                db.write(batch).unwrap();
+                model.insert(k, v2);
+            }
+        }
+    }
+    check_all(&db, &model, &mut t);
+    let stats = db.stats();
+    assert_eq!(stats.keys, model.len() as u64);
+    let _ = last_stats;
+    (t, stats)
+}
+
+/// Every key of the model and every key of the database agree.
+fn check_all(db: &Db, model: &BTreeMap<u64, Vec<u8>>, t: &mut Transcript) {
+    assert_eq!(db.len(), model.len() as u64);
+    let all: Vec<(u64, Vec<u8>)> = db.range(..).map(|r| r.unwrap()).collect();
+    assert!(
+        all.iter().map(|(k, _)| *k).eq(model.keys().copied()),
+        "full scan keys differ from the model"
+    );
+    for ((k, v), (mk, mv)) in all.iter().zip(model) {
+        assert_eq!((k, v), (mk, mv));
+        assert_eq!(db.get(*k).unwrap().as_ref(), Some(mv));
+        t.record(*k, Some(v));
+    }
+}
+
+#[test]
+fn random_operations_match_a_btreemap_with_tiers_on() {
+    let (_, stats) = run(&tiers_on(), 1, 20_000);
+    assert!(stats.hot_tier.hits > 0, "the hot tier served reads");
+}
+
+#[test]
+fn random_operations_match_a_btreemap_with_tiers_off() {
+    let (_, stats) = run(&tiers_off(), 2, 20_000);
+    assert!(!stats.hot_tier.enabled && !stats.cache.enabled);
+}
+
+#[test]
+fn random_operations_match_a_btreemap_with_tiny_tiers_that_recycle_and_evict() {
+    let (_, stats) = run(&tiers_tiny(), 3, 20_000);
+    assert!(
+        stats.hot_tier.recycled > 10,
+        "segments recycled: {:?}",
+        stats.hot_tier
+    );
+    assert!(stats.hot_tier.demoted > 0, "{:?}", stats.hot_tier);
+    assert!(
+        stats.cache.evictions > 0,
+        "cache evicted: {:?}",
+        stats.cache
+    );
+}
+
+#[test]
+fn tiers_on_and_off_give_identical_results() {
+    let (on, _) = run(&tiers_on(), 77, 8_000);
+    let (tiny, _) = run(&tiers_tiny(), 77, 8_000);
+    let (off, _) = run(&tiers_off(), 77, 8_000);
+    assert_eq!(on.0.len(), off.0.len());
+    assert!(on.0 == off.0, "tiers on and off disagree");
+    assert!(tiny.0 == off.0, "tiny tiers and no tiers disagree");
+}
+
+#[test]
+fn reopen_after_clean_close_keeps_every_write_and_uses_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    {
+        let db = Db::open(dir.path(), tiers_on()).unwrap();
+        assert!(
+            !db.stats().open.index_from_snapshot,
+            "a new database has no snapshot"
+        );
+        for k in 0..3000u64 {
+            let v = value(k, 1, (k % 200) as usize);
+            db.put(k * 7, &v).unwrap();
+            model.insert(k * 7, v);
+        }
+        for k in (0..3000u64).step_by(3) {
+            db.delete(k * 7).unwrap();
+            model.remove(&(k * 7));
+        }
+    }
+    // Read-only session: keeps the snapshot it was opened from.
+    for _ in 0..2 {
+        let db = Db::open(dir.path(), tiers_on()).unwrap();
+        assert!(db.stats().open.index_from_snapshot);
+        assert_eq!(db.len(), model.len() as u64);
+        let all: Vec<_> = db.range(..).map(|r| r.unwrap()).collect();
+        assert!(all.into_iter().eq(model.clone()));
+    }
+    // A session that writes replaces it; the next open trusts the new one.
+    {
+        let db = Db::open(dir.path(), tiers_tiny()).unwrap();
+        db.put(1, b"new").unwrap();
+        model.insert(1, b"new".to_vec());
+    }
+    let db = Db::open(dir.path(), tiers_off()).unwrap();
+    let s = db.stats();
+    assert!(s.open.index_from_snapshot, "{:?}", s.open);
+    assert_eq!(db.len(), model.len() as u64);
+    assert_eq!(db.get(1).unwrap(), Some(b"new".to_vec()));
+}
+
+#[test]
+fn i64_keys_keep_signed_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), tiers_on()).unwrap();
+    let keys = [i64::MIN, -100, -1, 0, 1, 100, i64::MAX];
+    for &k in keys.iter().rev() {
+        db.put_i64(k, &k.to_le_bytes()).unwrap();
+    }
+    let order: Vec<i64> = db
+        .range(..)
+        .map(|r| alexkv::alex::key_to_i64(r.unwrap().0))
+        .collect();
+    assert_eq!(order, keys);
+    assert_eq!(
+        db.get_i64(-100).unwrap(),
+        Some((-100i64).to_le_bytes().to_vec())
+    );
+    assert!(db.contains_i64(i64::MIN));
+    db.delete_i64(i64::MIN).unwrap();
+    assert!(!db.contains_i64(i64::MIN));
+}
