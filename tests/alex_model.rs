@@ -287,3 +287,29 @@ fn bulk_load_rejects_bad_input() {
     let index = Alex::<u64>::bulk_load(&[], &[]).unwrap();
     assert!(index.is_empty());
 }
+
+/// The fuzz target's equivalent: fresh seeds over every distribution, small and large bulk loads,
+/// for a time budget (`ALEX_FUZZ_SECONDS`, default 5), each run checked against `BTreeMap`.
+/// A failure names its distribution and seed, so it reproduces with `run(dist, seed, ..)`.
+#[test]
+fn bounded_randomized_differential_run() {
+    let budget: u64 = std::env::var("ALEX_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let start = std::time::Instant::now();
+    let mut seed = std::env::var("ALEX_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xF022u64);
+    let mut runs = 0;
+    while start.elapsed().as_secs() < budget || runs < ALL.len() {
+        let mut rng = Rng::new(seed);
+        let dist = ALL[(seed % ALL.len() as u64) as usize];
+        let preload = [0, 1, 100, 5_000][rng.below(4) as usize];
+        let ops = 2_000 + rng.below(8_000);
+        run(dist, seed, preload, ops);
+        seed = seed.wrapping_add(0x9E37_79B9);
+        runs += 1;
+    }
+}
