@@ -1,0 +1,398 @@
+//! Concurrency check of the engine: writers, readers and scanners share one `Db`.
+//!
+//! Every value encodes `(key, version)` and a body derived from both, so a reader can tell a
+//! foreign or torn value from a real one. Each key has one writer, whose versions only grow. The
+//! writer publishes, per key, the version it *started* writing and, once the write returned, the
+//! version *acknowledged*. A reader checks every value against them:
+//!
+//! * the value names its own key and its body is intact (no foreign or recycled bytes);
+//! * its version is at least the acknowledged one read **before** the read (no stale value: the
+//!   stale-cache-fill and recycled-segment hazards both show up as an older version), and at most
+//!   the started one read **after** (no value from nowhere);
+//! * it is at least every version this reader already saw for the key (reads are monotonic);
+//! * `None` is allowed only if a delete of the key started after the acknowledged write.
+//!
+//! Tiny value cache and hot tier make fills, evictions, recycling and demotions constant.
+
+use alexkv::{Db, Options, WriteBatch};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KEYS: u64 = 96;
+const WRITERS: u64 = 2;
+const RUN_FOR: Duration = Duration::from_millis(1500);
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Spreads the small key set over the u64 range (the index sees real gaps). A bijection.
+fn key_of(i: u64) -> u64 {
+    i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn value(key: u64, version: u64) -> Vec<u8> {
+    let len = 16 + (version.wrapping_mul(7919) % 300) as usize;
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&key.to_le_bytes());
+    v.extend_from_slice(&version.to_le_bytes());
+    v.extend((16..len).map(|i| (key ^ version.rotate_left(i as u32 % 64)) as u8 ^ i as u8));
+    v
+}
+
+/// The version of a value of `key`, or a panic describing what is wrong with it.
+fn decode(key: u64, v: &[u8]) -> u64 {
+    assert!(v.len() >= 16, "key {key}: value of {} bytes", v.len());
+    let k = u64::from_le_bytes(v[..8].try_into().unwrap());
+    let version = u64::from_le_bytes(v[8..16].try_into().unwrap());
+    assert_eq!(k, key, "key {key} returned the value of key {k}");
+    assert!(
+        v == value(key, version),
+        "key {key} version {version}: body damaged"
+    );
+    version
+}
+
+/// Per-key state published by the key's writer. Versions are `(version << 1) | is_delete`.
+struct Key {
+    started: AtomicU64,
+    acked: AtomicU64,
+    last_delete_started: AtomicU64,
+}
+
+struct Shared {
+    db: Db,
+    keys: Vec<Key>,
+    stop: AtomicBool,
+    version: AtomicU64,
+}
+
+fn index_of(key: u64) -> usize {
+    (0..KEYS as usize)
+        .find(|&i| key_of(i as u64) == key)
+        .unwrap_or_else(|| panic!("unknown key {key}"))
+}
+
+/// What one read of key `i` observed, and the bounds it must respect.
+fn check_read(shared: &Shared, i: usize, acked_before: u64, got: Option<&[u8]>, seen: &mut [u64]) {
+    let key = key_of(i as u64);
+    let state = &shared.keys[i];
+    let started_after = state.started.load(SeqCst);
+    let deleted_after = state.last_delete_started.load(SeqCst);
+    let (acked_version, acked_delete) = (acked_before >> 1, acked_before & 1 == 1);
+    match got {
+        Some(v) => {
+            let version = decode(key, v);
+            if acked_delete {
+                assert!(version > acked_version, "key {key}: version {version} read after delete {acked_version} was acknowledged");
+            } else {
+                assert!(version >= acked_version, "key {key}: stale version {version}, {acked_version} was acknowledged before the read");
+            }
+            assert!(
+                version <= started_after >> 1,
+                "key {key}: version {version} was never written"
+            );
+            assert!(
+                version >= seen[i],
+                "key {key}: version {version} read after this reader saw {}",
+                seen[i]
+            );
+            seen[i] = version;
+        }
+        None => {
+            assert!(
+                deleted_after >= acked_version,
+                "key {key}: absent, but version {acked_version} was acknowledged and no delete started since"
+            );
+            assert!(
+                deleted_after > seen[i] || seen[i] == 0,
+                "key {key}: absent after this reader saw version {} and no delete started since",
+                seen[i]
+            );
+        }
+    }
+}
+
+fn writer(shared: &Shared, w: u64) -> u64 {
+    let mut rng = Rng(1000 + w);
+    let mine: Vec<usize> = (0..KEYS as usize)
+        .filter(|i| *i as u64 % WRITERS == w)
+        .collect();
+    let mut ops = 0;
+    while !shared.stop.load(SeqCst) {
+        ops += 1;
+        let roll = rng.below(100);
+        if roll < 10 {
+            // A batch over several of this writer's keys.
+            let n = 2 + rng.below(6) as usize;
+            let mut batch = WriteBatch::new();
+            let mut done = Vec::new();
+            for _ in 0..n {
+                let i = mine[rng.below(mine.len() as u64) as usize];
+                if done.iter().any(|(j, _)| *j == i) {
+                    continue;
+                }
+                let v = shared.version.fetch_add(1, SeqCst) + 1;
+                let delete = rng.below(5) == 0;
+                let state = &shared.keys[i];
+                state.started.store(v << 1 | delete as u64, SeqCst);
+                if delete {
+                    state.last_delete_started.store(v, SeqCst);
+                    batch.delete(key_of(i as u64));
+                } else {
+                    batch.put(key_of(i as u64), value(key_of(i as u64), v));
+                }
+                done.push((i, v << 1 | delete as u64));
+            }
+            shared.db.write(batch).unwrap();
+            for (i, enc) in done {
+                shared.keys[i].acked.store(enc, SeqCst);
+            }
+        } else {
+            let i = mine[rng.below(mine.len() as u64) as usize];
+            let key = key_of(i as u64);
+            let v = shared.version.fetch_add(1, SeqCst) + 1;
+            let delete = roll < 20;
+            let state = &shared.keys[i];
+            state.started.store(v << 1 | delete as u64, SeqCst);
+            if delete {
+                state.last_delete_started.store(v, SeqCst);
+                shared.db.delete(key).unwrap();
+            } else {
+                shared.db.put(key, &value(key, v)).unwrap();
+            }
+            state.acked.store(v << 1 | delete as u64, SeqCst);
+        }
+    }
+    ops
+}
+
+fn reader(shared: &Shared, r: u64) -> u64 {
+    let mut rng = Rng(2000 + r);
+    let mut seen = vec![0u64; KEYS as usize];
+    let mut reads = 0;
+    while !shared.stop.load(SeqCst) {
+        let i = rng.below(KEYS) as usize;
+        let key = key_of(i as u64);
+        let acked = shared.keys[i].acked.load(SeqCst);
+        match rng.below(10) {
+            0..=5 => {
+                let got = shared.db.get(key).unwrap();
+                check_read(shared, i, acked, got.as_deref(), &mut seen);
+            }
+            6 | 7 => {
+                // Zero-copy read: check inside the closure, where the bytes are borrowed.
+                let got = shared.db.get_with(key, |v| v.to_vec()).unwrap();
+                check_read(shared, i, acked, got.as_deref(), &mut seen);
+            }
+            8 => {
+                let idx: Vec<usize> = (0..4).map(|_| rng.below(KEYS) as usize).collect();
+                let acked: Vec<u64> = idx
+                    .iter()
+                    .map(|&j| shared.keys[j].acked.load(SeqCst))
+                    .collect();
+                let keys: Vec<u64> = idx.iter().map(|&j| key_of(j as u64)).collect();
+                let got = shared.db.multi_get(&keys).unwrap();
+                for ((&j, a), g) in idx.iter().zip(acked).zip(&got) {
+                    check_read(shared, j, a, g.as_deref(), &mut seen);
+                }
+            }
+            _ => {
+                let present = shared.db.contains(key);
+                let state = &shared.keys[i];
+                let deleted_after = state.last_delete_started.load(SeqCst);
+                let started_after = state.started.load(SeqCst);
+                if acked & 1 == 0 && acked >> 1 > 0 && deleted_after < acked >> 1 {
+                    assert!(
+                        present,
+                        "key {key}: acknowledged put {} not contained",
+                        acked >> 1
+                    );
+                }
+                if acked & 1 == 1 && started_after == acked {
+                    assert!(
+                        !present,
+                        "key {key}: contained after an acknowledged delete"
+                    );
+                }
+            }
+        }
+        reads += 1;
+    }
+    reads
+}
+
+fn scanner(shared: &Shared, s: u64) -> u64 {
+    let mut rng = Rng(3000 + s);
+    let mut scans = 0;
+    while !shared.stop.load(SeqCst) {
+        let (a, b) = (rng.next(), rng.next());
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let in_range: Vec<usize> = (0..KEYS as usize)
+            .filter(|&i| (lo..=hi).contains(&key_of(i as u64)))
+            .collect();
+        let acked: Vec<u64> = in_range
+            .iter()
+            .map(|&i| shared.keys[i].acked.load(SeqCst))
+            .collect();
+        let got: Vec<(u64, Vec<u8>)> = shared.db.range(lo..=hi).map(|r| r.unwrap()).collect();
+        assert!(
+            got.windows(2).all(|w| w[0].0 < w[1].0),
+            "scan keys not increasing"
+        );
+        for (key, v) in &got {
+            assert!(
+                (lo..=hi).contains(key),
+                "scan returned {key} outside {lo}..={hi}"
+            );
+            let i = index_of(*key);
+            let version = decode(*key, v);
+            let pos = in_range.iter().position(|&j| j == i).expect("key in range");
+            let a = acked[pos];
+            assert!(
+                version >= a >> 1,
+                "scan: key {key} stale version {version} < acked {}",
+                a >> 1
+            );
+            assert!(version <= shared.keys[i].started.load(SeqCst) >> 1);
+        }
+        for (&i, &a) in in_range.iter().zip(&acked) {
+            let deleted_after = shared.keys[i].last_delete_started.load(SeqCst);
+            if a & 1 == 0 && a >> 1 > 0 && deleted_after < a >> 1 {
+                let key = key_of(i as u64);
+                assert!(
+                    got.iter().any(|(k, _)| *k == key),
+                    "scan missed live key {key}"
+                );
+            }
+        }
+        scans += 1;
+    }
+    scans
+}
+
+/// Runs writers, readers and a scanner on one database for `RUN_FOR`.
+fn hammer(opts: Options) -> alexkv::Stats {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Arc::new(Shared {
+        db: Db::open(dir.path(), opts).unwrap(),
+        keys: (0..KEYS)
+            .map(|_| Key {
+                started: AtomicU64::new(1), // "deleted at version 0": absent
+                acked: AtomicU64::new(1),
+                last_delete_started: AtomicU64::new(0),
+            })
+            .collect(),
+        stop: AtomicBool::new(false),
+        version: AtomicU64::new(0),
+    });
+    let mut handles = Vec::new();
+    for w in 0..WRITERS {
+        let s = shared.clone();
+        handles.push(std::thread::spawn(move || ("writer", writer(&s, w))));
+    }
+    for r in 0..3 {
+        let s = shared.clone();
+        handles.push(std::thread::spawn(move || ("reader", reader(&s, r))));
+    }
+    {
+        let s = shared.clone();
+        handles.push(std::thread::spawn(move || ("scanner", scanner(&s, 0))));
+    }
+    let start = Instant::now();
+    while start.elapsed() < RUN_FOR && !handles.iter().any(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shared.stop.store(true, SeqCst);
+    let mut failed = None;
+    for h in handles {
+        match h.join() {
+            Ok((who, n)) => assert!(n > 0, "{who} made no progress"),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if let Some(e) = failed {
+        std::panic::resume_unwind(e);
+    }
+    // Final state: every key holds its last acknowledged version.
+    let mut seen = vec![0u64; KEYS as usize];
+    for i in 0..KEYS as usize {
+        let acked = shared.keys[i].acked.load(SeqCst);
+        let got = shared.db.get(key_of(i as u64)).unwrap();
+        check_read(&shared, i, acked, got.as_deref(), &mut seen);
+        match got {
+            Some(v) => assert_eq!(decode(key_of(i as u64), &v), acked >> 1),
+            None => assert_eq!(acked & 1, 1),
+        }
+    }
+    shared.db.stats()
+}
+
+fn tiny_tiers() -> Options {
+    Options::default()
+        .write_buffer_size(256 << 10)
+        .block_cache_bytes(1 << 20)
+        .max_value_bytes(1024)
+        .value_cache_bytes(4096)
+        .value_cache_entries(32)
+        .value_cache_shards(1)
+        .hot_tier_bytes(2 * 4096)
+        .hot_segment_bytes(4096)
+}
+
+#[test]
+fn readers_never_see_stale_or_foreign_values_with_tiny_cache_and_hot_tier() {
+    let s = hammer(tiny_tiers());
+    assert!(
+        s.hot_tier.recycled > 0 && s.hot_tier.demoted > 0,
+        "{:?}",
+        s.hot_tier
+    );
+    assert!(s.cache.inserts > 0, "{:?}", s.cache);
+}
+
+#[test]
+fn stale_cache_fill_is_never_served_with_cache_only() {
+    // No hot tier: every read goes through the cache and its fill protocol.
+    let s = hammer(tiny_tiers().hot_tier_bytes(0));
+    assert!(
+        s.cache.inserts > 0 && s.cache.rejected_fills > 0,
+        "{:?}",
+        s.cache
+    );
+}
+
+#[test]
+fn read_promotion_never_resurrects_a_replaced_value() {
+    let s = hammer(tiny_tiers().promote_reads_to_hot(true));
+    assert!(s.hot_tier.appends > 0, "{:?}", s.hot_tier);
+}
+
+#[test]
+fn tiers_off_is_consistent_under_concurrency() {
+    hammer(
+        tiny_tiers()
+            .hot_tier_bytes(0)
+            .value_cache_bytes(0)
+            .value_cache_entries(0),
+    );
+}
+
+#[test]
+fn db_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Db>();
+    assert_send_sync::<Arc<Db>>();
+}
