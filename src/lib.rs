@@ -76,7 +76,7 @@ mod stats;
 mod storage;
 mod write_batch;
 
-pub use db::{Db, RangeIter};
+pub use db::{Db, RangeIter, ReadProfile};
 pub use error::{Error, Result};
 pub use options::{CompactionStyle, Compression, Options};
 pub use stats::{CacheStats, HotTierStats, IndexStats, OpStats, OpenStats, RocksDbStats, Stats};

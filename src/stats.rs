@@ -213,6 +213,13 @@ impl Counter {
             .iter()
             .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)))
     }
+
+    /// Sets the counter back to zero (not atomic with concurrent adds).
+    pub(crate) fn reset(&self) {
+        for c in &self.cells {
+            c.store(0, Relaxed);
+        }
+    }
 }
 
 impl Default for Counter {

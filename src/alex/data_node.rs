@@ -289,12 +289,6 @@ impl<P: Copy> DataNode<P> {
         self.keys.len()
     }
 
-    /// Whether slot `i` holds a real entry.
-    #[inline(always)]
-    pub(crate) fn is_occupied(&self, i: usize) -> bool {
-        self.occupied.get(i)
-    }
-
     /// The key in slot `i` (a real key or a gap copy).
     #[inline(always)]
     pub(crate) fn key_at(&self, i: usize) -> u64 {

@@ -65,15 +65,6 @@ impl LinearModel {
         self.intercept += offset;
     }
 
-    /// The smallest key whose prediction is at least `position`, as a float estimate
-    /// (used to describe a model node's key domain).
-    pub(crate) fn key_at(&self, position: f64) -> f64 {
-        if self.slope == 0.0 {
-            return self.anchor as f64;
-        }
-        self.anchor as f64 + (position - self.intercept) / self.slope
-    }
-
     /// Least-squares fit of `(keys[i], i * scale)` over sorted keys: the rank model scaled to
     /// a node of `keys.len() * scale` positions. One key, or all keys equal, give slope 0.
     pub(crate) fn fit_ranks(keys: &[u64], scale: f64) -> Self {
@@ -128,24 +119,6 @@ impl LinearModel {
             intercept: my - slope * mx,
         }
     }
-
-    /// The model through two points `(k0, p0)` and `(k1, p1)` with `k0 < k1`.
-    pub(crate) fn through(k0: u64, p0: f64, k1: u64, p1: f64) -> Self {
-        let base = LinearModel {
-            anchor: k0,
-            slope: 0.0,
-            intercept: p0,
-        };
-        let dx = base.delta(k1);
-        if dx <= 0.0 {
-            return base;
-        }
-        LinearModel {
-            anchor: k0,
-            slope: (p1 - p0) / dx,
-            intercept: p0,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -187,7 +160,11 @@ mod tests {
 
     #[test]
     fn clamps_to_the_array() {
-        let m = LinearModel::through(10, 0.0, 20, 10.0);
+        let m = LinearModel {
+            anchor: 10,
+            slope: 1.0,
+            intercept: 0.0,
+        };
         assert_eq!(m.predict_slot(0, 10), 0);
         assert_eq!(m.predict_slot(u64::MAX, 10), 9);
         assert_eq!(m.predict_slot(15, 10), 5);

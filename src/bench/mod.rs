@@ -19,6 +19,12 @@
 //! | [`child`]     | run one system's phase in a child process and collect its result      |
 //! | [`sqlite`]    | the tuned SQLite baseline                                             |
 //! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
+//! | [`rocks_plain`] | the plain RocksDB baseline (same RocksDB options, nothing else)    |
+//! | [`systems`]   | alexkv / RocksDB / SQLite behind one interface; budget split        |
+//! | [`vs_sqlite`] | `benchmark_vs_sqlite`: phases, child processes, report             |
+//! | [`ycsb_run`]  | `ycsb_benchmark`: load and run phases, threads, report              |
+//! | [`profile_run`] | `profile_10m_queries`: the read-path breakdown                    |
+//! | [`plot`]      | SVG plots of `benchmark_vs_sqlite` reports                          |
 //! | [`report`]    | aligned text tables, JSON output, unit formatting                     |
 
 pub mod alloc;
@@ -27,8 +33,14 @@ pub mod histogram;
 pub mod index_compare;
 pub mod keys;
 pub mod memory;
+pub mod plot;
+pub mod profile_run;
 pub mod report;
 pub mod rng;
+pub mod rocks_plain;
 pub mod sqlite;
+pub mod systems;
 pub mod values;
+pub mod vs_sqlite;
 pub mod ycsb;
+pub mod ycsb_run;

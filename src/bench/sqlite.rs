@@ -93,6 +93,9 @@ impl SqliteKv {
     /// (page cache and mmap; 0 leaves SQLite's defaults) and `synchronous=FULL` if `sync`.
     pub fn open(path: &Path, budget_bytes: u64, sync: bool) -> rusqlite::Result<SqliteKv> {
         let conn = Connection::open(path)?;
+        // Several connections (one per benchmark thread) share the file; a writer waits for
+        // another rather than failing with SQLITE_BUSY.
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
         // journal_mode answers with the mode it switched to; anything but "wal" is a failure
         // worth knowing about (for example on a filesystem without shared memory).
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;

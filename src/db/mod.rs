@@ -64,11 +64,13 @@
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
 mod open;
+mod profile;
 mod range;
 mod read;
 mod snapshot;
 mod write;
 
+pub use profile::ReadProfile;
 pub use range::RangeIter;
 
 use crate::alex::Alex;
@@ -124,6 +126,8 @@ pub struct Db {
     /// True when this session changed RocksDB (a snapshot must be written at close).
     dirty: AtomicBool,
     ops: OpCounters,
+    /// Sampled read-path timing (`read_profile`).
+    profiler: profile::ReadProfiler,
     hot_append_errors: Counter,
     open_stats: OpenStats,
     closed: bool,

@@ -97,6 +97,7 @@ impl Db {
             ops: OpCounters::default(),
             hot_append_errors: Counter::new(),
             open_stats,
+            profiler: super::profile::ReadProfiler::new(),
             closed: false,
         })
     }

@@ -28,6 +28,7 @@
 //!   reader saw (another promotion did not get there first);
 //! * then appends and updates the index like a write, demotions included.
 
+use super::profile::{Probe, Served, Stage};
 use super::write::IndexOp;
 use super::Db;
 use crate::alex::i64_to_key;
@@ -54,9 +55,15 @@ impl Db {
     /// ```
     pub fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
         self.ops.gets.inc();
-        match self.lookup(key) {
-            None => Ok(None),
-            Some(loc) => self.read_at(key, loc),
+        let mut probe = self.profiler.start();
+        let loc = self.lookup(key);
+        lap(&mut probe, Stage::Index);
+        match loc {
+            None => {
+                self.finish(probe, Served::Absent);
+                Ok(None)
+            }
+            Some(loc) => self.read_at(key, loc, &mut probe),
         }
     }
 
@@ -74,7 +81,11 @@ impl Db {
     /// ```
     pub fn get_with<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.ops.gets.inc();
-        let Some(loc) = self.lookup(key) else {
+        let mut probe = self.profiler.start();
+        let loc = self.lookup(key);
+        lap(&mut probe, Stage::Index);
+        let Some(loc) = loc else {
+            self.finish(probe, Served::Absent);
             return Ok(None);
         };
         let mut f = Some(f);
@@ -91,16 +102,19 @@ impl Db {
                     }
                 };
                 buf.clear();
-                self.hot.read(loc, key, |v| buf.extend_from_slice(v))?;
+                let found = self.hot.read(loc, key, |v| buf.extend_from_slice(v));
+                lap(&mut probe, Stage::HotTier);
+                found?;
                 let f = f.take()?;
                 Some(f(buf))
             });
             if hit.is_some() {
+                self.finish(probe, Served::HotTier);
                 return Ok(hit);
             }
         }
         match f.take() {
-            Some(f) => self.read_cold(key, loc, f),
+            Some(f) => self.read_cold(key, loc, f, &mut probe),
             None => Ok(None), // unreachable: `f` is only taken on a hit
         }
     }
@@ -208,7 +222,7 @@ impl Db {
             let Some((key, raw)) = entry else {
                 return Ok(None);
             };
-            if let Some(v) = self.read_at(key, Location::from_raw(raw))? {
+            if let Some(v) = self.read_at(key, Location::from_raw(raw), &mut None)? {
                 return Ok(Some((key, v)));
             }
             // Deleted since the index lookup: look further down.
@@ -222,14 +236,58 @@ impl Db {
         self.index.read().get(key).map(Location::from_raw)
     }
 
-    /// The value of `key` whose index entry was `loc`.
-    pub(super) fn read_at(&self, key: u64, loc: Location) -> Result<Option<Vec<u8>>> {
+    /// The value of `key` whose index entry was `loc`. `probe` times the read when sampled.
+    pub(super) fn read_at(
+        &self,
+        key: u64,
+        loc: Location,
+        probe: &mut Option<Probe>,
+    ) -> Result<Option<Vec<u8>>> {
         if loc.is_hot() {
-            if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
+            let found = self.hot.read(loc, key, <[u8]>::to_vec);
+            lap(probe, Stage::HotTier);
+            if let Some(v) = found {
+                self.finish(probe.take(), Served::HotTier);
                 return Ok(Some(v));
             }
         }
-        self.read_cold(key, loc, <[u8]>::to_vec)
+        self.read_cold(key, loc, <[u8]>::to_vec, probe)
+    }
+
+    /// Records a sampled read (no-op for `None`).
+    #[inline]
+    fn finish(&self, probe: Option<Probe>, served: Served) {
+        if let Some(p) = probe {
+            self.profiler.finish(p, served);
+        }
+    }
+
+    /// Where point reads spend their time: the engine's sampled read-path timing (one read in
+    /// 64 per thread is timed stage by stage). `profile_10m_queries` prints it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"x").unwrap();
+    /// for _ in 0..1000 {
+    ///     db.get(1).unwrap();
+    /// }
+    /// let p = db.read_profile();
+    /// assert!(p.samples >= 1000 / 64 - 1);
+    /// assert!((p.served_hot_tier + p.served_value_cache + p.served_rocksdb + p.served_absent - 1.0).abs() < 1e-9);
+    /// ```
+    pub fn read_profile(&self) -> crate::ReadProfile {
+        self.profiler.snapshot()
+    }
+
+    /// Starts the read profile afresh (after a warm-up, say).
+    pub fn reset_read_profile(&self) {
+        self.profiler.reset();
+    }
+
+    /// Every key, in order, from the index (no I/O). Takes the index read lock for the copy.
+    pub fn keys(&self) -> Vec<u64> {
+        self.index.read().iter().map(|(k, _)| k).collect()
     }
 
     /// The Cold path: value cache, else RocksDB with the fill protocol (module docs). `seen` is
@@ -239,22 +297,30 @@ impl Db {
         key: u64,
         seen: Location,
         f: impl FnOnce(&[u8]) -> R,
+        probe: &mut Option<Probe>,
     ) -> Result<Option<R>> {
-        if let Some(v) = self.cache.get(key) {
-            return Ok(Some(f(&v)));
+        let cached = self.cache.get(key);
+        lap(probe, Stage::ValueCache);
+        if let Some(v) = cached {
+            let r = f(&v);
+            self.finish(probe.take(), Served::ValueCache);
+            return Ok(Some(r));
         }
         let ticket = self.cache.begin_fill(key);
         let promote_from = self
             .opts
             .promote_reads_to_hot
             .then(|| self.write_seq.load(Ordering::Acquire));
-        self.rocks.get_pinned(key, |bytes| {
+        let value = self.rocks.get_pinned(key, |bytes| {
             let promoted = promote_from.is_some_and(|seq| self.promote(key, seen, seq, bytes));
             if !promoted {
                 self.cache.fill(ticket, bytes);
             }
             f(bytes)
-        })
+        });
+        lap(probe, Stage::RocksDb);
+        self.finish(probe.take(), Served::RocksDb);
+        value
     }
 
     /// Copies a value just read from RocksDB into the hot tier, if no write can have replaced it
@@ -278,5 +344,13 @@ impl Db {
         ops.push(IndexOp::Set(key, loc));
         self.apply_index_ops(&ops);
         true
+    }
+}
+
+/// Ends a stage of a sampled read (no-op when the read is not sampled).
+#[inline(always)]
+fn lap(probe: &mut Option<Probe>, stage: Stage) {
+    if let Some(p) = probe {
+        p.lap(stage);
     }
 }

@@ -1,0 +1,183 @@
+//! `profile_10m_queries`: where a point read's time goes, from the engine's own sampled read
+//! instrumentation (`Db::read_profile`, see `db/profile.rs`).
+//!
+//! Builds a database of `rows` rows through the batched write path (or reuses one with `--db`),
+//! closes it and times the reopen, warms up, resets the profile, runs `queries` point reads
+//! (random order over the keys, or in key order with `sequential`), and reports each stage in ns
+//! per read and percent, with how each tier served the reads and the number of samples.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
+use super::systems::alexkv_options;
+use super::values::value_for;
+use crate::{Db, ReadProfile, WriteBatch};
+
+/// What to run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileConfig {
+    /// Rows to load (ignored when reusing a database that has rows).
+    pub rows: usize,
+    /// Point reads to profile.
+    pub queries: usize,
+    /// `random` (uniform over the keys) or `sequential` (key order).
+    pub query_order: String,
+    /// Value size in bytes.
+    pub value_size: usize,
+    /// Cache memory, in bytes (split as `benchmark_vs_sqlite` splits it).
+    pub memory_budget: u64,
+    /// Database directory.
+    pub db: PathBuf,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// What came out.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileReport {
+    /// The configuration.
+    pub config: ProfileConfig,
+    /// Rows in the database.
+    pub rows: u64,
+    /// Seconds to load (None when reused).
+    pub load_secs: Option<f64>,
+    /// Seconds to reopen the cleanly closed database until it serves reads.
+    pub reopen_secs: f64,
+    /// Whether the reopen loaded the index snapshot (else it scanned RocksDB).
+    pub index_from_snapshot: bool,
+    /// Mean ns per read over all queries (batch-timed, not sampled).
+    pub read_mean_ns: f64,
+    /// The sampled breakdown.
+    pub profile: ReadProfile,
+    /// The engine's statistics after the run.
+    pub stats: serde_json::Value,
+}
+
+/// Runs the profile.
+pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
+    let opts = || alexkv_options(c.memory_budget, false, c.value_size);
+    let mut load_secs = None;
+    let existing = Db::open(&c.db, opts().create_if_missing(true)).map_err(|e| e.to_string())?;
+    if existing.is_empty() {
+        let keys = generate_keys(KeyDist::Random, c.rows, c.seed);
+        let order = shuffled(&keys, c.seed ^ 0x10AD);
+        let start = Instant::now();
+        let mut v = Vec::with_capacity(c.value_size);
+        for chunk in order.chunks(10_000) {
+            let mut batch = WriteBatch::with_capacity(chunk.len(), chunk.len() * c.value_size);
+            for &k in chunk {
+                value_for(k, c.value_size, &mut v);
+                batch.put(k, &v);
+            }
+            existing.write(batch).map_err(|e| e.to_string())?;
+        }
+        existing.flush().map_err(|e| e.to_string())?;
+        load_secs = Some(start.elapsed().as_secs_f64());
+    }
+    drop(existing);
+    let start = Instant::now();
+    let db = Db::open(&c.db, opts()).map_err(|e| e.to_string())?;
+    let reopen_secs = start.elapsed().as_secs_f64();
+    let index_from_snapshot = db.stats().open.index_from_snapshot;
+    let rows = db.len();
+    let keys: Vec<u64> = db.keys();
+    if keys.is_empty() {
+        return Err("the database is empty".into());
+    }
+    let queries = if c.query_order == "sequential" {
+        keys.iter().copied().cycle().take(c.queries).collect()
+    } else {
+        query_sequence(&keys, c.queries, c.seed ^ 0x9E37)
+    };
+    let mut bytes = 0usize;
+    for &k in query_sequence(&keys, c.queries / 10 + 1, c.seed ^ 0x3A3A).iter() {
+        db.get_with(k, |v| bytes += v.len())
+            .map_err(|e| e.to_string())?;
+    }
+    db.reset_read_profile();
+    let start = Instant::now();
+    for &k in &queries {
+        if db
+            .get_with(k, |v| bytes += v.len())
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Err(format!("key {k} is missing"));
+        }
+    }
+    let read_mean_ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
+    std::hint::black_box(bytes);
+    let profile = db.read_profile();
+    let stats = serde_json::to_value(db.stats()).unwrap_or_default();
+    Ok(ProfileReport {
+        config: c,
+        rows,
+        load_secs,
+        reopen_secs,
+        index_from_snapshot,
+        read_mean_ns,
+        profile,
+        stats,
+    })
+}
+
+/// The report as text.
+pub fn render(r: &ProfileReport) -> String {
+    use super::report::{fmt_ns, Table};
+    let p = &r.profile;
+    let mut out = format!(
+        "{} rows, {} queries ({} order), {}-byte values; reopen {:.2} s ({}); read mean {} (all queries, batch-timed)\n",
+        r.rows,
+        r.config.queries,
+        r.config.query_order,
+        r.config.value_size,
+        r.reopen_secs,
+        if r.index_from_snapshot { "index snapshot" } else { "key scan" },
+        fmt_ns(r.read_mean_ns)
+    );
+    out.push_str(&format!(
+        "sampled: {} reads (1 in {} per thread), clock read {:.1} ns subtracted per lap\n\n",
+        p.samples, p.sample_every, p.timer_ns
+    ));
+    let pct = |x: f64| {
+        if p.total_ns > 0.0 {
+            format!("{:.1}%", 100.0 * x / p.total_ns)
+        } else {
+            "-".into()
+        }
+    };
+    let mut t = Table::new(["stage", "ns/read", "share", "reads that used it"]);
+    let rows = [
+        ("index lookup", p.index_ns, 1.0),
+        ("hot tier read", p.hot_tier_ns, p.hot_tier_lookups),
+        ("value cache", p.value_cache_ns, p.value_cache_lookups),
+        ("RocksDB get", p.rocksdb_ns, p.rocksdb_reads),
+        ("overhead", p.other_ns, 1.0),
+    ];
+    for (name, ns, used) in rows {
+        t.row([
+            name.to_string(),
+            fmt_ns(ns),
+            pct(ns),
+            format!("{:.1}%", 100.0 * used),
+        ]);
+    }
+    t.row([
+        "total".to_string(),
+        fmt_ns(p.total_ns),
+        "100%".to_string(),
+        String::new(),
+    ]);
+    out.push_str(&t.render());
+    out.push_str(&format!(
+        "\nserved by: hot tier {:.1}%, value cache {:.1}%, RocksDB {:.1}%, absent {:.1}%\n",
+        100.0 * p.served_hot_tier,
+        100.0 * p.served_value_cache,
+        100.0 * p.served_rocksdb,
+        100.0 * p.served_absent
+    ));
+    out
+}

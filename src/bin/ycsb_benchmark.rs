@@ -1,0 +1,114 @@
+//! `ycsb_benchmark --workload <a..f|path> --size N`: YCSB core workloads on alexkv, plain RocksDB
+//! and SQLite, each engine in its own child process on the same operation stream. See
+//! `alexkv::bench::ycsb_run`.
+
+use std::path::{Path, PathBuf};
+
+use alexkv::bench::child::{child_main, ChildRequest};
+use alexkv::bench::report::write_json;
+use alexkv::bench::systems::SystemKind;
+use alexkv::bench::ycsb::Workload;
+use alexkv::bench::ycsb_run::{self, YcsbConfig};
+use clap::Parser;
+
+/// Run a YCSB workload against alexkv, RocksDB and SQLite.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// `a`..`f` (the files in ycsb/) or a path to a YCSB workload file.
+    #[arg(long, default_value = "a")]
+    workload: String,
+    /// Records to load (overrides `recordcount`).
+    #[arg(long)]
+    size: Option<u64>,
+    /// Operations to run (overrides `operationcount`; default: the file's, at most `size`).
+    #[arg(long)]
+    ops: Option<u64>,
+    /// Client threads sharing one database.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Engines to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "alexkv,rocksdb,sqlite")]
+    engines: Vec<String>,
+    /// Cache memory for every engine in bytes (default: 3x the data).
+    #[arg(long)]
+    memory_budget: Option<u64>,
+    /// Seed of the operation stream.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Working directory (deleted afterwards).
+    #[arg(long, default_value = "target/bench-ycsb")]
+    dir: PathBuf,
+    /// Write every figure and the configuration to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("ycsb_benchmark: {msg}");
+    std::process::exit(2);
+}
+
+fn main() {
+    match ChildRequest::from_env() {
+        Ok(Some(request)) => child_main(|| {
+            let config: YcsbConfig = request.config()?;
+            let kind = SystemKind::parse(&request.system)?;
+            ycsb_run::run_engine(kind, &config)
+        }),
+        Ok(None) => {}
+        Err(e) => fail(e),
+    }
+    let args = Args::parse();
+    let engines: Vec<SystemKind> = args
+        .engines
+        .iter()
+        .map(|s| SystemKind::parse(s))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| fail(e));
+    let short = args.workload.trim_start_matches("workload");
+    let text = if short.len() == 1 && Workload::standard(short).is_some() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ycsb")
+            .join(format!("workload{short}"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())))
+    } else {
+        std::fs::read_to_string(&args.workload)
+            .unwrap_or_else(|e| fail(format!("{}: {e}", args.workload)))
+    };
+    let parsed = Workload::parse(&text).unwrap_or_else(|e| fail(e));
+    let mut overrides = Vec::new();
+    let records = args.size.unwrap_or(parsed.recordcount);
+    if let Some(size) = args.size {
+        overrides.push(("recordcount".to_string(), size.to_string()));
+    }
+    let ops = args
+        .ops
+        .unwrap_or(parsed.operationcount.min(records.max(1)));
+    overrides.push(("operationcount".to_string(), ops.to_string()));
+    let budget = args
+        .memory_budget
+        .unwrap_or_else(|| (3 * records * parsed.record_len() as u64).max(64 << 20));
+    let config = YcsbConfig {
+        workload: args.workload.clone(),
+        workload_text: text,
+        overrides,
+        threads: args.threads.max(1),
+        memory_budget: budget,
+        seed: args.seed,
+        dir: args.dir,
+    };
+    if let Err(e) = config.workload() {
+        fail(e);
+    }
+    let report = ycsb_run::run(config, &engines).unwrap_or_else(|e| {
+        eprintln!("ycsb_benchmark: {e}");
+        std::process::exit(1);
+    });
+    print!("{}", ycsb_run::render(&report));
+    if let Some(path) = args.json {
+        if let Err(e) = write_json(&path, &report) {
+            fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+}

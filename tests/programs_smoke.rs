@@ -1,0 +1,278 @@
+//! Smoke tests of the programs users run: each runs at a small size and its JSON report must
+//! hold the documented fields with sane values.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run(bin: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written"))
+        .expect("valid JSON")
+}
+
+fn positive(v: &Value, what: &str) -> f64 {
+    let x = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!(x.is_finite() && x > 0.0, "{what} = {x}");
+    x
+}
+
+#[test]
+fn index_benchmark_reports_every_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.json");
+    let out = run(
+        env!("CARGO_BIN_EXE_index_benchmark"),
+        &[
+            "--keys",
+            "20000",
+            "--dist",
+            "all",
+            "--queries",
+            "5000",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alex"));
+    let reports = json(&path);
+    let reports = reports.as_array().expect("one report per distribution");
+    assert_eq!(reports.len(), 4);
+    for r in reports {
+        assert_eq!(r["config"]["keys"], 20000);
+        let names: Vec<&str> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["structure"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alex", "btreemap", "sorted_vec"]);
+        for x in r["results"].as_array().unwrap() {
+            for field in [
+                "bulk_load_s",
+                "lookup_ns_mean",
+                "insert_ops_per_s",
+                "lookup_after_insert_ns_mean",
+                "bytes_per_key",
+            ] {
+                positive(&x[field], field);
+            }
+        }
+        assert_eq!(r["alex_after_inserts"]["keys"], 20000);
+    }
+}
+
+#[test]
+fn benchmark_vs_sqlite_compares_three_systems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vs.json");
+    let work = dir.path().join("work");
+    let out = run(
+        env!("CARGO_BIN_EXE_benchmark_vs_sqlite"),
+        &[
+            "10000",
+            "random",
+            "--queries",
+            "10000",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in ["alexkv", "rocksdb", "sqlite"] {
+        assert!(stdout.contains(name), "table lacks {name}:\n{stdout}");
+    }
+    let r = json(&path);
+    assert_eq!(r["config"]["rows"], 10000);
+    positive(
+        &r["point_read_speedup_vs_sqlite"],
+        "point_read_speedup_vs_sqlite",
+    );
+    positive(
+        &r["point_read_speedup_vs_rocksdb"],
+        "point_read_speedup_vs_rocksdb",
+    );
+    let systems = r["systems"].as_array().unwrap();
+    assert_eq!(systems.len(), 3);
+    for s in systems {
+        positive(&s["load_rows_per_sec"], "load_rows_per_sec");
+        positive(&s["point_reads"]["mean_ns"], "point read mean");
+        positive(&s["point_reads"]["latency"]["p99"], "point read p99");
+        positive(&s["misses"]["mean_ns"], "miss mean");
+        positive(&s["scans"]["mean_ns"], "scan mean");
+        positive(&s["peak_rss_bytes"], "peak_rss_bytes");
+        positive(&s["disk_bytes"], "disk_bytes");
+        assert_eq!(s["point_reads"]["ops"], 10000);
+        assert!(s["values_checked"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        systems[0]["bulk_rows_per_sec"].as_f64().unwrap() > 0.0,
+        "alexkv reports its bulk path"
+    );
+}
+
+#[test]
+fn ycsb_benchmark_runs_workload_a_on_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ycsb.json");
+    let work = dir.path().join("work");
+    run(
+        env!("CARGO_BIN_EXE_ycsb_benchmark"),
+        &[
+            "--workload",
+            "a",
+            "--size",
+            "5000",
+            "--ops",
+            "5000",
+            "--threads",
+            "2",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let r = json(&path);
+    let engines = r["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 3);
+    for e in engines {
+        positive(&e["throughput_ops_per_sec"], "throughput");
+        let ops: Vec<&str> = e["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["op"].as_str().unwrap())
+            .collect();
+        assert!(ops.contains(&"READ") && ops.contains(&"UPDATE"), "{ops:?}");
+        let total: u64 = e["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 5000);
+    }
+    assert_eq!(r["throughput_speedup"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let db = db.to_str().unwrap();
+    let bin = env!("CARGO_BIN_EXE_alexkv");
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "# key,value\n1,one\n2,two\n3\tthree\n").unwrap();
+    run(bin, &["--db", db, "load", "--file", csv.to_str().unwrap()]);
+    run(bin, &["--db", db, "put", "10", "ten"]);
+    let out = run(bin, &["--db", db, "get", "2"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "two");
+    let out = run(bin, &["--db", db, "scan", "0", "100"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\tone\n2\ttwo\n3\tthree\n10\tten\n"
+    );
+    run(bin, &["--db", db, "delete", "2"]);
+    let missing = Command::new(bin)
+        .args(["--db", db, "get", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1), "a missing key exits 1");
+    let bad = Command::new(bin)
+        .args(["--db", db, "get", "two"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a non-numeric key exits 2");
+    let nodb = Command::new(bin)
+        .args([
+            "--db",
+            dir.path().join("nothing").to_str().unwrap(),
+            "get",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(nodb.status.code(), Some(3), "a missing database exits 3");
+    let out = run(bin, &["--db", db, "stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
+    assert_eq!(stats["keys"], 3);
+    run(bin, &["--db", db, "compact"]);
+}
+
+#[test]
+fn profile_10m_queries_breaks_a_read_down_by_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.json");
+    let db = dir.path().join("db");
+    let out = run(
+        env!("CARGO_BIN_EXE_profile_10m_queries"),
+        &[
+            "--rows",
+            "20000",
+            "--queries",
+            "50000",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("index lookup"));
+    let r = json(&path);
+    assert_eq!(r["rows"], 20000);
+    let p = &r["profile"];
+    assert!(
+        p["samples"].as_u64().unwrap() >= 50000 / 64 - 1,
+        "samples: {}",
+        p["samples"]
+    );
+    positive(&p["total_ns"], "total_ns");
+    positive(&p["index_ns"], "index_ns");
+    let served: f64 = [
+        "served_hot_tier",
+        "served_value_cache",
+        "served_rocksdb",
+        "served_absent",
+    ]
+    .iter()
+    .map(|f| p[*f].as_f64().unwrap())
+    .sum();
+    assert!((served - 1.0).abs() < 1e-9, "shares add up to {served}");
+    // Reusing the database: no load, the reopen finds the snapshot written at close.
+    run(
+        env!("CARGO_BIN_EXE_profile_10m_queries"),
+        &[
+            "--rows",
+            "20000",
+            "--queries",
+            "1000",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let r = json(&path);
+    assert!(r["load_secs"].is_null());
+    assert_eq!(r["index_from_snapshot"], true);
+}
