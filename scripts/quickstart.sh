@@ -38,7 +38,7 @@ case "${1:-}" in
     bench)
         shift
         install_build_deps
-        cargo run --release --bin index_benchmark -- --keys 1000000 --dist all "$@"
+        cargo run --release --bin benchmark_vs_sqlite -- 1000000 random "$@"
         ;;
     *)
         echo "usage: bash scripts/quickstart.sh {bench|test} [benchmark arguments]" >&2

@@ -7,14 +7,16 @@
 //! 2. `RocksStore::open`: checks the directory is ours (`ALEXKV` identity file) and takes
 //!    RocksDB's `LOCK`, which guards the whole directory; a second open, in this process or
 //!    another, fails here with `Error::Locked` before any other file is touched.
-//! 3. `HotTier::open`: verifies the segment files and deletes damaged ones. **Recovered records
-//!    are ignored**: the tier is a cache and a recovered record may be older than RocksDB (a crash
-//!    between a commit and its append, a delete, a run with the tier off). The index starts all
-//!    Cold and the old records age out as the ring wraps; their locations can never be in the
-//!    index, so the demotion of a recycled one compares unequal and does nothing.
+//! 3. `HotTier::open`: verifies the segment files and deletes damaged ones. The records it
+//!    recovers are not trusted by themselves (one may be older than RocksDB: a crash between a
+//!    commit and its append, a delete, a run with the tier off). Only the locations saved in a
+//!    matching snapshot point the index into the tier (step 4); every other record ages out as
+//!    the ring wraps, and the demotion of a recycled one compares unequal and does nothing.
 //! 4. The index: from the snapshot (`snapshot` module) when it matches RocksDB's sequence number,
-//!    identity and key bounds, else by a key-only scan of RocksDB. Either way a bulk load with
-//!    every key Cold. A rejected snapshot is reported in `Stats::open`, never an error.
+//!    identity and key bounds (a bulk load of its keys with their saved locations, so values that
+//!    were hot at close are served from the tier at once), else by a key-only scan of RocksDB
+//!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
+//!    never an error.
 //!
 //! # Close (`Db::close` or drop)
 //!
@@ -111,12 +113,12 @@ impl Db {
             return Ok(()); // the snapshot we opened from still describes RocksDB
         }
         let sequence = self.rocks.latest_sequence_number();
-        let keys: Vec<u64> = self.index.read().range(..).map(|(k, _)| k).collect();
+        let (keys, locations): (Vec<u64>, Vec<u64>) = self.index.read().range(..).unzip();
         snapshot::write(
             &self.path,
             sequence,
             &snapshot::rocks_identity(&self.path),
-            keys,
+            snapshot::SnapshotIndex { keys, locations },
         )?;
         self.snapshot_on_disk.store(true, FLAG);
         self.dirty.store(false, FLAG);
@@ -133,12 +135,16 @@ fn build_index(rocks: &RocksStore, dir: &Path) -> Result<(Alex<u64>, bool, Optio
         identity: &identity,
         bounds: rocks.key_bounds()?,
     };
-    let (keys, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
-        Ok(Some(keys)) => (keys, true, None),
-        Ok(None) => (scan_keys(rocks)?, false, None),
-        Err(reason) => (scan_keys(rocks)?, false, Some(reason)),
+    let cold = |keys: Vec<u64>| {
+        let locations = vec![Location::COLD.to_raw(); keys.len()];
+        snapshot::SnapshotIndex { keys, locations }
     };
-    let payloads = vec![Location::COLD.to_raw(); keys.len()];
+    let (found, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
+        Ok(Some(found)) => (found, true, None),
+        Ok(None) => (cold(scan_keys(rocks)?), false, None),
+        Err(reason) => (cold(scan_keys(rocks)?), false, Some(reason)),
+    };
+    let (keys, payloads) = (found.keys, found.locations);
     let index = Alex::bulk_load(&keys, &payloads).map_err(|e| Error::Corruption {
         path: dir.to_path_buf(),
         detail: format!("index rebuild: {e}"),

@@ -1,11 +1,12 @@
-//! The index snapshot: the sorted key list written at a clean close, so the next open can
-//! bulk-load the index without scanning RocksDB.
+//! The index snapshot: the sorted keys and their locations, written at a clean close, so the next
+//! open can bulk-load the index without scanning RocksDB and keeps the hot tier warm.
 //!
 //! # File format (`index.snapshot`)
 //!
 //! ```text
 //! bincode (fixed-width little-endian integers) of SnapshotFile:
 //!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | keys Vec<u64>
+//!     | locations Vec<u64>   (format 2: one packed Location per key)
 //! then crc32 (u32 LE) of every byte before it
 //! ```
 //!
@@ -27,6 +28,11 @@
 //! file before its first write of a session, so a snapshot on disk always describes the last
 //! clean close.
 //!
+//! The locations let a reopened database read its hot tier at once. A Hot location is only ever
+//! a hint (the tier checks segment generation, key, length and checksum on every read, see
+//! `hot_tier`), and at a matching sequence number it names the key's current value: segment
+//! contents lost to an OS crash after the close fail the checks and the read goes to RocksDB.
+//!
 //! Writing is atomic: temporary file, fsync, rename, fsync of the directory.
 
 use crate::error::{Error, Result};
@@ -40,7 +46,7 @@ pub(super) const SNAPSHOT_FILE: &str = "index.snapshot";
 /// Temporary name while it is written.
 const SNAPSHOT_TMP: &str = "index.snapshot.tmp";
 const MAGIC: [u8; 8] = *b"ALXSNAP1";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
@@ -51,6 +57,16 @@ struct SnapshotFile {
     sequence: u64,
     identity: String,
     keys: Vec<u64>,
+    locations: Vec<u64>,
+}
+
+/// The index as the snapshot holds it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct SnapshotIndex {
+    /// Strictly increasing keys.
+    pub keys: Vec<u64>,
+    /// `Location::to_raw()` of each key.
+    pub locations: Vec<u64>,
 }
 
 /// What the snapshot must match to be trusted.
@@ -70,13 +86,13 @@ pub(super) fn rocks_identity(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Loads the snapshot's keys if a snapshot exists and matches `expected`.
+/// Loads the snapshot's keys and locations if a snapshot exists and matches `expected`.
 ///
 /// `Ok(None)`: no snapshot. `Err(reason)`: a snapshot exists and is not trusted.
 pub(super) fn load(
     dir: &Path,
     expected: &Expected<'_>,
-) -> std::result::Result<Option<Vec<u64>>, String> {
+) -> std::result::Result<Option<SnapshotIndex>, String> {
     let path = dir.join(SNAPSHOT_FILE);
     let bytes = match fs::read(&path) {
         Ok(b) => b,
@@ -113,6 +129,13 @@ pub(super) fn load(
             file.sequence, expected.sequence
         ));
     }
+    if file.locations.len() != file.keys.len() {
+        return Err(format!(
+            "{} keys but {} locations",
+            file.keys.len(),
+            file.locations.len()
+        ));
+    }
     if let Some(i) = file.keys.windows(2).position(|w| w[0] >= w[1]) {
         return Err(format!("keys not increasing at position {}", i + 1));
     }
@@ -127,17 +150,21 @@ pub(super) fn load(
             expected.bounds
         ));
     }
-    Ok(Some(file.keys))
+    Ok(Some(SnapshotIndex {
+        keys: file.keys,
+        locations: file.locations,
+    }))
 }
 
-/// Writes a snapshot of `keys` (strictly increasing) taken at `sequence`, atomically.
-pub(super) fn write(dir: &Path, sequence: u64, identity: &str, keys: Vec<u64>) -> Result<()> {
+/// Writes a snapshot of `index` (strictly increasing keys) taken at `sequence`, atomically.
+pub(super) fn write(dir: &Path, sequence: u64, identity: &str, index: SnapshotIndex) -> Result<()> {
     let file = SnapshotFile {
         magic: MAGIC,
         format: FORMAT,
         sequence,
         identity: identity.to_string(),
-        keys,
+        keys: index.keys,
+        locations: index.locations,
     };
     let body = bincode::serialize(&file).map_err(|e| {
         Error::io(
@@ -199,9 +226,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         assert_eq!(load(d, &expected(5, None)), Ok(None));
-        write(d, 5, "id-1", vec![1, 7, u64::MAX]).unwrap();
+        let index = || SnapshotIndex {
+            keys: vec![1, 7, u64::MAX],
+            locations: vec![0, 5, 9],
+        };
+        write(d, 5, "id-1", index()).unwrap();
         let ok = expected(5, Some((1, u64::MAX)));
-        assert_eq!(load(d, &ok), Ok(Some(vec![1, 7, u64::MAX])));
+        assert_eq!(load(d, &ok), Ok(Some(index())));
         assert!(load(d, &expected(6, Some((1, u64::MAX)))).is_err());
         assert!(load(d, &expected(5, Some((1, 8)))).is_err());
         let other = Expected {
@@ -218,7 +249,11 @@ mod tests {
     fn every_flipped_byte_and_every_truncation_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        write(d, 9, "id-1", (0..50).map(|k| k * 3).collect()).unwrap();
+        let index = SnapshotIndex {
+            keys: (0..50).map(|k| k * 3).collect(),
+            locations: vec![0; 50],
+        };
+        write(d, 9, "id-1", index).unwrap();
         let good = fs::read(d.join(SNAPSHOT_FILE)).unwrap();
         let exp = expected(9, Some((0, 147)));
         for i in 0..good.len() {
@@ -236,7 +271,11 @@ mod tests {
     #[test]
     fn unsorted_keys_with_a_valid_checksum_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), 1, "id-1", vec![1, 5, 3, 9]).unwrap();
+        let index = SnapshotIndex {
+            keys: vec![1, 5, 3, 9],
+            locations: vec![0; 4],
+        };
+        write(dir.path(), 1, "id-1", index).unwrap();
         let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();
         assert!(reason.contains("increasing"), "{reason}");
     }

@@ -27,6 +27,9 @@ use std::sync::atomic::Ordering;
 /// Index operations applied per hold of the index write lock. Readers wait at most this many
 /// operations (a few hundred microseconds) behind a large write.
 pub(super) const INDEX_CHUNK: usize = 4096;
+/// Writes of at least this many keys append to the hot tier on a second thread, beside the
+/// RocksDB commit.
+const PARALLEL_APPEND_OPS: usize = 1024;
 /// Writes of more keys than this announce themselves to the whole value cache at once.
 const BULK_KEYS: usize = 4096;
 
@@ -39,6 +42,15 @@ pub(super) enum IndexOp {
     Remove(u64),
     /// A hot-tier record was recycled: the key becomes Cold if the index still points there.
     Demote(u64, Location),
+}
+
+impl IndexOp {
+    /// The key the operation is about.
+    fn key(&self) -> u64 {
+        match *self {
+            IndexOp::Set(k, _) | IndexOp::Remove(k) | IndexOp::Demote(k, _) => k,
+        }
+    }
 }
 
 /// Ends the cache announcement of a write even if the write fails or panics.
@@ -235,11 +247,38 @@ impl Db {
         let _writer = self.writer.lock();
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
-        let result = rocks_write(&self.rocks);
+        let (result, index_ops) =
+            if ops.len() >= PARALLEL_APPEND_OPS && self.opts.hot_tier_enabled() {
+                // A large batch copies its values into the hot tier on a second thread while RocksDB
+                // commits it. Appending early is safe: nothing points at the new records until the
+                // index changes below, after the commit; records of a failed commit are garbage the
+                // tier recycles. Recycled records must be demoted either way.
+                std::thread::scope(|s| {
+                    let appender = s.spawn(|| self.append_hot(ops));
+                    let result = rocks_write(&self.rocks);
+                    let index_ops = appender
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (result, index_ops)
+                })
+            } else {
+                let result = rocks_write(&self.rocks);
+                let index_ops = if result.is_ok() {
+                    self.append_hot(ops)
+                } else {
+                    Vec::new()
+                };
+                (result, index_ops)
+            };
         if result.is_ok() {
             self.dirty.store(true, FLAG);
-            let index_ops = self.append_hot(ops);
             self.apply_index_ops(&index_ops);
+        } else {
+            let demotions: Vec<IndexOp> = index_ops
+                .into_iter()
+                .filter(|op| matches!(op, IndexOp::Demote(..)))
+                .collect();
+            self.apply_index_ops(&demotions);
         }
         drop(announcement);
         self.write_seq.fetch_add(1, Ordering::Release);
@@ -295,6 +334,18 @@ impl Db {
     /// Replays index operations in order, releasing the index lock every [`INDEX_CHUNK`]
     /// operations. Called under the writer mutex, which keeps every other mutation out.
     pub(super) fn apply_index_ops(&self, ops: &[IndexOp]) {
+        // Key order visits the index's nodes in order (far fewer cache misses than a random
+        // order). The sort is stable, so one key's operations keep their order (a record
+        // appended and recycled within the same write is demoted after it was set).
+        let sorted;
+        let ops = if ops.len() > 64 {
+            let mut v = ops.to_vec();
+            v.sort_by_key(IndexOp::key);
+            sorted = v;
+            &sorted[..]
+        } else {
+            ops
+        };
         for chunk in ops.chunks(INDEX_CHUNK) {
             let mut index = self.index.write();
             for &op in chunk {
