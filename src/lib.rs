@@ -81,3 +81,8 @@ pub use error::{Error, Result};
 pub use options::{CompactionStyle, Compression, Options};
 pub use stats::{CacheStats, HotTierStats, IndexStats, OpStats, OpenStats, RocksDbStats, Stats};
 pub use write_batch::WriteBatch;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
