@@ -10,8 +10,8 @@
 //!   order. A write is committed when RocksDB has it (write-ahead log per [`Options`]);
 //!   everything else is rebuilt from RocksDB.
 //! * Cold values read from RocksDB are kept in a sharded **value cache** (LRU, bounded in bytes).
-//! * At a clean close the index's keys are saved in a snapshot, so reopening a large database
-//!   bulk-loads the index instead of scanning RocksDB.
+//! * At a clean close the index (keys and locations) is saved in a snapshot, so reopening a
+//!   large database bulk-loads the index instead of scanning RocksDB, with the hot tier warm.
 //!
 //! The engine, its write ordering and how it keeps reads consistent beside writers are
 //! described in the docs of [`Db`]'s module (`src/db/mod.rs`).

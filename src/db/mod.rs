@@ -30,9 +30,13 @@
 //! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
 //!    fails, nothing else changes (step 5 still runs) and the error is returned.
 //! 3. Hot-tier append of every final put that fits, collecting the segment's recycled records.
+//!    (A write of many keys does this on a second thread during step 2: records nothing points
+//!    at are invisible, see [`write`].)
 //! 4. Index update, replaying in order: for each recycled `(k, old)`, demote `k` to Cold only
 //!    if the index still holds exactly `old`; then `k -> Hot(loc)` or `k -> Cold` for a put,
-//!    removal for a delete.
+//!    removal for a delete. (Large replays are stably sorted by key first, for locality: an
+//!    operation only reads and writes its own key's entry, so per-key order is all that
+//!    matters.)
 //! 5. `cache.end_write(k)` for every written key; then the write counter is bumped.
 //!
 //! Readers are never blocked by a write except for the moment the index write lock is held

@@ -6,9 +6,12 @@
 //! oversized value fails with `ValueTooLarge` and nothing is written.
 //!
 //! Why this order:
-//! * RocksDB first: it is the commit point. Nothing a reader can see (hot tier, index) may run
-//!   ahead of it, or a crash or a failed write would leave the engine showing a value RocksDB
-//!   never had.
+//! * RocksDB first: it is the commit point. Nothing a reader can see may run ahead of it, or a
+//!   crash or a failed write would leave the engine showing a value RocksDB never had. What a
+//!   reader can see is the index: a hot-tier record nothing points at is invisible, so a large
+//!   write (at least `PARALLEL_APPEND_OPS` keys) appends on a second thread *while* RocksDB
+//!   commits; if the commit fails those records are garbage the ring recycles, and only the
+//!   demotions their appends caused are applied.
 //! * Hot tier before index: the index may only point at a record that exists.
 //! * Cache announcement around everything: see `cache` (no entry and no fill of a key while its
 //!   write is in progress, which keeps reads monotonic).
@@ -239,9 +242,9 @@ impl Db {
 
     /// Runs one write: `ops` are the final operation per key (for the hot tier and the index),
     /// `rocks_write` commits them to RocksDB. The order is the module's.
-    fn commit<'v>(
+    fn commit(
         &self,
-        ops: &[(u64, Option<&'v [u8]>)],
+        ops: &[(u64, Option<&[u8]>)],
         rocks_write: impl FnOnce(&RocksStore) -> Result<()>,
     ) -> Result<()> {
         let _writer = self.writer.lock();
