@@ -30,6 +30,10 @@ pub(crate) const SHRINK_DENSITY: f64 = 0.25;
 pub(crate) const MIN_CAPACITY: usize = 16;
 /// Largest data node, in bytes of keys and payloads (16 MiB, the reference default).
 pub(crate) const MAX_NODE_BYTES: usize = 16 << 20;
+/// Inserts a node must have seen before they can call it append-mostly. Small on purpose: a node
+/// that grows at one end but is rebuilt with its gaps spread takes every later append at its last
+/// slot and shifts on each one.
+const APPEND_HINT_MIN_INSERTS: u64 = 8;
 /// More than this share of inserts beyond one end makes a node "append-mostly" at that end.
 const APPEND_MOSTLY_SHARE: f64 = 0.9;
 
@@ -563,7 +567,7 @@ impl<P: Copy> DataNode<P> {
     /// Where a rebuild should leave room, from where recent inserts went.
     pub(crate) fn placement_hint(&self) -> Placement {
         let c = &self.counters;
-        if c.inserts >= cost::MIN_INSERTS_FOR_STATS {
+        if c.inserts >= APPEND_HINT_MIN_INSERTS {
             let n = c.inserts as f64;
             if c.inserts_right as f64 > APPEND_MOSTLY_SHARE * n {
                 return Placement::RoomRight;

@@ -155,7 +155,8 @@ impl<P: Copy> Alex<P> {
     }
 
     /// Splits `leaf` (owning `2^dup >= 2` slots of `m` around `slot`) into two nodes along `m`'s
-    /// slot boundary. Returns false, changing nothing, when one side would be empty.
+    /// slot boundary. Returns false, changing nothing, when one side would be empty and the other
+    /// too large to rebuild.
     fn split_sideways(&mut self, m: u32, slot: usize, leaf: u32) -> bool {
         let node = &self.leaves[leaf as usize];
         let dup = node.dup;
@@ -165,7 +166,13 @@ impl<P: Copy> Alex<P> {
         let (keys, payloads) = self.drain(leaf);
         let parent = &self.models[m as usize];
         let cut = keys.partition_point(|&k| parent.slot(k) < mid);
-        if cut == 0 || cut == keys.len() {
+        // All keys on one side: the split still halves the node's block and rebuilds it below
+        // its density bound, which is progress, unless the node is at its maximum size (then
+        // only a split down can divide it).
+        let one_sided = cut == 0 || cut == keys.len();
+        if one_sided
+            && (keys.len() as f64 / INIT_DENSITY) as usize > DataNode::<P>::max_capacity() / 2
+        {
             return false;
         }
         let left_place = if placement == Placement::RoomLeft {
