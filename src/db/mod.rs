@@ -30,8 +30,6 @@
 //! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
 //!    fails, nothing else changes (step 5 still runs) and the error is returned.
 //! 3. Hot-tier append of every final put that fits, collecting the segment's recycled records.
-//!    (A write of many keys does this on a second thread during step 2: records nothing points
-//!    at are invisible, see [`write`].)
 //! 4. Index update, replaying in order: for each recycled `(k, old)`, demote `k` to Cold only
 //!    if the index still holds exactly `old`; then `k -> Hot(loc)` or `k -> Cold` for a put,
 //!    removal for a delete. (Large replays are stably sorted by key first, for locality: an

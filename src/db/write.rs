@@ -7,11 +7,9 @@
 //!
 //! Why this order:
 //! * RocksDB first: it is the commit point. Nothing a reader can see may run ahead of it, or a
-//!   crash or a failed write would leave the engine showing a value RocksDB never had. What a
-//!   reader can see is the index: a hot-tier record nothing points at is invisible, so a large
-//!   write (at least `PARALLEL_APPEND_OPS` keys) appends on a second thread *while* RocksDB
-//!   commits; if the commit fails those records are garbage the ring recycles, and only the
-//!   demotions their appends caused are applied.
+//!   crash or a failed write would leave the engine showing a value RocksDB never had. (Appending
+//!   to the hot tier on a second thread during the commit was tried: on 2 cores, beside RocksDB's
+//!   own background threads, it loaded no faster, see DECISIONS.md.)
 //! * Hot tier before index: the index may only point at a record that exists.
 //! * Cache announcement around everything: see `cache` (no entry and no fill of a key while its
 //!   write is in progress, which keeps reads monotonic).
@@ -30,9 +28,6 @@ use std::sync::atomic::Ordering;
 /// Index operations applied per hold of the index write lock. Readers wait at most this many
 /// operations (a few hundred microseconds) behind a large write.
 pub(super) const INDEX_CHUNK: usize = 4096;
-/// Writes of at least this many keys append to the hot tier on a second thread, beside the
-/// RocksDB commit.
-const PARALLEL_APPEND_OPS: usize = 1024;
 /// Writes of more keys than this announce themselves to the whole value cache at once.
 const BULK_KEYS: usize = 4096;
 
@@ -250,38 +245,11 @@ impl Db {
         let _writer = self.writer.lock();
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
-        let (result, index_ops) =
-            if ops.len() >= PARALLEL_APPEND_OPS && self.opts.hot_tier_enabled() {
-                // A large batch copies its values into the hot tier on a second thread while RocksDB
-                // commits it. Appending early is safe: nothing points at the new records until the
-                // index changes below, after the commit; records of a failed commit are garbage the
-                // tier recycles. Recycled records must be demoted either way.
-                std::thread::scope(|s| {
-                    let appender = s.spawn(|| self.append_hot(ops));
-                    let result = rocks_write(&self.rocks);
-                    let index_ops = appender
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    (result, index_ops)
-                })
-            } else {
-                let result = rocks_write(&self.rocks);
-                let index_ops = if result.is_ok() {
-                    self.append_hot(ops)
-                } else {
-                    Vec::new()
-                };
-                (result, index_ops)
-            };
+        let result = rocks_write(&self.rocks);
         if result.is_ok() {
             self.dirty.store(true, FLAG);
+            let index_ops = self.append_hot(ops);
             self.apply_index_ops(&index_ops);
-        } else {
-            let demotions: Vec<IndexOp> = index_ops
-                .into_iter()
-                .filter(|op| matches!(op, IndexOp::Demote(..)))
-                .collect();
-            self.apply_index_ops(&demotions);
         }
         drop(announcement);
         self.write_seq.fetch_add(1, Ordering::Release);
