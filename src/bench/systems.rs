@@ -93,11 +93,33 @@ impl System {
         sync: bool,
         value_len: usize,
     ) -> Result<System, String> {
+        Self::open_with(kind, dir, budget, sync, value_len, true)
+    }
+
+    /// [`System::open`], with alexkv's value cache and hot tier off when `alexkv_tiers` is false
+    /// (its whole budget then goes to RocksDB's block cache, as for plain RocksDB): this measures
+    /// what the learned index alone costs on top of RocksDB.
+    pub fn open_with(
+        kind: SystemKind,
+        dir: &Path,
+        budget: u64,
+        sync: bool,
+        value_len: usize,
+        alexkv_tiers: bool,
+    ) -> Result<System, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         Ok(match kind {
             SystemKind::Alexkv => {
-                let db = Db::open(dir.join("alexkv"), alexkv_options(budget, sync, value_len))
-                    .map_err(|e| e.to_string())?;
+                let opts = if alexkv_tiers {
+                    alexkv_options(budget, sync, value_len)
+                } else {
+                    rocksdb_options(sync)
+                        .block_cache_bytes(budget as usize)
+                        .value_cache_bytes(0)
+                        .value_cache_entries(0)
+                        .hot_tier_bytes(0)
+                };
+                let db = Db::open(dir.join("alexkv"), opts).map_err(|e| e.to_string())?;
                 System::Alexkv(Arc::new(db))
             }
             SystemKind::Rocksdb => {

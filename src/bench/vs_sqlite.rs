@@ -52,6 +52,9 @@ pub struct VsConfig {
     pub sync: bool,
     /// Load only.
     pub inserts_only: bool,
+    /// alexkv without its value cache and hot tier (index + RocksDB only).
+    #[serde(default)]
+    pub alexkv_tiers_off: bool,
     /// Seed of keys, values, order and queries.
     pub seed: u64,
     /// Working directory; each system uses its own subdirectory.
@@ -130,7 +133,14 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
         KeyDist::Sequential => keys.clone(),
         _ => shuffled(&keys, c.seed ^ 0x10AD),
     };
-    let mut system = System::open(kind, &dir, c.memory_budget, c.sync, c.value_size)?;
+    let mut system = System::open_with(
+        kind,
+        &dir,
+        c.memory_budget,
+        c.sync,
+        c.value_size,
+        !c.alexkv_tiers_off,
+    )?;
     let bar = progress(c.rows, kind.name());
     let start = Instant::now();
     let mut rows: Vec<(u64, Vec<u8>)> = Vec::with_capacity(LOAD_BATCH_ROWS);
@@ -150,7 +160,7 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
     system.settle()?;
 
     let (mut bulk_load_secs, mut bulk_rows_per_sec) = (None, None);
-    if kind == SystemKind::Alexkv {
+    if kind == SystemKind::Alexkv && !c.alexkv_tiers_off {
         let bulk_dir = c.dir.join("alexkv-bulk");
         let _ = std::fs::remove_dir_all(&bulk_dir);
         let opts = super::systems::alexkv_options(c.memory_budget, c.sync, c.value_size);
@@ -443,6 +453,11 @@ pub fn render(report: &VsReport) -> String {
         fmt_bytes(c.memory_budget),
         if c.sync { "fsync per commit" } else { "WAL, no fsync" }
     );
+    if c.alexkv_tiers_off {
+        out.push_str(
+            "alexkv runs without its value cache and hot tier (learned index + RocksDB)\n\n",
+        );
+    }
     let mut t = Table::new([
         "system",
         "load",

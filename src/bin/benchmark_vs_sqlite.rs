@@ -42,6 +42,10 @@ struct Args {
     /// fsync every commit, in all systems.
     #[arg(long)]
     sync: bool,
+    /// Run alexkv without its value cache and hot tier (learned index + RocksDB only, the whole
+    /// budget as block cache), to measure what the index costs on top of RocksDB.
+    #[arg(long)]
+    alexkv_tiers_off: bool,
     /// Systems to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "alexkv,rocksdb,sqlite")]
     systems: Vec<String>,
@@ -91,6 +95,7 @@ fn main() {
             .unwrap_or_else(|| (3 * args.rows as u64 * args.value_size as u64).max(64 << 20)),
         sync: args.sync,
         inserts_only: args.inserts_only,
+        alexkv_tiers_off: args.alexkv_tiers_off,
         seed: args.seed,
         dir: args.dir,
     };
