@@ -79,10 +79,21 @@ struct Shared {
     version: AtomicU64,
 }
 
-fn index_of(key: u64) -> usize {
-    (0..KEYS as usize)
-        .find(|&i| key_of(i as u64) == key)
-        .unwrap_or_else(|| panic!("unknown key {key}"))
+/// The checked key's number, or `None` for a filler key of a large batch.
+fn index_of(key: u64) -> Option<usize> {
+    if is_filler(key) {
+        return None;
+    }
+    let i = (0..KEYS as usize).find(|&i| key_of(i as u64) == key);
+    Some(i.unwrap_or_else(|| panic!("unknown key {key}")))
+}
+
+/// Keys of large batches that nobody checks: they push a batch past the parallel hot-tier
+/// append (1024 keys) and whole-cache announcement (4096 keys) thresholds.
+const FILLER_BASE: u64 = 0xF00D << 48;
+
+fn is_filler(key: u64) -> bool {
+    key >> 48 == 0xF00D
 }
 
 /// What one read of key `i` observed, and the bounds it must respect.
@@ -133,8 +144,26 @@ fn writer(shared: &Shared, w: u64) -> u64 {
     let mut ops = 0;
     while !shared.stop.load(SeqCst) {
         ops += 1;
-        let roll = rng.below(100);
-        if roll < 10 {
+        let roll = rng.below(1000);
+        if roll < 4 {
+            // A large batch: every key of this writer plus thousands of filler keys.
+            let mut batch = WriteBatch::new();
+            let mut done = Vec::new();
+            for &i in &mine {
+                let v = shared.version.fetch_add(1, SeqCst) + 1;
+                shared.keys[i].started.store(v << 1, SeqCst);
+                batch.put(key_of(i as u64), value(key_of(i as u64), v));
+                done.push((i, v << 1));
+            }
+            for j in 0..1100 + rng.below(4000) {
+                let k = FILLER_BASE + w * 100_000 + j;
+                batch.put(k, value(k, ops));
+            }
+            shared.db.write(batch).unwrap();
+            for (i, enc) in done {
+                shared.keys[i].acked.store(enc, SeqCst);
+            }
+        } else if roll < 100 {
             // A batch over several of this writer's keys.
             let n = 2 + rng.below(6) as usize;
             let mut batch = WriteBatch::new();
@@ -164,7 +193,7 @@ fn writer(shared: &Shared, w: u64) -> u64 {
             let i = mine[rng.below(mine.len() as u64) as usize];
             let key = key_of(i as u64);
             let v = shared.version.fetch_add(1, SeqCst) + 1;
-            let delete = roll < 20;
+            let delete = roll < 200;
             let state = &shared.keys[i];
             state.started.store(v << 1 | delete as u64, SeqCst);
             if delete {
@@ -257,7 +286,9 @@ fn scanner(shared: &Shared, s: u64) -> u64 {
                 (lo..=hi).contains(key),
                 "scan returned {key} outside {lo}..={hi}"
             );
-            let i = index_of(*key);
+            let Some(i) = index_of(*key) else {
+                continue;
+            };
             let version = decode(*key, v);
             let pos = in_range.iter().position(|&j| j == i).expect("key in range");
             let a = acked[pos];
@@ -285,6 +316,10 @@ fn scanner(shared: &Shared, s: u64) -> u64 {
 
 /// Runs writers, readers and a scanner on one database for `RUN_FOR`.
 fn hammer(opts: Options) -> alexkv::Stats {
+    assert!(
+        (0..KEYS).all(|i| !is_filler(key_of(i))),
+        "a checked key looks like a filler"
+    );
     let dir = tempfile::tempdir().unwrap();
     let shared = Arc::new(Shared {
         db: Db::open(dir.path(), opts).unwrap(),

@@ -297,6 +297,32 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
             }
             990..=994 => db.flush().unwrap(),
             995 => db.compact().unwrap(),
+            996 => {
+                // A large batch: more keys than the parallel hot-tier append and whole-cache
+                // announcement thresholds (1024 and 4096 keys), so with tiny tiers the batch
+                // recycles segments holding its own earlier records.
+                let n = 1000 + w.rng.below(5000);
+                let mut batch = WriteBatch::new();
+                let mut staged = model.clone();
+                for j in 0..n {
+                    // Mostly distinct keys: the dense range plus fresh keys above it.
+                    let k = if j % 3 == 0 {
+                        w.key()
+                    } else {
+                        1_000_000 + w.rng.below(5_000)
+                    };
+                    if w.rng.chance(90) {
+                        let v = w.value_for(k);
+                        batch.put(k, &v);
+                        staged.insert(k, v);
+                    } else {
+                        batch.delete(k);
+                        staged.remove(&k);
+                    }
+                }
+                db.write(batch).unwrap();
+                model = staged;
+            }
             _ => {
                 // Several writes to one key in one batch: the last one wins.
                 let k = w.key();

@@ -23,10 +23,13 @@
 //!   whose answer comes from the value cache or RocksDB.
 //! * **A value in the value cache is the latest committed value of its key**, and while a write
 //!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
+//! * **A key whose write is in flight is marked** ([`inflight`]) from before its RocksDB commit
+//!   until after its index update; while marked, readers take RocksDB's answer, not the index's.
 //!
 //! # Write path ([`write`]), under the writer mutex, in this order
 //!
-//! 1. `cache.begin_write(k)` for every written key: removes `k` and refuses fills of its stripe.
+//! 1. `inflight.begin(k)` and `cache.begin_write(k)` for every written key: marks `k` in flight,
+//!    removes it from the cache and refuses fills of its stripe.
 //! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
 //!    fails, nothing else changes (step 5 still runs) and the error is returned.
 //! 3. Hot-tier append of every final put that fits, collecting the segment's recycled records.
@@ -35,25 +38,31 @@
 //!    removal for a delete. (Large replays are stably sorted by key first, for locality: an
 //!    operation only reads and writes its own key's entry, so per-key order is all that
 //!    matters.)
-//! 5. `cache.end_write(k)` for every written key; then the write counter is bumped.
+//! 5. `cache.end_write(k)` and `inflight.end(k)` for every written key; then the write counter
+//!    is bumped.
 //!
 //! Readers are never blocked by a write except for the moment the index write lock is held
 //! in step 4 (released every [`write::INDEX_CHUNK`] operations).
 //!
 //! # Read path ([`read`])
 //!
-//! `index.get(k)` under the read lock (released at once) → absent: `None`, no I/O. Hot(loc) →
-//! hot tier read, which may say "stale" → Cold path: value cache hit, or a ticket, then a
-//! RocksDB read, then a fill. RocksDB saying "absent" after the index said "present" is a
-//! delete in progress: the answer is `None`.
+//! `inflight.is_marked(k)` → marked: Cold path (RocksDB decides). Else `index.get(k)` under the
+//! read lock (released at once) → absent: `None`, no I/O. Hot(loc) → hot tier read, which may
+//! say "stale" → Cold path: value cache hit, or a ticket, then a RocksDB read, then a fill.
+//! RocksDB saying "absent" after the index said "present" is a delete in progress: the answer
+//! is `None`.
 //!
 //! **Reads are linearisable per key.** A reader can see a write only after its RocksDB commit
-//! (step 2); from that moment every later read sees it too: the index changes in step 4 only from
-//! the old location to the new one (an old Hot location that is no longer valid is refused by the
-//! tier, forever, since generations only move forward), and the cold path during steps 1–5 reads
-//! RocksDB, never the cache. Reads of *different* keys are not a snapshot: `multi_get` and
-//! `range` return, for each key, a value at least as new as every write acknowledged before the
-//! call started.
+//! (step 2). The index lags RocksDB until step 4, and a reader's index lookup and value read are
+//! separate steps, so without more care a reader whose lookup predates a write could read the
+//! write's value from RocksDB, and a later read through the not-yet-updated index could return
+//! the older state (the concurrency test caught this: a version, then "absent"). The in-flight
+//! mark, checked *before* the lookup, closes that window: a clear mark means every committed
+//! write of the key is already in the index; a set mark sends the read to RocksDB. Proof in
+//! [`inflight`]. `contains` answers from the index alone (no I/O by contract) and may report the
+//! state before a write in flight. Reads of *different* keys are not a snapshot: `multi_get`
+//! and `range` return, for each key, a value at least as new as every write acknowledged before
+//! the call started.
 //!
 //! # Hazards (ARCHITECTURE.md) and where they are handled
 //!
@@ -65,6 +74,7 @@
 //! | two writers | one writer mutex; the order above |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
+mod inflight;
 mod open;
 mod profile;
 mod range;
@@ -131,6 +141,8 @@ pub struct Db {
     /// Sampled read-path timing (`read_profile`).
     profiler: profile::ReadProfiler,
     hot_append_errors: Counter,
+    /// Keys whose write is between its RocksDB commit and its index update (`inflight`).
+    inflight: inflight::InFlight,
     open_stats: OpenStats,
     closed: bool,
 }

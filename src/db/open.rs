@@ -98,6 +98,7 @@ impl Db {
             dirty: AtomicBool::new(false),
             ops: OpCounters::default(),
             hot_append_errors: Counter::new(),
+            inflight: super::inflight::InFlight::new(),
             open_stats,
             profiler: super::profile::ReadProfiler::new(),
             closed: false,

@@ -2,7 +2,9 @@
 //!
 //! The index drives the scan. Each refill takes a chunk of `(key, location)` entries from the
 //! index under its read lock (32 entries at first, doubling up to [`MAX_CHUNK`], so a scan that
-//! stops early costs little), releases the lock, then fetches the values:
+//! stops early costs little), releases the lock, then fetches the values. If a write was in
+//! flight when the chunk was taken, keys marked in flight are read from RocksDB and the others
+//! are looked up again (the rule of `inflight`: mark first, then index). Then:
 //! * Hot entries from the hot tier (a refused record joins the Cold ones);
 //! * Cold entries from RocksDB: with one iterator over `[first cold key, last cold key]` when
 //!   there are at least [`ITER_MIN`] of them (sequential reads, no per-key lookup), else with a
@@ -19,6 +21,7 @@
 //! moment during the scan, at least as new as every write acknowledged before the scan
 //! started. A scan is not a snapshot across keys.
 
+use super::read::Found;
 use super::Db;
 use crate::error::Result;
 use crate::location::Location;
@@ -98,31 +101,50 @@ impl RangeIter<'_> {
     /// Takes the next chunk of index entries and queues their values.
     fn refill(&mut self) {
         let db = self.db;
-        let entries: Vec<(u64, u64)> = db
+        // Checked before the lookup: if no write was in flight then, every location taken below
+        // may be trusted (`inflight`).
+        let quiet = !db.inflight.any();
+        let mut entries: Vec<(u64, Found)> = db
             .index
             .read()
             .range((self.from, self.to))
             .take(self.chunk)
+            .map(|(k, raw)| (k, Found::At(Location::from_raw(raw))))
             .collect();
         match entries.last() {
             Some(&(last, _)) if entries.len() == self.chunk => self.from = Bound::Excluded(last),
             _ => self.exhausted = true,
         }
         self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        if !quiet {
+            // A write was in flight: check each key's mark, then look the unmarked ones up again,
+            // so every location used was read after its key's mark was seen clear.
+            let marked: Vec<bool> = entries
+                .iter()
+                .map(|&(k, _)| db.inflight.is_marked(k))
+                .collect();
+            let index = db.index.read();
+            for ((k, found), marked) in entries.iter_mut().zip(marked) {
+                *found = match (marked, index.get(*k)) {
+                    (true, _) => Found::InFlight,
+                    (false, None) => Found::Absent,
+                    (false, Some(raw)) => Found::At(Location::from_raw(raw)),
+                };
+            }
+        }
 
         let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
         let mut cold: Vec<usize> = Vec::new();
-        for (i, &(key, raw)) in entries.iter().enumerate() {
-            let loc = Location::from_raw(raw);
-            let hot = if loc.is_hot() {
-                db.hot.read(loc, key, <[u8]>::to_vec)
-            } else {
-                None
+        for (i, &(key, found)) in entries.iter().enumerate() {
+            let value = match found {
+                Found::Absent => None, // deleted since the chunk was taken
+                Found::At(loc) if loc.is_hot() => db.hot.read(loc, key, <[u8]>::to_vec),
+                Found::At(_) | Found::InFlight => None,
             };
-            if hot.is_none() {
+            if value.is_none() && !matches!(found, Found::Absent) {
                 cold.push(i);
             }
-            values.push(hot);
+            values.push(value);
         }
         if let Err(e) = fetch_cold(db, &entries, &cold, &mut values) {
             self.ready.push_back(Err(e));
@@ -142,7 +164,7 @@ impl RangeIter<'_> {
 /// Fills `values[i]` for every `i` in `cold` (increasing) from RocksDB.
 fn fetch_cold(
     db: &Db,
-    entries: &[(u64, u64)],
+    entries: &[(u64, Found)],
     cold: &[usize],
     values: &mut [Option<Vec<u8>>],
 ) -> Result<()> {

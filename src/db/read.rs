@@ -1,6 +1,8 @@
 //! The read path: `get`, `get_with`, `multi_get`, `contains`, `first`, `last`.
 //!
 //! ```text
+//! inflight.is_marked(k) ---------------------------------> (write of k in flight) cold path below,
+//!                                                          RocksDB's answer is final
 //! index.get(k)  (read lock, released at once)
 //!   absent ............................................. None, no I/O
 //!   Hot(loc) -> hot_tier.read(loc, k)  ok .............. value
@@ -12,7 +14,9 @@
 //!                                                                present .. fill(ticket) or promote
 //! ```
 //!
-//! The ticket is taken before the RocksDB read (the cache's stale-fill protocol). No lock of the
+//! The in-flight mark is checked **before** the index lookup; `inflight` explains why this makes
+//! reads of a key linearisable although the lookup and the value read are separate steps. The
+//! ticket is taken before the RocksDB read (the cache's stale-fill protocol). No lock of the
 //! engine is held across I/O.
 //!
 //! # Read promotion (`Options::promote_reads_to_hot`)
@@ -37,6 +41,17 @@ use crate::location::Location;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
+/// What a read found out about a key before reading its value.
+#[derive(Clone, Copy)]
+pub(super) enum Found {
+    /// Not in the index (and no write of it in flight): absent, no I/O.
+    Absent,
+    /// The index's location of the key.
+    At(Location),
+    /// A write of the key is in flight: RocksDB answers (`inflight`).
+    InFlight,
+}
+
 thread_local! {
     /// Per-thread buffer `get_with` copies hot values into, so the caller's closure runs
     /// without holding a segment lock.
@@ -56,14 +71,15 @@ impl Db {
     pub fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
-        let loc = self.lookup(key);
+        let found = self.lookup(key);
         lap(&mut probe, Stage::Index);
-        match loc {
-            None => {
+        match found {
+            Found::Absent => {
                 self.finish(probe, Served::Absent);
                 Ok(None)
             }
-            Some(loc) => self.read_at(key, loc, &mut probe),
+            Found::At(loc) => self.read_at(key, loc, &mut probe),
+            Found::InFlight => self.read_cold(key, None, <[u8]>::to_vec, &mut probe),
         }
     }
 
@@ -82,11 +98,15 @@ impl Db {
     pub fn get_with<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
-        let loc = self.lookup(key);
+        let found = self.lookup(key);
         lap(&mut probe, Stage::Index);
-        let Some(loc) = loc else {
-            self.finish(probe, Served::Absent);
-            return Ok(None);
+        let loc = match found {
+            Found::Absent => {
+                self.finish(probe, Served::Absent);
+                return Ok(None);
+            }
+            Found::InFlight => return self.read_cold(key, None, f, &mut probe),
+            Found::At(loc) => loc,
         };
         let mut f = Some(f);
         if loc.is_hot() {
@@ -114,7 +134,7 @@ impl Db {
             }
         }
         match f.take() {
-            Some(f) => self.read_cold(key, loc, f, &mut probe),
+            Some(f) => self.read_cold(key, Some(loc), f, &mut probe),
             None => Ok(None), // unreachable: `f` is only taken on a hit
         }
     }
@@ -133,20 +153,31 @@ impl Db {
     /// ```
     pub fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
         self.ops.gets.add(keys.len() as u64);
-        let locs: Vec<Option<u64>> = {
+        // Marks first, then the index (the order `inflight` requires).
+        let marked: Vec<bool> = keys.iter().map(|&k| self.inflight.is_marked(k)).collect();
+        let found: Vec<Found> = {
             let index = self.index.read();
-            keys.iter().map(|&k| index.get(k)).collect()
+            keys.iter()
+                .zip(&marked)
+                .map(|(&k, &m)| match (m, index.get(k)) {
+                    (true, _) => Found::InFlight,
+                    (false, None) => Found::Absent,
+                    (false, Some(raw)) => Found::At(Location::from_raw(raw)),
+                })
+                .collect()
         };
         let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
         let mut misses: Vec<usize> = Vec::new();
-        for (i, (&key, raw)) in keys.iter().zip(&locs).enumerate() {
-            let Some(raw) = *raw else { continue };
-            let loc = Location::from_raw(raw);
-            if loc.is_hot() {
-                if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
-                    out[i] = Some(v);
-                    continue;
+        for (i, (&key, found)) in keys.iter().zip(&found).enumerate() {
+            match *found {
+                Found::Absent => continue,
+                Found::At(loc) if loc.is_hot() => {
+                    if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
+                        out[i] = Some(v);
+                        continue;
+                    }
                 }
+                _ => {}
             }
             match self.cache.get(key) {
                 Some(v) => out[i] = Some(v.to_vec()),
@@ -171,7 +202,9 @@ impl Db {
         Ok(out)
     }
 
-    /// True when `key` is present. Answered by the index alone: no I/O, no allocation.
+    /// True when `key` is present. Answered by the index alone: no I/O, no allocation. Every
+    /// write acknowledged before the call is reflected; a write of `key` still in flight may not
+    /// be (its value can already be visible to [`Db::get`], which asks RocksDB in that window).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -219,10 +252,11 @@ impl Db {
                 .read()
                 .range((std::ops::Bound::Unbounded, below))
                 .next_back();
-            let Some((key, raw)) = entry else {
+            let Some((key, _)) = entry else {
                 return Ok(None);
             };
-            if let Some(v) = self.read_at(key, Location::from_raw(raw), &mut None)? {
+            // Read through `get`: it checks the in-flight mark before its own index lookup.
+            if let Some(v) = self.get(key)? {
                 return Ok(Some((key, v)));
             }
             // Deleted since the index lookup: look further down.
@@ -230,10 +264,17 @@ impl Db {
         }
     }
 
-    /// The key's location, under the index read lock for the lookup only.
+    /// Where to read `key`: its in-flight mark is checked **before** the index lookup (see
+    /// `inflight`); the index read lock is held for the lookup only.
     #[inline]
-    fn lookup(&self, key: u64) -> Option<Location> {
-        self.index.read().get(key).map(Location::from_raw)
+    fn lookup(&self, key: u64) -> Found {
+        if self.inflight.is_marked(key) {
+            return Found::InFlight;
+        }
+        match self.index.read().get(key) {
+            None => Found::Absent,
+            Some(raw) => Found::At(Location::from_raw(raw)),
+        }
     }
 
     /// The value of `key` whose index entry was `loc`. `probe` times the read when sampled.
@@ -251,7 +292,7 @@ impl Db {
                 return Ok(Some(v));
             }
         }
-        self.read_cold(key, loc, <[u8]>::to_vec, probe)
+        self.read_cold(key, Some(loc), <[u8]>::to_vec, probe)
     }
 
     /// Records a sampled read (no-op for `None`).
@@ -291,11 +332,13 @@ impl Db {
     }
 
     /// The Cold path: value cache, else RocksDB with the fill protocol (module docs). `seen` is
-    /// the location the index gave (Cold, or a Hot one the tier refused).
+    /// the location the index gave (Cold, or a Hot one the tier refused), or `None` when the key
+    /// was in flight and the index was not consulted (then the value is not promoted). RocksDB
+    /// saying "absent" is the answer, whatever the index said.
     fn read_cold<R>(
         &self,
         key: u64,
-        seen: Location,
+        seen: Option<Location>,
         f: impl FnOnce(&[u8]) -> R,
         probe: &mut Option<Probe>,
     ) -> Result<Option<R>> {
@@ -307,12 +350,12 @@ impl Db {
             return Ok(Some(r));
         }
         let ticket = self.cache.begin_fill(key);
-        let promote_from = self
-            .opts
-            .promote_reads_to_hot
-            .then(|| self.write_seq.load(Ordering::Acquire));
+        let promote_from = seen
+            .filter(|_| self.opts.promote_reads_to_hot)
+            .map(|seen| (seen, self.write_seq.load(Ordering::Acquire)));
         let value = self.rocks.get_pinned(key, |bytes| {
-            let promoted = promote_from.is_some_and(|seq| self.promote(key, seen, seq, bytes));
+            let promoted =
+                promote_from.is_some_and(|(seen, seq)| self.promote(key, seen, seq, bytes));
             if !promoted {
                 self.cache.fill(ticket, bytes);
             }

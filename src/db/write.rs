@@ -51,7 +51,9 @@ impl IndexOp {
     }
 }
 
-/// Ends the cache announcement of a write even if the write fails or panics.
+/// A write's announcement: its keys are marked in flight (`inflight`) and announced to the
+/// value cache (`cache::begin_write`) before the RocksDB commit; dropping it, after the index
+/// update, ends both, even if the write fails or panics.
 struct Announcement<'a> {
     db: &'a Db,
     ops: &'a [(u64, Option<&'a [u8]>)],
@@ -61,10 +63,13 @@ struct Announcement<'a> {
 impl<'a> Announcement<'a> {
     fn begin(db: &'a Db, ops: &'a [(u64, Option<&'a [u8]>)]) -> Self {
         let all = ops.len() > BULK_KEYS;
+        db.inflight.enter();
         if all {
+            db.inflight.begin_all();
             db.cache.begin_write_all();
         } else {
             for &(key, _) in ops {
+                db.inflight.begin(key);
                 db.cache.begin_write(key);
             }
         }
@@ -76,11 +81,14 @@ impl Drop for Announcement<'_> {
     fn drop(&mut self) {
         if self.all {
             self.db.cache.end_write_all();
+            self.db.inflight.end_all();
         } else {
             for &(key, _) in self.ops {
                 self.db.cache.end_write(key);
+                self.db.inflight.end(key);
             }
         }
+        self.db.inflight.exit();
     }
 }
 
@@ -199,6 +207,8 @@ impl Db {
         }
         let _writer = self.writer.lock();
         self.forget_snapshot()?;
+        self.inflight.enter();
+        self.inflight.begin_all();
         self.cache.begin_write_all();
         let result = self.rocks.ingest_prepared(prepared);
         if result.is_ok() {
@@ -206,6 +216,8 @@ impl Db {
             self.merge_cold_keys(&keys);
         }
         self.cache.end_write_all();
+        self.inflight.end_all();
+        self.inflight.exit();
         self.write_seq.fetch_add(1, Ordering::Release);
         result
     }
