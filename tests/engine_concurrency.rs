@@ -88,8 +88,9 @@ fn index_of(key: u64) -> Option<usize> {
     Some(i.unwrap_or_else(|| panic!("unknown key {key}")))
 }
 
-/// Keys of large batches that nobody checks: they push a batch past the parallel hot-tier
-/// append (1024 keys) and whole-cache announcement (4096 keys) thresholds.
+/// Keys of large batches that nobody checks: they make a batch long (index replays in several
+/// chunks, often past the whole-cache announcement threshold of 4096 keys) and wrap the tiny hot
+/// tier many times within one write.
 const FILLER_BASE: u64 = 0xF00D << 48;
 
 fn is_filler(key: u64) -> bool {

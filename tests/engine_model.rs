@@ -298,8 +298,8 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
             990..=994 => db.flush().unwrap(),
             995 => db.compact().unwrap(),
             996 => {
-                // A large batch: more keys than the parallel hot-tier append and whole-cache
-                // announcement thresholds (1024 and 4096 keys), so with tiny tiers the batch
+                // A large batch: often past the whole-cache announcement threshold (4096 keys)
+                // and replayed into the index in several chunks; with tiny tiers the batch
                 // recycles segments holding its own earlier records.
                 let n = 1000 + w.rng.below(5000);
                 let mut batch = WriteBatch::new();
