@@ -11,6 +11,7 @@
 //! | [`Error::InvalidOptions`] | fix the configuration (the message names the field or variable) |
 //! | [`Error::ValueTooLarge`] | split the value or raise `Options::max_value_bytes` |
 //! | [`Error::Unsorted`] | sort the input of a bulk load |
+//! | [`Error::Poisoned`] | drop the `Db` and open it again (the index is rebuilt from RocksDB) |
 //! | [`Error::Io`] / [`Error::Rocks`] | environmental; the message carries the path or operation |
 //!
 //! Internal layers convert RocksDB errors with [`Error::from_rocks`], which recognises lock and
@@ -97,6 +98,16 @@ pub enum Error {
     #[error("{} is not a directory", path.display())]
     NotADirectory {
         /// The path.
+        path: PathBuf,
+    },
+
+    /// A panic unwound through a write of this `Db` after the write may have reached RocksDB,
+    /// so the in-memory index may lack a committed change. Every later operation of this handle
+    /// fails with this error and no index snapshot is written at close; nothing acknowledged is
+    /// lost: open the database again and the index is rebuilt from RocksDB.
+    #[error("database {} is poisoned by a panic during a write; reopen it", path.display())]
+    Poisoned {
+        /// The database directory.
         path: PathBuf,
     },
 

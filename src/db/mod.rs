@@ -70,12 +70,16 @@
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
 //! | recycled segment | generation + key + crc checks under a per-segment read lock (`hot_tier`); demotion by exact location compare (step 4) |
-//! | index rebuild at open | snapshot matching RocksDB's sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
+//! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
+//! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | two writers | one writer mutex; the order above |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
 mod inflight;
+mod lsm_info;
 mod open;
+#[cfg(test)]
+mod poison_tests;
 mod profile;
 mod range;
 mod read;
@@ -91,6 +95,7 @@ use crate::hot_tier::HotTier;
 use crate::options::Options;
 use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
 use crate::storage::RocksStore;
+use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -133,8 +138,16 @@ pub struct Db {
     /// Completed writes, bumped under `writer` at the end of each write. A read promotion
     /// compares it to the value it saw before reading RocksDB.
     write_seq: AtomicU64,
-    /// True while an index snapshot file may be on disk (deleted before the first write).
+    /// True while the snapshot this session opened from (or wrote) still describes RocksDB.
     snapshot_on_disk: AtomicBool,
+    /// True while RocksDB may hold a snapshot marker (deleted, durably, before the first
+    /// change of a session; see `storage::marker`).
+    marker_on_disk: AtomicBool,
+    /// Set when a panic unwound through a write after it may have reached RocksDB: the index
+    /// may then lack a committed write, so every later operation fails with
+    /// `Error::Poisoned` and no snapshot is written. Padded: every read loads it, and it must
+    /// not share a line with the counters writers bump.
+    poisoned: CachePadded<AtomicBool>,
     /// True when this session changed RocksDB (a snapshot must be written at close).
     dirty: AtomicBool,
     ops: OpCounters,
@@ -219,12 +232,14 @@ impl Db {
     /// Writes RocksDB's memtables to disk, so every acknowledged write survives a crash even
     /// with the WAL off (with the WAL on they survive a process crash already).
     pub fn flush(&self) -> crate::Result<()> {
+        self.check_usable()?;
         self.rocks.flush()
     }
 
     /// Compacts RocksDB's whole key range (blocking): reclaims the space of overwritten and
     /// deleted values and makes reads touch fewer files.
     pub fn compact(&self) -> crate::Result<()> {
+        self.check_usable()?;
         self.rocks.compact();
         Ok(())
     }
@@ -256,6 +271,24 @@ impl std::fmt::Debug for Db {
             .field("path", &self.path)
             .field("keys", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// True after a panic inside a write (see [`crate::Error::Poisoned`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// `Err(Poisoned)` once a write panicked; every fallible operation starts with it.
+    #[inline]
+    pub(crate) fn check_usable(&self) -> crate::Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(crate::Error::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -12,8 +12,8 @@
 //!    commit and its append, a delete, a run with the tier off). Only the locations saved in a
 //!    matching snapshot point the index into the tier (step 4); every other record ages out as
 //!    the ring wraps, and the demotion of a recycled one compares unequal and does nothing.
-//! 4. The index: from the snapshot (`snapshot` module) when it matches RocksDB's sequence number,
-//!    identity and key bounds (a bulk load of its keys with their saved locations, so values that
+//! 4. The index: from the snapshot (`snapshot` module) when RocksDB's snapshot marker vouches
+//!    for it and it matches RocksDB's sequence number, identity and key bounds (a bulk load of its keys with their saved locations, so values that
 //!    were hot at close are served from the tier at once), else by a key-only scan of RocksDB
 //!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
 //!    never an error.
@@ -21,9 +21,12 @@
 //! # Close (`Db::close` or drop)
 //!
 //! Under the writer mutex: flush RocksDB (so the sequence number and the data are in SST files),
-//! then, if this session wrote anything, write the snapshot of the index's keys at RocksDB's
-//! latest sequence number. A session that only read keeps the snapshot it was opened from.
-//! The first write of a session deletes the snapshot before its RocksDB commit (`write`).
+//! then, if this session wrote anything (or opened without a usable snapshot), write a fresh
+//! marker token into RocksDB (durably) and then the snapshot of the index's keys carrying that
+//! token. A session that only read keeps the snapshot it was opened from. The first change of
+//! a session deletes the marker, durably, before its RocksDB commit (`write`). A poisoned
+//! database (a panic inside a write, see `Error::Poisoned`) writes no snapshot: the next open
+//! rebuilds the index from RocksDB.
 
 use super::snapshot::{self, Expected};
 use super::{Db, FLAG};
@@ -35,6 +38,7 @@ use crate::location::Location;
 use crate::options::Options;
 use crate::stats::{Counter, OpCounters, OpenStats};
 use crate::storage::RocksStore;
+use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -72,7 +76,8 @@ impl Db {
         let cache = ValueCache::from_options(&opts);
 
         let build_started = Instant::now();
-        let (index, from_snapshot, rejected) = build_index(&rocks, path)?;
+        let marker = rocks.snapshot_marker()?;
+        let (index, from_snapshot, rejected) = build_index(&rocks, path, marker)?;
         let mut open_stats = OpenStats {
             index_from_snapshot: from_snapshot,
             snapshot_rejected: rejected,
@@ -95,6 +100,8 @@ impl Db {
             writer: Mutex::new(()),
             write_seq: AtomicU64::new(0),
             snapshot_on_disk: AtomicBool::new(from_snapshot),
+            marker_on_disk: AtomicBool::new(marker.is_some()),
+            poisoned: CachePadded::new(AtomicBool::new(false)),
             dirty: AtomicBool::new(false),
             ops: OpCounters::default(),
             hot_append_errors: Counter::new(),
@@ -109,16 +116,30 @@ impl Db {
     pub(super) fn shutdown(&self) -> Result<()> {
         let _writer = self.writer.lock();
         self.rocks.flush()?;
+        if self.is_poisoned() {
+            // The index may lack a committed write: no snapshot (the marker was deleted before
+            // that write), so the next open rebuilds from RocksDB.
+            return Ok(());
+        }
         let dirty = self.dirty.load(FLAG);
         if !dirty && self.snapshot_on_disk.load(FLAG) {
             return Ok(()); // the snapshot we opened from still describes RocksDB
         }
-        let sequence = self.rocks.latest_sequence_number();
+        // The snapshot's Hot locations must name durable records (see `HotTier::flush`).
+        self.hot.flush()?;
+        // Marker first, file second: a crash in between leaves a token no file carries.
+        let token = fresh_token();
+        self.rocks.set_snapshot_marker(token)?;
+        self.marker_on_disk.store(true, FLAG);
         let (keys, locations): (Vec<u64>, Vec<u64>) = self.index.read().range(..).unzip();
+        let origin = snapshot::Origin {
+            sequence: self.rocks.latest_sequence_number(),
+            identity: &snapshot::rocks_identity(&self.path),
+            token,
+        };
         snapshot::write(
             &self.path,
-            sequence,
-            &snapshot::rocks_identity(&self.path),
+            &origin,
             snapshot::SnapshotIndex { keys, locations },
         )?;
         self.snapshot_on_disk.store(true, FLAG);
@@ -129,11 +150,16 @@ impl Db {
 
 /// Builds the index from the snapshot if it matches RocksDB, else from a key scan. Returns the
 /// index, whether the snapshot was used, and why a snapshot present was rejected.
-fn build_index(rocks: &RocksStore, dir: &Path) -> Result<(Alex<u64>, bool, Option<String>)> {
+fn build_index(
+    rocks: &RocksStore,
+    dir: &Path,
+    marker: Option<u128>,
+) -> Result<(Alex<u64>, bool, Option<String>)> {
     let identity = snapshot::rocks_identity(dir);
     let expected = Expected {
         sequence: rocks.latest_sequence_number(),
         identity: &identity,
+        marker,
         bounds: rocks.key_bounds()?,
     };
     let cold = |keys: Vec<u64>| {
@@ -151,6 +177,27 @@ fn build_index(rocks: &RocksStore, dir: &Path) -> Result<(Alex<u64>, bool, Optio
         detail: format!("index rebuild: {e}"),
     })?;
     Ok((index, from_snapshot, rejected))
+}
+
+/// A token no earlier snapshot of this database carries (128 random bits: the process's
+/// randomly keyed hasher over the time, the process id and a counter).
+fn fresh_token() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = std::collections::hash_map::RandomState::new();
+    let half = |salt: u64| {
+        let mut h = seed.build_hasher();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        h.write_u64(salt);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 /// Every key in RocksDB, in order, without copying values.

@@ -101,6 +101,11 @@ impl RangeIter<'_> {
     /// Takes the next chunk of index entries and queues their values.
     fn refill(&mut self) {
         let db = self.db;
+        if let Err(e) = db.check_usable() {
+            self.ready.push_back(Err(e));
+            self.exhausted = true;
+            return;
+        }
         // Checked before the lookup: if no write was in flight then, every location taken below
         // may be trusted (`inflight`).
         let quiet = !db.inflight.any();

@@ -69,6 +69,7 @@ impl Db {
     /// assert_eq!(db.get(10).unwrap(), None);
     /// ```
     pub fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
+        self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
         let found = self.lookup(key);
@@ -96,6 +97,7 @@ impl Db {
     /// assert_eq!(db.get_with(2, |v| v.len()).unwrap(), None);
     /// ```
     pub fn get_with<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
         let found = self.lookup(key);
@@ -152,6 +154,7 @@ impl Db {
     /// assert_eq!(got, vec![Some(b"c".to_vec()), None, Some(b"a".to_vec())]);
     /// ```
     pub fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.check_usable()?;
         self.ops.gets.add(keys.len() as u64);
         // Marks first, then the index (the order `inflight` requires).
         let marked: Vec<bool> = keys.iter().map(|&k| self.inflight.is_marked(k)).collect();
@@ -205,6 +208,8 @@ impl Db {
     /// True when `key` is present. Answered by the index alone: no I/O, no allocation. Every
     /// write acknowledged before the call is reflected; a write of `key` still in flight may not
     /// be (its value can already be visible to [`Db::get`], which asks RocksDB in that window).
+    /// On a poisoned `Db` ([`crate::Error::Poisoned`]) the answer comes from an index that may
+    /// lack the write that panicked; check [`Db::is_poisoned`] when that matters.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();

@@ -5,28 +5,31 @@
 //!
 //! ```text
 //! bincode (fixed-width little-endian integers) of SnapshotFile:
-//!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | keys Vec<u64>
-//!     | locations Vec<u64>   (format 2: one packed Location per key)
+//!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | token u128
+//!     | keys Vec<u64> | locations Vec<u64>   (one packed Location per key)
 //! then crc32 (u32 LE) of every byte before it
 //! ```
 //!
 //! `sequence` is RocksDB's latest sequence number when the snapshot was taken (after a flush),
-//! `identity` the content of RocksDB's `IDENTITY` file (a UUID fixed at creation).
+//! `identity` the content of RocksDB's `IDENTITY` file (a UUID fixed at creation), `token` the
+//! random value of the snapshot marker written into RocksDB just before the file (see
+//! `storage::marker`). Format 3 added the token; files of older formats are refused (one rescan).
 //!
 //! # When a snapshot is trusted
 //!
-//! Only when its checksum, magic and format verify, its identity equals the database's, its
-//! sequence equals RocksDB's latest sequence number at open, its keys are strictly increasing,
-//! and its first and last keys equal RocksDB's. Anything else is reported as a reason string and
-//! the engine falls back to a scan: a snapshot is never an error and never a panic.
+//! Only when its checksum, magic and format verify, its identity equals the database's, **its
+//! token equals the snapshot marker RocksDB holds**, its sequence equals RocksDB's latest
+//! sequence number at open, its keys are strictly increasing, and its first and last keys equal
+//! RocksDB's. Anything else is reported as a reason string and the engine falls back to a scan:
+//! a snapshot is never an error and never a panic.
 //!
-//! The sequence check is what makes the snapshot sound: every write and ingestion that reaches
-//! RocksDB's durable state advances the sequence number, and the snapshot is taken after a flush,
-//! so "same identity, same sequence" means "same key set". A crash cannot produce a matching but
-//! stale snapshot: writes after the snapshot either survive (the sequence moved on) or are lost
-//! from RocksDB too (the state at that sequence is the snapshot's). The engine still deletes the
-//! file before its first write of a session, so a snapshot on disk always describes the last
-//! clean close.
+//! The marker is what makes the snapshot sound. The sequence number alone is not enough: an
+//! SST ingestion that overlaps no other file is assigned sequence 0 and leaves the latest
+//! sequence number where it was, so a snapshot file whose unlink was lost in a power failure
+//! (or an old copy put back) would match and hide the ingested keys. The marker is deleted
+//! durably inside RocksDB before the first change of every session, so a snapshot older than
+//! any change finds no marker, whatever files survive (`storage::marker` has the argument). The
+//! engine also deletes the file itself before that first change, but nothing depends on it.
 //!
 //! The locations let a reopened database read its hot tier at once. A Hot location is only ever
 //! a hint (the tier checks segment generation, key, length and checksum on every read, see
@@ -46,7 +49,7 @@ pub(super) const SNAPSHOT_FILE: &str = "index.snapshot";
 /// Temporary name while it is written.
 const SNAPSHOT_TMP: &str = "index.snapshot.tmp";
 const MAGIC: [u8; 8] = *b"ALXSNAP1";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
@@ -56,6 +59,7 @@ struct SnapshotFile {
     format: u32,
     sequence: u64,
     identity: String,
+    token: u128,
     keys: Vec<u64>,
     locations: Vec<u64>,
 }
@@ -75,6 +79,8 @@ pub(super) struct Expected<'a> {
     pub sequence: u64,
     /// RocksDB's identity.
     pub identity: &'a str,
+    /// The snapshot marker RocksDB holds (`None`: RocksDB vouches for no snapshot).
+    pub marker: Option<u128>,
     /// RocksDB's smallest and largest key (`None` when it is empty).
     pub bounds: Option<(u64, u64)>,
 }
@@ -123,6 +129,16 @@ pub(super) fn load(
             file.identity, expected.identity
         ));
     }
+    match expected.marker {
+        Some(m) if m == file.token => {}
+        Some(_) => return Err("RocksDB's snapshot marker names another snapshot".into()),
+        None => {
+            return Err(
+                "RocksDB holds no snapshot marker (the database changed after this snapshot)"
+                    .into(),
+            )
+        }
+    }
     if file.sequence != expected.sequence {
         return Err(format!(
             "taken at sequence {}, RocksDB is at {}",
@@ -156,13 +172,24 @@ pub(super) fn load(
     }))
 }
 
-/// Writes a snapshot of `index` (strictly increasing keys) taken at `sequence`, atomically.
-pub(super) fn write(dir: &Path, sequence: u64, identity: &str, index: SnapshotIndex) -> Result<()> {
+/// Where a snapshot comes from: RocksDB's state when it was taken.
+pub(super) struct Origin<'a> {
+    /// RocksDB's latest sequence number (after the marker was written).
+    pub sequence: u64,
+    /// RocksDB's identity.
+    pub identity: &'a str,
+    /// The marker token written into RocksDB just before this file.
+    pub token: u128,
+}
+
+/// Writes a snapshot of `index` (strictly increasing keys), atomically.
+pub(super) fn write(dir: &Path, origin: &Origin<'_>, index: SnapshotIndex) -> Result<()> {
     let file = SnapshotFile {
         magic: MAGIC,
         format: FORMAT,
-        sequence,
-        identity: identity.to_string(),
+        sequence: origin.sequence,
+        identity: origin.identity.to_string(),
+        token: origin.token,
         keys: index.keys,
         locations: index.locations,
     };
@@ -217,7 +244,18 @@ mod tests {
         Expected {
             sequence,
             identity: "id-1",
+            marker: Some(TOKEN),
             bounds,
+        }
+    }
+
+    const TOKEN: u128 = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321;
+
+    fn origin(sequence: u64) -> Origin<'static> {
+        Origin {
+            sequence,
+            identity: "id-1",
+            token: TOKEN,
         }
     }
 
@@ -230,7 +268,7 @@ mod tests {
             keys: vec![1, 7, u64::MAX],
             locations: vec![0, 5, 9],
         };
-        write(d, 5, "id-1", index()).unwrap();
+        write(d, &origin(5), index()).unwrap();
         let ok = expected(5, Some((1, u64::MAX)));
         assert_eq!(load(d, &ok), Ok(Some(index())));
         assert!(load(d, &expected(6, Some((1, u64::MAX)))).is_err());
@@ -240,6 +278,17 @@ mod tests {
             ..ok
         };
         assert!(load(d, &other).is_err());
+        let no_marker = Expected {
+            marker: None,
+            identity: "id-1",
+            ..expected(5, Some((1, u64::MAX)))
+        };
+        assert!(load(d, &no_marker).unwrap_err().contains("marker"));
+        let other_marker = Expected {
+            marker: Some(TOKEN + 1),
+            ..expected(5, Some((1, u64::MAX)))
+        };
+        assert!(load(d, &other_marker).unwrap_err().contains("marker"));
         assert!(remove(d).unwrap());
         assert!(!remove(d).unwrap());
         assert_eq!(load(d, &ok), Ok(None));
@@ -253,7 +302,7 @@ mod tests {
             keys: (0..50).map(|k| k * 3).collect(),
             locations: vec![0; 50],
         };
-        write(d, 9, "id-1", index).unwrap();
+        write(d, &origin(9), index).unwrap();
         let good = fs::read(d.join(SNAPSHOT_FILE)).unwrap();
         let exp = expected(9, Some((0, 147)));
         for i in 0..good.len() {
@@ -275,7 +324,7 @@ mod tests {
             keys: vec![1, 5, 3, 9],
             locations: vec![0; 4],
         };
-        write(dir.path(), 1, "id-1", index).unwrap();
+        write(dir.path(), &origin(1), index).unwrap();
         let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();
         assert!(reason.contains("increasing"), "{reason}");
     }

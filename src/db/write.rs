@@ -77,6 +77,41 @@ impl<'a> Announcement<'a> {
     }
 }
 
+/// Poisons the `Db` if a panic unwinds past it: from just before a write may reach RocksDB
+/// until its index update is complete, a panic can leave the index without a committed change
+/// (see `Error::Poisoned`). Declared after the `Announcement`, so it is dropped first and the
+/// flag is set before the write's keys stop being marked in flight.
+struct PoisonOnUnwind<'a>(&'a Db);
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Fault injection for tests: a panic between the RocksDB commit and the index update.
+#[cfg(test)]
+pub(super) mod fault {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PANIC_AFTER_COMMIT: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The next write of this thread panics right after its RocksDB commit.
+    pub(in crate::db) fn panic_after_next_commit() {
+        PANIC_AFTER_COMMIT.with(|c| c.set(true));
+    }
+
+    pub(super) fn after_commit() {
+        if PANIC_AFTER_COMMIT.with(|c| c.replace(false)) {
+            panic!("injected fault: panic after the RocksDB commit");
+        }
+    }
+}
+
 impl Drop for Announcement<'_> {
     fn drop(&mut self) {
         if self.all {
@@ -206,15 +241,20 @@ impl Db {
             return Ok(0);
         }
         let _writer = self.writer.lock();
+        self.check_usable()?;
         self.forget_snapshot()?;
         self.inflight.enter();
         self.inflight.begin_all();
         self.cache.begin_write_all();
+        let poison = PoisonOnUnwind(self);
         let result = self.rocks.ingest_prepared(prepared);
         if result.is_ok() {
             self.dirty.store(true, FLAG);
+            #[cfg(test)]
+            fault::after_commit();
             self.merge_cold_keys(&keys);
         }
+        drop(poison);
         self.cache.end_write_all();
         self.inflight.end_all();
         self.inflight.exit();
@@ -237,12 +277,17 @@ impl Db {
         }
     }
 
-    /// Deletes the index snapshot before the session's first change to RocksDB (see `open`).
-    /// Called under the writer mutex.
+    /// Before the session's first change to RocksDB: deletes the snapshot marker inside
+    /// RocksDB, durably (this is what makes any surviving snapshot file untrusted, see
+    /// `storage::marker`), then the snapshot file. Called under the writer mutex.
     fn forget_snapshot(&self) -> Result<()> {
+        if self.marker_on_disk.load(FLAG) {
+            self.rocks.clear_snapshot_marker()?;
+            self.marker_on_disk.store(false, FLAG);
+        }
         if self.snapshot_on_disk.load(FLAG) {
-            super::snapshot::remove(&self.path)?;
             self.snapshot_on_disk.store(false, FLAG);
+            super::snapshot::remove(&self.path)?;
         }
         Ok(())
     }
@@ -255,14 +300,19 @@ impl Db {
         rocks_write: impl FnOnce(&RocksStore) -> Result<()>,
     ) -> Result<()> {
         let _writer = self.writer.lock();
+        self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
+        let poison = PoisonOnUnwind(self);
         let result = rocks_write(&self.rocks);
         if result.is_ok() {
             self.dirty.store(true, FLAG);
+            #[cfg(test)]
+            fault::after_commit();
             let index_ops = self.append_hot(ops);
             self.apply_index_ops(&index_ops);
         }
+        drop(poison);
         drop(announcement);
         self.write_seq.fetch_add(1, Ordering::Release);
         result

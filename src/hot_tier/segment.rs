@@ -340,7 +340,6 @@ impl Segment {
     }
 
     /// Writes dirty pages back to the file (`msync`).
-    #[allow(dead_code)] // see HotTier::flush
     pub(super) fn flush(&self) -> Result<()> {
         self.map.flush().map_err(|e| Error::io(&self.path, e))
     }

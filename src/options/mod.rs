@@ -28,9 +28,13 @@ pub enum CompactionStyle {
     Level,
     /// Universal (tiered) compaction: less write amplification, more space and read cost.
     Universal,
-    /// FIFO: files are never merged; everything stays in level 0. alexkv sets the FIFO size
-    /// limit to unlimited so no data is ever dropped, which makes this an append-only layout for
-    /// write-once data (overwritten versions are never reclaimed).
+    /// FIFO: files are never merged; everything stays in level 0. RocksDB's FIFO normally
+    /// *deletes* files (the oldest beyond a size limit, and any older than a TTL of 30 days by
+    /// default); alexkv turns both off (unlimited size, `ttl = 0`, no periodic compaction), so
+    /// no data is ever dropped. What that means here: nothing is ever reclaimed (overwritten
+    /// and deleted versions stay on disk for good), and a read of a Cold key probes every file
+    /// (bloom filters keep most probes in memory). Suited to write-once data only. Needs
+    /// `max_open_files = -1`.
     Fifo,
 }
 
@@ -67,6 +71,11 @@ pub struct Options {
     /// indexes larger.
     pub block_size: usize,
     /// Keep index and filter blocks in the block cache (bounded memory) instead of on the heap.
+    /// When on, they are also *partitioned* (4 KiB pieces behind a pinned top-level index), so a
+    /// large table's multi-megabyte filter never has to fit one block-cache shard: a read
+    /// loads one small partition, not the whole filter. When off, RocksDB's table readers hold
+    /// them for as long as the table is open (memory grows with the data: about 1.3 bytes per
+    /// key for a 10-bit filter plus the index).
     pub cache_index_and_filter_blocks: bool,
     /// Pin level-0 index and filter blocks in the block cache.
     pub pin_l0_filter_and_index_blocks: bool,

@@ -32,7 +32,9 @@ impl Options {
     ///   needs `cache_index_and_filter_blocks` (pinning applies to cached blocks only).
     /// - `use_direct_reads` needs a block cache: direct reads bypass the OS page cache, so
     ///   without a block cache every block read would go to the device.
-    /// - `max_open_files` is `-1` (unlimited) or positive.
+    /// - `max_open_files` is `-1` (unlimited) or positive, and `-1` with FIFO compaction
+    ///   (RocksDB supports FIFO's file bookkeeping only with every table open, and a FIFO
+    ///   database's point reads probe every file, so reopening files per read would be a cliff).
     /// - `write_buffer_size` is at least 64 KiB (RocksDB's floor); `max_write_buffer_number`
     ///   and `max_background_jobs` are in `1..=i32::MAX`.
     /// - `compression_per_level` has at most 7 entries (RocksDB's levels), and is empty with
@@ -89,6 +91,12 @@ impl Options {
         if self.max_open_files == 0 || self.max_open_files < -1 {
             return Err(invalid(format!(
                 "max_open_files must be -1 (unlimited) or positive, got {}",
+                self.max_open_files
+            )));
+        }
+        if self.compaction_style == CompactionStyle::Fifo && self.max_open_files != -1 {
+            return Err(invalid(format!(
+                "max_open_files must be -1 with FIFO compaction, got {}",
                 self.max_open_files
             )));
         }

@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stats::{Counter, RocksDbStats};
 use crate::write_batch::WriteBatch;
-use rocksdb::{DBRawIteratorWithThreadMode, IngestExternalFileOptions, ReadOptions, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, DBRawIteratorWithThreadMode, IngestExternalFileOptions, ReadOptions, DB,
+};
 use std::fs;
 use std::io::Write;
 use std::ops::{Bound, RangeBounds};
@@ -56,7 +58,7 @@ pub(crate) fn decode_key(bytes: &[u8], path: &Path) -> Result<u64> {
 /// The RocksDB database of one alexkv directory. All methods take `&self` and are safe to call
 /// from many threads; ordering between writers is the engine's job.
 pub(crate) struct RocksStore {
-    db: DB,
+    pub(super) db: DB,
     path: PathBuf,
     /// Kept for `SstFileWriter`, so ingested files use the same table format.
     rocks_opts: rocksdb::Options,
@@ -95,7 +97,15 @@ impl RocksStore {
         remove_ingest_leftovers(path)?;
         let mut rocks_opts = opts.to_rocksdb();
         rocks_opts.create_if_missing(create);
-        let db = DB::open(&rocks_opts, path).map_err(|e| Error::from_rocks(path, "open", e))?;
+        // The meta column family (snapshot marker, `super::marker`) is created on the first
+        // open of a database that lacks it; every later open must name it.
+        rocks_opts.create_missing_column_families(true);
+        let families = [
+            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, rocks_opts.clone()),
+            super::marker::meta_family(),
+        ];
+        let db = DB::open_cf_descriptors(&rocks_opts, path, families)
+            .map_err(|e| Error::from_rocks(path, "open", e))?;
         Ok(RocksStore {
             db,
             path: path.to_path_buf(),
@@ -113,7 +123,6 @@ impl RocksStore {
     }
 
     /// The database directory.
-    #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
@@ -362,6 +371,25 @@ impl RocksStore {
     /// Compacts the whole key range (blocking).
     pub(crate) fn compact(&self) {
         self.db.compact_range::<&[u8], &[u8]>(None, None);
+    }
+
+    /// Blocks until RocksDB has no flush or compaction queued or running (RocksDB's
+    /// `WaitForCompact`, flushing the memtables first). Returns at once on an idle database.
+    /// Writes arriving meanwhile can keep it waiting; callers use it when writes have stopped.
+    pub(crate) fn wait_for_compactions(&self) -> Result<()> {
+        let mut wait = rocksdb::WaitForCompactOptions::default();
+        wait.set_flush(true);
+        self.db
+            .wait_for_compact(&wait)
+            .map_err(self.rocks_err("wait_for_compact"))
+    }
+
+    /// A RocksDB property of the default column family (`rocksdb.num-files-at-level0`,
+    /// `rocksdb.compaction-pending`, ...), or `None` when RocksDB does not know the name.
+    pub(crate) fn property(&self, name: &str) -> Result<Option<String>> {
+        self.db
+            .property_value(name)
+            .map_err(self.rocks_err("property"))
     }
 
     /// RocksDB's estimate of the number of keys.

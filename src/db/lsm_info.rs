@@ -1,0 +1,93 @@
+//! What alexkv's RocksDB (the LSM tree under the index) looks like: its properties, and a way to
+//! wait until it is quiet.
+//!
+//! Benchmarks need both. A read measured while a compaction runs measures the compaction too, so
+//! a fair measurement settles the tree first ([`Db::flush`], [`Db::compact`], then
+//! [`Db::wait_for_compactions`]) and records the shape it measured (files per level, block
+//! cache figures) with [`Db::rocksdb_property`].
+
+use super::Db;
+use crate::error::Result;
+
+impl Db {
+    /// Blocks until RocksDB has no flush or compaction queued or running. Memtables are flushed
+    /// first. Returns at once when RocksDB is idle.
+    ///
+    /// Writes that arrive while it waits can schedule more work and keep it waiting: call it
+    /// when writes have stopped, for example between loading data and measuring reads.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"one").unwrap();
+    /// db.compact().unwrap();
+    /// db.wait_for_compactions().unwrap();
+    /// assert_eq!(db.rocksdb_property("rocksdb.compaction-pending").unwrap().as_deref(), Some("0"));
+    /// ```
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.rocks.wait_for_compactions()
+    }
+
+    /// A property of alexkv's RocksDB (its default column family), as RocksDB formats it:
+    /// `rocksdb.num-files-at-level<N>`, `rocksdb.compaction-pending`,
+    /// `rocksdb.num-running-compactions`, `rocksdb.block-cache-usage`, `rocksdb.stats`, ...
+    /// (RocksDB's `DB::Properties`). `None` when RocksDB does not know the name.
+    ///
+    /// Meant for diagnostics and benchmark reports; the values are RocksDB's, not alexkv's
+    /// (alexkv's own counters are in [`Db::stats`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// db.put(1, b"one").unwrap();
+    /// db.flush().unwrap();
+    /// let files = db.rocksdb_property("rocksdb.num-files-at-level0").unwrap();
+    /// assert_eq!(files.as_deref(), Some("1"));
+    /// assert_eq!(db.rocksdb_property("no.such.property").unwrap(), None);
+    /// ```
+    pub fn rocksdb_property(&self, name: &str) -> Result<Option<String>> {
+        self.rocks.property(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Db, Options, WriteBatch};
+
+    fn int_property(db: &Db, name: &str) -> u64 {
+        db.rocksdb_property(name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("RocksDB knows {name}"))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn settling_leaves_no_pending_or_running_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        // Small memtables and an early L0 trigger, so the load leaves compaction work behind.
+        let opts = Options::default()
+            .write_buffer_size(256 << 10)
+            .compression(crate::Compression::None);
+        let db = Db::open(dir.path(), opts).unwrap();
+        let value = [7u8; 100];
+        for chunk in 0..40u64 {
+            let mut batch = WriteBatch::new();
+            for i in 0..2_000u64 {
+                batch.put((i * 7_919 + chunk) % 1_000_003, &value);
+            }
+            db.write(batch).unwrap();
+        }
+        db.flush().unwrap();
+        db.compact().unwrap();
+        db.wait_for_compactions().unwrap();
+        assert_eq!(int_property(&db, "rocksdb.compaction-pending"), 0);
+        assert_eq!(int_property(&db, "rocksdb.num-running-compactions"), 0);
+        assert_eq!(int_property(&db, "rocksdb.num-running-flushes"), 0);
+        assert_eq!(int_property(&db, "rocksdb.num-files-at-level0"), 0);
+        let files: u64 = (0..7)
+            .map(|l| int_property(&db, &format!("rocksdb.num-files-at-level{l}")))
+            .sum();
+        assert!(files > 0, "the compacted data lives in some level");
+    }
+}
