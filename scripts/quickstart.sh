@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian machine (run as root, or with sudo available):
 #   bash scripts/quickstart.sh bench   # installs what the build needs, runs the main benchmark
-#   bash scripts/quickstart.sh test    # installs what the build needs, runs the whole test suite
+#   bash scripts/quickstart.sh test    # installs what the build needs, tests the engine alone, then everything
 # Extra arguments after `bench` go to the benchmark program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,9 @@ case "${1:-}" in
     test)
         install_build_deps
         # Release mode: RocksDB is built once, optimised, and shared with the benchmarks.
+        # First the engine alone (what an embedder builds: no `tools` feature), then everything.
+        cargo build --release --lib --no-default-features
+        cargo test --release --no-default-features --lib --tests
         cargo test --release
         ;;
     bench)

@@ -63,8 +63,18 @@
 //! `Db` is `Send + Sync`: share one between threads by reference or in an `Arc`.
 
 pub mod alex;
+/// The benchmark harness behind the programs in `src/bin` (feature `tools`, on by default).
+#[cfg(feature = "tools")]
 #[doc(hidden)]
 pub mod bench;
+/// Without `tools`, only the harness's seeded generator is built: the engine's own tests draw
+/// their workloads from it (`tests/common`), and they must run with the engine alone too.
+#[cfg(not(feature = "tools"))]
+#[doc(hidden)]
+pub mod bench {
+    #[path = "rng.rs"]
+    pub mod rng;
+}
 
 mod cache;
 mod db;
