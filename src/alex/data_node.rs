@@ -127,19 +127,13 @@ impl<P: Copy> DataNode<P> {
     /// expansion ALEX uses while a node's model still fits its keys).
     pub(crate) fn rebuilt(&self, density: f64, placement: Placement, rescale: bool) -> Self {
         let n = self.num_keys;
-        let capacity = Self::capacity_for(n, density);
+        let capacity = capacity_for(n, density);
         let hint = (rescale && placement == Placement::Spread && n > 1).then(|| {
             let mut m = self.model;
             m.scale(capacity as f64 / self.capacity() as f64);
             m
         });
         Self::build_from(self.entries(), n, density, placement, self.dup, hint)
-    }
-
-    fn capacity_for(n: usize, density: f64) -> usize {
-        ((n as f64 / density).ceil() as usize)
-            .max(n + 2)
-            .max(MIN_CAPACITY)
     }
 
     /// Builds a node from `n` entries in strictly increasing key order. `entries` is cloned to
@@ -155,13 +149,13 @@ impl<P: Copy> DataNode<P> {
     where
         I: Iterator<Item = (u64, P)> + Clone,
     {
-        let capacity = Self::capacity_for(n, density);
+        let capacity = capacity_for(n, density);
         let (mut min_key, mut max_key) = (u64::MAX, 0);
         if n > 0 {
             min_key = entries.clone().next().map_or(u64::MAX, |e| e.0);
         }
         let model = model.unwrap_or_else(|| {
-            Self::train(
+            train(
                 entries.clone().map(|e| e.0),
                 min_key,
                 n,
@@ -189,73 +183,29 @@ impl<P: Copy> DataNode<P> {
         node
     }
 
-    /// The model for `n` sorted keys (the first is `first`) in a node of `capacity` slots.
-    fn train<K>(keys: K, first: u64, n: usize, capacity: usize, placement: Placement) -> LinearModel
-    where
-        K: Iterator<Item = u64> + Clone,
-    {
-        if n == 0 {
-            return LinearModel::constant(0.0);
-        }
-        if n == 1 {
-            return LinearModel::constant(match placement {
-                Placement::Spread => capacity as f64 / 2.0,
-                Placement::RoomRight => 0.0,
-                Placement::RoomLeft => capacity as f64 - 1.0,
-            });
-        }
-        let span = match placement {
-            Placement::Spread => capacity as f64,
-            Placement::RoomRight | Placement::RoomLeft => {
-                (n as f64 / MAX_DENSITY).min(capacity as f64)
-            }
-        };
-        let scale = span / n as f64;
-        let mut model = LinearModel::fit_points(
-            keys.enumerate().map(|(i, k)| (k, i as f64 * scale)),
-            Some(first),
-        );
-        if placement == Placement::RoomLeft {
-            model.shift(capacity as f64 - span);
-        }
-        model
-    }
-
-    /// Model-based placement of `n` sorted entries into an all-gap node, then the gap copies, and
-    /// the expected cost of the result. Returns the largest key placed.
+    /// Places `n` sorted entries into this all-gap node by [`place_by_model`], writing the
+    /// gap copies, and records the expected cost of the result. Returns the largest key placed.
     fn place<I: Iterator<Item = (u64, P)>>(&mut self, entries: I, n: usize) -> u64 {
         let cap = self.keys.len();
-        // `written` is the first slot not yet written: gaps before a key copy that key, and the
-        // slots after the last key keep the `u64::MAX` the array was filled with.
-        let mut written = 0usize;
-        let mut iterations = 0u64;
+        let model = self.model;
+        let (keys, payloads, occupied) = (&mut self.keys, &mut self.payloads, &mut self.occupied);
         let mut last_key = 0;
-        let (mut run, mut run_square_sum) = (0usize, 0usize);
-        for (i, (k, p)) in entries.enumerate() {
-            let predicted = self.model.predict_slot(k, cap);
-            // Leave room for the keys still to come, and keep order.
-            let pos = predicted.max(written).min(cap - (n - i));
-            iterations += search_iterations(pos.abs_diff(predicted)) as u64;
-            if pos == written && i > 0 {
-                run += 1;
-            } else {
-                run_square_sum += run * run;
-                run = 1;
-            }
-            self.keys[written..=pos].fill(k);
-            self.payloads[pos] = MaybeUninit::new(p);
-            self.occupied.set(pos);
-            written = pos + 1;
-            last_key = k;
-        }
-        run_square_sum += run * run;
-        self.expected_cost = if n == 0 {
-            0.0
-        } else {
-            let avg_iter = iterations as f64 / n as f64;
-            let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
-            cost::intra_node_cost(avg_iter, avg_shift)
-        };
+        let expected_cost = place_by_model(
+            entries,
+            |e| e.0,
+            n,
+            &model,
+            cap,
+            |(k, p), written, pos| {
+                // Gaps before a key copy that key; the slots after the last key keep the
+                // `u64::MAX` the array was filled with.
+                keys[written..=pos].fill(k);
+                payloads[pos] = MaybeUninit::new(p);
+                occupied.set(pos);
+                last_key = k;
+            },
+        );
+        self.expected_cost = expected_cost;
         last_key
     }
 
@@ -633,6 +583,94 @@ impl<P: Copy> DataNode<P> {
         }
         Ok(())
     }
+}
+
+/// Slots of a node built for `n` keys at `density`: at least two gaps and [`MIN_CAPACITY`].
+pub(super) fn capacity_for(n: usize, density: f64) -> usize {
+    ((n as f64 / density).ceil() as usize)
+        .max(n + 2)
+        .max(MIN_CAPACITY)
+}
+
+/// The model for `n` sorted keys (the first is `first`) in a node of `capacity` slots.
+pub(super) fn train<K>(
+    keys: K,
+    first: u64,
+    n: usize,
+    capacity: usize,
+    placement: Placement,
+) -> LinearModel
+where
+    K: Iterator<Item = u64> + Clone,
+{
+    if n == 0 {
+        return LinearModel::constant(0.0);
+    }
+    if n == 1 {
+        return LinearModel::constant(match placement {
+            Placement::Spread => capacity as f64 / 2.0,
+            Placement::RoomRight => 0.0,
+            Placement::RoomLeft => capacity as f64 - 1.0,
+        });
+    }
+    let span = match placement {
+        Placement::Spread => capacity as f64,
+        Placement::RoomRight | Placement::RoomLeft => (n as f64 / MAX_DENSITY).min(capacity as f64),
+    };
+    let scale = span / n as f64;
+    let mut model = LinearModel::fit_points(
+        keys.enumerate().map(|(i, k)| (k, i as f64 * scale)),
+        Some(first),
+    );
+    if placement == Placement::RoomLeft {
+        model.shift(capacity as f64 - span);
+    }
+    model
+}
+
+/// Model-based placement of `n` items in strictly increasing key order into `capacity` slots,
+/// as a node is built: an item lands at its predicted slot unless an earlier one took it, then at
+/// the next free slot, never so far right that the items still to come would not fit. Calls
+/// `put(item, written, pos)` for each: `pos` is its slot, `written` (`<= pos`) the first slot not
+/// yet written. Returns the expected intra-node cost of the result ([`cost::intra_node_cost`]):
+/// search iterations from each item's distance to its prediction; shifts from the runs of
+/// occupied slots an insert would have to push (a run of length `L` is hit with probability
+/// `L / n` and costs `L / 4` shifts on average).
+///
+/// Building a node and estimating one ([`cost::estimate_data_node_cost`]) both call this, so
+/// the cost model estimates exactly what the node does.
+pub(super) fn place_by_model<T>(
+    items: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> u64,
+    n: usize,
+    model: &LinearModel,
+    capacity: usize,
+    mut put: impl FnMut(T, usize, usize),
+) -> f64 {
+    let mut written = 0usize;
+    let mut iterations = 0u64;
+    let (mut run, mut run_square_sum) = (0usize, 0usize);
+    for (i, item) in items.enumerate() {
+        let predicted = model.predict_slot(key(&item), capacity);
+        // Leave room for the items still to come, and keep order.
+        let pos = predicted.max(written).min(capacity - (n - i));
+        iterations += search_iterations(pos.abs_diff(predicted)) as u64;
+        if pos == written && i > 0 {
+            run += 1;
+        } else {
+            run_square_sum += run * run;
+            run = 1;
+        }
+        put(item, written, pos);
+        written = pos + 1;
+    }
+    run_square_sum += run * run;
+    if n == 0 {
+        return 0.0;
+    }
+    let avg_iter = iterations as f64 / n as f64;
+    let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
+    cost::intra_node_cost(avg_iter, avg_shift)
 }
 
 /// The entries of a data node in key order; cheap to clone.
