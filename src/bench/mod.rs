@@ -17,6 +17,7 @@
 //! | [`alloc`]     | a counting global allocator: live heap bytes of a structure          |
 //! | [`index_compare`] | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
 //! | [`child`]     | run one system's phase in a child process and collect its result      |
+//! | [`defaults_run`] | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
 //! | [`sqlite`]    | the tuned SQLite baseline                                             |
 //! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
 //! | [`rocks_plain`] | the plain RocksDB baseline (same RocksDB options, nothing else)    |
@@ -29,6 +30,7 @@
 
 pub mod alloc;
 pub mod child;
+pub mod defaults_run;
 pub mod histogram;
 pub mod index_compare;
 pub mod keys;

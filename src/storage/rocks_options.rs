@@ -84,6 +84,10 @@ impl Options {
                 o.set_periodic_compaction_seconds(0);
             }
         }
+        // RocksDB only ever looks up keys the learned index says exist (misses are answered by
+        // the index), so the last level's filter could only say "maybe": skip building and
+        // probing it. That is most of the filter memory and one filter probe per read.
+        o.set_optimize_filters_for_hits(true);
         o.set_max_open_files(self.max_open_files);
         o.set_use_direct_reads(self.use_direct_reads);
         o.set_use_direct_io_for_flush_and_compaction(self.use_direct_io_for_flush_and_compaction);

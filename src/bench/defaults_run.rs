@@ -1,0 +1,293 @@
+//! `defaults_benchmark`: what a new user gets with default options when the data is larger than
+//! the default caches.
+//!
+//! alexkv opened with [`Options::default`] (plus `ALEXKV_*` overrides, to measure a candidate
+//! default) against plain RocksDB with *its own* defaults and a 10-bit bloom filter, which is what
+//! a RocksDB user starts with. Same keys (uniform random `u64`), same values, same query order.
+//! Each system runs in its own child process:
+//!
+//! 1. load in random order, in batches of 10,000 rows (WAL on, no sync);
+//! 2. flush, compact the whole range, close;
+//! 3. reopen (so nothing read so far sits in a cache of the process), untimed warm-up of
+//!    `warmup` random reads (a different sequence), then `gets` timed reads, each timed alone.
+//!
+//! The OS page cache is not dropped (that needs root and affects the other process): both
+//! systems read their files through it, which is the common case for a database a little larger
+//! than its own caches. What the figure exposes is each engine's own per-read work: block reads,
+//! decompression, and, in the case this program was written for, a 2 MB filter block fetched
+//! again on every read because it did not fit a block-cache shard.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::child::run_system;
+use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
+use super::memory::dir_size_bytes;
+use super::report::{fmt_bytes, fmt_ns, fmt_opt_bytes, fmt_ratio, ratio, Table};
+use super::values::{check_value, value_vec};
+use crate::{Db, Options, WriteBatch};
+
+/// Rows per load batch.
+const BATCH: usize = 10_000;
+
+/// One child's work.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DefaultsConfig {
+    /// Rows to load.
+    pub rows: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// Timed reads.
+    pub gets: usize,
+    /// Untimed reads before the timed ones.
+    pub warmup: usize,
+    /// Seed of keys and queries.
+    pub seed: u64,
+    /// Working directory (one subdirectory per system, deleted at the end).
+    pub dir: PathBuf,
+}
+
+/// What one system measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DefaultsResult {
+    /// `alexkv` or `rocksdb`.
+    pub system: String,
+    /// Rows per second of the load (batches only, without the compaction).
+    pub load_rows_per_sec: f64,
+    /// Seconds of the flush + full compaction after the load.
+    pub compact_secs: f64,
+    /// Seconds of the reopen.
+    pub reopen_secs: f64,
+    /// Mean of the timed reads.
+    pub get_mean_ns: f64,
+    /// Median of the timed reads.
+    pub get_p50_ns: f64,
+    /// 99th percentile of the timed reads.
+    pub get_p99_ns: f64,
+    /// Bytes of the database directory after the compaction.
+    pub disk_bytes: u64,
+    /// The options used, as text (alexkv: its `Options` as JSON; RocksDB: a summary).
+    pub options: String,
+    /// alexkv only: the engine's sampled read-path profile over the timed reads (JSON).
+    pub read_profile: Option<String>,
+}
+
+/// A finished run of both systems.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DefaultsReport {
+    /// The configuration.
+    pub config: DefaultsConfig,
+    /// Each system's result and peak RSS.
+    pub systems: Vec<(DefaultsResult, Option<u64>)>,
+}
+
+/// Runs the phase for `system` in this process (the child side).
+pub fn run_phase(system: &str, config: &DefaultsConfig) -> Result<DefaultsResult, String> {
+    let dir = config.dir.join(system);
+    let _ = std::fs::remove_dir_all(&dir);
+    let keys = generate_keys(KeyDist::Random, config.rows, config.seed);
+    let load_order = shuffled(&keys, config.seed ^ 0x10AD);
+    let warm = query_sequence(&keys, config.warmup, config.seed ^ 0x3A53);
+    let queries = query_sequence(&keys, config.gets, config.seed ^ 0x9E75);
+    let result = match system {
+        "alexkv" => run_alexkv(&dir, config, &load_order, &warm, &queries),
+        "rocksdb" => run_rocksdb(&dir, config, &load_order, &warm, &queries),
+        other => Err(format!("unknown system {other}")),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn latency_summary(mut ns: Vec<u64>) -> (f64, f64, f64) {
+    if ns.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
+    ns.sort_unstable();
+    let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64;
+    (mean, at(0.5), at(0.99))
+}
+
+fn run_alexkv(
+    dir: &Path,
+    config: &DefaultsConfig,
+    load_order: &[u64],
+    warm: &[u64],
+    queries: &[u64],
+) -> Result<DefaultsResult, String> {
+    let opts = Options::default()
+        .with_env_overrides()
+        .map_err(|e| e.to_string())?;
+    let err = |e: crate::Error| e.to_string();
+    let db = Db::open(dir, opts.clone()).map_err(err)?;
+    let started = Instant::now();
+    for chunk in load_order.chunks(BATCH) {
+        let mut batch = WriteBatch::new();
+        for &k in chunk {
+            batch.put(k, value_vec(k, config.value_size));
+        }
+        db.write(batch).map_err(err)?;
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    db.flush().map_err(err)?;
+    db.compact().map_err(err)?;
+    let compact_secs = started.elapsed().as_secs_f64();
+    db.close().map_err(err)?;
+    let disk_bytes = dir_size_bytes(dir).unwrap_or(0);
+
+    let started = Instant::now();
+    let db = Db::open(dir, opts.clone()).map_err(err)?;
+    let reopen_secs = started.elapsed().as_secs_f64();
+    for &k in warm {
+        db.get(k).map_err(err)?;
+    }
+    db.reset_read_profile();
+    let mut ns = Vec::with_capacity(queries.len());
+    for &k in queries {
+        let t = Instant::now();
+        let v = db.get(k).map_err(err)?;
+        ns.push(t.elapsed().as_nanos() as u64);
+        match v {
+            Some(v) if check_value(k, &v, config.value_size) => {}
+            _ => return Err(format!("alexkv: wrong value for key {k}")),
+        }
+    }
+    let (mean, p50, p99) = latency_summary(ns);
+    Ok(DefaultsResult {
+        system: "alexkv".into(),
+        load_rows_per_sec: load_order.len() as f64 / load_secs,
+        compact_secs,
+        reopen_secs,
+        get_mean_ns: mean,
+        get_p50_ns: p50,
+        get_p99_ns: p99,
+        disk_bytes,
+        options: serde_json::to_string(&opts).unwrap_or_default(),
+        read_profile: serde_json::to_string(&db.read_profile()).ok(),
+    })
+}
+
+/// Plain RocksDB as its users start: RocksDB's defaults plus a 10-bit full bloom filter.
+fn plain_rocksdb_options() -> rocksdb::Options {
+    let mut o = rocksdb::Options::default();
+    o.create_if_missing(true);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    o.set_block_based_table_factory(&table);
+    o
+}
+
+fn run_rocksdb(
+    dir: &Path,
+    config: &DefaultsConfig,
+    load_order: &[u64],
+    warm: &[u64],
+    queries: &[u64],
+) -> Result<DefaultsResult, String> {
+    let err = |e: rocksdb::Error| e.to_string();
+    let opts = plain_rocksdb_options();
+    let db = rocksdb::DB::open(&opts, dir).map_err(err)?;
+    let started = Instant::now();
+    for chunk in load_order.chunks(BATCH) {
+        let mut batch = rocksdb::WriteBatch::default();
+        for &k in chunk {
+            batch.put(k.to_be_bytes(), value_vec(k, config.value_size));
+        }
+        db.write(batch).map_err(err)?;
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    db.flush().map_err(err)?;
+    db.compact_range::<&[u8], &[u8]>(None, None);
+    let compact_secs = started.elapsed().as_secs_f64();
+    drop(db);
+    let disk_bytes = dir_size_bytes(dir).unwrap_or(0);
+
+    let started = Instant::now();
+    let db = rocksdb::DB::open(&opts, dir).map_err(err)?;
+    let reopen_secs = started.elapsed().as_secs_f64();
+    let ro = rocksdb::ReadOptions::default();
+    for &k in warm {
+        db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err)?;
+    }
+    let mut ns = Vec::with_capacity(queries.len());
+    for &k in queries {
+        let t = Instant::now();
+        let v = db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err)?;
+        ns.push(t.elapsed().as_nanos() as u64);
+        match v {
+            Some(v) if check_value(k, &v, config.value_size) => {}
+            _ => return Err(format!("rocksdb: wrong value for key {k}")),
+        }
+    }
+    let (mean, p50, p99) = latency_summary(ns);
+    Ok(DefaultsResult {
+        system: "rocksdb".into(),
+        load_rows_per_sec: load_order.len() as f64 / load_secs,
+        compact_secs,
+        reopen_secs,
+        get_mean_ns: mean,
+        get_p50_ns: p50,
+        get_p99_ns: p99,
+        disk_bytes,
+        options: "RocksDB defaults (an internal 32 MiB block cache, index and filter blocks \
+                  held by the table readers, Snappy), full bloom filter 10 bits/key"
+            .into(),
+        read_profile: None,
+    })
+}
+
+/// The parent side: both systems, each in a child, then a table on stdout.
+pub fn run(config: &DefaultsConfig) -> Result<DefaultsReport, String> {
+    let mut systems = Vec::new();
+    for system in ["alexkv", "rocksdb"] {
+        eprintln!("defaults_benchmark: {system}, {} rows", config.rows);
+        let out = run_system::<_, DefaultsResult>(system, config)?;
+        systems.push((out.result, out.peak_rss_bytes));
+    }
+    let report = DefaultsReport {
+        config: config.clone(),
+        systems,
+    };
+    print_report(&report);
+    Ok(report)
+}
+
+fn print_report(report: &DefaultsReport) {
+    let c = &report.config;
+    println!(
+        "defaults_benchmark: {} random keys, {}-byte values, {} timed gets after reopen",
+        c.rows, c.value_size, c.gets
+    );
+    let mut table = Table::new([
+        "system", "get mean", "p50", "p99", "load", "compact", "reopen", "disk", "peak RSS",
+    ]);
+    for (r, rss) in &report.systems {
+        table.row([
+            r.system.clone(),
+            fmt_ns(r.get_mean_ns),
+            fmt_ns(r.get_p50_ns),
+            fmt_ns(r.get_p99_ns),
+            format!("{:.0} rows/s", r.load_rows_per_sec),
+            format!("{:.1} s", r.compact_secs),
+            format!("{:.2} s", r.reopen_secs),
+            fmt_bytes(r.disk_bytes),
+            fmt_opt_bytes(*rss),
+        ]);
+    }
+    table.print();
+    for (r, _) in &report.systems {
+        if let Some(p) = &r.read_profile {
+            println!("{} read profile: {p}", r.system);
+        }
+    }
+    if let [(a, _), (r, _)] = &report.systems[..] {
+        println!(
+            "alexkv get mean / RocksDB get mean = {} (target <= 1.1)",
+            fmt_ratio(ratio(a.get_mean_ns, r.get_mean_ns))
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! `defaults_benchmark --rows 3000000`: alexkv with default options vs plain RocksDB with its
+//! own defaults (+ a 10-bit bloom filter) on data larger than the default caches, each in its
+//! own child process. See `alexkv::bench::defaults_run` for the phases.
+//!
+//! `ALEXKV_*` variables (see `Options::with_env_overrides`) change alexkv's options, to measure a
+//! candidate default against the current one.
+
+use std::path::PathBuf;
+
+use alexkv::bench::child::{child_main, ChildRequest};
+use alexkv::bench::defaults_run::{self, DefaultsConfig};
+use alexkv::bench::report::write_json;
+use clap::Parser;
+
+/// alexkv's defaults against RocksDB's, data beyond the default caches.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Rows to load (uniform random u64 keys).
+    #[arg(long, default_value_t = 3_000_000)]
+    rows: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 40)]
+    value_size: usize,
+    /// Timed reads after the reopen.
+    #[arg(long, default_value_t = 20_000)]
+    gets: usize,
+    /// Untimed reads between the reopen and the timed ones.
+    #[arg(long, default_value_t = 20_000)]
+    warmup: usize,
+    /// Seed of keys and queries.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Working directory.
+    #[arg(long, default_value = "target/defaults-benchmark")]
+    dir: PathBuf,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() {
+    match ChildRequest::from_env() {
+        Ok(Some(request)) => child_main(|| {
+            let config: DefaultsConfig = request.config()?;
+            defaults_run::run_phase(&request.system, &config)
+        }),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("defaults_benchmark: {e}");
+            std::process::exit(2);
+        }
+    }
+    let args = Args::parse();
+    let config = DefaultsConfig {
+        rows: args.rows,
+        value_size: args.value_size,
+        gets: args.gets,
+        warmup: args.warmup,
+        seed: args.seed,
+        dir: args.dir.clone(),
+    };
+    let result = defaults_run::run(&config);
+    let _ = std::fs::remove_dir_all(&args.dir);
+    match result {
+        Ok(report) => {
+            if let Some(path) = args.json {
+                if let Err(e) = write_json(&path, &report) {
+                    eprintln!("defaults_benchmark: writing {}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("defaults_benchmark: {e}");
+            std::process::exit(1);
+        }
+    }
+}
