@@ -48,6 +48,7 @@
 //! costs a little hit rate under heavy writes and never correctness. The pending count has 32
 //! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
+use crate::hash::spread;
 use crate::options::Options;
 use crate::stats::{ratio, CacheStats, Counter};
 use lru::LruCache;
@@ -108,15 +109,6 @@ pub(crate) struct ValueCache {
     invalidations: Counter,
 }
 
-/// splitmix64's finaliser: spreads sequential keys over shards and stripes.
-#[inline]
-fn mix(key: u64) -> u64 {
-    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl ValueCache {
     /// A cache sized by `opts.value_cache_{bytes,entries,shards}` (off when either bound is 0).
     pub(crate) fn from_options(opts: &Options) -> Self {
@@ -168,7 +160,7 @@ impl ValueCache {
 
     #[inline]
     fn locate(&self, key: u64) -> (&Shard, usize) {
-        let h = mix(key);
+        let h = spread(key);
         let shard = &self.shards[(h as usize) & self.shard_mask];
         (shard, (h >> 32) as usize % STRIPES_PER_SHARD)
     }

@@ -121,6 +121,16 @@ pub enum Error {
     },
 }
 
+/// `Err(ValueTooLarge)` when a `len`-byte value of `key` is over `limit`
+/// (`Options::max_value_bytes`). Every write path (put, batch, ingestion) checks with this,
+/// before anything is written.
+pub(crate) fn check_value_len(key: u64, len: usize, limit: usize) -> Result<()> {
+    if len > limit {
+        return Err(Error::ValueTooLarge { key, len, limit });
+    }
+    Ok(())
+}
+
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -79,6 +79,7 @@ pub mod bench {
 mod cache;
 mod db;
 mod error;
+mod hash;
 mod hot_tier;
 mod location;
 mod options;

@@ -85,7 +85,8 @@ pub struct CacheStats {
     pub rejected_fills: u64,
     /// Entries dropped to stay within the byte or entry bound.
     pub evictions: u64,
-    /// Calls to invalidate (one per written key).
+    /// Written keys announced to the cache one by one (each drops the key's entry); writes of
+    /// many keys, which empty the whole cache at once, are not counted.
     pub invalidations: u64,
     /// Bytes currently charged (values plus per-entry overhead).
     pub bytes: u64,
@@ -113,10 +114,11 @@ pub struct HotTierStats {
     pub appends: u64,
     /// Reads served from the tier.
     pub hits: u64,
-    /// Reads refused because the Location was stale (its segment was recycled).
+    /// Reads refused because the Location outlived its record: its segment was recycled (or
+    /// re-created after being discarded at open), so the generation or the record there differs.
     pub stale: u64,
-    /// Reads refused because the record failed its key or checksum check.
-    pub corrupt: u64,
+    /// Reads refused because the record failed its checksum (damaged bytes).
+    pub damaged: u64,
     /// Segments recycled.
     pub recycled: u64,
     /// Records handed back for demotion to Cold by recycling.
@@ -149,8 +151,10 @@ pub struct RocksDbStats {
 #[derive(Serialize, Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct OpStats {
-    /// Point reads (`get`, `contains`).
+    /// Point reads of values (`get`, `get_with`, `get_i64`, each key of a `multi_get`).
     pub gets: u64,
+    /// Presence checks (`contains`, `contains_i64`), answered by the index alone.
+    pub contains: u64,
     /// Single-key puts.
     pub puts: u64,
     /// Single-key deletes.
@@ -239,6 +243,8 @@ impl std::fmt::Debug for Counter {
 pub(crate) struct OpCounters {
     /// See [`OpStats::gets`].
     pub gets: Counter,
+    /// See [`OpStats::contains`].
+    pub contains: Counter,
     /// See [`OpStats::puts`].
     pub puts: Counter,
     /// See [`OpStats::deletes`].
@@ -254,6 +260,7 @@ impl OpCounters {
     pub(crate) fn snapshot(&self) -> OpStats {
         OpStats {
             gets: self.gets.get(),
+            contains: self.contains.get(),
             puts: self.puts.get(),
             deletes: self.deletes.get(),
             batches: self.batches.get(),

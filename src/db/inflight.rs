@@ -15,14 +15,17 @@
 //!
 //! Every write marks its keys here *before* its RocksDB commit and unmarks them *after* its
 //! index update (and after the hot-tier appends the index points to). A reader checks the mark
-//! **before** its index lookup; if the key is marked, it answers from RocksDB alone (value or
-//! absence), which is linearisable, and never from the index, the hot tier or the cache.
+//! **before** its index lookup; if the key is marked, it skips the index and the hot tier and
+//! takes the Cold path: the value cache, which holds only a key's latest committed value and
+//! nothing at all while the key's own write is in progress (`cache`, stale-fill protection; a
+//! mark can also come from another key of the stripe), else RocksDB (value or absence). Both
+//! answers are linearisable.
 //!
 //! Why that suffices: if the mark was clear when the reader checked, every write of the key that
 //! committed before the check has also finished its index update, so what the reader then finds
 //! is at least as new as anything a read that ended before the check could have returned. If
-//! the mark was set, RocksDB answers, and any later read sees either the mark (RocksDB again) or
-//! a finished write (the index, updated before the mark was cleared). Reads of one key are
+//! the mark was set, the Cold path answers, and any later read sees either the mark (the Cold
+//! path again) or a finished write (the index, updated before the mark was cleared). Reads of one key are
 //! therefore linearisable. `contains` answers from the index alone (no I/O, by contract) and may
 //! report the state before a write in flight.
 //!
@@ -33,6 +36,7 @@
 //! for bulk writes); a read does one load of a line that only writers write. A key whose stripe
 //! is marked by an unrelated key only takes the RocksDB path for that moment.
 
+use crate::hash::spread;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Number of counters; a power of two.
@@ -46,13 +50,10 @@ pub(super) struct InFlight {
     writes: AtomicU32,
 }
 
-/// splitmix64's finaliser, so neighbouring keys land in different stripes.
+/// The stripe of `key`: hashed, so neighbouring keys land in different stripes.
 #[inline]
 fn stripe_of(key: u64) -> usize {
-    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) as usize & (STRIPES - 1)
+    spread(key) as usize & (STRIPES - 1)
 }
 
 impl InFlight {

@@ -74,7 +74,7 @@ mod tests {
         for chunk in 0..40u64 {
             let mut batch = WriteBatch::new();
             for i in 0..2_000u64 {
-                batch.put((i * 7_919 + chunk) % 1_000_003, &value);
+                batch.put((i * 7_919 + chunk) % 1_000_003, value);
             }
             db.write(batch).unwrap();
         }

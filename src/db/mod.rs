@@ -24,7 +24,8 @@
 //! * **A value in the value cache is the latest committed value of its key**, and while a write
 //!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
 //! * **A key whose write is in flight is marked** ([`inflight`]) from before its RocksDB commit
-//!   until after its index update; while marked, readers take RocksDB's answer, not the index's.
+//!   until after its index update; while marked, readers take the Cold path (value cache, else
+//!   RocksDB), not the index's answer.
 //!
 //! # Write path ([`write`]), under the writer mutex, in this order
 //!
@@ -46,7 +47,7 @@
 //!
 //! # Read path ([`read`])
 //!
-//! `inflight.is_marked(k)` → marked: Cold path (RocksDB decides). Else `index.get(k)` under the
+//! `inflight.is_marked(k)` → marked: Cold path, without the index. Else `index.get(k)` under the
 //! read lock (released at once) → absent: `None`, no I/O. Hot(loc) → hot tier read, which may
 //! say "stale" → Cold path: value cache hit, or a ticket, then a RocksDB read, then a fill.
 //! RocksDB saying "absent" after the index said "present" is a delete in progress: the answer
@@ -64,7 +65,11 @@
 //! and `range` return, for each key, a value at least as new as every write acknowledged before
 //! the call started.
 //!
-//! # Hazards (ARCHITECTURE.md) and where they are handled
+//! A read that went to RocksDB may copy the value into the hot tier (read promotion, an option):
+//! the one write a reader makes, with its own rules against resurrecting a replaced value
+//! ([`promotion`]).
+//!
+//! # Hazards and where they are handled
 //!
 //! | hazard | handling |
 //! |---|---|
@@ -81,6 +86,7 @@ mod open;
 #[cfg(test)]
 mod poison_tests;
 mod profile;
+mod promotion;
 mod range;
 mod read;
 mod snapshot;
@@ -91,7 +97,7 @@ pub use range::RangeIter;
 
 use crate::alex::Alex;
 use crate::cache::ValueCache;
-use crate::hot_tier::HotTier;
+use crate::hot_tier::{Appender, HotTier};
 use crate::options::Options;
 use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
 use crate::storage::RocksStore;
@@ -133,8 +139,9 @@ pub struct Db {
     cache: ValueCache,
     /// Every live key -> `Location::to_raw()`.
     index: RwLock<Alex<u64>>,
-    /// Serialises writers and every index mutation (module docs).
-    writer: Mutex<()>,
+    /// Serialises writers and every index mutation (module docs). It guards the hot tier's one
+    /// appender, so holding it is also what makes a thread the tier's single appender.
+    writer: Mutex<Appender>,
     /// Completed writes, bumped under `writer` at the end of each write. A read promotion
     /// compares it to the value it saw before reading RocksDB.
     write_seq: AtomicU64,

@@ -72,7 +72,7 @@ impl Db {
         let path = path.as_ref();
         opts.validate()?;
         let rocks = RocksStore::open(path, &opts)?;
-        let (hot, report) = HotTier::open(path, &opts)?;
+        let (hot, appender, report) = HotTier::open(path, &opts)?;
         let cache = ValueCache::from_options(&opts);
 
         let build_started = Instant::now();
@@ -97,7 +97,7 @@ impl Db {
             hot,
             cache,
             index: RwLock::new(index),
-            writer: Mutex::new(()),
+            writer: Mutex::new(appender),
             write_seq: AtomicU64::new(0),
             snapshot_on_disk: AtomicBool::new(from_snapshot),
             marker_on_disk: AtomicBool::new(marker.is_some()),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! inflight.is_marked(k) ---------------------------------> (write of k in flight) cold path below,
-//!                                                          RocksDB's answer is final
+//!                                                          without the index; RocksDB's answer is final
 //! index.get(k)  (read lock, released at once)
 //!   absent ............................................. None, no I/O
 //!   Hot(loc) -> hot_tier.read(loc, k)  ok .............. value
@@ -19,21 +19,10 @@
 //! ticket is taken before the RocksDB read (the cache's stale-fill protocol). No lock of the
 //! engine is held across I/O.
 //!
-//! # Read promotion (`Options::promote_reads_to_hot`)
-//!
-//! A value read from RocksDB may be copied into the hot tier. It must never resurrect a value a
-//! writer replaced between the RocksDB read and the promotion, so the promotion:
-//! * reads the write counter (`write_seq`) **before** the RocksDB read;
-//! * takes the writer mutex with `try_lock` (a reader never queues behind a writer; if a write
-//!   is running, the promotion is skipped);
-//! * proceeds only if the write counter is unchanged (no write completed since the read: a write
-//!   bumps it under the mutex after its commit, so a write that committed after our read has
-//!   either bumped it or still holds the mutex) and the index still holds the location the
-//!   reader saw (another promotion did not get there first);
-//! * then appends and updates the index like a write, demotions included.
+//! A value read from RocksDB may be copied into the hot tier on the way back
+//! (`Options::promote_reads_to_hot`): the one write a reader makes, in [`super::promotion`].
 
 use super::profile::{Probe, Served, Stage};
-use super::write::IndexOp;
 use super::Db;
 use crate::alex::i64_to_key;
 use crate::error::Result;
@@ -219,7 +208,7 @@ impl Db {
     /// assert!(!db.contains(1));
     /// ```
     pub fn contains(&self, key: u64) -> bool {
-        self.ops.gets.inc();
+        self.ops.contains.inc();
         self.index.read().contains(key)
     }
 
@@ -369,29 +358,6 @@ impl Db {
         lap(probe, Stage::RocksDb);
         self.finish(probe.take(), Served::RocksDb);
         value
-    }
-
-    /// Copies a value just read from RocksDB into the hot tier, if no write can have replaced it
-    /// (module docs). Returns whether it did.
-    fn promote(&self, key: u64, seen: Location, seq_before_read: u64, value: &[u8]) -> bool {
-        if !self.hot.accepts(value.len()) {
-            return false;
-        }
-        let Some(_writer) = self.writer.try_lock() else {
-            return false;
-        };
-        if self.write_seq.load(Ordering::Acquire) != seq_before_read
-            || self.index.read().get(key) != Some(seen.to_raw())
-        {
-            return false;
-        }
-        let mut ops: Vec<IndexOp> = Vec::new();
-        let Some(loc) = self.append_one(key, value, &mut ops) else {
-            return false;
-        };
-        ops.push(IndexOp::Set(key, loc));
-        self.apply_index_ops(&ops);
-        true
     }
 }
 

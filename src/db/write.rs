@@ -19,7 +19,8 @@
 
 use super::{Db, FLAG};
 use crate::alex::{i64_to_key, Alex};
-use crate::error::{Error, Result};
+use crate::error::{check_value_len, Result};
+use crate::hot_tier::Appender;
 use crate::location::Location;
 use crate::storage::RocksStore;
 use crate::write_batch::WriteBatch;
@@ -141,7 +142,7 @@ impl Db {
     /// assert!(db.contains(u64::MAX));
     /// ```
     pub fn put(&self, key: u64, value: &[u8]) -> Result<()> {
-        self.check_value(key, value.len())?;
+        check_value_len(key, value.len(), self.opts.max_value_bytes)?;
         self.ops.puts.inc();
         let ops = [(key, Some(value))];
         self.commit(&ops, |rocks| rocks.put(key, value))
@@ -181,7 +182,7 @@ impl Db {
     /// ```
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         if let Some((key, len)) = batch.first_oversized(self.opts.max_value_bytes) {
-            return Err(self.too_large(key, len));
+            check_value_len(key, len, self.opts.max_value_bytes)?;
         }
         if batch.is_empty() {
             return Ok(());
@@ -262,21 +263,6 @@ impl Db {
         result
     }
 
-    pub(super) fn check_value(&self, key: u64, len: usize) -> Result<()> {
-        if len > self.opts.max_value_bytes {
-            return Err(self.too_large(key, len));
-        }
-        Ok(())
-    }
-
-    fn too_large(&self, key: u64, len: usize) -> Error {
-        Error::ValueTooLarge {
-            key,
-            len,
-            limit: self.opts.max_value_bytes,
-        }
-    }
-
     /// Before the session's first change to RocksDB: deletes the snapshot marker inside
     /// RocksDB, durably (this is what makes any surviving snapshot file untrusted, see
     /// `storage::marker`), then the snapshot file. Called under the writer mutex.
@@ -299,7 +285,7 @@ impl Db {
         ops: &[(u64, Option<&[u8]>)],
         rocks_write: impl FnOnce(&RocksStore) -> Result<()>,
     ) -> Result<()> {
-        let _writer = self.writer.lock();
+        let mut writer = self.writer.lock();
         self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
@@ -309,7 +295,7 @@ impl Db {
             self.dirty.store(true, FLAG);
             #[cfg(test)]
             fault::after_commit();
-            let index_ops = self.append_hot(ops);
+            let index_ops = self.append_hot(&mut writer, ops);
             self.apply_index_ops(&index_ops);
         }
         drop(poison);
@@ -319,14 +305,14 @@ impl Db {
     }
 
     /// Appends the puts of `ops` to the hot tier and returns the index operations, recycled
-    /// records first for each append. Called under the writer mutex.
-    fn append_hot(&self, ops: &[(u64, Option<&[u8]>)]) -> Vec<IndexOp> {
+    /// records first for each append. `appender` is the writer mutex's, held by the caller.
+    fn append_hot(&self, appender: &mut Appender, ops: &[(u64, Option<&[u8]>)]) -> Vec<IndexOp> {
         let mut out = Vec::with_capacity(ops.len());
         for &(key, value) in ops {
             match value {
                 None => out.push(IndexOp::Remove(key)),
                 Some(v) => {
-                    let loc = self.append_one(key, v, &mut out);
+                    let loc = self.append_one(appender, key, v, &mut out);
                     out.push(IndexOp::Set(key, loc.unwrap_or(Location::COLD)));
                 }
             }
@@ -339,6 +325,7 @@ impl Db {
     /// the RocksDB write already succeeded, and the tier is only a cache).
     pub(super) fn append_one(
         &self,
+        appender: &mut Appender,
         key: u64,
         value: &[u8],
         out: &mut Vec<IndexOp>,
@@ -346,7 +333,7 @@ impl Db {
         if !self.hot.accepts(value.len()) {
             return None;
         }
-        match self.hot.append(key, value) {
+        match self.hot.append(appender, key, value) {
             Ok(Some(appended)) => {
                 out.extend(
                     appended
@@ -403,32 +390,25 @@ impl Db {
     /// them one by one when few, else merges them with the index and bulk-loads a new one outside
     /// the lock (the writer mutex keeps the index unchanged meanwhile) and swaps it in.
     fn merge_cold_keys(&self, keys: &[u64]) {
-        let cold = Location::COLD.to_raw();
         let current_len = self.index.read().len();
-        if keys.len() < (current_len / 8).max(INDEX_CHUNK) {
-            let ops: Vec<IndexOp> = keys
-                .iter()
-                .map(|&k| IndexOp::Set(k, Location::COLD))
-                .collect();
-            self.apply_index_ops(&ops);
-            return;
-        }
-        let (merged_keys, merged_payloads) = {
-            let index = self.index.read();
-            merge_sorted(index.range(..), keys, cold)
-        };
-        match Alex::bulk_load(&merged_keys, &merged_payloads) {
-            Ok(new_index) => *self.index.write() = new_index,
-            // Both inputs are strictly increasing, so the merge is too; keep going the slow way
-            // rather than fail a write RocksDB already committed.
-            Err(_) => {
-                let ops: Vec<IndexOp> = keys
-                    .iter()
-                    .map(|&k| IndexOp::Set(k, Location::COLD))
-                    .collect();
-                self.apply_index_ops(&ops);
+        if keys.len() >= (current_len / 8).max(INDEX_CHUNK) {
+            let (merged_keys, merged_payloads) = {
+                let index = self.index.read();
+                merge_sorted(index.range(..), keys, Location::COLD.to_raw())
+            };
+            // Both inputs are strictly increasing, so the merge is too and the bulk load cannot
+            // fail; if it did, the one-by-one inserts below still apply a write RocksDB has
+            // already committed.
+            if let Ok(new_index) = Alex::bulk_load(&merged_keys, &merged_payloads) {
+                *self.index.write() = new_index;
+                return;
             }
         }
+        let ops: Vec<IndexOp> = keys
+            .iter()
+            .map(|&k| IndexOp::Set(k, Location::COLD))
+            .collect();
+        self.apply_index_ops(&ops);
     }
 }
 

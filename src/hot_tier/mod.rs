@@ -11,18 +11,23 @@
 //! # Interface for the engine
 //!
 //! ```text
-//! let (tier, report) = HotTier::open(dir, &opts)?;   // after RocksStore::open holds the LOCK
-//! // write path (after the RocksDB commit), for each final (key, value):
-//! if let Some(a) = tier.append(key, value)? {
-//!     for (k, old) in a.recycled { index: if index[k] == old { index[k] = Cold; cache.invalidate(k) } }
+//! let (tier, mut appender, report) = HotTier::open(dir, &opts)?; // after RocksStore::open holds the LOCK
+//! // write path (after the RocksDB commit, the appender held under the writer mutex),
+//! // for each final (key, value):
+//! if let Some(a) = tier.append(&mut appender, key, value)? {
+//!     for (k, old) in a.recycled { index: if index[k] == old { index[k] = Cold } }
 //!     index[key] = a.location;
 //! }
 //! // read path, when the index says Hot(loc):
 //! match tier.read(loc, key, |v| v.to_vec()) { Some(v) => v, None => /* read RocksDB */ }
 //! ```
 //!
-//! * `read` returns `None` for a stale Location (segment recycled since), a damaged record, or a
-//!   key mismatch; the caller falls back to RocksDB, which always has the value. The closure
+//! A demoted key needs nothing from the value cache: the cache holds nothing for a key while its
+//! write is in progress, and a Cold key's value is filled on its next read.
+//!
+//! * `read` returns `None` for a stale Location (its segment recycled or re-created since, so the
+//!   generation or the record there differs) or a damaged record; the caller falls back to
+//!   RocksDB, which always has the value. The closure
 //!   runs under the segment's read lock: keep it short (a copy), or recycling waits.
 //! * `append` returns `Ok(None)` when the tier is off or the value is longer than
 //!   [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
@@ -34,18 +39,20 @@
 //!
 //! `open` verifies every segment file (header checksum, every record's checksum, file size). A
 //! damaged, truncated or foreign file is deleted and listed in [`OpenReport::discarded`], never
-//! trusted. Records of intact segments are returned in [`OpenReport::records`], oldest first.
-//! They are checked for damage, **not for freshness**: a crash between a RocksDB commit and the
-//! hot append, a delete, or a run with the tier off leaves older values in the tier. The engine
-//! must confirm a recovered record against RocksDB before pointing the index at it, or ignore the
-//! list (the records then simply age out).
+//! trusted. The records of intact segments are checked for damage, **not for freshness**: a crash
+//! between a RocksDB commit and the hot append, a delete, or a run with the tier off leaves older
+//! values in the tier. So the tier hands out no list of them: only the locations saved in an
+//! index snapshot that matches RocksDB point into it after a reopen, and the other records age
+//! out as the ring wraps.
 //!
 //! # Concurrency
 //!
 //! Each segment sits in an `RwLock<Option<Segment>>`: readers take the read lock for the
-//! duration of one record check and copy; recycling takes the write lock. Appends are serialised
-//! by one writer mutex and write only above the segment's published end, so they need only the
-//! read lock. [`segment`] documents the byte-level rules.
+//! duration of one record check and copy; recycling takes the write lock. Appends need the
+//! tier's one [`Appender`] by `&mut`, so there is a single appender at a time without a lock of
+//! the tier's own (the engine keeps the appender under its writer mutex, which serialises every
+//! write and promotion anyway). An append writes only above the segment's published end, so it
+//! needs only the read lock. [`segment`] documents the byte-level rules.
 
 mod segment;
 
@@ -55,9 +62,10 @@ use crate::error::{Error, Result};
 use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
 use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use segment::{parse_segment_file_name, ReadMiss, Segment};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A successful append.
 #[derive(Debug)]
@@ -75,11 +83,15 @@ pub(crate) struct OpenReport {
     pub kept_segments: usize,
     /// Files deleted, with the reason.
     pub discarded: Vec<(PathBuf, String)>,
-    /// Records of the kept segments, oldest first (verified for damage, not freshness).
-    pub records: Vec<(u64, Location)>,
 }
 
-struct WriterState {
+/// The right to append to one tier, and where appends go. `HotTier::open` makes exactly one per
+/// tier; `append` takes it by `&mut` (and checks it belongs to the tier), so its holder is the
+/// tier's single appender, which the segments' append rules require (see [`segment`]).
+#[derive(Debug)]
+pub(crate) struct Appender {
+    /// The tier this appender belongs to (`HotTier::id`).
+    tier: u64,
     /// Segment being appended to.
     active: Option<usize>,
     /// Epoch for the next segment (re)start.
@@ -91,11 +103,12 @@ pub(crate) struct HotTier {
     dir: PathBuf,
     segment_bytes: usize,
     slots: Box<[RwLock<Option<Segment>>]>,
-    writer: Mutex<WriterState>,
+    /// Unique in the process; the tier's [`Appender`] carries it.
+    id: u64,
     appends: Counter,
     hits: Counter,
     stale: Counter,
-    corrupt: Counter,
+    damaged: Counter,
     recycled: Counter,
     demoted: Counter,
 }
@@ -105,9 +118,11 @@ impl HotTier {
     /// verifying existing segment files. With the tier off, existing segment files are deleted
     /// (they would be stale if it is turned on again).
     ///
+    /// Returns the tier, its one [`Appender`] and what was found on disk.
+    ///
     /// The caller must hold the database's lock (open `RocksStore` first): the tier assumes no
     /// other process uses these files.
-    pub(crate) fn open(dir: &Path, opts: &Options) -> Result<(HotTier, OpenReport)> {
+    pub(crate) fn open(dir: &Path, opts: &Options) -> Result<(HotTier, Appender, OpenReport)> {
         let count = opts.hot_segment_count();
         let size = opts.hot_segment_bytes;
         if count > 0 {
@@ -120,7 +135,6 @@ impl HotTier {
         }
         let mut report = OpenReport::default();
         let mut found: Vec<Segment> = Vec::new();
-        let mut records_by_segment: Vec<(u64, Vec<(u64, Location)>)> = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -137,21 +151,13 @@ impl HotTier {
                 Segment::open_existing(&path, index, size)?
             };
             match verdict {
-                Ok((seg, records)) => {
-                    records_by_segment.push((seg.epoch(), records));
-                    found.push(seg);
-                }
+                Ok(seg) => found.push(seg),
                 Err(reason) => {
                     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
                     report.discarded.push((path, reason));
                 }
             }
         }
-        records_by_segment.sort_by_key(|(epoch, _)| *epoch);
-        report.records = records_by_segment
-            .into_iter()
-            .flat_map(|(_, r)| r)
-            .collect();
         report.kept_segments = found.len();
 
         let slots: Box<[RwLock<Option<Segment>>]> = (0..count).map(|_| RwLock::new(None)).collect();
@@ -163,22 +169,26 @@ impl HotTier {
             }
             *slots[index].write() = Some(seg);
         }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let tier = HotTier {
             dir: dir.to_path_buf(),
             segment_bytes: size,
             slots,
-            writer: Mutex::new(WriterState {
-                active: newest.map(|(_, i)| i),
-                next_epoch: newest.map_or(1, |(e, _)| e + 1),
-            }),
+            id,
             appends: Counter::new(),
             hits: Counter::new(),
             stale: Counter::new(),
-            corrupt: Counter::new(),
+            damaged: Counter::new(),
             recycled: Counter::new(),
             demoted: Counter::new(),
         };
-        Ok((tier, report))
+        let appender = Appender {
+            tier: id,
+            active: newest.map(|(_, i)| i),
+            next_epoch: newest.map_or(1, |(e, _)| e + 1),
+        };
+        Ok((tier, appender, report))
     }
 
     /// True when the tier is configured on.
@@ -194,12 +204,18 @@ impl HotTier {
     }
 
     /// Appends a copy of `key`'s value; see the module docs for the outcome and how to apply
-    /// the recycled list.
-    pub(crate) fn append(&self, key: u64, value: &[u8]) -> Result<Option<Appended>> {
+    /// the recycled list. `w` is this tier's appender (from `open`; another tier's panics).
+    pub(crate) fn append(
+        &self,
+        w: &mut Appender,
+        key: u64,
+        value: &[u8],
+    ) -> Result<Option<Appended>> {
+        // The segments' single-appender rule rests on this: one appender per tier, held `&mut`.
+        assert_eq!(w.tier, self.id, "an appender of another hot tier");
         if !self.accepts(value.len()) {
             return Ok(None);
         }
-        let mut w = self.writer.lock();
         let mut recycled = Vec::new();
         // A fresh or recycled segment always fits the record (`accepts`), so this loop turns at
         // most twice.
@@ -214,7 +230,7 @@ impl HotTier {
             }
             let next = w.active.map_or(0, |a| (a + 1) % self.slots.len());
             let epoch = w.next_epoch;
-            // Only this writer fills or recycles slots, so the answer cannot change under us.
+            // Only the appender fills or recycles slots, so the answer cannot change under us.
             let exists = self.slots[next].read().is_some();
             if exists {
                 // Recycling touches memory only; readers of this segment wait for it.
@@ -257,8 +273,8 @@ impl HotTier {
                 self.stale.inc();
                 None
             }
-            Err(ReadMiss::Corrupt) => {
-                self.corrupt.inc();
+            Err(ReadMiss::Damaged) => {
+                self.damaged.inc();
                 None
             }
         }
@@ -278,6 +294,18 @@ impl HotTier {
         Ok(())
     }
 
+    /// The `(key, Location)` of every record, oldest segment first.
+    #[cfg(test)]
+    pub(crate) fn records(&self) -> Vec<(u64, Location)> {
+        let mut by_epoch: Vec<(u64, Vec<(u64, Location)>)> = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.read().as_ref().map(|s| (s.epoch(), s.records())))
+            .collect();
+        by_epoch.sort_by_key(|(epoch, _)| *epoch);
+        by_epoch.into_iter().flat_map(|(_, r)| r).collect()
+    }
+
     /// Counters and current sizes.
     pub(crate) fn stats(&self) -> HotTierStats {
         let (mut bytes, mut segments) = (0u64, 0u64);
@@ -295,7 +323,7 @@ impl HotTier {
             appends: self.appends.get(),
             hits: self.hits.get(),
             stale: self.stale.get(),
-            corrupt: self.corrupt.get(),
+            damaged: self.damaged.get(),
             recycled: self.recycled.get(),
             demoted: self.demoted.get(),
             append_errors: 0, // counted by the engine, which decides what a failed append means

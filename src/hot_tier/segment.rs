@@ -19,7 +19,8 @@
 //!
 //! * `committed` is the end of the last complete record. Bytes below it never change while the
 //!   generation stays the same; bytes at or above it are touched only by the appender.
-//! * The appender (one at a time: the tier's writer mutex) writes a record and its end marker at
+//! * The appender (one at a time: the holder of the tier's one `Appender`, taken by `&mut`)
+//!   writes a record and its end marker at
 //!   and above `committed` through the raw `base` pointer, then publishes it with a Release
 //!   store of the new `committed`.
 //! * Readers hold the tier's per-segment read lock, check the generation, Acquire-load
@@ -70,16 +71,18 @@ pub(super) fn parse_segment_file_name(name: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-/// A verified segment with its records in file order, or why it cannot be trusted.
-pub(super) type Verified = std::result::Result<(Segment, Vec<(u64, Location)>), String>;
+/// A verified segment, or why it cannot be trusted.
+pub(super) type Verified = std::result::Result<Segment, String>;
 
 /// Why a read found nothing usable.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum ReadMiss {
-    /// The Location belongs to an earlier generation (or points past the written records).
+    /// The Location outlived its record: it belongs to an earlier generation, points past the
+    /// written records, or finds another key's record (or another length) there, which is what
+    /// a location from before the segment was re-created or its generation wrapped looks like.
     Stale,
-    /// The record does not carry the expected key, length or checksum.
-    Corrupt,
+    /// The record carries the expected key and length but fails its checksum: damaged bytes.
+    Damaged,
 }
 
 /// A mapped segment file. See the module docs for the layout and the synchronisation rules.
@@ -100,7 +103,8 @@ pub(super) struct Segment {
 
 // SAFETY: `base` points into `map`, owned by the segment and unmapped only on drop. Shared access
 // (`&Segment`) reads bytes below `committed` and writes, in `try_append`, only bytes at or above
-// it, by a single appender at a time (the tier's writer mutex); everything else needs `&mut`.
+// it, by a single appender at a time (the holder of the tier's one `Appender`, which `append`
+// takes by `&mut`); everything else needs `&mut`.
 // These rules, stated in the module docs, make concurrent use from several threads race-free.
 unsafe impl Send for Segment {}
 // SAFETY: as for `Send` above.
@@ -131,8 +135,8 @@ impl Segment {
         Ok(seg)
     }
 
-    /// Maps an existing file and verifies its header and every record. Returns the segment and
-    /// its records in file order, or a description of the damage.
+    /// Maps an existing file and verifies its header and every record. Returns the segment, or
+    /// a description of the damage.
     pub(super) fn open_existing(path: &Path, index: usize, size: usize) -> Result<Verified> {
         let file = OpenOptions::new()
             .read(true)
@@ -159,9 +163,9 @@ impl Segment {
         seg.generation = generation;
         seg.epoch = epoch;
         match seg.verify_records() {
-            Ok((end, records)) => {
+            Ok(end) => {
                 seg.committed.store(end, Ordering::Relaxed);
-                Ok(Ok((seg, records)))
+                Ok(Ok(seg))
             }
             Err(why) => Ok(Err(why)),
         }
@@ -198,9 +202,9 @@ impl Segment {
 
     /// Walks the records from the header, verifying each; stops at an end marker or when no
     /// further record header fits. Any record that fails verification damages the segment.
-    fn verify_records(&self) -> std::result::Result<(usize, Vec<(u64, Location)>), String> {
+    /// Returns the end of the last record.
+    fn verify_records(&self) -> std::result::Result<usize, String> {
         let mut off = SEGMENT_HEADER_BYTES;
-        let mut records = Vec::new();
         while off + RECORD_HEADER_BYTES <= self.size {
             let head = self.bytes(off, RECORD_HEADER_BYTES);
             if head.iter().all(|&b| b == 0) {
@@ -210,22 +214,21 @@ impl Segment {
             let len = u32_at(head, 8) as usize;
             let span = record_span(len);
             let loc = Location::hot(self.index, self.generation, off, len);
-            let (Some(loc), true) = (loc, off + span <= self.size) else {
+            let (Some(_), true) = (loc, off + span <= self.size) else {
                 return Err(format!("record at {off} has impossible length {len}"));
             };
             let value = self.bytes(off + RECORD_HEADER_BYTES, len);
             if u32_at(head, 12) != record_crc(self.generation, key, value) {
                 return Err(format!("record at {off} (key {key}) fails its checksum"));
             }
-            records.push((key, loc));
             off += span;
         }
-        Ok((off, records))
+        Ok(off)
     }
 
     /// Appends a record and returns its Location, or `None` when it does not fit.
     ///
-    /// Only the tier's single appender (holding the writer mutex) may call this.
+    /// Only the tier's single appender (the holder of its `Appender`) may call this.
     pub(super) fn try_append(&self, key: u64, value: &[u8]) -> Option<Location> {
         let start = self.committed.load(Ordering::Relaxed);
         let span = record_span(value.len());
@@ -237,7 +240,8 @@ impl Segment {
         head[12..].copy_from_slice(&record_crc(self.generation, key, value).to_le_bytes());
         let marker_end = (end + RECORD_HEADER_BYTES).min(self.size);
         // SAFETY: `[start, marker_end)` is inside the mapping (`end <= size`) and at or above
-        // `committed`, where no reader looks; the writer mutex makes this the only writer.
+        // `committed`, where no reader looks; the tier's one `Appender`, held `&mut` by the
+        // caller of `HotTier::append`, makes this the only writer.
         unsafe {
             let p = self.base.add(start);
             std::ptr::copy_nonoverlapping(head.as_ptr(), p, RECORD_HEADER_BYTES);
@@ -266,12 +270,12 @@ impl Segment {
             return Err(ReadMiss::Stale);
         }
         let rec = self.bytes(off, end - off);
+        if u64_at(rec, 0) != key || u32_at(rec, 8) as usize != len {
+            return Err(ReadMiss::Stale);
+        }
         let value = &rec[RECORD_HEADER_BYTES..];
-        if u64_at(rec, 0) != key
-            || u32_at(rec, 8) as usize != len
-            || u32_at(rec, 12) != record_crc(self.generation, key, value)
-        {
-            return Err(ReadMiss::Corrupt);
+        if u32_at(rec, 12) != record_crc(self.generation, key, value) {
+            return Err(ReadMiss::Damaged);
         }
         Ok(value)
     }

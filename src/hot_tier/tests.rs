@@ -26,10 +26,10 @@ fn read_vec(t: &HotTier, loc: Location, key: u64) -> Option<Vec<u8>> {
 type Records = Vec<(u64, Location)>;
 
 /// Appends one value per key, returning (key, location) of each and every recycled record.
-fn fill(t: &HotTier, keys: std::ops::Range<u64>) -> (Records, Records) {
+fn fill(t: &HotTier, w: &mut Appender, keys: std::ops::Range<u64>) -> (Records, Records) {
     let (mut locs, mut recycled) = (Vec::new(), Vec::new());
     for k in keys {
-        let a = t.append(k, &value(k, 0)).unwrap().expect("accepted");
+        let a = t.append(w, k, &value(k, 0)).unwrap().expect("accepted");
         locs.push((k, a.location));
         recycled.extend(a.recycled);
     }
@@ -39,9 +39,9 @@ fn fill(t: &HotTier, keys: std::ops::Range<u64>) -> (Records, Records) {
 #[test]
 fn append_then_read_returns_the_value() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, report) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, report) = HotTier::open(dir.path(), &opts(3)).unwrap();
     assert_eq!(report.kept_segments, 0);
-    let (locs, recycled) = fill(&t, 0..20);
+    let (locs, recycled) = fill(&t, &mut w, 0..20);
     assert!(recycled.is_empty());
     for (k, loc) in locs {
         assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)));
@@ -54,10 +54,14 @@ fn append_then_read_returns_the_value() {
 #[test]
 fn wrong_key_or_cold_location_reads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
-    let a = t.append(5, b"five").unwrap().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
     assert_eq!(read_vec(&t, a.location, 6), None);
-    assert_eq!(t.stats().corrupt, 1);
+    assert_eq!(
+        (t.stats().stale, t.stats().damaged),
+        (1, 0),
+        "another key's record: stale"
+    );
     assert_eq!(read_vec(&t, Location::COLD, 5), None);
     // A location in a segment never created is stale, not a panic.
     let ghost = Location::hot(2, 0, SEGMENT_HEADER_BYTES, 4).unwrap();
@@ -67,16 +71,41 @@ fn wrong_key_or_cold_location_reads_nothing() {
 }
 
 #[test]
+fn a_damaged_record_reads_nothing_and_counts_as_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
+    t.flush().unwrap();
+    // The mapping is shared: a byte changed in the file is seen by the next read.
+    let value_at = a.location.as_hot().unwrap().offset as usize + 16;
+    corrupt_file(&dir.path().join(segment_file_name(0)), value_at, b"F");
+    assert_eq!(read_vec(&t, a.location, 5), None);
+    assert_eq!((t.stats().stale, t.stats().damaged), (0, 1));
+}
+
+#[test]
+#[should_panic(expected = "an appender of another hot tier")]
+fn an_appender_appends_only_to_its_own_tier() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_t1, mut w1, _) = HotTier::open(d1.path(), &opts(3)).unwrap();
+    let (t2, _w2, _) = HotTier::open(d2.path(), &opts(3)).unwrap();
+    let _ = t2.append(&mut w1, 1, b"x");
+}
+
+#[test]
 fn values_the_tier_cannot_hold_are_declined() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
-    assert!(t.append(1, &vec![0; SEG]).unwrap().is_none());
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    assert!(t.append(&mut w, 1, &vec![0; SEG]).unwrap().is_none());
     let big = Options::default(); // 8 MiB segments
     let dir2 = tempfile::tempdir().unwrap();
-    let (t2, _) = HotTier::open(dir2.path(), &big).unwrap();
-    assert!(t2.append(1, &vec![0; MAX_HOT_VALUE_LEN]).unwrap().is_some());
+    let (t2, mut w2, _) = HotTier::open(dir2.path(), &big).unwrap();
     assert!(t2
-        .append(1, &vec![0; MAX_HOT_VALUE_LEN + 1])
+        .append(&mut w2, 1, &vec![0; MAX_HOT_VALUE_LEN])
+        .unwrap()
+        .is_some());
+    assert!(t2
+        .append(&mut w2, 1, &vec![0; MAX_HOT_VALUE_LEN + 1])
         .unwrap()
         .is_none());
 }
@@ -84,11 +113,11 @@ fn values_the_tier_cannot_hold_are_declined() {
 #[test]
 fn full_tier_recycles_the_oldest_segment_and_stales_its_locations() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
     let mut locs = Vec::new();
     let mut k = 0;
     let recycled = loop {
-        let a = t.append(k, &value(k, 0)).unwrap().unwrap();
+        let a = t.append(&mut w, k, &value(k, 0)).unwrap().unwrap();
         locs.push((k, a.location));
         k += 1;
         if !a.recycled.is_empty() {
@@ -133,8 +162,8 @@ fn reopen_recovers_records_oldest_first_with_their_generations() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(2);
     let live = {
-        let (t, _) = HotTier::open(dir.path(), &o).unwrap();
-        let (locs, recycled) = fill(&t, 0..200); // ~14 KB of records: wraps around
+        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        let (locs, recycled) = fill(&t, &mut w, 0..200); // ~14 KB of records: wraps around
         assert!(!recycled.is_empty());
         t.flush().unwrap();
         let gone: std::collections::HashSet<_> = recycled.into_iter().collect();
@@ -142,15 +171,15 @@ fn reopen_recovers_records_oldest_first_with_their_generations() {
             .filter(|r| !gone.contains(r))
             .collect::<Vec<_>>()
     };
-    let (t, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, mut w, report) = HotTier::open(dir.path(), &o).unwrap();
     assert!(report.discarded.is_empty(), "{:?}", report.discarded);
     assert_eq!(report.kept_segments, 2);
-    assert_eq!(report.records, live);
+    assert_eq!(t.records(), live);
     for (k, loc) in &live {
         assert_eq!(read_vec(&t, *loc, *k), Some(value(*k, 0)));
     }
     // Appending continues in the newest segment, then recycles the older one.
-    let a = t.append(1000, b"x").unwrap().unwrap();
+    let a = t.append(&mut w, 1000, b"x").unwrap().unwrap();
     assert_eq!(
         a.location.as_hot().unwrap().segment,
         live.last().unwrap().1.as_hot().unwrap().segment
@@ -169,8 +198,8 @@ fn damaged_truncated_or_foreign_segments_are_discarded_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(4);
     {
-        let (t, _) = HotTier::open(dir.path(), &o).unwrap();
-        fill(&t, 0..160); // ~10 KB of records: segments 0..=2
+        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        fill(&t, &mut w, 0..160); // ~10 KB of records: segments 0..=2
         assert_eq!(t.stats().segments, 3);
     }
     let p0 = dir.path().join(segment_file_name(0));
@@ -184,17 +213,17 @@ fn damaged_truncated_or_foreign_segments_are_discarded_not_trusted() {
         .set_len(100)
         .unwrap();
     std::fs::write(&p3, vec![0x5a; SEG]).unwrap();
-    let (t, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
     let mut discarded: Vec<_> = report.discarded.iter().map(|(p, _)| p.clone()).collect();
     discarded.sort();
     assert_eq!(discarded, vec![p0.clone(), p1.clone(), p3.clone()]);
     assert!(!p0.exists() && !p1.exists() && !p3.exists());
     assert_eq!(report.kept_segments, 1);
-    assert!(report
-        .records
+    let records = t.records();
+    assert!(records
         .iter()
         .all(|(_, l)| l.as_hot().unwrap().segment == 2));
-    for (k, loc) in &report.records {
+    for (k, loc) in &records {
         assert_eq!(read_vec(&t, *loc, *k), Some(value(*k, 0)));
     }
 }
@@ -205,13 +234,13 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
     let o = opts(2);
     let p0 = dir.path().join(segment_file_name(0));
     {
-        let (t, _) = HotTier::open(dir.path(), &o).unwrap();
-        let (locs, _) = fill(&t, 0..2);
+        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        let (locs, _) = fill(&t, &mut w, 0..2);
         let old = std::fs::read(&p0).unwrap();
         let second = locs[1].1.as_hot().unwrap().offset as usize;
         let mut k = 2;
         while t
-            .append(k, &value(k, 0))
+            .append(&mut w, k, &value(k, 0))
             .unwrap()
             .unwrap()
             .recycled
@@ -225,29 +254,29 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
         let old_rec = &old[second..second + record_span(value(1, 0).len())];
         corrupt_file(&p0, SEGMENT_HEADER_BYTES + first_span, old_rec);
     }
-    let (_, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
     assert_eq!(
         report.discarded.len(),
         1,
         "old-generation bytes must not verify"
     );
-    assert!(report.records.iter().all(|(k, _)| *k != 1));
+    assert!(t.records().iter().all(|(k, _)| *k != 1));
 }
 
 #[test]
 fn disabled_or_shrunk_tier_deletes_surplus_segments() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (t, _) = HotTier::open(dir.path(), &opts(4)).unwrap();
-        fill(&t, 0..160);
+        let (t, mut w, _) = HotTier::open(dir.path(), &opts(4)).unwrap();
+        fill(&t, &mut w, 0..160);
         assert_eq!(t.stats().segments, 3);
     }
-    let (_, report) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (_, _, report) = HotTier::open(dir.path(), &opts(2)).unwrap();
     assert_eq!(report.discarded.len(), 1, "segment 2 is beyond 2 segments");
-    let (t, report) = HotTier::open(dir.path(), &opts(2).hot_tier_bytes(0)).unwrap();
+    let (t, mut w, report) = HotTier::open(dir.path(), &opts(2).hot_tier_bytes(0)).unwrap();
     assert_eq!(report.discarded.len(), 2);
     assert!(!t.is_enabled());
-    assert!(t.append(1, b"x").unwrap().is_none());
+    assert!(t.append(&mut w, 1, b"x").unwrap().is_none());
     assert!(!t.stats().enabled);
     let left = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(left, 0);
@@ -258,7 +287,7 @@ fn disabled_or_shrunk_tier_deletes_surplus_segments() {
 #[test]
 fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
     let t = Arc::new(t);
     let published: Arc<RwLock<Vec<(u64, u64, Location)>>> = Arc::new(RwLock::new(Vec::new()));
     let done = Arc::new(AtomicBool::new(false));
@@ -294,7 +323,7 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     while round < 4000 || (t.stats().hits < 1_000 && start.elapsed().as_secs() < 20) {
         round += 1;
         let k = round % 37;
-        let a = t.append(k, &value(k, round)).unwrap().unwrap();
+        let a = t.append(&mut w, k, &value(k, round)).unwrap().unwrap();
         let mut p = published.write();
         if p.len() >= 64 {
             p.remove(0);
@@ -305,7 +334,7 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     assert!(hits >= 1_000);
     assert!(t.stats().recycled > 10);
-    assert_eq!(t.stats().corrupt, 0);
+    assert_eq!(t.stats().damaged, 0);
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //! The RocksDB `LOCK` taken at open guards the whole directory, hot-tier segments included:
 //! open the store before anything else that writes into the directory.
 
-use crate::error::{Error, Result};
+use crate::error::{check_value_len, Error, Result};
 use crate::options::Options;
 use crate::stats::{Counter, RocksDbStats};
 use crate::write_batch::WriteBatch;
@@ -131,17 +131,6 @@ impl RocksStore {
         move |e| Error::from_rocks(&self.path, op, e)
     }
 
-    fn check_len(&self, key: u64, len: usize) -> Result<()> {
-        if len > self.max_value_bytes {
-            return Err(Error::ValueTooLarge {
-                key,
-                len,
-                limit: self.max_value_bytes,
-            });
-        }
-        Ok(())
-    }
-
     /// The value of `key`, copied out.
     #[cfg(test)]
     pub(crate) fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
@@ -206,7 +195,7 @@ impl RocksStore {
         for (key, value) in ops {
             match value {
                 Some(v) => {
-                    self.check_len(key, v.len())?;
+                    check_value_len(key, v.len(), self.max_value_bytes)?;
                     batch.put(encode_key(key), v);
                     bytes += 8 + v.len() as u64;
                 }
@@ -318,7 +307,7 @@ impl RocksStore {
             if let Some(previous) = previous.filter(|&p| p >= key) {
                 return Err(Error::Unsorted { previous, key });
             }
-            self.check_len(key, value.len())?;
+            check_value_len(key, value.len(), self.max_value_bytes)?;
             writer
                 .put(encode_key(key), value)
                 .map_err(self.rocks_err("ingest"))?;
