@@ -3,25 +3,10 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use alexkv::alex::Alex;
-
-/// A small seeded generator (xorshift64*), so every failure reproduces from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use common::Rng;
 
 #[derive(Clone, Copy, Debug)]
 enum Dist {
@@ -39,11 +24,11 @@ fn key_for(dist: Dist, i: u64, rng: &mut Rng) -> u64 {
     match dist {
         Dist::Sequential => i,
         Dist::Reversed => u64::MAX / 2 - i,
-        Dist::Uniform => rng.next(),
+        Dist::Uniform => rng.next_u64(),
         Dist::Lognormal => {
             // exp of a sum of uniforms ~ lognormal-ish, heavy right tail.
             let s: f64 = (0..4)
-                .map(|_| (rng.next() >> 11) as f64 / (1u64 << 53) as f64)
+                .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
                 .sum();
             ((s - 2.0) * 12.0).exp() as u64
         }
@@ -57,7 +42,7 @@ fn key_for(dist: Dist, i: u64, rng: &mut Rng) -> u64 {
             2 => u64::MAX,
             3 => 0,
             4 => (1 << 63) + rng.below(50) - 25,
-            _ => rng.next(),
+            _ => rng.next_u64(),
         },
         Dist::Small => rng.below(300),
     }
@@ -80,7 +65,7 @@ fn check_equal(index: &Alex<u64>, model: &BTreeMap<u64, u64>, rng: &mut Rng, con
     );
     for _ in 0..20 {
         let a = if want.is_empty() || rng.below(3) == 0 {
-            rng.next()
+            rng.next_u64()
         } else {
             let i = rng.below(want.len() as u64) as usize;
             want[i].0
@@ -151,7 +136,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
                 context(i)
             );
         } else if roll < delete_share + 5 {
-            let k = rng.next();
+            let k = rng.next_u64();
             assert_eq!(
                 index.remove(k),
                 model.remove(&k),
@@ -160,7 +145,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
             );
         } else if roll < delete_share + 15 && !present.is_empty() {
             let k = present[rng.below(present.len() as u64) as usize];
-            let v = rng.next();
+            let v = rng.next_u64();
             assert_eq!(
                 index.insert(k, v),
                 model.insert(k, v),
@@ -170,7 +155,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
         } else {
             let k = key_for(dist, next_key, &mut rng);
             next_key += 1;
-            let v = rng.next();
+            let v = rng.next_u64();
             let old = model.insert(k, v);
             if old.is_none() {
                 present.push(k);
@@ -179,7 +164,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
         }
         if rng.below(8) == 0 {
             let k = if present.is_empty() || rng.below(2) == 0 {
-                rng.next()
+                rng.next_u64()
             } else {
                 present[rng.below(present.len() as u64) as usize]
             };
@@ -256,7 +241,7 @@ fn large_inserts_match_btreemap() {
 fn delete_everything_then_reuse() {
     let mut rng = Rng::new(5);
     let keys: Vec<u64> = {
-        let mut k: Vec<u64> = (0..50_000).map(|_| rng.next()).collect();
+        let mut k: Vec<u64> = (0..50_000).map(|_| rng.next_u64()).collect();
         k.sort_unstable();
         k.dedup();
         k

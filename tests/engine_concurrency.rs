@@ -14,7 +14,10 @@
 //!
 //! Tiny value cache and hot tier make fills, evictions, recycling and demotions constant.
 
+mod common;
+
 use alexkv::{Db, Options, WriteBatch};
+use common::{tiny_tiers, Rng};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,21 +25,6 @@ use std::time::{Duration, Instant};
 const KEYS: u64 = 96;
 const WRITERS: u64 = 2;
 const RUN_FOR: Duration = Duration::from_millis(1500);
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Spreads the small key set over the u64 range (the index sees real gaps). A bijection.
 fn key_of(i: u64) -> u64 {
@@ -138,7 +126,7 @@ fn check_read(shared: &Shared, i: usize, acked_before: u64, got: Option<&[u8]>, 
 }
 
 fn writer(shared: &Shared, w: u64) -> u64 {
-    let mut rng = Rng(1000 + w);
+    let mut rng = Rng::new(1000 + w);
     let mine: Vec<usize> = (0..KEYS as usize)
         .filter(|i| *i as u64 % WRITERS == w)
         .collect();
@@ -210,7 +198,7 @@ fn writer(shared: &Shared, w: u64) -> u64 {
 }
 
 fn reader(shared: &Shared, r: u64) -> u64 {
-    let mut rng = Rng(2000 + r);
+    let mut rng = Rng::new(2000 + r);
     let mut seen = vec![0u64; KEYS as usize];
     let mut reads = 0;
     while !shared.stop.load(SeqCst) {
@@ -265,10 +253,10 @@ fn reader(shared: &Shared, r: u64) -> u64 {
 }
 
 fn scanner(shared: &Shared, s: u64) -> u64 {
-    let mut rng = Rng(3000 + s);
+    let mut rng = Rng::new(3000 + s);
     let mut scans = 0;
     while !shared.stop.load(SeqCst) {
-        let (a, b) = (rng.next(), rng.next());
+        let (a, b) = (rng.next_u64(), rng.next_u64());
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let in_range: Vec<usize> = (0..KEYS as usize)
             .filter(|&i| (lo..=hi).contains(&key_of(i as u64)))
@@ -374,18 +362,6 @@ fn hammer(opts: Options) -> alexkv::Stats {
         }
     }
     shared.db.stats()
-}
-
-fn tiny_tiers() -> Options {
-    Options::default()
-        .write_buffer_size(256 << 10)
-        .block_cache_bytes(1 << 20)
-        .max_value_bytes(1024)
-        .value_cache_bytes(4096)
-        .value_cache_entries(32)
-        .value_cache_shards(1)
-        .hot_tier_bytes(2 * 4096)
-        .hot_segment_bytes(4096)
 }
 
 #[test]

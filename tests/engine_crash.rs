@@ -16,7 +16,10 @@
 //! `cargo test --release --test engine_crash -- --ignored`, or any count with
 //! `ALEXKV_CRASH_CYCLES=N cargo test --release --test engine_crash`.
 
+mod common;
+
 use alexkv::{Db, Options, WriteBatch};
+use common::Rng;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -33,26 +36,10 @@ const LONG_CYCLES: u64 = 200;
 const CYCLES_ENV: &str = "ALEXKV_CRASH_CYCLES";
 const KEY_SPACE: u64 = 1500;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Default durability; small memtables and a small hot tier so flushes and recycling happen
 /// while the child runs.
 fn options() -> Options {
-    Options::default()
-        .write_buffer_size(256 << 10)
+    common::small()
         .max_value_bytes(4096)
         .hot_tier_bytes(4 * (64 << 10))
         .hot_segment_bytes(64 << 10)
@@ -76,7 +63,7 @@ struct OpGen {
 impl OpGen {
     fn new(seed: u64) -> Self {
         OpGen {
-            rng: Rng(seed.wrapping_mul(7919)),
+            rng: Rng::new(seed.wrapping_mul(7919)),
             seed,
             n: 0,
         }
@@ -279,7 +266,7 @@ fn kill_cycles(cycles: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut total_acked = 0;
     for cycle in 1..=cycles {
         let run_for = Duration::from_millis(20 + rng.below(250));

@@ -3,41 +3,15 @@
 //! few thousand operations, with the value cache and hot tier on, off, and tiny (so recycling,
 //! demotion and eviction happen all the time). Every read must equal the model.
 
+mod common;
+
 use alexkv::{Db, Error, Options, WriteBatch};
+use common::{small, Rng, MAX_VALUE};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// splitmix64: small, seeded, good enough for workloads.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-const MAX_VALUE: usize = 1024;
-
-/// Options small enough that memtables flush and tiers fill during a test.
-fn base() -> Options {
-    Options::default()
-        .write_buffer_size(256 << 10)
-        .block_cache_bytes(1 << 20)
-        .max_value_bytes(MAX_VALUE)
-}
-
 fn tiers_on() -> Options {
-    base()
+    small()
         .value_cache_bytes(1 << 20)
         .value_cache_entries(1 << 14)
         .hot_tier_bytes(4 << 20)
@@ -45,20 +19,14 @@ fn tiers_on() -> Options {
 }
 
 fn tiers_off() -> Options {
-    base()
+    small()
         .value_cache_bytes(0)
         .value_cache_entries(0)
         .hot_tier_bytes(0)
 }
 
 fn tiers_tiny() -> Options {
-    base()
-        .value_cache_bytes(4096)
-        .value_cache_entries(16)
-        .value_cache_shards(2)
-        .hot_tier_bytes(3 * 8192)
-        .hot_segment_bytes(8192)
-        .promote_reads_to_hot(true)
+    common::tiny_tiers().promote_reads_to_hot(true)
 }
 
 /// A value that names its key and version, of a length drawn by the workload.
@@ -108,10 +76,10 @@ struct Workload {
 
 impl Workload {
     fn new(seed: u64) -> Self {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut pool: Vec<u64> = (0..2000).collect();
         pool.extend([u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1]);
-        pool.extend((0..500).map(|_| rng.next()));
+        pool.extend((0..500).map(|_| rng.next_u64()));
         Workload {
             rng,
             pool,
@@ -179,7 +147,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
     for i in 0..ops {
         if i == next_reopen {
             last_stats = db.stats();
-            if w.rng.chance(50) {
+            if w.rng.chance(0.5) {
                 db.close().unwrap();
             } else {
                 drop(db);
@@ -210,7 +178,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
                 let mut staged = model.clone();
                 for _ in 0..1 + w.rng.below(20) {
                     let k = w.key();
-                    if w.rng.chance(75) {
+                    if w.rng.chance(0.75) {
                         let v = w.value_for(k);
                         batch.put(k, &v);
                         staged.insert(k, v);
@@ -311,7 +279,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
                     } else {
                         1_000_000 + w.rng.below(5_000)
                     };
-                    if w.rng.chance(90) {
+                    if w.rng.chance(0.9) {
                         let v = w.value_for(k);
                         batch.put(k, &v);
                         staged.insert(k, v);
