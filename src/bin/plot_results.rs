@@ -3,7 +3,15 @@
 
 use std::path::PathBuf;
 
-use alexkv::bench::plot::{chart, read_points};
+use alexkv::bench::plot::{chart, read_points, Point};
+
+/// One chart: file name, title, y-axis label, and the metric plotted for each report.
+type Chart = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Point) -> Option<f64>,
+);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,12 +28,7 @@ fn main() {
         eprintln!("plot_results: {}: {e}", out.display());
         std::process::exit(1);
     }
-    let jobs: [(
-        &str,
-        &str,
-        &str,
-        fn(&alexkv::bench::plot::Point) -> Option<f64>,
-    ); 2] = [
+    let jobs: [Chart; 2] = [
         (
             "read_latency.svg",
             "Point-read mean latency (lower is better)",
