@@ -85,7 +85,7 @@ pub enum Error {
     /// understand. alexkv never writes into such a directory.
     ///
     /// A directory is recognised as alexkv's by its `ALEXKV` identity file, written when the
-    /// database is created (see `storage::rocks` for its format).
+    /// database is created (see `rocks::store` for its format).
     #[error("{} is not an alexkv database: {detail}", path.display())]
     NotADatabase {
         /// The directory.

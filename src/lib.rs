@@ -83,8 +83,8 @@ mod hash;
 mod hot_tier;
 mod location;
 mod options;
+mod rocks;
 mod stats;
-mod storage;
 mod write_batch;
 
 pub use db::{Db, RangeIter, ReadProfile};

@@ -99,8 +99,8 @@ use crate::alex::Alex;
 use crate::cache::ValueCache;
 use crate::hot_tier::{Appender, HotTier};
 use crate::options::Options;
+use crate::rocks::RocksStore;
 use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
-use crate::storage::RocksStore;
 use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
@@ -148,7 +148,7 @@ pub struct Db {
     /// True while the snapshot this session opened from (or wrote) still describes RocksDB.
     snapshot_on_disk: AtomicBool,
     /// True while RocksDB may hold a snapshot marker (deleted, durably, before the first
-    /// change of a session; see `storage::marker`).
+    /// change of a session; see `rocks::marker`).
     marker_on_disk: AtomicBool,
     /// Set when a panic unwound through a write after it may have reached RocksDB: the index
     /// may then lack a committed write, so every later operation fails with

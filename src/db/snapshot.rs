@@ -13,7 +13,7 @@
 //! `sequence` is RocksDB's latest sequence number when the snapshot was taken (after a flush),
 //! `identity` the content of RocksDB's `IDENTITY` file (a UUID fixed at creation), `token` the
 //! random value of the snapshot marker written into RocksDB just before the file (see
-//! `storage::marker`). Format 3 added the token; files of older formats are refused (one rescan).
+//! `rocks::marker`). Format 3 added the token; files of older formats are refused (one rescan).
 //!
 //! # When a snapshot is trusted
 //!
@@ -28,7 +28,7 @@
 //! sequence number where it was, so a snapshot file whose unlink was lost in a power failure
 //! (or an old copy put back) would match and hide the ingested keys. The marker is deleted
 //! durably inside RocksDB before the first change of every session, so a snapshot older than
-//! any change finds no marker, whatever files survive (`storage::marker` has the argument). The
+//! any change finds no marker, whatever files survive (`rocks::marker` has the argument). The
 //! engine also deletes the file itself before that first change, but nothing depends on it.
 //!
 //! The locations let a reopened database read its hot tier at once. A Hot location is only ever

@@ -22,7 +22,7 @@ use crate::alex::{i64_to_key, Alex};
 use crate::error::{check_value_len, Result};
 use crate::hot_tier::Appender;
 use crate::location::Location;
-use crate::storage::RocksStore;
+use crate::rocks::RocksStore;
 use crate::write_batch::WriteBatch;
 use std::sync::atomic::Ordering;
 
@@ -265,7 +265,7 @@ impl Db {
 
     /// Before the session's first change to RocksDB: deletes the snapshot marker inside
     /// RocksDB, durably (this is what makes any surviving snapshot file untrusted, see
-    /// `storage::marker`), then the snapshot file. Called under the writer mutex.
+    /// `rocks::marker`), then the snapshot file. Called under the writer mutex.
     fn forget_snapshot(&self) -> Result<()> {
         if self.marker_on_disk.load(FLAG) {
             self.rocks.clear_snapshot_marker()?;

@@ -638,5 +638,5 @@ impl Drop for TempFile {
 }
 
 #[cfg(test)]
-#[path = "rocks_tests.rs"]
+#[path = "store_tests.rs"]
 mod tests;

@@ -96,7 +96,7 @@ impl RocksStore {
 #[cfg(test)]
 mod tests {
     use crate::options::Options;
-    use crate::storage::RocksStore;
+    use crate::rocks::RocksStore;
 
     #[test]
     fn marker_survives_reopen_and_clears_durably() {

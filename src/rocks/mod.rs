@@ -1,6 +1,7 @@
-//! The storage layer: RocksDB, the source of truth and the commit point.
+//! RocksDB: the source of truth and the commit point. Everything in this folder is about
+//! RocksDB and nothing else.
 //!
-//! * [`rocks`] — [`RocksStore`]: open/create with directory ownership checks, point reads
+//! * [`store`] — [`RocksStore`]: open/create with directory ownership checks, point reads
 //!   (copied, pinned, batched), atomic writes, ordered and bulk scans, sorted bulk load by SST
 //!   ingestion, flush/compact, disk usage and counters.
 //! * `marker` — the snapshot marker kept in RocksDB's `alexkv_meta` column family, which
@@ -11,7 +12,7 @@
 //! Nothing here knows about the learned index, the cache or the hot tier.
 
 mod marker;
-pub(crate) mod rocks;
 mod rocks_options;
+pub(crate) mod store;
 
-pub(crate) use rocks::RocksStore;
+pub(crate) use store::RocksStore;
