@@ -12,7 +12,7 @@
 //! opts.validate().unwrap();
 //! ```
 //!
-//! The RocksDB half of the knobs is translated by `storage::rocks_options` (the only place that
+//! The RocksDB half of the knobs is translated by `rocks::rocks_options` (the only place that
 //! knows RocksDB's option types); the engine half is read by the cache, the hot tier and the
 //! engine. This module knows neither.
 
