@@ -12,11 +12,14 @@
 //! | `mmap_size`    | the budget (SQLite caps it at its compile-time maximum, 2 GiB by default)  |
 //! | table          | `kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)`: the key is the rowid, so    |
 //! |                | the table is a single B-tree keyed by `k` with the value in the leaf       |
-//! | statements     | one prepared statement per operation kind, reused from rusqlite's cache   |
+//! | statements     | a read or write phase holds one prepared statement per operation kind     |
+//! |                | for its whole length ([`SqliteSession`]); the one-off methods of           |
+//! |                | [`SqliteKv`] take theirs from rusqlite's statement cache                   |
 //! | loads          | [`SqliteKv::load`] commits every [`LOAD_BATCH_ROWS`] rows                  |
+//! | settling       | [`SqliteKv::checkpoint`]: `wal_checkpoint(TRUNCATE)` after a load          |
 //!
-//! Single operations ([`SqliteKv::put`], [`SqliteKv::delete`]) run in autocommit mode, one
-//! transaction each, like a single `Db::put` of the engine.
+//! Single operations ([`SqliteKv::put`], [`SqliteSession::put`], [`SqliteKv::delete`]) run in
+//! autocommit mode, one transaction each, like a single `Db::put` of the engine.
 //!
 //! Keys are `u64`; SQLite integers are `i64`. [`key_to_sql`] flips the sign bit, which maps
 //! `0..=u64::MAX` onto `i64::MIN..=i64::MAX` preserving order, so `ORDER BY k` and range scans see
@@ -35,7 +38,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Statement, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 /// Rows per transaction in [`SqliteKv::load`].
@@ -254,11 +257,90 @@ impl SqliteKv {
         Ok(self.len()? == 0)
     }
 
-    /// Copies the WAL into the main file and truncates it, so the bytes on disk measured after a
-    /// load are the database's, not a transient log's.
+    /// Copies the WAL into the main file and truncates it (`wal_checkpoint(TRUNCATE)`), so
+    /// reads after a load find every page in the database file and the bytes on disk are the
+    /// database's, not a transient log's. Fails if another connection kept the checkpoint from
+    /// completing.
     pub fn checkpoint(&self) -> rusqlite::Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        let (busy, log, done): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        if busy != 0 || done < log {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some(format!(
+                    "wal_checkpoint(TRUNCATE) incomplete: busy {busy}, {done} of {log} frames"
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Prepares the statements of a phase: they stay prepared until the session is dropped, so
+    /// each operation only binds, steps and resets (no statement-cache lookup).
+    pub fn session(&self) -> rusqlite::Result<SqliteSession<'_>> {
+        Ok(SqliteSession {
+            get: self.conn.prepare(SQL_GET)?,
+            scan: self.conn.prepare(SQL_SCAN)?,
+            put: self.conn.prepare(SQL_PUT)?,
+        })
+    }
+}
+
+/// One prepared statement per operation kind, held for a whole read or write phase.
+///
+/// A statement is reset as soon as its rows are dropped (at the end of each call), so a session
+/// holds no read transaction open between operations.
+///
+/// ```
+/// use alexkv::bench::sqlite::SqliteKv;
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = SqliteKv::open(&dir.path().join("kv.sqlite"), 1 << 20, false).unwrap();
+/// let mut s = db.session().unwrap();
+/// s.put(5, b"five").unwrap();
+/// assert_eq!(s.get(5, |v| v.to_vec()).unwrap(), Some(b"five".to_vec()));
+/// assert_eq!(s.scan(0, 10, |_, _| {}).unwrap(), 1);
+/// ```
+pub struct SqliteSession<'c> {
+    get: Statement<'c>,
+    scan: Statement<'c>,
+    put: Statement<'c>,
+}
+
+impl SqliteSession<'_> {
+    /// [`SqliteKv::get`] on the held statement.
+    #[inline]
+    pub fn get<R>(&mut self, key: u64, f: impl FnOnce(&[u8]) -> R) -> rusqlite::Result<Option<R>> {
+        let mut rows = self.get.query([key_to_sql(key)])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(f(row.get_ref(0)?.as_blob()?))),
+            None => Ok(None),
+        }
+    }
+
+    /// [`SqliteKv::scan`] on the held statement.
+    pub fn scan(
+        &mut self,
+        from: u64,
+        n: usize,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> rusqlite::Result<usize> {
+        let limit = i64::try_from(n).unwrap_or(i64::MAX);
+        let mut rows = self.scan.query(params![key_to_sql(from), limit])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// [`SqliteKv::put`] on the held statement (autocommit: one transaction).
+    pub fn put(&mut self, key: u64, value: &[u8]) -> rusqlite::Result<()> {
+        self.put.execute(params![key_to_sql(key), value])?;
+        Ok(())
     }
 }
 
@@ -369,6 +451,28 @@ mod tests {
         assert!(db.delete(42).unwrap());
         assert!(!db.delete(42).unwrap());
         assert_eq!(db.get(42, |_| ()).unwrap(), None);
+    }
+
+    #[test]
+    fn session_statements_see_writes_and_leave_the_wal_checkpointable() {
+        let (_dir, mut db) = open_temp(false);
+        db.load((0..1_000u64).map(|k| (k, value_vec(k, 50))))
+            .unwrap();
+        {
+            let mut s = db.session().unwrap();
+            for k in (0..1_000u64).step_by(7) {
+                assert_eq!(s.get(k, |v| check_value(k, v, 50)).unwrap(), Some(true));
+            }
+            assert_eq!(s.get(5_000, |_| ()).unwrap(), None);
+            s.put(5_000, b"new").unwrap();
+            assert_eq!(s.get(5_000, |v| v.to_vec()).unwrap(), Some(b"new".to_vec()));
+            let mut seen = Vec::new();
+            assert_eq!(s.scan(998, 10, |k, _| seen.push(k)).unwrap(), 3);
+            assert_eq!(seen, vec![998, 999, 5_000]);
+            // Statements held, but reset: nothing keeps the checkpoint from finishing.
+            db.checkpoint().unwrap();
+        }
+        assert_eq!(db.len().unwrap(), 1_001);
     }
 
     #[test]
