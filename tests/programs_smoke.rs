@@ -34,6 +34,65 @@ fn positive(v: &Value, what: &str) -> f64 {
     x
 }
 
+/// A ratio in [0, 1].
+fn unit(v: &Value, what: &str) -> f64 {
+    let x = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!((0.0..=1.0).contains(&x), "{what} = {x}");
+    x
+}
+
+/// A read phase: `rounds` timed rounds whose median is the reported mean.
+fn check_rounds(phase: &Value, rounds: usize, what: &str) {
+    let all: Vec<f64> = phase["rounds_ns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what} has no rounds_ns: {phase}"))
+        .iter()
+        .map(|x| positive(x, what))
+        .collect();
+    assert_eq!(all.len(), rounds, "{what} rounds");
+    assert_eq!(phase["rounds"], rounds);
+    let mut sorted = all.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mean = positive(&phase["mean_ns"], what);
+    assert_eq!(
+        mean,
+        sorted[(rounds - 1) / 2],
+        "{what}: mean_ns is the median round"
+    );
+}
+
+/// The LSM evidence of a settled RocksDB: nothing pending or running, files in the levels, the
+/// effective options read back.
+fn check_settled_lsm(lsm: &Value, system: &str) {
+    let levels: Vec<u64> = lsm["files_per_level"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{system}: no files_per_level in {lsm}"))
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert_eq!(levels.len(), 7, "{system}: {levels:?}");
+    assert!(levels.iter().sum::<u64>() > 0, "{system}: no SST files");
+    assert_eq!(levels[0], 0, "{system}: L0 left after the full compaction");
+    assert_eq!(lsm["compaction_pending"], 0, "{system}");
+    assert_eq!(lsm["running_compactions"], 0, "{system}");
+    assert_eq!(lsm["running_flushes"], 0, "{system}");
+    positive(&lsm["block_cache_capacity_bytes"], "block cache capacity");
+    assert!(
+        lsm["options_file"]
+            .as_str()
+            .unwrap()
+            .starts_with("OPTIONS-"),
+        "{system}: {lsm}"
+    );
+    assert_eq!(
+        lsm["options"]["cf.compression"], "kNoCompression",
+        "{system}"
+    );
+    assert_eq!(lsm["options"]["db.max_open_files"], "-1", "{system}");
+}
+
 #[test]
 fn index_benchmark_reports_every_structure() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,9 +170,11 @@ fn benchmark_vs_sqlite_compares_three_systems() {
         &r["point_read_speedup_vs_rocksdb"],
         "point_read_speedup_vs_rocksdb",
     );
+    assert_eq!(r["data_bytes"], 10000 * 108);
     let systems = r["systems"].as_array().unwrap();
     assert_eq!(systems.len(), 3);
     for s in systems {
+        let name = s["system"].as_str().unwrap();
         positive(&s["load_rows_per_sec"], "load_rows_per_sec");
         positive(&s["point_reads"]["mean_ns"], "point read mean");
         positive(&s["point_reads"]["latency"]["p99"], "point read p99");
@@ -121,13 +182,88 @@ fn benchmark_vs_sqlite_compares_three_systems() {
         positive(&s["scans"]["mean_ns"], "scan mean");
         positive(&s["peak_rss_bytes"], "peak_rss_bytes");
         positive(&s["disk_bytes"], "disk_bytes");
+        positive(&s["warmup_secs"], "warmup_secs");
+        assert!(s["settle_secs"].as_f64().unwrap() >= 0.0);
         assert_eq!(s["point_reads"]["ops"], 10000);
+        check_rounds(&s["point_reads"], 3, "point reads");
+        check_rounds(&s["misses"], 3, "misses");
+        check_rounds(&s["scans"], 3, "scans");
         assert!(s["values_checked"].as_u64().unwrap() > 0);
+        if name == "sqlite" {
+            assert!(s["lsm"].is_null());
+            continue;
+        }
+        let lsm = &s["lsm"];
+        check_settled_lsm(lsm, name);
+        // alexkv may serve every read from its hot tier, and RocksDB from its row cache: no
+        // block-cache access, null.
+        if !lsm["block_cache_hit_ratio"].is_null() {
+            unit(&lsm["block_cache_hit_ratio"], "block_cache_hit_ratio");
+        }
     }
+    // The budget is far more than twice the data: RocksDB gets a row cache of half of it.
+    assert_eq!(
+        systems[1]["settings"]["row_cache_bytes"].as_u64(),
+        Some(r["config"]["memory_budget"].as_u64().unwrap() / 2)
+    );
+    let rocks = &systems[1]["lsm"];
+    assert_eq!(
+        rocks["options"]["table.cache_index_and_filter_blocks"],
+        "false"
+    );
+    assert_eq!(
+        rocks["options"]["table.data_block_index_type"],
+        "kDataBlockBinaryAndHash"
+    );
     assert!(
         systems[0]["bulk_rows_per_sec"].as_f64().unwrap() > 0.0,
         "alexkv reports its bulk path"
     );
+    positive(&systems[0]["bulk_peak_rss_bytes"], "bulk path peak RSS");
+}
+
+#[test]
+fn benchmark_vs_sqlite_below_the_data_reads_through_rocksdb_block_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vs.json");
+    let work = dir.path().join("work");
+    // 20,000 rows of 108 bytes; a quarter of that as the budget.
+    run(
+        env!("CARGO_BIN_EXE_benchmark_vs_sqlite"),
+        &[
+            "20000",
+            "random",
+            "--queries",
+            "5000",
+            "--memory-budget",
+            "540000",
+            "--systems",
+            "alexkv,rocksdb",
+            "--rounds",
+            "4",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let r = json(&path);
+    assert_eq!(r["budget_over_data"], 0.25);
+    let systems = r["systems"].as_array().unwrap();
+    assert_eq!(systems[1]["settings"]["row_cache_bytes"], 0);
+    for s in systems {
+        let name = s["system"].as_str().unwrap();
+        check_rounds(&s["point_reads"], 4, "point reads");
+        let lsm = &s["lsm"];
+        check_settled_lsm(lsm, name);
+        let hits = unit(&lsm["block_cache_hit_ratio"], "block_cache_hit_ratio");
+        unit(&lsm["data_block_hit_ratio"], "data_block_hit_ratio");
+        assert!(
+            hits < 1.0,
+            "{name}: a 1 MiB block cache cannot hold 2 MB of data"
+        );
+        assert!(lsm["block_cache_counts"]["misses"].as_u64().unwrap() > 0);
+    }
 }
 
 #[test]
@@ -157,6 +293,13 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
     assert_eq!(engines.len(), 3);
     for e in engines {
         positive(&e["throughput_ops_per_sec"], "throughput");
+        positive(&e["warmup_secs"], "warmup_secs");
+        let name = e["engine"].as_str().unwrap();
+        if name == "sqlite" {
+            assert!(e["lsm"].is_null());
+        } else {
+            check_settled_lsm(&e["lsm"], name);
+        }
         let ops: Vec<&str> = e["ops"]
             .as_array()
             .unwrap()

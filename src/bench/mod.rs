@@ -20,7 +20,8 @@
 //! | [`defaults_run`] | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
 //! | [`sqlite`]    | the tuned SQLite baseline                                             |
 //! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
-//! | [`rocks_plain`] | the plain RocksDB baseline (same RocksDB options, nothing else)    |
+//! | [`rocks_plain`] | the plain RocksDB baseline, tuned with RocksDB's point-lookup recipe |
+//! | [`lsm`]       | LSM evidence: files per level, settling, block-cache hit ratio, options |
 //! | [`systems`]   | alexkv / RocksDB / SQLite behind one interface; budget split        |
 //! | [`vs_sqlite`] | `benchmark_vs_sqlite`: phases, child processes, report             |
 //! | [`ycsb_run`]  | `ycsb_benchmark`: load and run phases, threads, report              |
@@ -34,6 +35,7 @@ pub mod defaults_run;
 pub mod histogram;
 pub mod index_compare;
 pub mod keys;
+pub mod lsm;
 pub mod memory;
 pub mod plot;
 pub mod profile_run;

@@ -1,14 +1,21 @@
-//! The three systems the comparison programs measure, behind one small trait so every phase runs
-//! the same code against each: alexkv (`Db`), plain RocksDB ([`PlainRocks`]) and SQLite
-//! ([`SqliteKv`]). Each uses its natural batched write path for loading.
+//! The three systems the comparison programs measure, behind one small interface so every phase
+//! runs the same code against each: alexkv (`Db`), plain RocksDB ([`PlainRocks`]) and SQLite
+//! ([`SqliteKv`]).
+//!
+//! A [`System`] is an open database: it loads rows through the system's natural batched write
+//! path ([`System::write_rows`]), settles ([`System::settle`]) and reports its settings and LSM
+//! evidence. Reads and single writes go through a [`Session`] ([`System::session`]), which holds
+//! what a phase should not rebuild per operation: for SQLite, one prepared statement per
+//! operation kind.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::lsm::{wait_until_quiet, LsmEvidence};
 use super::rocks_plain::PlainRocks;
-use super::sqlite::SqliteKv;
+use super::sqlite::{SqliteKv, SqliteSession};
 use crate::{Db, Options, WriteBatch};
 
 /// Which system.
@@ -17,7 +24,7 @@ use crate::{Db, Options, WriteBatch};
 pub enum SystemKind {
     /// alexkv: learned index, value cache, hot tier, over RocksDB.
     Alexkv,
-    /// RocksDB alone, with the same RocksDB options.
+    /// RocksDB alone, tuned for point reads as RocksDB recommends ([`PlainRocks`]).
     Rocksdb,
     /// SQLite, tuned as BENCHMARKING.md says.
     Sqlite,
@@ -45,10 +52,11 @@ impl SystemKind {
     }
 }
 
-/// The RocksDB settings both RocksDB-based systems share, for a memory budget: RocksDB's best
-/// point-read tuning (`optimize_for_point_lookup`, bloom filters, no compression).
-/// `block_cache_bytes` is set by the caller.
-pub fn rocksdb_options(sync: bool) -> Options {
+/// alexkv's RocksDB settings in the benchmarks: `optimize_for_point_lookup` (memtable bloom and
+/// the data-block hash index, with alexkv's own table factory: index and filter blocks in the
+/// block cache), a 10-bit bloom filter, no compression. `block_cache_bytes` is set by the
+/// caller. (The plain RocksDB baseline has its own, RocksDB's recipe: [`PlainRocks`].)
+pub fn alexkv_rocksdb_options(sync: bool) -> Options {
     Options::balanced()
         .optimize_for_point_lookup(true)
         .bloom_bits_per_key(10.0)
@@ -64,7 +72,7 @@ pub fn alexkv_options(budget: u64, sync: bool, value_len: usize) -> Options {
     let segment = (16usize << 20).min(budget / 8).max(1 << 20);
     let hot = (budget * 6 / 10) / segment * segment;
     let cache = budget / 4;
-    let mut o = rocksdb_options(sync)
+    let mut o = alexkv_rocksdb_options(sync)
         .block_cache_bytes((budget - hot - cache).max(1 << 20))
         .value_cache_bytes(cache)
         .value_cache_entries((cache / (value_len.max(1) + 64)).max(1024))
@@ -72,6 +80,23 @@ pub fn alexkv_options(budget: u64, sync: bool, value_len: usize) -> Options {
         .hot_segment_bytes(segment);
     o.max_value_bytes = o.max_value_bytes.max(value_len);
     o
+}
+
+/// How to open a system: the memory budget and what each system makes of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpenSpec {
+    /// Cache memory in bytes (alexkv splits it, see [`alexkv_options`]; plain RocksDB: block
+    /// cache plus row cache; SQLite: page cache and mmap).
+    pub budget: u64,
+    /// fsync every commit.
+    pub sync: bool,
+    /// Value size in bytes (alexkv sizes its value cache by it).
+    pub value_len: usize,
+    /// alexkv's value cache and hot tier; off, its whole budget goes to RocksDB's block cache,
+    /// which measures what the learned index alone costs on top of RocksDB.
+    pub alexkv_tiers: bool,
+    /// Plain RocksDB's row cache, in bytes out of the budget (see [`super::rocks_plain::RowCache`]).
+    pub rocksdb_row_cache: u64,
 }
 
 /// One opened system.
@@ -85,35 +110,22 @@ pub enum System {
 }
 
 impl System {
-    /// Opens `kind` in the directory `dir` (created if missing) within `budget` bytes of cache.
-    pub fn open(
-        kind: SystemKind,
-        dir: &Path,
-        budget: u64,
-        sync: bool,
-        value_len: usize,
-    ) -> Result<System, String> {
-        Self::open_with(kind, dir, budget, sync, value_len, true)
-    }
-
-    /// [`System::open`], with alexkv's value cache and hot tier off when `alexkv_tiers` is false
-    /// (its whole budget then goes to RocksDB's block cache, as for plain RocksDB): this measures
-    /// what the learned index alone costs on top of RocksDB.
-    pub fn open_with(
-        kind: SystemKind,
-        dir: &Path,
-        budget: u64,
-        sync: bool,
-        value_len: usize,
-        alexkv_tiers: bool,
-    ) -> Result<System, String> {
+    /// Opens `kind` in the directory `dir` (created if missing) as `spec` says.
+    pub fn open(kind: SystemKind, dir: &Path, spec: &OpenSpec) -> Result<System, String> {
+        let OpenSpec {
+            budget,
+            sync,
+            value_len,
+            alexkv_tiers,
+            rocksdb_row_cache,
+        } = *spec;
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         Ok(match kind {
             SystemKind::Alexkv => {
                 let opts = if alexkv_tiers {
                     alexkv_options(budget, sync, value_len)
                 } else {
-                    rocksdb_options(sync)
+                    alexkv_rocksdb_options(sync)
                         .block_cache_bytes(budget as usize)
                         .value_cache_bytes(0)
                         .value_cache_entries(0)
@@ -122,10 +134,12 @@ impl System {
                 let db = Db::open(dir.join("alexkv"), opts).map_err(|e| e.to_string())?;
                 System::Alexkv(Arc::new(db))
             }
-            SystemKind::Rocksdb => {
-                let o = rocksdb_options(sync).block_cache_bytes(budget as usize);
-                System::Rocksdb(Arc::new(PlainRocks::open(&dir.join("rocksdb"), &o)?))
-            }
+            SystemKind::Rocksdb => System::Rocksdb(Arc::new(PlainRocks::open(
+                &dir.join("rocksdb"),
+                budget,
+                rocksdb_row_cache,
+                sync,
+            )?)),
             SystemKind::Sqlite => {
                 let kv = SqliteKv::open(&dir.join("sqlite.db"), budget, sync)
                     .map_err(|e| e.to_string())?;
@@ -150,9 +164,7 @@ impl System {
     pub fn settings(&self) -> serde_json::Value {
         match self {
             System::Alexkv(db) => serde_json::to_value(db.options()).unwrap_or_default(),
-            System::Rocksdb(_) => {
-                serde_json::json!({"note": "alexkv's RocksDB options, block cache = budget"})
-            }
+            System::Rocksdb(r) => r.settings(),
             System::Sqlite(kv) => kv
                 .settings()
                 .ok()
@@ -181,35 +193,76 @@ impl System {
         }
     }
 
-    /// Writes one value (an update or an insert).
-    pub fn put(&mut self, key: u64, value: &[u8]) -> Result<(), String> {
-        match self {
-            System::Alexkv(db) => db.put(key, value).map_err(|e| e.to_string()),
-            System::Rocksdb(r) => r.put(key, value),
-            System::Sqlite(s) => s.put(key, value).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Makes loaded data settle the same way for every system: RocksDB flushes its memtables,
-    /// SQLite checkpoints its WAL.
+    /// Brings the loaded data to a steady state before any timed read, the same way for every
+    /// system (BENCHMARKING.md, "Steady state"): RocksDB (alexkv's and the plain one) flushes,
+    /// compacts the whole key range and waits until no flush or compaction is pending or
+    /// running; SQLite checkpoints its WAL into the database file (`TRUNCATE`).
     pub fn settle(&mut self) -> Result<(), String> {
         match self {
-            System::Alexkv(db) => db.flush().map_err(|e| e.to_string()),
-            System::Rocksdb(r) => r.flush(),
+            System::Alexkv(db) => {
+                let e = |e: crate::Error| e.to_string();
+                db.flush().map_err(e)?;
+                db.compact().map_err(e)?;
+                db.wait_for_compactions().map_err(e)?;
+                wait_until_quiet(&|name| db.rocksdb_property(name).map_err(e))
+            }
+            System::Rocksdb(r) => r.settle(),
             System::Sqlite(s) => s.checkpoint().map_err(|e| e.to_string()),
         }
     }
 
+    /// The LSM tree's shape, cache figures and effective options, for the systems that have one
+    /// (alexkv's RocksDB and plain RocksDB; `None` for SQLite).
+    pub fn lsm_evidence(&self) -> Result<Option<LsmEvidence>, String> {
+        match self {
+            System::Alexkv(db) => {
+                let prop = |name: &str| db.rocksdb_property(name).map_err(|e| e.to_string());
+                LsmEvidence::gather(&prop, db.path()).map(Some)
+            }
+            System::Rocksdb(r) => LsmEvidence::gather(&|name| r.property(name), r.path()).map(Some),
+            System::Sqlite(_) => Ok(None),
+        }
+    }
+
+    /// A session for a phase of reads and single writes on this handle.
+    pub fn session(&self) -> Result<Session<'_>, String> {
+        Ok(match self {
+            System::Alexkv(db) => Session::Alexkv(db),
+            System::Rocksdb(r) => Session::Rocksdb(r),
+            System::Sqlite(s) => Session::Sqlite(s.session().map_err(|e| e.to_string())?),
+        })
+    }
+
+    /// alexkv's statistics (None for the others).
+    pub fn alexkv_stats(&self) -> Option<serde_json::Value> {
+        match self {
+            System::Alexkv(db) => serde_json::to_value(db.stats()).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads and single writes on one [`System`] handle, for the length of a phase.
+pub enum Session<'a> {
+    /// alexkv: nothing to prepare.
+    Alexkv(&'a Db),
+    /// Plain RocksDB: its `ReadOptions` is built once at open already.
+    Rocksdb(&'a PlainRocks),
+    /// SQLite: one prepared statement per operation kind, held until the session ends.
+    Sqlite(SqliteSession<'a>),
+}
+
+impl Session<'_> {
     /// Calls `f` with the value of `key`; returns whether it was present.
     #[inline]
-    pub fn get_with(&self, key: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
+    pub fn get_with(&mut self, key: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
         match self {
-            System::Alexkv(db) => db
+            Session::Alexkv(db) => db
                 .get_with(key, |v| f(v))
                 .map(|r| r.is_some())
                 .map_err(|e| e.to_string()),
-            System::Rocksdb(r) => r.get_with(key, f),
-            System::Sqlite(s) => s
+            Session::Rocksdb(r) => r.get_with(key, f),
+            Session::Sqlite(s) => s
                 .get(key, |v| f(v))
                 .map(|r| r.is_some())
                 .map_err(|e| e.to_string()),
@@ -218,13 +271,13 @@ impl System {
 
     /// Calls `f(key, value)` for up to `n` keys `>= from`, ascending; returns how many.
     pub fn scan(
-        &self,
+        &mut self,
         from: u64,
         n: usize,
         f: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<usize, String> {
         match self {
-            System::Alexkv(db) => {
+            Session::Alexkv(db) => {
                 let mut count = 0;
                 for item in db.range(from..).take(n) {
                     let (k, v) = item.map_err(|e| e.to_string())?;
@@ -233,16 +286,17 @@ impl System {
                 }
                 Ok(count)
             }
-            System::Rocksdb(r) => r.scan(from, n, f),
-            System::Sqlite(s) => s.scan(from, n, |k, v| f(k, v)).map_err(|e| e.to_string()),
+            Session::Rocksdb(r) => r.scan(from, n, f),
+            Session::Sqlite(s) => s.scan(from, n, |k, v| f(k, v)).map_err(|e| e.to_string()),
         }
     }
 
-    /// alexkv's statistics (None for the others).
-    pub fn alexkv_stats(&self) -> Option<serde_json::Value> {
+    /// Writes one value (an update or an insert), durably as the system's write options say.
+    pub fn put(&mut self, key: u64, value: &[u8]) -> Result<(), String> {
         match self {
-            System::Alexkv(db) => serde_json::to_value(db.stats()).ok(),
-            _ => None,
+            Session::Alexkv(db) => db.put(key, value).map_err(|e| e.to_string()),
+            Session::Rocksdb(r) => r.put(key, value),
+            Session::Sqlite(s) => s.put(key, value).map_err(|e| e.to_string()),
         }
     }
 }

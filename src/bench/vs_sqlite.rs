@@ -1,14 +1,34 @@
 //! `benchmark_vs_sqlite`: alexkv, plain RocksDB and SQLite on the same keys, values and query
-//! order, each system in its own child process (so its peak RSS is its own).
+//! order, each system in its own child process (so its peak RSS is its own, and while it is
+//! timed the process holds only that system's database).
 //!
-//! Phases per system (in the child): load every row through the system's natural batched write
-//! path (batches of [`LOAD_BATCH_ROWS`]); settle (RocksDB flush / SQLite WAL checkpoint); for
-//! alexkv also the sorted bulk path into a second directory; then, unless `inserts_only`: a
-//! warm-up of `queries / 10` reads, `queries` point reads of present keys, `misses` reads of absent
-//! keys, and `scans` scans of [`SCAN_LEN`] keys from random present starts. Point reads are timed
-//! in batches for the mean and throughput, one in [`SAMPLE_EVERY`] individually for percentiles
-//! (see `histogram::time_ops`). Every value read is counted, and one in [`CHECK_EVERY`] is checked
-//! against the value derived from its key; a wrong value fails the run.
+//! Phases per system (in the child), as BENCHMARKING.md asks:
+//!
+//! 1. **Load** every row through the system's natural batched write path (batches of
+//!    [`LOAD_BATCH_ROWS`]), in key order for `sequential` keys and shuffled otherwise.
+//! 2. **Settle** ([`System::settle`]): RocksDB (alexkv's and the plain one) flushes, compacts the
+//!    whole key range and waits until no flush or compaction is pending or running; SQLite
+//!    checkpoints its WAL (`TRUNCATE`).
+//! 3. **Warm up**, untimed: read every loaded key once, in a shuffled order different from the
+//!    timed queries, so each cache holds what its budget allows.
+//! 4. Record the **LSM evidence** (files per level, block cache, effective options) just before
+//!    the timed reads.
+//! 5. **Timed rounds** ([`VsConfig::rounds`], 3 by default): `queries` point reads of present
+//!    keys per round, then `misses` reads of absent keys per round, then `scans` scans of
+//!    [`SCAN_LEN`] keys from random present starts per round; each round draws its own keys
+//!    (the same for every system). A phase reports its median round (by mean) and keeps every
+//!    round's mean in `rounds_ns`.
+//! 6. For the RocksDB-based systems, an untimed pass of round 1's point reads with RocksDB's
+//!    perf counters on gives the **block-cache hit ratio** (counting costs time, so it stays out
+//!    of the timed rounds; see [`super::lsm`]).
+//!
+//! Point reads are timed in batches for the mean and throughput, one in [`SAMPLE_EVERY`]
+//! individually for percentiles (see `histogram::time_ops`). Every value read is counted, and
+//! one in [`CHECK_EVERY`] is checked against the value derived from its key; a wrong value fails
+//! the run.
+//!
+//! alexkv's sorted bulk path (SST ingestion into a fresh database) runs in a child of its own
+//! ([`INGEST_CHILD`], [`run_ingest`]) and is reported on alexkv's row.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,10 +36,13 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use super::histogram::{time_ops, LatencySummary, TimingConfig};
+use super::child::{child_main, ChildRequest};
+use super::histogram::{time_ops, LatencySummary, Timing, TimingConfig};
 use super::keys::{generate_keys, miss_keys, query_sequence, shuffled, KeyDist};
+use super::lsm::{BlockCacheCounter, LsmEvidence};
 use super::memory::dir_size_bytes;
-use super::systems::{System, SystemKind};
+use super::rocks_plain::RowCache;
+use super::systems::{OpenSpec, Session, System, SystemKind};
 use super::values::{check_value, value_for};
 
 /// Rows per write batch / transaction while loading.
@@ -30,6 +53,10 @@ pub const SCAN_LEN: usize = 100;
 pub const SAMPLE_EVERY: u64 = 16;
 /// One value in this many is checked byte for byte.
 pub const CHECK_EVERY: u64 = 64;
+/// Timed rounds of each read phase unless the command line says otherwise.
+pub const DEFAULT_ROUNDS: usize = 3;
+/// The child-process name of alexkv's sorted bulk load (SST ingestion).
+pub const INGEST_CHILD: &str = "alexkv-ingest";
 
 /// What every child runs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,12 +65,15 @@ pub struct VsConfig {
     pub rows: usize,
     /// Key distribution (and load order: sequential loads in key order, the others shuffled).
     pub dist: KeyDist,
-    /// Point reads of present keys.
+    /// Point reads of present keys, per round.
     pub queries: usize,
-    /// Point reads of absent keys.
+    /// Point reads of absent keys, per round.
     pub misses: usize,
-    /// Scans of `SCAN_LEN` keys.
+    /// Scans of `SCAN_LEN` keys, per round.
     pub scans: usize,
+    /// Timed rounds of each read phase; the report gives the median round.
+    #[serde(default = "default_rounds")]
+    pub rounds: usize,
     /// Value size in bytes.
     pub value_size: usize,
     /// Cache memory every system gets, in bytes.
@@ -55,22 +85,40 @@ pub struct VsConfig {
     /// alexkv without its value cache and hot tier (index + RocksDB only).
     #[serde(default)]
     pub alexkv_tiers_off: bool,
+    /// Plain RocksDB's row cache policy.
+    #[serde(default)]
+    pub rocksdb_row_cache: RowCache,
     /// Seed of keys, values, order and queries.
     pub seed: u64,
     /// Working directory; each system uses its own subdirectory.
     pub dir: PathBuf,
 }
 
-/// Throughput and latency of one read phase.
+fn default_rounds() -> usize {
+    DEFAULT_ROUNDS
+}
+
+/// Bytes of the loaded data as stored: rows x (8-byte key + value).
+pub fn data_bytes(rows: usize, value_size: usize) -> u64 {
+    rows as u64 * (8 + value_size as u64)
+}
+
+/// Throughput and latency of one read phase: its median round, and every round's mean.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PhaseResult {
-    /// Operations run.
+    /// Operations per round.
     pub ops: u64,
-    /// Operations per second (batch-timed).
+    /// Timed rounds.
+    pub rounds: usize,
+    /// Operations per second of the median round (batch-timed).
     pub ops_per_sec: f64,
-    /// Mean ns per operation (batch-timed).
+    /// Mean ns per operation of the median round (batch-timed): the round whose mean is the
+    /// median of `rounds_ns` (the lower middle one for an even number of rounds).
     pub mean_ns: f64,
-    /// Percentiles from the individually timed sample (includes one timer read pair).
+    /// Every round's mean ns per operation, in the order the rounds ran.
+    pub rounds_ns: Vec<f64>,
+    /// Percentiles of the median round's individually timed sample (includes one timer read
+    /// pair).
     pub latency: LatencySummary,
 }
 
@@ -83,16 +131,31 @@ pub struct SystemResult {
     pub load_secs: f64,
     /// Rows per second of that load.
     pub load_rows_per_sec: f64,
-    /// alexkv's sorted bulk path (SST ingestion), seconds and rows/s.
+    /// Seconds of the settle step after the load (flush, full compaction and the wait for
+    /// RocksDB's background work; SQLite's WAL checkpoint).
+    #[serde(default)]
+    pub settle_secs: f64,
+    /// Seconds of the untimed warm-up (every loaded key read once).
+    #[serde(default)]
+    pub warmup_secs: Option<f64>,
+    /// alexkv's sorted bulk path (SST ingestion into a fresh database, in a child process of
+    /// its own), seconds and rows/s.
     pub bulk_load_secs: Option<f64>,
     /// Rows per second of the bulk path.
     pub bulk_rows_per_sec: Option<f64>,
+    /// Peak RSS of the bulk path's child process.
+    #[serde(default)]
+    pub bulk_peak_rss_bytes: Option<u64>,
     /// Point reads of present keys.
     pub point_reads: Option<PhaseResult>,
     /// Point reads of absent keys.
     pub misses: Option<PhaseResult>,
     /// Scans of `SCAN_LEN` keys (one op = one scan).
     pub scans: Option<PhaseResult>,
+    /// The LSM tree just before the timed reads (alexkv's RocksDB and plain RocksDB), with the
+    /// block-cache hit ratio of the point reads; `None` for SQLite.
+    #[serde(default)]
+    pub lsm: Option<LsmEvidence>,
     /// Bytes in the system's directory after the run.
     pub disk_bytes: u64,
     /// Value bytes received by reads (all counted, so nothing is optimised away).
@@ -115,17 +178,170 @@ fn progress(rows: usize, label: &str) -> ProgressBar {
     bar
 }
 
-fn phase(t: super::histogram::Timing) -> PhaseResult {
-    PhaseResult {
-        ops: t.ops,
-        ops_per_sec: t.ops_per_sec,
-        mean_ns: t.mean_ns_per_op,
-        latency: t.latency,
+/// The child side of `benchmark_vs_sqlite`: runs what `request` names (a system's phases, or
+/// [`INGEST_CHILD`]), reports the result to the parent and exits.
+pub fn child(request: &ChildRequest) -> ! {
+    let config = request.config::<VsConfig>();
+    match request.system.as_str() {
+        INGEST_CHILD => child_main(move || run_ingest(&config?)),
+        name => child_main(move || run_system_phases(SystemKind::parse(name)?, &config?)),
     }
 }
 
-/// Runs every phase for `kind` in this process (the child side).
+/// What the reads of a system received and checked, across phases.
+#[derive(Default)]
+struct Tally {
+    bytes_read: u64,
+    values_checked: u64,
+    /// Reads that returned a wrong value, or missed a present key, or found an absent one.
+    bad: u64,
+    error: Option<String>,
+}
+
+impl Tally {
+    fn note(&mut self, r: Result<bool, String>, expect_present: bool) {
+        match r {
+            Ok(found) if found == expect_present => {}
+            Ok(_) => self.bad += 1,
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn check(&mut self) -> Result<(), String> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The seed of round `round` of a phase whose first round uses `base`.
+fn round_seed(base: u64, round: usize) -> u64 {
+    base ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The median round (by mean) and every round's mean.
+fn median_phase(rounds: &[Timing]) -> PhaseResult {
+    let rounds_ns: Vec<f64> = rounds.iter().map(|t| t.mean_ns_per_op).collect();
+    let mut order: Vec<usize> = (0..rounds.len()).collect();
+    order.sort_by(|&a, &b| rounds_ns[a].total_cmp(&rounds_ns[b]));
+    let mid = &rounds[order[(rounds.len() - 1) / 2]];
+    PhaseResult {
+        ops: mid.ops,
+        rounds: rounds.len(),
+        ops_per_sec: mid.ops_per_sec,
+        mean_ns: mid.mean_ns_per_op,
+        rounds_ns,
+        latency: mid.latency,
+    }
+}
+
+/// Timed rounds of `queries` point reads of present keys (round `r` draws its keys with
+/// `round_seed`); one value in [`CHECK_EVERY`] is checked.
+fn point_read_rounds(
+    session: &mut Session<'_>,
+    keys: &[u64],
+    c: &VsConfig,
+    tally: &mut Tally,
+) -> Result<PhaseResult, String> {
+    let cfg = TimingConfig {
+        batch_size: 10_000,
+        sample_every: SAMPLE_EVERY,
+    };
+    let vs = c.value_size;
+    let mut rounds = Vec::with_capacity(c.rounds);
+    for round in 0..c.rounds {
+        let queries = query_sequence(keys, c.queries, round_seed(c.seed ^ 0x9E37, round));
+        let t = time_ops(queries.len() as u64, cfg, |i| {
+            let k = queries[i as usize];
+            let check = i % CHECK_EVERY == 0;
+            let (mut bytes, mut good) = (0usize, true);
+            let r = session.get_with(k, &mut |v| {
+                bytes = v.len();
+                if check {
+                    good = check_value(k, v, vs);
+                }
+            });
+            tally.bytes_read += bytes as u64;
+            if check {
+                tally.values_checked += 1;
+                tally.bad += u64::from(!good);
+            }
+            tally.note(r, true);
+        });
+        tally.check()?;
+        rounds.push(t);
+    }
+    Ok(median_phase(&rounds))
+}
+
+/// Timed rounds of `misses` reads of keys never inserted.
+fn miss_rounds(
+    session: &mut Session<'_>,
+    keys: &[u64],
+    c: &VsConfig,
+    tally: &mut Tally,
+) -> Result<PhaseResult, String> {
+    let cfg = TimingConfig {
+        batch_size: 10_000,
+        sample_every: SAMPLE_EVERY,
+    };
+    let mut rounds = Vec::with_capacity(c.rounds);
+    for round in 0..c.rounds {
+        let absent = miss_keys(keys, c.misses, round_seed(c.seed ^ 0x4D15, round));
+        let t = time_ops(absent.len() as u64, cfg, |i| {
+            let mut bytes = 0usize;
+            let r = session.get_with(absent[i as usize], &mut |v| bytes = v.len());
+            tally.bytes_read += bytes as u64;
+            tally.note(r, false);
+        });
+        tally.check()?;
+        rounds.push(t);
+    }
+    Ok(median_phase(&rounds))
+}
+
+/// Timed rounds of `scans` scans of [`SCAN_LEN`] keys; the first value of each is checked.
+fn scan_rounds(
+    session: &mut Session<'_>,
+    keys: &[u64],
+    c: &VsConfig,
+    tally: &mut Tally,
+) -> Result<PhaseResult, String> {
+    let cfg = TimingConfig {
+        batch_size: 100,
+        sample_every: 4,
+    };
+    let vs = c.value_size;
+    let mut rounds = Vec::with_capacity(c.rounds);
+    for round in 0..c.rounds {
+        let starts = query_sequence(keys, c.scans, round_seed(c.seed ^ 0x5CA7, round));
+        let t = time_ops(starts.len() as u64, cfg, |i| {
+            let (mut seen, mut bytes, mut good) = (0usize, 0u64, true);
+            let r = session.scan(starts[i as usize], SCAN_LEN, &mut |k, v| {
+                bytes += v.len() as u64;
+                if seen == 0 {
+                    good = check_value(k, v, vs);
+                }
+                seen += 1;
+            });
+            tally.bytes_read += bytes;
+            tally.bad += u64::from(!good);
+            tally.note(r.map(|n| n > 0), true);
+        });
+        tally.check()?;
+        rounds.push(t);
+    }
+    Ok(median_phase(&rounds))
+}
+
+/// Runs every phase for `kind` in this process (the child side); see the module docs.
 pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult, String> {
+    if c.rounds == 0 {
+        return Err("rounds must be at least 1".into());
+    }
     let dir = c.dir.join(kind.name());
     let _ = std::fs::remove_dir_all(&dir);
     let keys = generate_keys(c.dist, c.rows, c.seed);
@@ -133,14 +349,16 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
         KeyDist::Sequential => keys.clone(),
         _ => shuffled(&keys, c.seed ^ 0x10AD),
     };
-    let mut system = System::open_with(
-        kind,
-        &dir,
-        c.memory_budget,
-        c.sync,
-        c.value_size,
-        !c.alexkv_tiers_off,
-    )?;
+    let spec = OpenSpec {
+        budget: c.memory_budget,
+        sync: c.sync,
+        value_len: c.value_size,
+        alexkv_tiers: !c.alexkv_tiers_off,
+        rocksdb_row_cache: c
+            .rocksdb_row_cache
+            .bytes(c.memory_budget, data_bytes(c.rows, c.value_size)),
+    };
+    let mut system = System::open(kind, &dir, &spec)?;
     let bar = progress(c.rows, kind.name());
     let start = Instant::now();
     let mut rows: Vec<(u64, Vec<u8>)> = Vec::with_capacity(LOAD_BATCH_ROWS);
@@ -157,108 +375,59 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
     let load_secs = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     drop(load_order);
+    drop(rows);
+
+    let start = Instant::now();
     system.settle()?;
+    let settle_secs = start.elapsed().as_secs_f64();
 
-    let (mut bulk_load_secs, mut bulk_rows_per_sec) = (None, None);
-    if kind == SystemKind::Alexkv && !c.alexkv_tiers_off {
-        let bulk_dir = c.dir.join("alexkv-bulk");
-        let _ = std::fs::remove_dir_all(&bulk_dir);
-        let opts = super::systems::alexkv_options(c.memory_budget, c.sync, c.value_size);
-        let start = Instant::now();
-        {
-            let db = crate::Db::open(&bulk_dir, opts).map_err(|e| e.to_string())?;
-            let mut v = Vec::with_capacity(c.value_size);
-            db.ingest_sorted(keys.iter().map(|&k| {
-                value_for(k, c.value_size, &mut v);
-                (k, v.clone())
-            }))
-            .map_err(|e| e.to_string())?;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        bulk_load_secs = Some(secs);
-        bulk_rows_per_sec = Some(c.rows as f64 / secs);
-        let _ = std::fs::remove_dir_all(&bulk_dir);
-    }
-
-    let mut bytes_read = 0u64;
-    let mut values_checked = 0u64;
-    let mut bad = 0u64;
+    let mut tally = Tally::default();
+    let mut warmup_secs = None;
     let (mut point_reads, mut misses, mut scans) = (None, None, None);
+    let mut lsm;
     if !c.inserts_only && c.rows > 0 {
-        let cfg = TimingConfig {
-            batch_size: 10_000,
-            sample_every: SAMPLE_EVERY,
-        };
-        let warm = query_sequence(&keys, (c.queries / 10).max(1), c.seed ^ 0x3A3A);
+        let mut session = system.session()?;
+        let warm = shuffled(&keys, c.seed ^ 0x3A3A);
+        let start = Instant::now();
         for &k in &warm {
-            system.get_with(k, &mut |v| bytes_read += v.len() as u64)?;
+            let mut bytes = 0usize;
+            let r = session.get_with(k, &mut |v| bytes = v.len());
+            tally.bytes_read += bytes as u64;
+            tally.note(r, true);
         }
-        let queries = query_sequence(&keys, c.queries, c.seed ^ 0x9E37);
-        let mut error = None;
-        let vs = c.value_size;
-        let t = time_ops(queries.len() as u64, cfg, |i| {
-            let k = queries[i as usize];
-            let check = i % CHECK_EVERY == 0;
-            let r = system.get_with(k, &mut |v| {
-                bytes_read += v.len() as u64;
-                if check {
-                    values_checked += 1;
-                    if !check_value(k, v, vs) {
-                        bad += 1;
-                    }
-                }
-            });
-            match r {
-                Ok(true) => {}
-                Ok(false) => bad += 1,
-                Err(e) => error = Some(e),
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
-        }
-        point_reads = Some(phase(t));
+        tally.check()?;
+        warmup_secs = Some(start.elapsed().as_secs_f64());
+        drop(warm);
 
-        let absent = miss_keys(&keys, c.misses, c.seed ^ 0x4D15);
-        let t = time_ops(absent.len() as u64, cfg, |i| {
-            match system.get_with(absent[i as usize], &mut |v| bytes_read += v.len() as u64) {
-                Ok(false) => {}
-                Ok(true) => bad += 1,
-                Err(e) => error = Some(e),
+        lsm = system.lsm_evidence()?;
+        point_reads = Some(point_read_rounds(&mut session, &keys, c, &mut tally)?);
+        if let Some(lsm) = lsm.as_mut() {
+            let queries = query_sequence(&keys, c.queries, round_seed(c.seed ^ 0x9E37, 0));
+            let counter = BlockCacheCounter::start();
+            for &k in &queries {
+                let mut bytes = 0usize;
+                let r = session.get_with(k, &mut |v| bytes = v.len());
+                tally.bytes_read += bytes as u64;
+                tally.note(r, true);
             }
-        });
-        if let Some(e) = error {
-            return Err(e);
+            let counts = counter.finish(queries.len() as u64);
+            tally.check()?;
+            lsm.set_hits(
+                counts,
+                "untimed pass of round 1's point reads right after the timed rounds \
+                 (RocksDB perf-context counters)",
+            );
         }
-        misses = Some(phase(t));
-
-        let starts = query_sequence(&keys, c.scans, c.seed ^ 0x5CA7);
-        let scan_cfg = TimingConfig {
-            batch_size: 100,
-            sample_every: 4,
-        };
-        let t = time_ops(starts.len() as u64, scan_cfg, |i| {
-            let mut seen = 0usize;
-            let r = system.scan(starts[i as usize], SCAN_LEN, &mut |k, v| {
-                bytes_read += v.len() as u64;
-                if seen == 0 && !check_value(k, v, vs) {
-                    bad += 1;
-                }
-                seen += 1;
-            });
-            if let Err(e) = r {
-                error = Some(e);
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
-        }
-        scans = Some(phase(t));
+        misses = Some(miss_rounds(&mut session, &keys, c, &mut tally)?);
+        scans = Some(scan_rounds(&mut session, &keys, c, &mut tally)?);
+    } else {
+        lsm = system.lsm_evidence()?;
     }
-    if bad > 0 {
+    if tally.bad > 0 {
         return Err(format!(
-            "{}: {bad} reads returned a wrong or missing value",
-            kind.name()
+            "{}: {} reads returned a wrong or missing value",
+            kind.name(),
+            tally.bad
         ));
     }
     let engine_stats = system.alexkv_stats();
@@ -270,16 +439,58 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
         system: kind.name().to_string(),
         load_secs,
         load_rows_per_sec: c.rows as f64 / load_secs.max(1e-9),
-        bulk_load_secs,
-        bulk_rows_per_sec,
+        settle_secs,
+        warmup_secs,
+        bulk_load_secs: None,
+        bulk_rows_per_sec: None,
+        bulk_peak_rss_bytes: None,
         point_reads,
         misses,
         scans,
+        lsm,
         disk_bytes,
-        bytes_read,
-        values_checked,
+        bytes_read: tally.bytes_read,
+        values_checked: tally.values_checked,
         settings,
         engine_stats,
+    })
+}
+
+/// alexkv's sorted bulk path, measured in a child of its own.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IngestResult {
+    /// Rows ingested.
+    pub rows: usize,
+    /// Seconds from open to a clean close (SST written, ingested, index built, snapshot
+    /// written).
+    pub secs: f64,
+    /// Rows per second.
+    pub rows_per_sec: f64,
+}
+
+/// The child side of [`INGEST_CHILD`]: every row, sorted, into a fresh alexkv database through
+/// `Db::ingest_sorted`, timed from open to close.
+pub fn run_ingest(c: &VsConfig) -> Result<IngestResult, String> {
+    let dir = c.dir.join(INGEST_CHILD);
+    let _ = std::fs::remove_dir_all(&dir);
+    let keys = generate_keys(c.dist, c.rows, c.seed);
+    let opts = super::systems::alexkv_options(c.memory_budget, c.sync, c.value_size);
+    let e = |e: crate::Error| e.to_string();
+    let start = Instant::now();
+    let db = crate::Db::open(&dir, opts).map_err(e)?;
+    let mut v = Vec::with_capacity(c.value_size);
+    db.ingest_sorted(keys.iter().map(|&k| {
+        value_for(k, c.value_size, &mut v);
+        (k, v.clone())
+    }))
+    .map_err(e)?;
+    db.close().map_err(e)?;
+    let secs = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(IngestResult {
+        rows: c.rows,
+        secs,
+        rows_per_sec: c.rows as f64 / secs.max(1e-9),
     })
 }
 
@@ -358,6 +569,11 @@ pub struct VsReport {
     pub machine: Machine,
     /// Seconds since the Unix epoch when the run ended.
     pub unix_time: u64,
+    /// Bytes of the loaded data as stored: rows x (8-byte key + value).
+    pub data_bytes: u64,
+    /// `memory_budget / data_bytes`: at 1 or more the budget holds the data; at 0.25 (the
+    /// second regime of BENCHMARKING.md) most values must come from the files.
+    pub budget_over_data: f64,
     /// One entry per system, in order.
     pub systems: Vec<Measured>,
     /// SQLite mean point-read latency / alexkv's.
@@ -405,11 +621,19 @@ pub fn run(config: VsConfig, systems: &[SystemKind]) -> Result<VsReport, String>
     for &kind in systems {
         eprintln!("benchmark_vs_sqlite: running {} ...", kind.name());
         let out = super::child::run_system::<VsConfig, SystemResult>(kind.name(), &config)?;
-        measured.push(Measured {
+        let mut m = Measured {
             result: out.result,
             peak_rss_bytes: out.peak_rss_bytes,
             child_wall_secs: out.wall_secs,
-        });
+        };
+        if kind == SystemKind::Alexkv && !config.alexkv_tiers_off {
+            eprintln!("benchmark_vs_sqlite: running alexkv's sorted bulk load (SST ingestion) ...");
+            let bulk = super::child::run_system::<VsConfig, IngestResult>(INGEST_CHILD, &config)?;
+            m.result.bulk_load_secs = Some(bulk.result.secs);
+            m.result.bulk_rows_per_sec = Some(bulk.result.rows_per_sec);
+            m.result.bulk_peak_rss_bytes = bulk.peak_rss_bytes;
+        }
+        measured.push(m);
     }
     let find = |name: &str| measured.iter().find(|m| m.result.system == name);
     let (alex, rocks, sqlite) = (find("alexkv"), find("rocksdb"), find("sqlite"));
@@ -425,7 +649,10 @@ pub fn run(config: VsConfig, systems: &[SystemKind]) -> Result<VsReport, String>
     let unix_time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let data_bytes = data_bytes(config.rows, config.value_size);
     Ok(VsReport {
+        data_bytes,
+        budget_over_data: config.memory_budget as f64 / data_bytes.max(1) as f64,
         point_read_speedup_vs_sqlite: sqlite_over_alexkv.point_read_mean,
         point_read_speedup_vs_rocksdb: rocksdb_over_alexkv.point_read_mean,
         config,
@@ -441,18 +668,37 @@ pub fn run(config: VsConfig, systems: &[SystemKind]) -> Result<VsReport, String>
 pub fn render(report: &VsReport) -> String {
     use super::report::{fmt_bytes, fmt_ns, fmt_opt_bytes, fmt_rate, Table};
     let c = &report.config;
-    let mut out = format!(
-        "{} rows, {} keys, {}-byte values, {} point reads, {} misses, {} scans of {}, memory budget {}, {}\n\n",
+    let mut out =
+        format!(
+        "{} rows, {} keys, {}-byte values ({} of data), memory budget {} ({:.2}x the data), {}\n\
+         settled (RocksDB: flush, full compaction, no compaction pending or running; SQLite: WAL \
+         checkpoint) and warmed (every key read once)\n\
+         per round: {} point reads, {} misses, {} scans of {}; figures are the median of {} \
+         rounds\n\n",
         c.rows,
         c.dist,
         c.value_size,
+        fmt_bytes(report.data_bytes),
+        fmt_bytes(c.memory_budget),
+        report.budget_over_data,
+        if c.sync { "fsync per commit" } else { "WAL, no fsync" },
         c.queries,
         c.misses,
         c.scans,
         SCAN_LEN,
-        fmt_bytes(c.memory_budget),
-        if c.sync { "fsync per commit" } else { "WAL, no fsync" }
+        c.rounds,
     );
+    if let Some(r) = report.systems.iter().find(|m| m.result.system == "rocksdb") {
+        let st = &r.result.settings;
+        out.push_str(&format!(
+            "plain RocksDB: optimize_for_point_lookup recipe, block cache {} MiB, row cache {}\n\n",
+            st["block_cache_mib"],
+            match st["row_cache_bytes"].as_u64() {
+                Some(b) if b > 0 => fmt_bytes(b),
+                _ => "off".to_string(),
+            }
+        ));
+    }
     if c.alexkv_tiers_off {
         out.push_str(
             "alexkv runs without its value cache and hot tier (learned index + RocksDB)\n\n",
@@ -495,13 +741,16 @@ pub fn render(report: &VsReport) -> String {
     for m in &report.systems {
         if let (Some(secs), Some(rate)) = (m.result.bulk_load_secs, m.result.bulk_rows_per_sec) {
             out.push_str(&format!(
-                "{} sorted bulk load (SST ingestion): {:.2} s, {}\n",
+                "{} sorted bulk load (SST ingestion, own process): {:.2} s, {}, peak RSS {}\n",
                 m.result.system,
                 secs,
-                fmt_rate(rate)
+                fmt_rate(rate),
+                fmt_opt_bytes(m.result.bulk_peak_rss_bytes),
             ));
         }
     }
+    out.push('\n');
+    out.push_str(&render_steady_state(report));
     let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.2}x"));
     let mut r = Table::new([
         "ratio (other / alexkv)",
@@ -530,5 +779,56 @@ pub fn render(report: &VsReport) -> String {
     }
     out.push('\n');
     out.push_str(&r.render());
+    out
+}
+
+/// Settle and warm-up times, every round's point-read mean, and the LSM evidence.
+fn render_steady_state(report: &VsReport) -> String {
+    use super::report::{fmt_bytes, fmt_ns, Table};
+    let dash = || "-".to_string();
+    let pct = |x: Option<f64>| x.map_or_else(dash, |v| format!("{:.1}%", v * 100.0));
+    let mut t = Table::new([
+        "system",
+        "settle",
+        "warm-up",
+        "read rounds",
+        "files per level",
+        "block cache",
+        "table readers",
+        "cache hits",
+        "data hits",
+        "blocks read/get",
+    ]);
+    for m in &report.systems {
+        let r = &m.result;
+        let rounds = r.point_reads.as_ref().map_or_else(dash, |p| {
+            p.rounds_ns
+                .iter()
+                .map(|&ns| fmt_ns(ns))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        });
+        let lsm = r.lsm.as_ref();
+        let opt_bytes = |b: Option<u64>| b.map_or_else(dash, fmt_bytes);
+        t.row([
+            r.system.clone(),
+            format!("{:.2} s", r.settle_secs),
+            r.warmup_secs.map_or_else(dash, |s| format!("{s:.2} s")),
+            rounds,
+            lsm.map_or_else(dash, |l| format!("{:?}", l.files_per_level)),
+            lsm.map_or_else(dash, |l| opt_bytes(l.block_cache_capacity_bytes)),
+            lsm.map_or_else(dash, |l| opt_bytes(l.table_readers_bytes)),
+            pct(lsm.and_then(|l| l.block_cache_hit_ratio)),
+            pct(lsm.and_then(|l| l.data_block_hit_ratio)),
+            lsm.and_then(|l| l.block_cache_counts)
+                .filter(|c| c.reads > 0)
+                .map_or_else(dash, |c| format!("{:.3}", c.misses as f64 / c.reads as f64)),
+        ]);
+    }
+    let mut out = t.render();
+    out.push_str(
+        "(cache hits: RocksDB block-cache hit ratio over an untimed pass of the point reads; \
+         '-' where no read reached RocksDB's block cache)\n",
+    );
     out
 }

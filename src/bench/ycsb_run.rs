@@ -2,22 +2,33 @@
 //! its own child process on the same operation stream.
 //!
 //! Load phase: every record (`recordcount`, keys `fnvhash64(seq)`, one value of `fieldcount x
-//! fieldlength` bytes) through the engine's batched write path. Run phase: the workload's
-//! `operationcount` operations, generated once from the seed, dealt round-robin to `threads`
-//! threads sharing one database (operation `i` runs on thread `i % threads`). Throughput is the
-//! run phase's operations over its wall time; latencies are sampled (one operation in
+//! fieldlength` bytes) through the engine's batched write path. Then, untimed, as
+//! BENCHMARKING.md asks of every comparison: the engine **settles** ([`System::settle`]: RocksDB
+//! flushes, compacts the whole range and waits until no compaction is pending or running;
+//! SQLite checkpoints its WAL), and every client thread **warms up** its own handle by reading
+//! every loaded key once, in a shuffled order of its own (a SQLite connection has a private page
+//! cache; alexkv and RocksDB handles share one engine).
+//!
+//! Run phase: the workload's `operationcount` operations, generated once from the seed, dealt
+//! round-robin to `threads` threads sharing one database (operation `i` runs on thread
+//! `i % threads`); the clock starts when every thread has finished its warm-up. Throughput is
+//! the run phase's operations over its wall time; latencies are sampled (one operation in
 //! [`SAMPLE_EVERY`] per thread is timed individually) into one histogram per operation kind.
 //! A read of a key that is not there yet (an insert still running on another thread) counts as
-//! `not_found`, as YCSB does.
+//! `not_found`, as YCSB does. Each thread runs its operations through one [`Session`] (for
+//! SQLite: one prepared statement per operation kind for the whole phase).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{LatencyHistogram, LatencySummary};
-use super::systems::{System, SystemKind};
+use super::keys::shuffled;
+use super::lsm::LsmEvidence;
+use super::rocks_plain::RowCache;
+use super::systems::{OpenSpec, Session, System, SystemKind};
 use super::ycsb::{load_keys, record_value, Op, OpKind, Workload, YcsbOps};
 
 /// One operation in this many (per thread) is timed individually.
@@ -38,6 +49,9 @@ pub struct YcsbConfig {
     pub threads: usize,
     /// Cache memory every engine gets, in bytes.
     pub memory_budget: u64,
+    /// Plain RocksDB's row cache policy.
+    #[serde(default)]
+    pub rocksdb_row_cache: RowCache,
     /// Seed of the operation stream.
     pub seed: u64,
     /// Working directory.
@@ -76,6 +90,15 @@ pub struct EngineResult {
     pub load_secs: f64,
     /// Load phase records per second.
     pub load_ops_per_sec: f64,
+    /// Seconds of the settle step after the load.
+    #[serde(default)]
+    pub settle_secs: f64,
+    /// Seconds of the warm-up (every thread reads every loaded key once), untimed.
+    #[serde(default)]
+    pub warmup_secs: f64,
+    /// The LSM tree after settling (alexkv's RocksDB and plain RocksDB; `None` for SQLite).
+    #[serde(default)]
+    pub lsm: Option<LsmEvidence>,
     /// Run phase seconds.
     pub run_secs: f64,
     /// Run phase operations per second.
@@ -96,13 +119,13 @@ struct ThreadTally {
 }
 
 fn run_op(
-    system: &mut System,
+    system: &mut Session<'_>,
     w: &Workload,
     op: &Op,
     value: &mut Vec<u8>,
     tally: &mut ThreadTally,
 ) -> Result<(), String> {
-    let read = |system: &System, k: u64, tally: &mut ThreadTally| -> Result<(), String> {
+    let read = |system: &mut Session<'_>, k: u64, tally: &mut ThreadTally| -> Result<(), String> {
         let mut got = 0u64;
         if !system.get_with(k, &mut |v| got = v.len() as u64)? {
             tally.not_found += 1;
@@ -137,17 +160,21 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
     let _ = std::fs::remove_dir_all(&dir);
     let threads = c.threads.max(1);
     let per_handle = c.memory_budget / threads as u64;
-    let mut system = System::open(
-        kind,
-        &dir,
-        if kind == SystemKind::Sqlite {
+    let records = w.recordcount;
+    let spec = OpenSpec {
+        budget: if kind == SystemKind::Sqlite {
             per_handle
         } else {
             c.memory_budget
         },
-        false,
-        w.record_len(),
-    )?;
+        sync: false,
+        value_len: w.record_len(),
+        alexkv_tiers: true,
+        rocksdb_row_cache: c
+            .rocksdb_row_cache
+            .bytes(c.memory_budget, records * (8 + w.record_len() as u64)),
+    };
+    let mut system = System::open(kind, &dir, &spec)?;
 
     let start = Instant::now();
     let keys: Vec<u64> = load_keys(&w).collect();
@@ -162,21 +189,54 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         system.write_rows(&rows)?;
     }
     let load_secs = start.elapsed().as_secs_f64();
+    let started = Instant::now();
     system.settle()?;
+    let settle_secs = started.elapsed().as_secs_f64();
+    let lsm = system.lsm_evidence()?;
 
     let ops: Vec<Op> = YcsbOps::new(&w, c.seed)
         .map_err(|e| e.to_string())?
         .collect();
-    let handles: Vec<System> = (0..threads)
+    // Thread 0 uses the handle that loaded the data; the others open their own (for SQLite a
+    // connection each, with its share of the budget as page cache).
+    let mut handles: Vec<System> = (1..threads)
         .map(|_| system.handle(per_handle, false))
         .collect::<Result<_, _>>()?;
+    handles.insert(0, system);
     let tallies = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
-    let start = Instant::now();
+    // Every thread and this one: the run phase's clock starts when all warm-ups are done.
+    let warmed = Barrier::new(threads + 1);
+    let warmup_start = Instant::now();
+    let mut warmup_secs = 0.0;
+    let mut start = Instant::now();
     std::thread::scope(|s| {
-        for (t, mut handle) in handles.into_iter().enumerate() {
+        // Handles are borrowed, not moved: the last one closes the database, which belongs
+        // after the clock stops.
+        for (t, handle) in handles.iter_mut().enumerate() {
             let (ops, w, tallies, first_error) = (&ops, &w, &tallies, &first_error);
+            let (keys, warmed) = (&keys, &warmed);
             s.spawn(move || {
+                let fail = |e: String| {
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                };
+                let session = handle.session();
+                let warm = shuffled(keys, c.seed ^ 0x3A3A ^ t as u64);
+                let warm_result = session.and_then(|mut session| {
+                    for &k in &warm {
+                        session.get_with(k, &mut |_| ())?;
+                    }
+                    Ok(session)
+                });
+                drop(warm);
+                warmed.wait();
+                let mut session = match warm_result {
+                    Ok(session) => session,
+                    Err(e) => return fail(e),
+                };
                 let mut tally = ThreadTally {
                     histograms: (0..OpKind::ALL.len())
                         .map(|_| LatencyHistogram::new())
@@ -191,18 +251,14 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
                     tally.counts[kind] += 1;
                     let result = if n as u64 % SAMPLE_EVERY == 0 {
                         let t0 = Instant::now();
-                        let r = run_op(&mut handle, w, op, &mut value, &mut tally);
+                        let r = run_op(&mut session, w, op, &mut value, &mut tally);
                         tally.histograms[kind].record(t0.elapsed());
                         r
                     } else {
-                        run_op(&mut handle, w, op, &mut value, &mut tally)
+                        run_op(&mut session, w, op, &mut value, &mut tally)
                     };
                     if let Err(e) = result {
-                        first_error
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
-                        return;
+                        return fail(e);
                     }
                 }
                 tallies
@@ -211,8 +267,12 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
                     .push(tally);
             });
         }
+        warmed.wait();
+        warmup_secs = warmup_start.elapsed().as_secs_f64();
+        start = Instant::now();
     });
     let run_secs = start.elapsed().as_secs_f64();
+    drop(handles);
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(format!("{}: {e}", kind.name()));
     }
@@ -239,12 +299,14 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
             latency: h.summary(),
         });
     }
-    drop(system);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(EngineResult {
         engine: kind.name().to_string(),
         load_secs,
         load_ops_per_sec: keys.len() as f64 / load_secs.max(1e-9),
+        settle_secs,
+        warmup_secs,
+        lsm,
         run_secs,
         throughput_ops_per_sec: ops.len() as f64 / run_secs.max(1e-9),
         ops: results,
@@ -365,6 +427,19 @@ pub fn render(report: &YcsbReport) -> String {
         }
     }
     out.push_str(&t.render());
+    for m in &report.engines {
+        let r = &m.result;
+        out.push_str(&format!(
+            "{}: settled in {:.1} s{}, warmed up in {:.1} s (every thread read every key once)\n",
+            r.engine,
+            r.settle_secs,
+            r.lsm.as_ref().map_or_else(String::new, |l| format!(
+                " (files per level {:?})",
+                l.files_per_level
+            )),
+            r.warmup_secs,
+        ));
+    }
     for (engine, x) in &report.throughput_speedup {
         out.push_str(&format!("alexkv throughput / {engine}: {x:.2}x\n"));
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use alexkv::bench::child::{child_main, ChildRequest};
 use alexkv::bench::report::write_json;
+use alexkv::bench::rocks_plain::RowCache;
 use alexkv::bench::systems::SystemKind;
 use alexkv::bench::ycsb::Workload;
 use alexkv::bench::ycsb_run::{self, YcsbConfig};
@@ -27,6 +28,10 @@ struct Args {
     /// Client threads sharing one database.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Plain RocksDB's row cache: `auto` (half the budget when the other half holds all the
+    /// data), `on` (half the budget) or `off` (the whole budget as block cache).
+    #[arg(long, default_value = "auto", value_parser = RowCache::parse)]
+    rocksdb_row_cache: RowCache,
     /// Engines to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "alexkv,rocksdb,sqlite")]
     engines: Vec<String>,
@@ -95,6 +100,7 @@ fn main() {
         overrides,
         threads: args.threads.max(1),
         memory_budget: budget,
+        rocksdb_row_cache: args.rocksdb_row_cache,
         seed: args.seed,
         dir: args.dir,
     };
