@@ -23,6 +23,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::child::run_system;
+use super::histogram::{LatencyHistogram, LatencySummary};
 use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
 use super::memory::dir_size_bytes;
 use super::report::{fmt_bytes, fmt_ns, fmt_opt_bytes, fmt_ratio, ratio, Table};
@@ -100,14 +101,43 @@ pub fn run_phase(system: &str, config: &DefaultsConfig) -> Result<DefaultsResult
     result
 }
 
-fn latency_summary(mut ns: Vec<u64>) -> (f64, f64, f64) {
-    if ns.is_empty() {
-        return (0.0, 0.0, 0.0);
+/// Writes `load_order` in chunks of [`BATCH`] with `write_chunk`; returns rows per second.
+fn timed_load(
+    load_order: &[u64],
+    mut write_chunk: impl FnMut(&[u64]) -> Result<(), String>,
+) -> Result<f64, String> {
+    let started = Instant::now();
+    for chunk in load_order.chunks(BATCH) {
+        write_chunk(chunk)?;
     }
-    let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
-    ns.sort_unstable();
-    let at = |q: f64| ns[((ns.len() - 1) as f64 * q).round() as usize] as f64;
-    (mean, at(0.5), at(0.99))
+    Ok(load_order.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Untimed reads of `warm`, then `before_timed()`, then the reads of `queries`, each timed alone
+/// (the value check is outside the timer). `get` returns the key's value, if any.
+fn timed_gets<V: AsRef<[u8]>>(
+    system: &str,
+    config: &DefaultsConfig,
+    warm: &[u64],
+    queries: &[u64],
+    before_timed: impl FnOnce(),
+    mut get: impl FnMut(u64) -> Result<Option<V>, String>,
+) -> Result<LatencySummary, String> {
+    for &k in warm {
+        get(k)?;
+    }
+    before_timed();
+    let mut latency = LatencyHistogram::new();
+    for &k in queries {
+        let t = Instant::now();
+        let v = get(k)?;
+        latency.record(t.elapsed());
+        match v {
+            Some(v) if check_value(k, v.as_ref(), config.value_size) => {}
+            _ => return Err(format!("{system}: wrong value for key {k}")),
+        }
+    }
+    Ok(latency.summary())
 }
 
 fn run_alexkv(
@@ -122,15 +152,13 @@ fn run_alexkv(
         .map_err(|e| e.to_string())?;
     let err = |e: crate::Error| e.to_string();
     let db = Db::open(dir, opts.clone()).map_err(err)?;
-    let started = Instant::now();
-    for chunk in load_order.chunks(BATCH) {
+    let load_rows_per_sec = timed_load(load_order, |chunk| {
         let mut batch = WriteBatch::new();
         for &k in chunk {
             batch.put(k, value_vec(k, config.value_size));
         }
-        db.write(batch).map_err(err)?;
-    }
-    let load_secs = started.elapsed().as_secs_f64();
+        db.write(batch).map_err(err)
+    })?;
     let started = Instant::now();
     db.flush().map_err(err)?;
     db.compact().map_err(err)?;
@@ -141,29 +169,22 @@ fn run_alexkv(
     let started = Instant::now();
     let db = Db::open(dir, opts.clone()).map_err(err)?;
     let reopen_secs = started.elapsed().as_secs_f64();
-    for &k in warm {
-        db.get(k).map_err(err)?;
-    }
-    db.reset_read_profile();
-    let mut ns = Vec::with_capacity(queries.len());
-    for &k in queries {
-        let t = Instant::now();
-        let v = db.get(k).map_err(err)?;
-        ns.push(t.elapsed().as_nanos() as u64);
-        match v {
-            Some(v) if check_value(k, &v, config.value_size) => {}
-            _ => return Err(format!("alexkv: wrong value for key {k}")),
-        }
-    }
-    let (mean, p50, p99) = latency_summary(ns);
+    let latency = timed_gets(
+        "alexkv",
+        config,
+        warm,
+        queries,
+        || db.reset_read_profile(),
+        |k| db.get(k).map_err(err),
+    )?;
     Ok(DefaultsResult {
         system: "alexkv".into(),
-        load_rows_per_sec: load_order.len() as f64 / load_secs,
+        load_rows_per_sec,
         compact_secs,
         reopen_secs,
-        get_mean_ns: mean,
-        get_p50_ns: p50,
-        get_p99_ns: p99,
+        get_mean_ns: latency.mean_ns,
+        get_p50_ns: latency.p50 as f64,
+        get_p99_ns: latency.p99 as f64,
         disk_bytes,
         options: serde_json::to_string(&opts).unwrap_or_default(),
         read_profile: serde_json::to_string(&db.read_profile()).ok(),
@@ -190,15 +211,13 @@ fn run_rocksdb(
     let err = |e: rocksdb::Error| e.to_string();
     let opts = plain_rocksdb_options();
     let db = rocksdb::DB::open(&opts, dir).map_err(err)?;
-    let started = Instant::now();
-    for chunk in load_order.chunks(BATCH) {
+    let load_rows_per_sec = timed_load(load_order, |chunk| {
         let mut batch = rocksdb::WriteBatch::default();
         for &k in chunk {
             batch.put(k.to_be_bytes(), value_vec(k, config.value_size));
         }
-        db.write(batch).map_err(err)?;
-    }
-    let load_secs = started.elapsed().as_secs_f64();
+        db.write(batch).map_err(err)
+    })?;
     let started = Instant::now();
     db.flush().map_err(err)?;
     db.compact_range::<&[u8], &[u8]>(None, None);
@@ -210,28 +229,22 @@ fn run_rocksdb(
     let db = rocksdb::DB::open(&opts, dir).map_err(err)?;
     let reopen_secs = started.elapsed().as_secs_f64();
     let ro = rocksdb::ReadOptions::default();
-    for &k in warm {
-        db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err)?;
-    }
-    let mut ns = Vec::with_capacity(queries.len());
-    for &k in queries {
-        let t = Instant::now();
-        let v = db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err)?;
-        ns.push(t.elapsed().as_nanos() as u64);
-        match v {
-            Some(v) if check_value(k, &v, config.value_size) => {}
-            _ => return Err(format!("rocksdb: wrong value for key {k}")),
-        }
-    }
-    let (mean, p50, p99) = latency_summary(ns);
+    let latency = timed_gets(
+        "rocksdb",
+        config,
+        warm,
+        queries,
+        || {},
+        |k| db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err),
+    )?;
     Ok(DefaultsResult {
         system: "rocksdb".into(),
-        load_rows_per_sec: load_order.len() as f64 / load_secs,
+        load_rows_per_sec,
         compact_secs,
         reopen_secs,
-        get_mean_ns: mean,
-        get_p50_ns: p50,
-        get_p99_ns: p99,
+        get_mean_ns: latency.mean_ns,
+        get_p50_ns: latency.p50 as f64,
+        get_p99_ns: latency.p99 as f64,
         disk_bytes,
         options: "RocksDB defaults (an internal 32 MiB block cache, index and filter blocks \
                   held by the table readers, Snappy), full bloom filter 10 bits/key"

@@ -187,21 +187,9 @@ impl SqliteKv {
     }
 
     /// Calls `f(key, value)` for up to `n` keys `>= from` in ascending order; returns how many.
-    pub fn scan(
-        &self,
-        from: u64,
-        n: usize,
-        mut f: impl FnMut(u64, &[u8]),
-    ) -> rusqlite::Result<usize> {
+    pub fn scan(&self, from: u64, n: usize, f: impl FnMut(u64, &[u8])) -> rusqlite::Result<usize> {
         let mut scan = self.conn.prepare_cached(SQL_SCAN)?;
-        let limit = i64::try_from(n).unwrap_or(i64::MAX);
-        let mut rows = scan.query(params![key_to_sql(from), limit])?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
-            count += 1;
-        }
-        Ok(count)
+        scan_rows(&mut scan, from, n, f)
     }
 
     /// Inserts or replaces one key, in its own transaction.
@@ -325,16 +313,9 @@ impl SqliteSession<'_> {
         &mut self,
         from: u64,
         n: usize,
-        mut f: impl FnMut(u64, &[u8]),
+        f: impl FnMut(u64, &[u8]),
     ) -> rusqlite::Result<usize> {
-        let limit = i64::try_from(n).unwrap_or(i64::MAX);
-        let mut rows = self.scan.query(params![key_to_sql(from), limit])?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
-            count += 1;
-        }
-        Ok(count)
+        scan_rows(&mut self.scan, from, n, f)
     }
 
     /// [`SqliteKv::put`] on the held statement (autocommit: one transaction).
@@ -342,6 +323,24 @@ impl SqliteSession<'_> {
         self.put.execute(params![key_to_sql(key), value])?;
         Ok(())
     }
+}
+
+/// Runs the prepared scan statement (`SQL_SCAN`) from `from` for up to `n` rows, calling
+/// `f(key, value)` on each; returns how many.
+fn scan_rows(
+    scan: &mut Statement<'_>,
+    from: u64,
+    n: usize,
+    mut f: impl FnMut(u64, &[u8]),
+) -> rusqlite::Result<usize> {
+    let limit = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut rows = scan.query(params![key_to_sql(from), limit])?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
+        count += 1;
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

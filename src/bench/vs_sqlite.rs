@@ -238,6 +238,21 @@ fn median_phase(rounds: &[Timing]) -> PhaseResult {
     }
 }
 
+/// Runs `c.rounds` timed rounds (`round(r, tally)` times round `r`), checking the tally after
+/// each, and returns the median round with every round's mean.
+fn timed_rounds(
+    c: &VsConfig,
+    tally: &mut Tally,
+    mut round: impl FnMut(usize, &mut Tally) -> Timing,
+) -> Result<PhaseResult, String> {
+    let mut rounds = Vec::with_capacity(c.rounds);
+    for r in 0..c.rounds {
+        rounds.push(round(r, tally));
+        tally.check()?;
+    }
+    Ok(median_phase(&rounds))
+}
+
 /// Timed rounds of `queries` point reads of present keys (round `r` draws its keys with
 /// `round_seed`); one value in [`CHECK_EVERY`] is checked.
 fn point_read_rounds(
@@ -251,10 +266,9 @@ fn point_read_rounds(
         sample_every: SAMPLE_EVERY,
     };
     let vs = c.value_size;
-    let mut rounds = Vec::with_capacity(c.rounds);
-    for round in 0..c.rounds {
+    timed_rounds(c, tally, |round, tally| {
         let queries = query_sequence(keys, c.queries, round_seed(c.seed ^ 0x9E37, round));
-        let t = time_ops(queries.len() as u64, cfg, |i| {
+        time_ops(queries.len() as u64, cfg, |i| {
             let k = queries[i as usize];
             let check = i % CHECK_EVERY == 0;
             let (mut bytes, mut good) = (0usize, true);
@@ -270,11 +284,8 @@ fn point_read_rounds(
                 tally.bad += u64::from(!good);
             }
             tally.note(r, true);
-        });
-        tally.check()?;
-        rounds.push(t);
-    }
-    Ok(median_phase(&rounds))
+        })
+    })
 }
 
 /// Timed rounds of `misses` reads of keys never inserted.
@@ -288,19 +299,15 @@ fn miss_rounds(
         batch_size: 10_000,
         sample_every: SAMPLE_EVERY,
     };
-    let mut rounds = Vec::with_capacity(c.rounds);
-    for round in 0..c.rounds {
+    timed_rounds(c, tally, |round, tally| {
         let absent = miss_keys(keys, c.misses, round_seed(c.seed ^ 0x4D15, round));
-        let t = time_ops(absent.len() as u64, cfg, |i| {
+        time_ops(absent.len() as u64, cfg, |i| {
             let mut bytes = 0usize;
             let r = session.get_with(absent[i as usize], &mut |v| bytes = v.len());
             tally.bytes_read += bytes as u64;
             tally.note(r, false);
-        });
-        tally.check()?;
-        rounds.push(t);
-    }
-    Ok(median_phase(&rounds))
+        })
+    })
 }
 
 /// Timed rounds of `scans` scans of [`SCAN_LEN`] keys; the first value of each is checked.
@@ -315,10 +322,9 @@ fn scan_rounds(
         sample_every: 4,
     };
     let vs = c.value_size;
-    let mut rounds = Vec::with_capacity(c.rounds);
-    for round in 0..c.rounds {
+    timed_rounds(c, tally, |round, tally| {
         let starts = query_sequence(keys, c.scans, round_seed(c.seed ^ 0x5CA7, round));
-        let t = time_ops(starts.len() as u64, cfg, |i| {
+        time_ops(starts.len() as u64, cfg, |i| {
             let (mut seen, mut bytes, mut good) = (0usize, 0u64, true);
             let r = session.scan(starts[i as usize], SCAN_LEN, &mut |k, v| {
                 bytes += v.len() as u64;
@@ -330,11 +336,8 @@ fn scan_rounds(
             tally.bytes_read += bytes;
             tally.bad += u64::from(!good);
             tally.note(r.map(|n| n > 0), true);
-        });
-        tally.check()?;
-        rounds.push(t);
-    }
-    Ok(median_phase(&rounds))
+        })
+    })
 }
 
 /// Runs every phase for `kind` in this process (the child side); see the module docs.
