@@ -419,3 +419,44 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     assert!(r["load_secs"].is_null());
     assert_eq!(r["index_from_snapshot"], true);
 }
+
+#[test]
+fn defaults_benchmark_times_both_systems_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("defaults.json");
+    let work = dir.path().join("work");
+    run(
+        env!("CARGO_BIN_EXE_defaults_benchmark"),
+        &[
+            "--rows",
+            "20000",
+            "--gets",
+            "2000",
+            "--warmup",
+            "1000",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let report = json(&path);
+    let systems = report["systems"].as_array().expect("systems");
+    let names: Vec<&str> = systems
+        .iter()
+        .map(|s| s[0]["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alexkv", "rocksdb"]);
+    for s in systems {
+        let r = &s[0];
+        positive(&r["get_mean_ns"], "get_mean_ns");
+        positive(&r["get_p50_ns"], "get_p50_ns");
+        positive(&r["load_rows_per_sec"], "load_rows_per_sec");
+        positive(&r["disk_bytes"], "disk_bytes");
+    }
+    assert!(
+        systems[0][0]["read_profile"].is_string(),
+        "alexkv's profile"
+    );
+    assert!(!work.exists(), "the working directory is removed");
+}
