@@ -13,8 +13,9 @@
 //!    matching snapshot point the index into the tier (step 4); every other record ages out as
 //!    the ring wraps, and the demotion of a recycled one compares unequal and does nothing.
 //! 4. The index: from the snapshot (`snapshot` module) when RocksDB's snapshot marker vouches
-//!    for it and it matches RocksDB's sequence number, identity and key bounds (a bulk load of its keys with their saved locations, so values that
-//!    were hot at close are served from the tier at once), else by a key-only scan of RocksDB
+//!    for it and it matches RocksDB's sequence number, identity and key bounds (a bulk load of
+//!    its keys with their saved locations, so values that were hot at close are served from
+//!    the tier at once), else by a key-only scan of RocksDB
 //!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
 //!    never an error.
 //!
