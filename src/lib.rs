@@ -81,6 +81,7 @@ mod db;
 mod error;
 mod hash;
 mod hot_tier;
+mod huge_pages;
 mod location;
 mod options;
 mod rocks;

@@ -66,6 +66,10 @@ pub struct IndexStats {
     pub model_nodes: u64,
     /// Average fraction of occupied slots in data nodes, in `0.0..=1.0`.
     pub avg_fill: f64,
+    /// Bytes of the data nodes' key and payload arrays the kernel backs with 2 MiB pages
+    /// (from `/proc/self/smaps`, an estimate where an array shares a mapping with other heap
+    /// memory; 0 where smaps cannot be read). Arrays of 2 MiB or more ask for them.
+    pub huge_page_bytes: u64,
 }
 
 /// Value-cache counters and sizes.
@@ -117,8 +121,10 @@ pub struct HotTierStats {
     /// Reads refused because the Location outlived its record: its segment was recycled (or
     /// re-created after being discarded at open), so the generation or the record there differs.
     pub stale: u64,
-    /// Reads refused because the record failed its checksum (damaged bytes).
-    pub damaged: u64,
+    /// Bytes of the segment mappings the kernel backs with 2 MiB pages (from
+    /// `/proc/self/smaps`; 0 where it cannot be read). The segments ask for them with
+    /// `MADV_HUGEPAGE`; see `internal/PERFORMANCE.md` for what they are worth.
+    pub huge_page_bytes: u64,
     /// Segments recycled.
     pub recycled: u64,
     /// Records handed back for demotion to Cold by recycling.

@@ -63,6 +63,11 @@ impl<T: Copy> NodeArray<T> {
         NodeArray { ptr, len }
     }
 
+    /// `(start address, bytes)` of the allocation (for the huge-page report).
+    pub(crate) fn byte_range(&self) -> (usize, usize) {
+        (self.ptr.as_ptr() as usize, Self::layout(self.len).size())
+    }
+
     /// A raw pointer to element `i` (for prefetching; not dereferenced here).
     #[inline(always)]
     pub(crate) fn ptr_at(&self, i: usize) -> *const T {

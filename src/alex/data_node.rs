@@ -544,6 +544,11 @@ impl<P: Copy> DataNode<P> {
         ))
     }
 
+    /// `(start address, bytes)` of the node's key and payload arrays.
+    pub(crate) fn array_ranges(&self) -> [(usize, usize); 2] {
+        [self.keys.byte_range(), self.payloads.byte_range()]
+    }
+
     /// Bytes held by the node: arrays plus the node itself.
     pub(crate) fn bytes(&self) -> usize {
         self.capacity() * (8 + std::mem::size_of::<P>())

@@ -220,6 +220,19 @@ impl<P: Copy> Alex<P> {
         s
     }
 
+    /// `(start address, bytes)` of every data node's key and payload arrays: what a caller
+    /// needs to ask the kernel (`/proc/self/smaps`) how much of the index sits on huge pages.
+    pub fn array_ranges(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut leaf = self.head;
+        while leaf != data_node::NIL {
+            let node = &self.leaves[leaf as usize];
+            out.extend(node.array_ranges());
+            leaf = node.next;
+        }
+        out
+    }
+
     /// Bytes held by model nodes.
     pub fn model_bytes(&self) -> usize {
         self.stats().model_bytes

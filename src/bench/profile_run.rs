@@ -179,5 +179,19 @@ pub fn render(r: &ProfileReport) -> String {
         100.0 * p.served_rocksdb,
         100.0 * p.served_absent
     ));
+    let mib = |path: &[&str]| {
+        let v = path.iter().fold(&r.stats, |v, k| &v[*k]);
+        v.as_u64().map_or_else(
+            || "?".to_string(),
+            |b| format!("{:.0} MiB", b as f64 / 1048576.0),
+        )
+    };
+    out.push_str(&format!(
+        "huge pages: index {} of {}, hot tier {} of {} in use\n",
+        mib(&["index", "huge_page_bytes"]),
+        mib(&["index", "bytes"]),
+        mib(&["hot_tier", "huge_page_bytes"]),
+        mib(&["hot_tier", "bytes"]),
+    ));
     out
 }

@@ -18,8 +18,9 @@
 //!   ingestion). Holding the mutex therefore freezes the index, which lets the writer release the
 //!   index lock between chunks of a large update and lets `ingest_sorted` rebuild the index
 //!   outside the lock.
-//! * **A Hot location is only ever a hint.** The hot tier checks generation, key, length and
-//!   checksum on every read (see `hot_tier`); any failure sends the reader to the Cold path,
+//! * **A Hot location is only ever a hint.** The hot tier checks generation, offset, key and
+//!   length on every read (see `hot_tier`; checksums are verified when a segment is opened);
+//!   any failure sends the reader to the Cold path,
 //!   whose answer comes from the value cache or RocksDB.
 //! * **A value in the value cache is the latest committed value of its key**, and while a write
 //!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
@@ -74,7 +75,7 @@
 //! | hazard | handling |
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
-//! | recycled segment | generation + key + crc checks under a per-segment read lock (`hot_tier`); demotion by exact location compare (step 4) |
+//! | recycled segment | generation + key + length checks under a per-segment read lock (`hot_tier`); demotion by exact location compare (step 4) |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | two writers | one writer mutex; the order above |
@@ -216,7 +217,10 @@ impl Db {
     /// assert!(json.contains("\"hot_tier\""));
     /// ```
     pub fn stats(&self) -> Stats {
-        let index = self.index.read().stats();
+        let (index, arrays) = {
+            let index = self.index.read();
+            (index.stats(), index.array_ranges())
+        };
         let mut hot_tier = self.hot.stats();
         hot_tier.append_errors = self.hot_append_errors.get();
         Stats {
@@ -227,6 +231,7 @@ impl Db {
                 data_nodes: index.data_nodes as u64,
                 model_nodes: index.model_nodes as u64,
                 avg_fill: index.avg_fill,
+                huge_page_bytes: crate::huge_pages::huge_page_bytes(&arrays),
             },
             cache: self.cache.stats(),
             hot_tier,

@@ -26,7 +26,7 @@
 //! write is in progress, and a Cold key's value is filled on its next read.
 //!
 //! * `read` returns `None` for a stale Location (its segment recycled or re-created since, so the
-//!   generation or the record there differs) or a damaged record; the caller falls back to
+//!   generation or the record there differs); the caller falls back to
 //!   RocksDB, which always has the value. The closure
 //!   runs under the segment's read lock: keep it short (a copy), or recycling waits.
 //! * `append` returns `Ok(None)` when the tier is off or the value is longer than
@@ -63,7 +63,7 @@ use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGME
 use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
 use parking_lot::RwLock;
-use segment::{parse_segment_file_name, ReadMiss, Segment};
+use segment::{parse_segment_file_name, Segment};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -108,7 +108,6 @@ pub(crate) struct HotTier {
     appends: Counter,
     hits: Counter,
     stale: Counter,
-    damaged: Counter,
     recycled: Counter,
     demoted: Counter,
 }
@@ -179,7 +178,6 @@ impl HotTier {
             appends: Counter::new(),
             hits: Counter::new(),
             stale: Counter::new(),
-            damaged: Counter::new(),
             recycled: Counter::new(),
             demoted: Counter::new(),
         };
@@ -255,7 +253,7 @@ impl HotTier {
     }
 
     /// Runs `f` on the value at `loc` after checking the segment generation, the key, the
-    /// length and the checksum. `None` means "not here, read RocksDB".
+    /// length (not the checksum: see `Segment::read`). `None` means "not here, read RocksDB".
     pub(crate) fn read<R>(&self, loc: Location, key: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let hot = loc.as_hot()?;
         let slot = self.slots.get(hot.segment as usize)?;
@@ -265,16 +263,12 @@ impl HotTier {
             return None;
         };
         match seg.read(hot, key) {
-            Ok(value) => {
+            Some(value) => {
                 self.hits.inc();
                 Some(f(value))
             }
-            Err(ReadMiss::Stale) => {
+            None => {
                 self.stale.inc();
-                None
-            }
-            Err(ReadMiss::Damaged) => {
-                self.damaged.inc();
                 None
             }
         }
@@ -308,11 +302,12 @@ impl HotTier {
 
     /// Counters and current sizes.
     pub(crate) fn stats(&self) -> HotTierStats {
-        let (mut bytes, mut segments) = (0u64, 0u64);
+        let (mut bytes, mut segments, mut mapped) = (0u64, 0u64, Vec::new());
         for slot in self.slots.iter() {
             if let Some(seg) = slot.read().as_ref() {
                 bytes += seg.used_bytes() as u64;
                 segments += 1;
+                mapped.push(seg.mapped_range());
             }
         }
         HotTierStats {
@@ -323,7 +318,7 @@ impl HotTier {
             appends: self.appends.get(),
             hits: self.hits.get(),
             stale: self.stale.get(),
-            damaged: self.damaged.get(),
+            huge_page_bytes: crate::huge_pages::huge_page_bytes(&mapped),
             recycled: self.recycled.get(),
             demoted: self.demoted.get(),
             append_errors: 0, // counted by the engine, which decides what a failed append means
