@@ -1,7 +1,7 @@
 //! Counters and the [`Stats`] snapshot.
 //!
-//! Each layer keeps its own counters ([`Counter`], a striped relaxed atomic cheap enough to leave
-//! on in every hot path) and produces its own sub-struct of [`Stats`]: the value cache a
+//! Each layer keeps its own counters ([`Counter`], per-thread cells bumped without a locked
+//! instruction, cheap enough to leave on in every hot path) and produces its own sub-struct of [`Stats`]: the value cache a
 //! [`CacheStats`], the hot tier a [`HotTierStats`], the RocksDB store a [`RocksDbStats`], the
 //! engine an [`OpStats`] (from [`OpCounters`]), an [`IndexStats`] and an [`OpenStats`]. The engine assembles them
 //! into one [`Stats`]. Counters only grow; sizes (`bytes`, `entries`, ...) are read at snapshot
@@ -10,8 +10,10 @@
 
 use crossbeam::utils::CachePadded;
 use serde::Serialize;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed},
+};
 
 /// Everything the engine reports about itself. Serialises to JSON for benchmark reports.
 #[derive(Serialize, Debug, Clone, Default, PartialEq)]
@@ -171,30 +173,64 @@ pub struct OpStats {
     pub ranges: u64,
 }
 
-/// Number of cells a [`Counter`] spreads increments over.
-const STRIPES: usize = 8;
+/// Threads that can own a cell of every [`Counter`] at once; later threads share one more.
+const OWNED_CELLS: usize = 16;
 
-/// A monotonically increasing event counter.
+/// A monotonically increasing event counter that a hot path can bump without a locked
+/// instruction.
 ///
-/// Increments are relaxed atomic adds on one of [`STRIPES`] cache-line-padded cells chosen per
-/// thread, so threads counting the same event rarely share a cache line. Reading sums the cells.
+/// Each of the first [`OWNED_CELLS`] threads alive at once owns one cache-line-padded cell
+/// (of every counter); its increments are a relaxed load and store of that cell: no
+/// read-modify-write, no line shared with another writer, nothing that stops the CPU from
+/// overlapping the memory accesses around it. Threads beyond those share a last cell with
+/// atomic adds. A thread's cell goes back to the pool when the thread exits. Reading sums the
+/// cells, so a total is exact once the increments it should include have happened-before.
 pub(crate) struct Counter {
-    cells: [CachePadded<AtomicU64>; STRIPES],
+    cells: [CachePadded<AtomicU64>; OWNED_CELLS + 1],
 }
 
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    STRIPE.with(|s| {
-        let mut v = s.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Relaxed) % STRIPES;
-            s.set(v);
+/// The pool of owned cells: bit `i` set while some thread owns cell `i`.
+static OWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's claim on a cell, released when the thread exits.
+struct CellClaim(usize);
+
+impl CellClaim {
+    fn new() -> Self {
+        let mut taken = OWNED.load(Relaxed);
+        loop {
+            let free = !taken & ((1 << OWNED_CELLS) - 1);
+            if free == 0 {
+                return CellClaim(OWNED_CELLS); // the shared cell
+            }
+            let bit = free.trailing_zeros() as usize;
+            match OWNED.compare_exchange_weak(taken, taken | 1 << bit, Acquire, Relaxed) {
+                Ok(_) => return CellClaim(bit),
+                Err(now) => taken = now,
+            }
         }
-        v
-    })
+    }
+}
+
+impl Drop for CellClaim {
+    fn drop(&mut self) {
+        if self.0 < OWNED_CELLS {
+            // Release: the next owner's plain load-and-store increments start from this
+            // thread's last store.
+            OWNED.fetch_and(!(1 << self.0), std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+thread_local! {
+    static CLAIM: CellClaim = CellClaim::new();
+}
+
+/// This thread's cell: an owned one, or the shared one (also during thread teardown, after
+/// the claim was released).
+#[inline]
+fn my_cell() -> usize {
+    CLAIM.try_with(|c| c.0).unwrap_or(OWNED_CELLS)
 }
 
 impl Counter {
@@ -214,7 +250,15 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub(crate) fn add(&self, n: u64) {
-        self.cells[stripe()].fetch_add(n, Relaxed);
+        let i = my_cell();
+        let cell = &self.cells[i];
+        if i < OWNED_CELLS {
+            // Only this thread writes this cell while it owns it (a claim is handed over with
+            // Release/Acquire on `OWNED`), so a load and a store lose nothing.
+            cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            cell.fetch_add(n, Relaxed);
+        }
     }
 
     /// The current total.
@@ -293,21 +337,25 @@ mod tests {
     #[test]
     fn counter_sums_increments_from_many_threads() {
         let c = Arc::new(Counter::new());
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let c = Arc::clone(&c);
-                std::thread::spawn(move || {
-                    for _ in 0..10_000 {
-                        c.inc();
-                    }
-                    c.add(5);
+        // More threads at once than there are owned cells (the rest share one), in waves, so
+        // cells are handed from exited threads to new ones.
+        for _wave in 0..3 {
+            let threads: Vec<_> = (0..OWNED_CELLS + 8)
+                .map(|_| {
+                    let c = Arc::clone(&c);
+                    std::thread::spawn(move || {
+                        for _ in 0..10_000 {
+                            c.inc();
+                        }
+                        c.add(5);
+                    })
                 })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
         }
-        assert_eq!(c.get(), 8 * 10_005);
+        assert_eq!(c.get(), 3 * (OWNED_CELLS as u64 + 8) * 10_005);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! search whose length grows with the log of the model's error. Keys are compared exactly; models
 //! only guide. The whole `u64` range is valid, `0` and `u64::MAX` included.
 
-mod array;
+pub(crate) mod array;
 mod bitmap;
 mod bulk_load;
 mod cost;

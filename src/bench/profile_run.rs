@@ -139,9 +139,27 @@ pub fn render(r: &ProfileReport) -> String {
         fmt_ns(r.read_mean_ns)
     );
     out.push_str(&format!(
-        "sampled: {} reads (1 in {} per thread), clock read {:.1} ns subtracted per lap\n\n",
-        p.samples, p.sample_every, p.timer_ns
+        "sampled: {} reads (1 in {} per thread), clock read {:.1} ns subtracted per lap; \
+         sampled total {} the batch-timed mean by {:+.1}%\n\n",
+        p.samples,
+        p.sample_every,
+        p.timer_ns,
+        if p.total_ns >= r.read_mean_ns {
+            "exceeds"
+        } else {
+            "is below"
+        },
+        if r.read_mean_ns > 0.0 {
+            100.0 * (p.total_ns / r.read_mean_ns - 1.0)
+        } else {
+            0.0
+        },
     ));
+    out.push_str(
+        "stages: index lookup = in-flight mark + index lock + learned-index search; hot tier read = \
+         validated copy of the record; value cache / RocksDB get = their lookups (RocksDB's includes \
+         the cache fill); overhead = the rest (API entry, counters, the caller's closure)\n",
+    );
     let pct = |x: f64| {
         if p.total_ns > 0.0 {
             format!("{:.1}%", 100.0 * x / p.total_ns)

@@ -3,7 +3,8 @@
 //! ```text
 //!                 writer mutex (one write at a time)            readers (no engine-wide lock)
 //!                 ----------------------------------            -----------------------------
-//!  index       RwLock<Alex<u64>>: key -> packed Location   <-   read lock for one lookup only
+//!  index       IndexLock<Alex<u64>>: key -> packed Location <-   read lock (this thread's shard)
+//!                                                                for one lookup only
 //!  hot tier    mmap segments, recent values                <-   per-segment read lock, copy
 //!  value cache sharded LRU of Cold values                  <-   shard lock, Arc clone
 //!  RocksDB     the source of truth and the commit point    <-   point reads, iterators
@@ -81,6 +82,7 @@
 //! | two writers | one writer mutex; the order above |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
+mod index_lock;
 mod inflight;
 mod lsm_info;
 mod open;
@@ -103,7 +105,8 @@ use crate::options::Options;
 use crate::rocks::RocksStore;
 use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
 use crossbeam::utils::CachePadded;
-use parking_lot::{Mutex, RwLock};
+use index_lock::IndexLock;
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -139,7 +142,7 @@ pub struct Db {
     hot: HotTier,
     cache: ValueCache,
     /// Every live key -> `Location::to_raw()`.
-    index: RwLock<Alex<u64>>,
+    index: IndexLock<Alex<u64>>,
     /// Serialises writers and every index mutation (module docs). It guards the hot tier's one
     /// appender, so holding it is also what makes a thread the tier's single appender.
     writer: Mutex<Appender>,

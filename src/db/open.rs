@@ -29,6 +29,7 @@
 //! database (a panic inside a write, see `Error::Poisoned`) writes no snapshot: the next open
 //! rebuilds the index from RocksDB.
 
+use super::index_lock::IndexLock;
 use super::snapshot::{self, Expected};
 use super::{Db, FLAG};
 use crate::alex::Alex;
@@ -40,7 +41,7 @@ use crate::options::Options;
 use crate::rocks::RocksStore;
 use crate::stats::{Counter, OpCounters, OpenStats};
 use crossbeam::utils::CachePadded;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
@@ -97,7 +98,7 @@ impl Db {
             rocks,
             hot,
             cache,
-            index: RwLock::new(index),
+            index: IndexLock::new(index),
             writer: Mutex::new(appender),
             write_seq: AtomicU64::new(0),
             snapshot_on_disk: AtomicBool::new(from_snapshot),

@@ -42,8 +42,8 @@ pub(super) enum Found {
 }
 
 thread_local! {
-    /// Per-thread buffer `get_with` copies hot values into, so the caller's closure runs
-    /// without holding a segment lock.
+    /// Per-thread buffer `get_with` copies hot values into (a hot read is a validated copy,
+    /// see `hot_tier`), so it allocates nothing.
     static HOT_COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -112,10 +112,11 @@ impl Db {
                         &mut owned
                     }
                 };
-                buf.clear();
-                let found = self.hot.read(loc, key, |v| buf.extend_from_slice(v));
+                let found = self.hot.read_into(loc, key, buf);
                 lap(&mut probe, Stage::HotTier);
-                found?;
+                if !found {
+                    return None;
+                }
                 let f = f.take()?;
                 Some(f(buf))
             });
@@ -164,7 +165,7 @@ impl Db {
             match *found {
                 Found::Absent => continue,
                 Found::At(loc) if loc.is_hot() => {
-                    if let Some(v) = self.hot.read(loc, key, <[u8]>::to_vec) {
+                    if let Some(v) = self.hot.read_vec(loc, key) {
                         out[i] = Some(v);
                         continue;
                     }
@@ -279,7 +280,7 @@ impl Db {
         probe: &mut Option<Probe>,
     ) -> Result<Option<Vec<u8>>> {
         if loc.is_hot() {
-            let found = self.hot.read(loc, key, <[u8]>::to_vec);
+            let found = self.hot.read_vec(loc, key);
             lap(probe, Stage::HotTier);
             if let Some(v) = found {
                 self.finish(probe.take(), Served::HotTier);

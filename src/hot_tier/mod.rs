@@ -19,7 +19,7 @@
 //!     index[key] = a.location;
 //! }
 //! // read path, when the index says Hot(loc):
-//! match tier.read(loc, key, |v| v.to_vec()) { Some(v) => v, None => /* read RocksDB */ }
+//! match tier.read_vec(loc, key) { Some(v) => v, None => /* read RocksDB */ }
 //! ```
 //!
 //! A demoted key needs nothing from the value cache: the cache holds nothing for a key while its
@@ -27,8 +27,8 @@
 //!
 //! * `read` returns `None` for a stale Location (its segment recycled or re-created since, so the
 //!   generation or the record there differs); the caller falls back to
-//!   RocksDB, which always has the value. The closure
-//!   runs under the segment's read lock: keep it short (a copy), or recycling waits.
+//!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`,
+//!   `read`) and never wait for the appender or a recycle.
 //! * `append` returns `Ok(None)` when the tier is off or the value is longer than
 //!   [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
 //!   engine should keep the key Cold (the write itself already succeeded in RocksDB).
@@ -47,12 +47,13 @@
 //!
 //! # Concurrency
 //!
-//! Each segment sits in an `RwLock<Option<Segment>>`: readers take the read lock for the
-//! duration of one record check and copy; recycling takes the write lock. Appends need the
-//! tier's one [`Appender`] by `&mut`, so there is a single appender at a time without a lock of
-//! the tier's own (the engine keeps the appender under its writer mutex, which serialises every
-//! write and promotion anyway). An append writes only above the segment's published end, so it
-//! needs only the read lock. [`segment`] documents the byte-level rules.
+//! Each slot is a `OnceLock<Segment>`: a segment is created once and then recycled in place,
+//! never removed while the tier lives, so finding it takes no lock. Readers take no lock and
+//! write nothing shared but the per-thread cells of the `hits` counter: a read copies the
+//! record and validates the copy against the segment's generation ([`segment`] documents the
+//! protocol). Appends and recycling need the tier's one [`Appender`] by `&mut`, so there is a
+//! single appender at a time without a lock of the tier's own (the engine keeps the appender
+//! under its writer mutex, which serialises every write and promotion anyway).
 
 mod segment;
 
@@ -62,10 +63,10 @@ use crate::error::{Error, Result};
 use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
 use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
-use parking_lot::RwLock;
 use segment::{parse_segment_file_name, Segment};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// A successful append.
 #[derive(Debug)]
@@ -102,7 +103,7 @@ pub(crate) struct Appender {
 pub(crate) struct HotTier {
     dir: PathBuf,
     segment_bytes: usize,
-    slots: Box<[RwLock<Option<Segment>>]>,
+    slots: Box<[OnceLock<Segment>]>,
     /// Unique in the process; the tier's [`Appender`] carries it.
     id: u64,
     appends: Counter,
@@ -159,14 +160,15 @@ impl HotTier {
         }
         report.kept_segments = found.len();
 
-        let slots: Box<[RwLock<Option<Segment>>]> = (0..count).map(|_| RwLock::new(None)).collect();
+        let slots: Box<[OnceLock<Segment>]> = (0..count).map(|_| OnceLock::new()).collect();
         let mut newest: Option<(u64, usize)> = None;
         for seg in found {
             let index = seg.index();
             if newest.is_none_or(|(e, _)| seg.epoch() > e) {
                 newest = Some((seg.epoch(), index));
             }
-            *slots[index].write() = Some(seg);
+            // File names are unique, so each slot is filled at most once here.
+            let _ = slots[index].set(seg);
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -219,9 +221,8 @@ impl HotTier {
         // most twice.
         for _ in 0..2 {
             if let Some(active) = w.active {
-                let guard = self.slots[active].read();
-                if let Some(location) = guard.as_ref().and_then(|s| s.try_append(key, value)) {
-                    drop(guard);
+                let seg = self.slots[active].get();
+                if let Some(location) = seg.and_then(|s| s.try_append(key, value)) {
                     self.appends.inc();
                     return Ok(Some(Appended { location, recycled }));
                 }
@@ -229,21 +230,18 @@ impl HotTier {
             let next = w.active.map_or(0, |a| (a + 1) % self.slots.len());
             let epoch = w.next_epoch;
             // Only the appender fills or recycles slots, so the answer cannot change under us.
-            let exists = self.slots[next].read().is_some();
-            if exists {
-                // Recycling touches memory only; readers of this segment wait for it.
-                let mut slot = self.slots[next].write();
-                if let Some(seg) = slot.as_mut() {
-                    recycled = seg.records();
-                    let generation = (seg.generation() + 1) % GENERATION_MODULUS;
-                    seg.reset(generation, epoch);
-                    self.recycled.inc();
-                    self.demoted.add(recycled.len() as u64);
-                }
+            if let Some(seg) = self.slots[next].get() {
+                // Recycling touches memory only; readers of the old records find them stale.
+                recycled = seg.records();
+                let generation = (seg.generation() + 1) % GENERATION_MODULUS;
+                seg.reset(generation, epoch);
+                self.recycled.inc();
+                self.demoted.add(recycled.len() as u64);
             } else {
-                // File creation is I/O: do it before taking the slot lock.
                 let seg = Segment::create(&self.dir, next, self.segment_bytes, 0, epoch)?;
-                *self.slots[next].write() = Some(seg);
+                if self.slots[next].set(seg).is_err() {
+                    unreachable!("only the appender fills slots");
+                }
             }
             w.next_epoch += 1;
             w.active = Some(next);
@@ -252,26 +250,36 @@ impl HotTier {
         Ok(None)
     }
 
-    /// Runs `f` on the value at `loc` after checking the segment generation, the key, the
-    /// length (not the checksum: see `Segment::read`). `None` means "not here, read RocksDB".
-    pub(crate) fn read<R>(&self, loc: Location, key: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let hot = loc.as_hot()?;
-        let slot = self.slots.get(hot.segment as usize)?;
-        let guard = slot.read();
-        let Some(seg) = guard.as_ref() else {
-            self.stale.inc();
-            return None;
-        };
-        match seg.read(hot, key) {
-            Some(value) => {
-                self.hits.inc();
-                Some(f(value))
-            }
-            None => {
+    /// Copies the value at `loc` into `out` (cleared first) after checking the segment
+    /// generation, the key and the length (not the checksum: see `Segment::read_into`). False
+    /// means "not here, read RocksDB" (`out` is then empty).
+    #[inline]
+    pub(crate) fn read_into(&self, loc: Location, key: u64, out: &mut Vec<u8>) -> bool {
+        let found = loc
+            .as_hot()
+            .and_then(|hot| Some((hot, self.slots.get(hot.segment as usize)?.get()?)))
+            .is_some_and(|(hot, seg)| seg.read_into(hot, key, out));
+        if found {
+            self.hits.inc();
+        } else {
+            out.clear();
+            if loc.is_hot() {
                 self.stale.inc();
-                None
             }
         }
+        found
+    }
+
+    /// The value at `loc` as a new `Vec`, or `None` ([`HotTier::read_into`]).
+    #[inline]
+    pub(crate) fn read_vec(&self, loc: Location, key: u64) -> Option<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_into(loc, key, &mut v).then_some(v)
+    }
+
+    /// Runs `f` on a copy of the value at `loc`, or returns `None` ([`HotTier::read_into`]).
+    pub(crate) fn read<R>(&self, loc: Location, key: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.read_vec(loc, key).map(|v| f(&v))
     }
 
     /// Writes every segment's dirty pages back to its file (`msync`). The engine calls it at a
@@ -280,10 +288,8 @@ impl HotTier {
     /// after the close could expose bytes of an older generation at the same offset, and they
     /// could pass the key and checksum checks when the same key was written there before.
     pub(crate) fn flush(&self) -> Result<()> {
-        for slot in self.slots.iter() {
-            if let Some(seg) = slot.read().as_ref() {
-                seg.flush()?;
-            }
+        for seg in self.slots.iter().filter_map(OnceLock::get) {
+            seg.flush()?;
         }
         Ok(())
     }
@@ -294,7 +300,7 @@ impl HotTier {
         let mut by_epoch: Vec<(u64, Vec<(u64, Location)>)> = self
             .slots
             .iter()
-            .filter_map(|slot| slot.read().as_ref().map(|s| (s.epoch(), s.records())))
+            .filter_map(|slot| slot.get().map(|s| (s.epoch(), s.records())))
             .collect();
         by_epoch.sort_by_key(|(epoch, _)| *epoch);
         by_epoch.into_iter().flat_map(|(_, r)| r).collect()
@@ -303,12 +309,10 @@ impl HotTier {
     /// Counters and current sizes.
     pub(crate) fn stats(&self) -> HotTierStats {
         let (mut bytes, mut segments, mut mapped) = (0u64, 0u64, Vec::new());
-        for slot in self.slots.iter() {
-            if let Some(seg) = slot.read().as_ref() {
-                bytes += seg.used_bytes() as u64;
-                segments += 1;
-                mapped.push(seg.mapped_range());
-            }
+        for seg in self.slots.iter().filter_map(OnceLock::get) {
+            bytes += seg.used_bytes() as u64;
+            segments += 1;
+            mapped.push(seg.mapped_range());
         }
         HotTierStats {
             enabled: self.is_enabled(),

@@ -18,25 +18,35 @@
 //!
 //! # Synchronisation (who touches which bytes)
 //!
-//! * `committed` is the end of the last complete record. Bytes below it never change while the
-//!   generation stays the same; bytes at or above it are touched only by the appender.
-//! * The appender (one at a time: the holder of the tier's one `Appender`, taken by `&mut`)
-//!   writes a record and its end marker at
-//!   and above `committed` through the raw `base` pointer, then publishes it with a Release
-//!   store of the new `committed`.
-//! * Readers hold the tier's per-segment read lock, check the generation, Acquire-load
-//!   `committed` and read only below it. The Release/Acquire pair makes the record's bytes
-//!   visible; the ranges are disjoint from the appender's, so there is no data race.
-//! * Recycling ([`Segment::reset`]) rewrites the header, the generation and `committed`; it takes
-//!   `&mut self`, which the tier obtains only through the segment's write lock, so no reader is
-//!   inside the segment while its old records are being given up.
+//! Readers take no lock and write nothing shared: a read is a sequence-lock style optimistic
+//! copy, validated by the segment's generation.
+//!
+//! * Every byte of the mapping that a reader may look at while the appender runs is read and
+//!   written only as aligned 8-byte words through atomic operations ([`Segment::word`]; records
+//!   start on multiples of 8 and are padded to them), so concurrent access is never a data race.
+//!   Plain `&[u8]` views ([`Segment::bytes`]) are taken only by the appender of its own records
+//!   and at open, when nothing else can access the segment.
+//! * `committed` is the end of the last complete record. The appender (one at a time: the holder
+//!   of the tier's one `Appender`, taken by `&mut`) stores a record and its end marker at and
+//!   above `committed`, then publishes them with a Release store of the new `committed`.
+//! * Recycling ([`Segment::reset`]) first stores the new `generation`, then issues a Release
+//!   fence, and only then rewrites the header and `committed`; later appends overwrite old
+//!   records.
+//! * A reader ([`Segment::read_into`]) Acquire-loads `generation` and `committed`, checks its
+//!   Location against them, copies the record's words with Relaxed loads, issues an Acquire fence
+//!   and loads `generation` again. If any word it copied was written after a recycle, the fences
+//!   make that recycle's generation visible to the second load, and the reader discards the copy
+//!   (a stale read, which sends it to RocksDB). The generation wraps after
+//!   [`GENERATION_MODULUS`] recycles of the same segment; a reader would have to stall across
+//!   all of them between its two loads to be fooled.
 
+use crate::alex::array::prefetch;
 use crate::error::{Error, Result};
 use crate::location::{HotLocation, Location, GENERATION_MODULUS, OFFSET_UNIT};
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes of the segment header; records start here.
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 32;
@@ -80,8 +90,8 @@ pub(super) struct Segment {
     index: usize,
     path: PathBuf,
     size: usize,
-    generation: u32,
-    epoch: u64,
+    generation: AtomicU32,
+    epoch: AtomicU64,
     committed: AtomicUsize,
     /// Start of the mapping, taken once from `map.as_mut_ptr()`. All access to the mapping goes
     /// through this pointer, never through `map`'s `Deref`, so no `&mut [u8]` over the whole
@@ -91,10 +101,10 @@ pub(super) struct Segment {
     _file: File,
 }
 
-// SAFETY: `base` points into `map`, owned by the segment and unmapped only on drop. Shared access
-// (`&Segment`) reads bytes below `committed` and writes, in `try_append`, only bytes at or above
-// it, by a single appender at a time (the holder of the tier's one `Appender`, which `append`
-// takes by `&mut`); everything else needs `&mut`.
+// SAFETY: `base` points into `map`, owned by the segment and unmapped only on drop. Under shared
+// access (`&Segment`) readers only load words atomically, and the single appender (the holder
+// of the tier's one `Appender`, which `append` takes by `&mut`) stores them atomically; plain
+// byte views are taken only by the appender of records no one else writes, or with `&mut`.
 // These rules, stated in the module docs, make concurrent use from several threads race-free.
 unsafe impl Send for Segment {}
 // SAFETY: as for `Send` above.
@@ -120,7 +130,7 @@ impl Segment {
             .map_err(|e| Error::io(&path, e))?;
         file.set_len(size as u64).map_err(|e| Error::io(&path, e))?;
         reserve_blocks(&file, size).map_err(|e| Error::io(&path, e))?;
-        let mut seg = Self::map(file, path, index, size)?;
+        let seg = Self::map(file, path, index, size)?;
         seg.reset(generation, epoch);
         Ok(seg)
     }
@@ -137,7 +147,7 @@ impl Segment {
         if len != size as u64 {
             return Ok(Err(format!("file is {len} bytes, segments are {size}")));
         }
-        let mut seg = Self::map(file, path.to_path_buf(), index, size)?;
+        let seg = Self::map(file, path.to_path_buf(), index, size)?;
         let header = seg.bytes(0, SEGMENT_HEADER_BYTES);
         if &header[..8] != MAGIC {
             return Ok(Err("bad magic".into()));
@@ -150,8 +160,8 @@ impl Segment {
         if generation >= GENERATION_MODULUS {
             return Ok(Err(format!("generation {generation} out of range")));
         }
-        seg.generation = generation;
-        seg.epoch = epoch;
+        seg.generation.store(generation, Ordering::Relaxed);
+        seg.epoch.store(epoch, Ordering::Relaxed);
         match seg.verify_records() {
             Ok(end) => {
                 seg.committed.store(end, Ordering::Relaxed);
@@ -177,8 +187,8 @@ impl Segment {
             index,
             path,
             size,
-            generation: 0,
-            epoch: 0,
+            generation: AtomicU32::new(0),
+            epoch: AtomicU64::new(0),
             committed: AtomicUsize::new(SEGMENT_HEADER_BYTES),
             base,
             map,
@@ -186,13 +196,42 @@ impl Segment {
         })
     }
 
-    /// The bytes `[off, off + len)`. Callers keep to the synchronisation rules: below
-    /// `committed` under the segment read lock, or anywhere with `&mut self`.
+    /// The bytes `[off, off + len)`. Only for bytes no one writes while the borrow lives: at
+    /// open (nothing else has the segment yet) and for the appender's own records below
+    /// `committed` (module docs). Readers use [`Segment::word`].
     fn bytes(&self, off: usize, len: usize) -> &[u8] {
         assert!(off + len <= self.size, "segment access out of bounds");
         // SAFETY: in bounds of the live mapping (asserted). Callers only ask for ranges no one
-        // writes while the returned borrow lives (module docs: below `committed`, or exclusive).
+        // writes while the returned borrow lives (see above).
         unsafe { std::slice::from_raw_parts(self.base.add(off), len) }
+    }
+
+    /// The 8-byte word at `off` (a multiple of 8, below `size`), for atomic access.
+    #[inline(always)]
+    fn word(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.size);
+        // SAFETY: `base` is page-aligned and `off` a multiple of 8 inside the live mapping, so
+        // the pointer is valid and aligned for a u64 for as long as `self` lives. Every access
+        // to bytes that may be accessed concurrently goes through atomics (module docs).
+        unsafe { AtomicU64::from_ptr(self.base.add(off).cast::<u64>()) }
+    }
+
+    /// Stores `bytes` (zero-padded to a multiple of 8) as words from `off` on.
+    fn store_words(&self, off: usize, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        let mut at = off;
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.word(at).store(w, Ordering::Relaxed);
+            at += 8;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.word(at)
+                .store(u64::from_le_bytes(last), Ordering::Relaxed);
+        }
     }
 
     /// Walks the records from the header, verifying each; stops at an end marker or when no
@@ -208,12 +247,12 @@ impl Segment {
             let key = u64_at(head, 0);
             let len = u32_at(head, 8) as usize;
             let span = record_span(len);
-            let loc = Location::hot(self.index, self.generation, off, len);
+            let loc = Location::hot(self.index, self.generation(), off, len);
             let (Some(_), true) = (loc, off + span <= self.size) else {
                 return Err(format!("record at {off} has impossible length {len}"));
             };
             let value = self.bytes(off + RECORD_HEADER_BYTES, len);
-            if u32_at(head, 12) != record_crc(self.generation, key, value) {
+            if u32_at(head, 12) != record_crc(self.generation(), key, value) {
                 return Err(format!("record at {off} (key {key}) fails its checksum"));
             }
             off += span;
@@ -228,56 +267,81 @@ impl Segment {
         let start = self.committed.load(Ordering::Relaxed);
         let span = record_span(value.len());
         let end = start.checked_add(span).filter(|&e| e <= self.size)?;
-        let loc = Location::hot(self.index, self.generation, start, value.len())?;
-        let mut head = [0u8; RECORD_HEADER_BYTES];
-        head[..8].copy_from_slice(&key.to_le_bytes());
-        head[8..12].copy_from_slice(&(value.len() as u32).to_le_bytes());
-        head[12..].copy_from_slice(&record_crc(self.generation, key, value).to_le_bytes());
+        let generation = self.generation();
+        let loc = Location::hot(self.index, generation, start, value.len())?;
+        let crc = record_crc(generation, key, value);
+        self.word(start).store(key, Ordering::Relaxed);
+        self.word(start + 8)
+            .store(value.len() as u64 | u64::from(crc) << 32, Ordering::Relaxed);
+        // The value, zero-padded to the record's span.
+        self.store_words(start + RECORD_HEADER_BYTES, value);
+        // The end marker that follows the record, when it fits.
         let marker_end = (end + RECORD_HEADER_BYTES).min(self.size);
-        // SAFETY: `[start, marker_end)` is inside the mapping (`end <= size`) and at or above
-        // `committed`, where no reader looks; the tier's one `Appender`, held `&mut` by the
-        // caller of `HotTier::append`, makes this the only writer.
-        unsafe {
-            let p = self.base.add(start);
-            std::ptr::copy_nonoverlapping(head.as_ptr(), p, RECORD_HEADER_BYTES);
-            std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(RECORD_HEADER_BYTES), value.len());
-            let pad = RECORD_HEADER_BYTES + value.len();
-            // Zero the padding and the end marker that follows the record.
-            std::ptr::write_bytes(p.add(pad), 0, marker_end - start - pad);
+        for at in (end..marker_end).step_by(8) {
+            self.word(at).store(0, Ordering::Relaxed);
         }
-        // Release: a reader that Acquire-loads the new `committed` sees the record's bytes.
+        // Release: a reader that Acquire-loads the new `committed` sees the record's words.
         self.committed.store(end, Ordering::Release);
         Some(loc)
     }
 
-    /// The value of the record at `loc`, or `None` when the Location outlived its record: it
-    /// belongs to an earlier generation, points past the written records, or finds another
-    /// key's record (or another length) there, which is what a location from before the
-    /// segment was re-created looks like.
+    /// Copies the value of the record at `loc` into `out` (cleared first) and returns true, or
+    /// returns false when the Location outlived its record: it belongs to an earlier
+    /// generation, points past the written records, or finds another key's record (or another
+    /// length) there, which is what a location from before the segment was re-created looks
+    /// like; or the segment was recycled while the copy ran (module docs). `out` is then
+    /// empty.
     ///
     /// The checksum is not recomputed: within one generation an offset is written once, so
     /// generation, offset, key and length identify the record the index meant, and every record
     /// on disk was checksummed when the segment was opened ([`Segment::open_existing`]).
     /// Records written since live in memory this process wrote.
-    ///
-    /// The caller holds the segment's read lock (module docs).
     #[inline]
-    pub(super) fn read(&self, loc: HotLocation, key: u64) -> Option<&[u8]> {
-        if u32::from(loc.generation) != self.generation {
-            return None;
+    pub(super) fn read_into(&self, loc: HotLocation, key: u64, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let generation = self.generation.load(Ordering::Acquire);
+        if u32::from(loc.generation) != generation {
+            return false;
         }
         let off = loc.offset as usize;
         let len = loc.len as usize;
-        let end = off + RECORD_HEADER_BYTES + len;
+        let end = off + record_span(len);
         // Acquire pairs with the Release in `try_append`.
         if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
-            return None;
+            return false;
         }
-        let rec = self.bytes(off, end - off);
-        if u64_at(rec, 0) != key || u32_at(rec, 8) as usize != len {
-            return None;
+        // Start loading every line of the record at once: the word-by-word copy below would
+        // otherwise keep only as many lines in flight as the store buffer lets it run ahead.
+        for line in (off & !63..end).step_by(64) {
+            // The address is inside the mapping (`end <= committed <= size`).
+            prefetch(self.base.wrapping_add(line));
         }
-        Some(&rec[RECORD_HEADER_BYTES..])
+        if self.word(off).load(Ordering::Relaxed) != key
+            || self.word(off + 8).load(Ordering::Relaxed) as u32 as usize != len
+        {
+            return false;
+        }
+        let words = len.div_ceil(8);
+        out.reserve(words * 8);
+        // SAFETY: the record lies inside the mapping, below `committed` (checked above), and
+        // `out` has room for `words * 8` bytes (reserved above; it is empty).
+        unsafe {
+            copy_words(
+                self.word(off + RECORD_HEADER_BYTES),
+                words,
+                out.as_mut_ptr(),
+            )
+        };
+        // SAFETY: the first `words * 8 >= len` bytes were just written.
+        unsafe { out.set_len(len) };
+        // Pairs with the Release fence in `reset`: if a word above came from after a recycle,
+        // the recycle's generation is visible now.
+        fence(Ordering::Acquire);
+        if self.generation.load(Ordering::Relaxed) != generation {
+            out.clear();
+            return false;
+        }
+        true
     }
 
     /// The `(key, Location)` of every record, in file order.
@@ -288,7 +352,7 @@ impl Segment {
         while off + RECORD_HEADER_BYTES <= committed {
             let head = self.bytes(off, RECORD_HEADER_BYTES);
             let len = u32_at(head, 8) as usize;
-            if let Some(loc) = Location::hot(self.index, self.generation, off, len) {
+            if let Some(loc) = Location::hot(self.index, self.generation(), off, len) {
                 out.push((u64_at(head, 0), loc));
             }
             off += record_span(len);
@@ -296,41 +360,42 @@ impl Segment {
         out
     }
 
-    /// Empties the segment under a new generation and epoch. Exclusive access (`&mut`) keeps
-    /// readers out while the old records are given up.
-    pub(super) fn reset(&mut self, generation: u32, epoch: u64) {
+    /// Empties the segment under a new generation and epoch. Only the tier's single appender
+    /// (or the creator, before the segment is shared) may call this. Readers still copying an
+    /// old record see the new generation when they check again and discard their copy (module
+    /// docs).
+    pub(super) fn reset(&self, generation: u32, epoch: u64) {
         let generation = generation % GENERATION_MODULUS;
+        self.generation.store(generation, Ordering::Relaxed);
+        // Orders the new generation before every store below and every later append: a reader
+        // that copies any of them sees the new generation after its Acquire fence.
+        fence(Ordering::Release);
         let mut header = [0u8; SEGMENT_HEADER_BYTES];
         header[..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&generation.to_le_bytes());
         header[16..24].copy_from_slice(&epoch.to_le_bytes());
         let crc = crc32fast::hash(&header[..24]);
         header[24..28].copy_from_slice(&crc.to_le_bytes());
+        self.store_words(0, &header);
+        // The end marker right after the header (segments hold at least header + one record,
+        // checked by Options::validate and `HotTier::open`).
         let marker_end = (SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES).min(self.size);
-        // SAFETY: `&mut self` excludes every reader and the appender; the range is in bounds
-        // (segments are at least header + one record, checked by Options::validate and `open`).
-        unsafe {
-            std::ptr::copy_nonoverlapping(header.as_ptr(), self.base, SEGMENT_HEADER_BYTES);
-            std::ptr::write_bytes(
-                self.base.add(SEGMENT_HEADER_BYTES),
-                0,
-                marker_end - SEGMENT_HEADER_BYTES,
-            );
+        for at in (SEGMENT_HEADER_BYTES..marker_end).step_by(8) {
+            self.word(at).store(0, Ordering::Relaxed);
         }
-        self.generation = generation;
-        self.epoch = epoch;
+        self.epoch.store(epoch, Ordering::Relaxed);
         self.committed
             .store(SEGMENT_HEADER_BYTES, Ordering::Release);
     }
 
     /// The current generation (below [`GENERATION_MODULUS`]).
     pub(super) fn generation(&self) -> u32 {
-        self.generation
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// The epoch this segment was last (re)started at.
     pub(super) fn epoch(&self) -> u64 {
-        self.epoch
+        self.epoch.load(Ordering::Relaxed)
     }
 
     /// Bytes of records (header excluded).
@@ -351,6 +416,25 @@ impl Segment {
     /// Writes dirty pages back to the file (`msync`).
     pub(super) fn flush(&self) -> Result<()> {
         self.map.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Copies `words` words starting at `src` to `dst` with Relaxed atomic loads (plain moves on
+/// x86-64: no vector copy, but no data race with an appender storing the same words).
+///
+/// # Safety
+/// `src` must be the first of `words` consecutive words inside one live mapping, and `dst` valid
+/// for writes of `words * 8` bytes.
+#[inline(always)]
+unsafe fn copy_words(src: &AtomicU64, words: usize, dst: *mut u8) {
+    let src: *const AtomicU64 = src;
+    for i in 0..words {
+        // SAFETY: per the contract above, `src + i` is an aligned word of the same mapping and
+        // `dst + 8i` is writable for 8 bytes.
+        unsafe {
+            let w = (*src.add(i)).load(Ordering::Relaxed);
+            dst.add(i * 8).cast::<u64>().write_unaligned(w.to_le());
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 use super::segment::{segment_file_name, SEGMENT_HEADER_BYTES};
 use super::*;
+use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
