@@ -131,6 +131,9 @@ impl System {
                         .value_cache_entries(0)
                         .hot_tier_bytes(0)
                 };
+                // `ALEXKV_*` variables adjust alexkv's side for experiments; the `lsm` block of
+                // the report records the options RocksDB ended up with.
+                let opts = opts.with_env_overrides().map_err(|e| e.to_string())?;
                 let db = Db::open(dir.join("alexkv"), opts).map_err(|e| e.to_string())?;
                 System::Alexkv(Arc::new(db))
             }

@@ -5,7 +5,7 @@
 //!                 ----------------------------------            -----------------------------
 //!  index       IndexLock<Alex<u64>>: key -> packed Location <-   read lock (this thread's shard)
 //!                                                                for one lookup only
-//!  hot tier    mmap segments, recent values                <-   per-segment read lock, copy
+//!  hot tier    mmap segments, recent values                <-   no lock: validated copy
 //!  value cache sharded LRU of Cold values                  <-   shard lock, Arc clone
 //!  RocksDB     the source of truth and the commit point    <-   point reads, iterators
 //! ```
@@ -45,7 +45,8 @@
 //!    is bumped.
 //!
 //! Readers are never blocked by a write except for the moment the index write lock is held
-//! in step 4 (released every [`write::INDEX_CHUNK`] operations).
+//! in step 4 (released every [`write::INDEX_CHUNK`] operations). A hot-tier recycle in step 3
+//! blocks no one: readers of the recycled segment notice the new generation and go Cold.
 //!
 //! # Read path ([`read`])
 //!
@@ -76,7 +77,8 @@
 //! | hazard | handling |
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
-//! | recycled segment | generation + key + length checks under a per-segment read lock (`hot_tier`); demotion by exact location compare (step 4) |
+//! | recycled segment | lock-free validated copy: generation checked before and after the copy, key and length at the offset, words accessed atomically (`hot_tier`, `segment`); demotion by exact location compare (step 4) |
+//! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | two writers | one writer mutex; the order above |

@@ -5,8 +5,8 @@
 //!                                                          without the index; RocksDB's answer is final
 //! index.get(k)  (read lock, released at once)
 //!   absent ............................................. None, no I/O
-//!   Hot(loc) -> hot_tier.read(loc, k)  ok .............. value
-//!                                      stale/damaged ..\
+//!   Hot(loc) -> hot_tier.read_into(loc, k)  ok ......... value
+//!                                      stale ..........\
 //!   Cold ------------------------------------------------> cache.get(k)  hit ... value
 //!                                                          miss: ticket = cache.begin_fill(k)
 //!                                                                rocks.get(k)  (pinned)
