@@ -89,6 +89,7 @@ mod profile;
 mod promotion;
 mod range;
 mod read;
+mod scan;
 mod snapshot;
 mod write;
 
