@@ -66,8 +66,21 @@ pub(super) enum Source {
     Index,
 }
 
+/// Costs of the three ways to read a pair, in ns, measured on the project's 2-core VM at 1M rows
+/// of 100 bytes (`internal/DECISIONS.md`, "Scans"): only their ratios matter.
+mod cost {
+    /// One hot-tier record in a scan (a cache and TLB miss, a lock, a checksum, a copy).
+    pub(super) const HOT_READ: usize = 280;
+    /// One Cold key of an index chunk: a RocksDB point read.
+    pub(super) const POINT_READ: usize = 4_000;
+    /// One pair of a RocksDB iterator whose blocks are in the block cache (the cheap case: with
+    /// a block cache that lacks the blocks a pair costs about twice as much).
+    pub(super) const ITER_STEP: usize = 300;
+}
+
 /// The source for a chunk of `len` index entries of which `hot` are Hot, taken when no write
-/// was in flight (`quiet`) or not (module docs).
+/// was in flight (`quiet`) or not (module docs). The index serves a quiet chunk when that is
+/// cheaper than an iterator even with a warm block cache.
 pub(super) fn choose(quiet: bool, len: usize, hot: usize) -> Source {
     if !quiet {
         return Source::Rocks;
@@ -76,26 +89,12 @@ pub(super) fn choose(quiet: bool, len: usize, hot: usize) -> Source {
     if let Some(s) = tests::FORCE.with(std::cell::Cell::get) {
         return s;
     }
-    match forced() {
-        Some(s) => s,
-        None => {
-            if len - hot <= len / 32 && hot > 0 {
-                Source::Index
-            } else {
-                Source::Rocks
-            }
-        }
+    let from_index = hot * cost::HOT_READ + (len - hot) * cost::POINT_READ;
+    if hot > 0 && from_index <= len * cost::ITER_STEP {
+        Source::Index
+    } else {
+        Source::Rocks
     }
-}
-
-/// Temporary measurement switch: `ALEXKV_SCAN_SOURCE=rocks|index`.
-fn forced() -> Option<Source> {
-    static FORCED: std::sync::OnceLock<Option<Source>> = std::sync::OnceLock::new();
-    *FORCED.get_or_init(|| match std::env::var("ALEXKV_SCAN_SOURCE").as_deref() {
-        Ok("rocks") => Some(Source::Rocks),
-        Ok("index") => Some(Source::Index),
-        _ => None,
-    })
 }
 
 /// A scan in progress: what is left of the range and of the limit. [`Cursor::step`] visits the
