@@ -280,6 +280,20 @@ impl HotTier {
         }
     }
 
+    /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read`]
+    /// (a no-op for a Cold location, or a segment being recycled: `try_read`, never waiting).
+    pub(crate) fn prefetch(&self, loc: Location) {
+        let Some(hot) = loc.as_hot() else { return };
+        let Some(slot) = self.slots.get(hot.segment as usize) else {
+            return;
+        };
+        if let Some(guard) = slot.try_read() {
+            if let Some(seg) = guard.as_ref() {
+                seg.prefetch(hot);
+            }
+        }
+    }
+
     /// Writes every segment's dirty pages back to its file (`msync`). The engine calls it at a
     /// clean close before it writes an index snapshot whose Hot locations point into the tier:
     /// records carry no generation of their own, so a record page lost in a power failure
