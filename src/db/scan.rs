@@ -322,7 +322,7 @@ mod tests {
     fn mixed_db(dir: &std::path::Path) -> (Db, BTreeMap<u64, Vec<u8>>) {
         let opts = Options::default()
             .max_value_bytes(1024)
-            .hot_tier_bytes(3 * 32 << 10)
+            .hot_tier_bytes(3 * (32 << 10))
             .hot_segment_bytes(32 << 10)
             .value_cache_bytes(0)
             .value_cache_entries(0);
