@@ -43,6 +43,12 @@
 //!     keys.push(k);
 //! }
 //! assert_eq!(keys, vec![2, 3]);
+//! // At most 10 pairs from key 2 on, values borrowed (no copy), none read past the 10th:
+//! let n = db.scan_with(2.., 10, |_key, value| {
+//!     assert!(!value.is_empty());
+//!     std::ops::ControlFlow::Continue(())
+//! })?;
+//! assert_eq!(n, 3); // 2, 3 and u64::MAX
 //!
 //! assert!(db.contains(3)); // answered by the index, no I/O
 //! assert!(!db.contains(1));

@@ -468,6 +468,45 @@ fn the_full_key_range_and_empty_values_are_valid_input() {
         .count(),
         0
     );
+    // Limited scans: limit 0, inverted and empty ranges visit nothing, without an error.
+    let visit = |range: (std::ops::Bound<u64>, std::ops::Bound<u64>), limit: usize| {
+        let mut keys = Vec::new();
+        let n = db
+            .scan_with(range, limit, |k, _| {
+                keys.push(k);
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(n, keys.len());
+        let it: Vec<u64> = db.scan(range, limit).map(|r| r.unwrap().0).collect();
+        assert_eq!(
+            it, keys,
+            "scan and scan_with agree on {range:?} limit {limit}"
+        );
+        keys
+    };
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    assert_eq!(visit((Unbounded, Unbounded), 0), Vec::<u64>::new());
+    assert_eq!(visit((Included(5), Excluded(3)), 10), Vec::<u64>::new());
+    assert_eq!(visit((Included(5), Excluded(5)), 10), Vec::<u64>::new());
+    assert_eq!(
+        visit((Excluded(u64::MAX), Unbounded), 10),
+        Vec::<u64>::new()
+    );
+    assert_eq!(visit((Excluded(0), Excluded(1)), 10), Vec::<u64>::new());
+    assert_eq!(
+        visit((Included(u64::MAX), Unbounded), usize::MAX),
+        vec![u64::MAX]
+    );
+    assert_eq!(
+        visit((Unbounded, Included(u64::MAX)), 3),
+        vec![0, 1, u64::MAX - 1]
+    );
+    assert_eq!(
+        visit((Excluded(1), Included(u64::MAX)), 2),
+        vec![u64::MAX - 1, u64::MAX]
+    );
+    assert_eq!(visit((Unbounded, Unbounded), usize::MAX).len(), 4);
     db.write(WriteBatch::new()).unwrap(); // an empty batch is fine
     assert_eq!(
         db.ingest_sorted(std::iter::empty::<(u64, &[u8])>())

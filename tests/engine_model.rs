@@ -1,14 +1,16 @@
 //! Model check of the engine: long random sequences of puts, gets, deletes, batches, ranges,
+//! limited scans (`scan`, `scan_with`, with bounds, limits and visitors that stop early),
 //! multi-gets and bulk ingestions against a `BTreeMap`, closing and reopening the database every
 //! few thousand operations, with the value cache and hot tier on, off, and tiny (so recycling,
-//! demotion and eviction happen all the time). Every read must equal the model.
+//! demotion and eviction happen all the time, and scans mix hot-tier and RocksDB chunks). Every
+//! read must equal the model.
 
 mod common;
 
 use alexkv::{Db, Error, Options, WriteBatch};
 use common::{small, Rng, MAX_VALUE};
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 
 fn tiers_on() -> Options {
     small()
@@ -100,6 +102,18 @@ impl Workload {
             _ => self.rng.below(MAX_VALUE as u64 + 1) as usize,
         };
         value(key, self.version, len)
+    }
+
+    /// A scan limit: 0, small, around a chunk size, large, or none.
+    fn limit(&mut self) -> usize {
+        match self.rng.below(6) {
+            0 => 0,
+            1 => 1 + self.rng.below(5) as usize,
+            2 => 28 + self.rng.below(8) as usize,
+            3 => 1 + self.rng.below(300) as usize,
+            4 => 1000 + self.rng.below(100) as usize,
+            _ => usize::MAX,
+        }
     }
 
     fn bounds(&mut self) -> (Bound<u64>, Bound<u64>) {
@@ -218,7 +232,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
                 assert!(got == want, "range {bounds:?} contents at op {i}");
                 t.record(got.len() as u64, None);
             }
-            900..=919 => {
+            900..=904 => {
                 // A short scan that stops early.
                 let bounds = w.bounds();
                 let n = 1 + w.rng.below(5) as usize;
@@ -226,6 +240,45 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
                     db.range(bounds).take(n).map(|r| r.unwrap()).collect();
                 let want: Vec<_> = model_range(&model, bounds).into_iter().take(n).collect();
                 assert!(got == want, "range {bounds:?}.take({n}) at op {i}");
+            }
+            905..=911 => {
+                // A scan with a limit: exactly the first `limit` pairs of the range.
+                let bounds = w.bounds();
+                let limit = w.limit();
+                let got: Vec<(u64, Vec<u8>)> = db.scan(bounds, limit).map(|r| r.unwrap()).collect();
+                let want: Vec<_> = model_range(&model, bounds)
+                    .into_iter()
+                    .take(limit)
+                    .collect();
+                assert!(got == want, "scan({bounds:?}, {limit}) at op {i}");
+                t.record(got.len() as u64, got.last().map(|(_, v)| &v[..]));
+            }
+            912..=919 => {
+                // The borrowing visitor with a limit, sometimes stopped by the visitor.
+                let bounds = w.bounds();
+                let limit = w.limit();
+                let stop_at = w.rng.chance(0.3).then(|| 1 + w.rng.below(40) as usize);
+                let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
+                let n = db
+                    .scan_with(bounds, limit, |k, v| {
+                        got.push((k, v.to_vec()));
+                        if Some(got.len()) == stop_at {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    })
+                    .unwrap();
+                let want: Vec<_> = model_range(&model, bounds)
+                    .into_iter()
+                    .take(limit.min(stop_at.unwrap_or(usize::MAX)))
+                    .collect();
+                assert_eq!(n, got.len(), "scan_with count at op {i}");
+                assert!(
+                    got == want,
+                    "scan_with({bounds:?}, {limit}) stopping at {stop_at:?}, op {i}"
+                );
+                t.record(n as u64, got.first().map(|(_, v)| &v[..]));
             }
             920..=959 => {
                 let k = w.key();

@@ -280,15 +280,12 @@ impl Session<'_> {
         f: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<usize, String> {
         match self {
-            Session::Alexkv(db) => {
-                let mut count = 0;
-                for item in db.range(from..).take(n) {
-                    let (k, v) = item.map_err(|e| e.to_string())?;
-                    f(k, &v);
-                    count += 1;
-                }
-                Ok(count)
-            }
+            Session::Alexkv(db) => db
+                .scan_with(from.., n, |k, v| {
+                    f(k, v);
+                    std::ops::ControlFlow::Continue(())
+                })
+                .map_err(|e| e.to_string()),
             Session::Rocksdb(r) => r.scan(from, n, f),
             Session::Sqlite(s) => s.scan(from, n, |k, v| f(k, v)).map_err(|e| e.to_string()),
         }

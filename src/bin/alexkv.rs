@@ -247,7 +247,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             hex,
         } => {
             let db = open(&cli.db, false)?;
-            for item in db.range(from..to).take(limit.unwrap_or(usize::MAX)) {
+            for item in db.scan(from..to, limit.unwrap_or(usize::MAX)) {
                 let (k, v) = item?;
                 let _ = writeln!(out, "{k}\t{}", show(&v, hex));
             }

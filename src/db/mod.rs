@@ -65,8 +65,18 @@
 //! write of the key is already in the index; a set mark sends the read to RocksDB. Proof in
 //! [`inflight`]. `contains` answers from the index alone (no I/O by contract) and may report the
 //! state before a write in flight. Reads of *different* keys are not a snapshot: `multi_get`
-//! and `range` return, for each key, a value at least as new as every write acknowledged before
-//! the call started.
+//! and the scans (`scan_with`, `scan`, `range`) return, for each key, a value at least as new as
+//! every write acknowledged before the call started.
+//!
+//! # Scans ([`range`], [`scan`])
+//!
+//! The index gives each chunk of a scan its keys, its span and its count (no value is read past
+//! the limit); the span's values come from one RocksDB iterator, or, when the chunk is nearly all
+//! Hot, from the hot tier (records prefetched ahead) with point reads for the rest. Only a chunk
+//! taken while no write was in flight may be served from the index: otherwise a key being
+//! inserted is in RocksDB but not yet in the index, and a scan listing only the index's keys
+//! would omit a key an earlier read returned. With that rule a key's reads stay monotonic
+//! across point reads and scans.
 //!
 //! A read that went to RocksDB may copy the value into the hot tier (read promotion, an option):
 //! the one write a reader makes, with its own rules against resurrecting a replaced value
@@ -81,6 +91,7 @@
 //! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
+//! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
 //! | two writers | one writer mutex; the order above |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
@@ -94,6 +105,7 @@ mod profile;
 mod promotion;
 mod range;
 mod read;
+mod scan;
 mod snapshot;
 mod write;
 

@@ -39,6 +39,10 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
     assert_poisoned("get_with", db.get_with(key, |v| v.len()));
     assert_poisoned("multi_get", db.multi_get(&[key]));
     assert_poisoned("range", db.range(..).next().unwrap());
+    assert_poisoned("scan", db.scan(.., 10).next().unwrap());
+    assert_poisoned("scan with limit 0", db.scan(.., 0).next().unwrap());
+    let visited = db.scan_with(.., 10, |_, _| std::ops::ControlFlow::Continue(()));
+    assert_poisoned("scan_with", visited);
     assert_poisoned("flush", db.flush());
     db.close().unwrap(); // flushes RocksDB, writes no snapshot
 

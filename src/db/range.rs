@@ -1,57 +1,140 @@
-//! Ordered range scans: [`Db::range`] and its iterator [`RangeIter`].
+//! Ordered range reads: [`Db::scan_with`] (a borrowing visitor, no copy), [`Db::scan`] (an
+//! iterator with a limit) and [`Db::range`] (an iterator without one), and [`RangeIter`].
 //!
-//! The index drives the scan. Each refill takes a chunk of `(key, location)` entries from the
-//! index under its read lock (32 entries at first, doubling up to [`MAX_CHUNK`], so a scan that
-//! stops early costs little), releases the lock, then fetches the values. If a write was in
-//! flight when the chunk was taken, keys marked in flight are read from RocksDB and the others
-//! are looked up again (the rule of `inflight`: mark first, then index). Then:
-//! * Hot entries from the hot tier (a refused record joins the Cold ones);
-//! * Cold entries from RocksDB: with one iterator over `[first cold key, last cold key]` when
-//!   there are at least [`ITER_MIN`] of them (sequential reads, no per-key lookup), else with a
-//!   batched multi-get.
+//! All three drive the same [`Cursor`]: the index gives each chunk's keys, its span and its
+//! count, and the chunk's values come from one RocksDB iterator or from the hot tier, whichever
+//! is cheaper for that chunk (see [`super::scan`]). A limit is honoured exactly: a scan of `n`
+//! pairs takes `n` index entries and reads `n` values, where `range(..).take(n)` can read up to
+//! about twice as many (it cannot know where the caller stops, so it fetches chunks of 32, 64,
+//! ... up to 1024).
 //!
 //! The value cache is neither read nor filled by scans: a scan would evict the point-read
 //! working set, and RocksDB's iterator is already cheap per key.
 //!
 //! # What a scan sees
 //!
-//! Keys come out strictly increasing. A key present in the index when its chunk was taken and
-//! deleted before its value was fetched is skipped (RocksDB no longer has it); a key inserted
-//! after its chunk was taken is not listed. Each value returned is the committed value at some
-//! moment during the scan, at least as new as every write acknowledged before the scan
-//! started. A scan is not a snapshot across keys.
+//! Keys come out strictly increasing. Each value is the committed value of its key at some
+//! moment between the call and the moment the pair is handed out, at least as new as every
+//! write acknowledged before the call. A key whose write was acknowledged before the call and
+//! that is not deleted meanwhile is always seen (up to the limit); a key deleted meanwhile may
+//! or may not be; a key inserted meanwhile may or may not be. Reads of one key stay monotonic:
+//! a pair handed out is at least as new as what any read of the key that ended before the call
+//! returned, and a read of the key that starts after the pair was handed out returns it or a
+//! newer state. A scan is not a snapshot across keys.
+//!
+//! Bad input is not an error: an empty or inverted range, or a limit of 0, visits nothing.
 
-use super::read::Found;
+use super::scan::Cursor;
 use super::Db;
 use crate::error::Result;
-use crate::location::Location;
 use std::collections::VecDeque;
-use std::ops::{Bound, RangeBounds};
-
-/// First chunk of index entries a scan takes.
-const FIRST_CHUNK: usize = 32;
-/// Largest chunk of index entries a scan takes at once.
-const MAX_CHUNK: usize = 1024;
-/// Cold keys in a chunk from which one RocksDB iterator beats a multi-get.
-const ITER_MIN: usize = 4;
+use std::ops::{ControlFlow, RangeBounds};
 
 /// An iterator over the `(key, value)` pairs of a key range, in key order. Created by
-/// [`Db::range`]. Yields `Err` at most once, as its last item.
+/// [`Db::range`] and [`Db::scan`]. Yields `Err` at most once, as its last item.
+///
+/// It fetches values a chunk at a time (copying each), so while it is alive it holds no lock
+/// and no RocksDB iterator.
 pub struct RangeIter<'a> {
     db: &'a Db,
-    /// Lower bound of the keys not yet taken from the index.
-    from: Bound<u64>,
-    to: Bound<u64>,
+    cursor: Cursor,
     ready: VecDeque<Result<(u64, Vec<u8>)>>,
-    /// No more entries in the index range (or an error ended the scan).
-    exhausted: bool,
-    chunk: usize,
 }
 
 impl Db {
+    /// Calls `f(key, value)` on the pairs whose keys fall in `range` (any `u64` range: `a..b`,
+    /// `a..=b`, `a..`, `..`), in key order, at most `limit` of them; `f` returning
+    /// [`ControlFlow::Break`] ends the scan. Returns the number of pairs `f` was called with.
+    ///
+    /// The value is borrowed, never copied for `f`: from RocksDB's block cache or memtable
+    /// (pinned while `f` runs), or from a buffer a hot-tier record was copied into. No lock of
+    /// the engine is held while `f` runs, so `f` may call back into the `Db`. This is the
+    /// fastest way to read a range; see the module docs of `range` for what a scan running
+    /// beside writers sees. An empty or inverted range, or `limit` 0, visits nothing.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// for k in 0..1000u64 {
+    ///     db.put(k * 10, &k.to_le_bytes()).unwrap();
+    /// }
+    /// // The 100 pairs from key 5000 on: sum the values without copying them.
+    /// let mut sum = 0;
+    /// let n = db
+    ///     .scan_with(5000.., 100, |_key, value| {
+    ///         sum += u64::from_le_bytes(value.try_into().unwrap());
+    ///         ControlFlow::Continue(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(n, 100);
+    /// assert_eq!(sum, (500..600).sum::<u64>());
+    ///
+    /// // Stop at the first key past 105: the pair that stops the scan counts.
+    /// let mut keys = Vec::new();
+    /// let n = db
+    ///     .scan_with(..=u64::MAX, usize::MAX, |key, _| {
+    ///         keys.push(key);
+    ///         if key > 105 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((n, keys.last()), (12, Some(&110)));
+    /// assert_eq!(db.scan_with(10..10, 5, |_, _| ControlFlow::Continue(())).unwrap(), 0);
+    /// ```
+    pub fn scan_with<F>(
+        &self,
+        range: impl RangeBounds<u64>,
+        limit: usize,
+        mut f: F,
+    ) -> Result<usize>
+    where
+        F: FnMut(u64, &[u8]) -> ControlFlow<()>,
+    {
+        self.ops.ranges.inc();
+        let mut cursor = Cursor::new(range, limit);
+        let mut visited = 0;
+        let mut counted = |key: u64, value: &[u8]| {
+            visited += 1;
+            f(key, value)
+        };
+        // The first step runs even for `limit` 0, so a poisoned `Db` always reports it.
+        loop {
+            cursor.step(self, &mut counted)?;
+            if cursor.is_done() {
+                return Ok(visited);
+            }
+        }
+    }
+
+    /// The first `limit` pairs whose keys fall in `range`, in key order, values included: a
+    /// [`Db::range`] that reads exactly the values it returns (`range(..).take(n)` can read
+    /// twice as many). See the module docs of `range` for what a scan running beside writers
+    /// sees; [`Db::scan_with`] does the same without copying values.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+    /// for k in 1..=9u64 {
+    ///     db.put(k, &[k as u8]).unwrap();
+    /// }
+    /// let pairs: Vec<(u64, Vec<u8>)> = db.scan(4.., 3).collect::<Result<_, _>>().unwrap();
+    /// assert_eq!(pairs, vec![(4, vec![4]), (5, vec![5]), (6, vec![6])]);
+    /// assert_eq!(db.scan(.., 0).count(), 0);
+    /// assert_eq!(db.scan(8..2, 10).count(), 0); // inverted: nothing, no panic
+    /// ```
+    pub fn scan(&self, range: impl RangeBounds<u64>, limit: usize) -> RangeIter<'_> {
+        self.ops.ranges.inc();
+        RangeIter {
+            db: self,
+            cursor: Cursor::new(range, limit),
+            ready: VecDeque::new(),
+        }
+    }
+
     /// The pairs whose keys fall in `range` (any `u64` range: `a..b`, `a..=b`, `a..`, `..`), in
-    /// key order, values included. See [`RangeIter`] for what a scan running beside writers
-    /// sees.
+    /// key order, values included. To read only the first `n`, [`Db::scan`] avoids fetching
+    /// values the caller never takes. See the module docs of `range` for what a scan running
+    /// beside writers sees.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -67,15 +150,7 @@ impl Db {
     /// }
     /// ```
     pub fn range(&self, range: impl RangeBounds<u64>) -> RangeIter<'_> {
-        self.ops.ranges.inc();
-        RangeIter {
-            db: self,
-            from: range.start_bound().cloned(),
-            to: range.end_bound().cloned(),
-            ready: VecDeque::new(),
-            exhausted: false,
-            chunk: FIRST_CHUNK,
-        }
+        self.scan(range, usize::MAX)
     }
 }
 
@@ -87,122 +162,19 @@ impl Iterator for RangeIter<'_> {
             if let Some(item) = self.ready.pop_front() {
                 return Some(item);
             }
-            if self.exhausted {
+            if self.cursor.is_done() {
                 return None;
             }
-            self.refill();
+            let ready = &mut self.ready;
+            let step = self.cursor.step(self.db, &mut |key, value| {
+                ready.push_back(Ok((key, value.to_vec())));
+                ControlFlow::Continue(())
+            });
+            if let Err(e) = step {
+                self.ready.push_back(Err(e)); // the cursor is done: the last item
+            }
         }
     }
 }
 
 impl std::iter::FusedIterator for RangeIter<'_> {}
-
-impl RangeIter<'_> {
-    /// Takes the next chunk of index entries and queues their values.
-    fn refill(&mut self) {
-        let db = self.db;
-        if let Err(e) = db.check_usable() {
-            self.ready.push_back(Err(e));
-            self.exhausted = true;
-            return;
-        }
-        // Checked before the lookup: if no write was in flight then, every location taken below
-        // may be trusted (`inflight`).
-        let quiet = !db.inflight.any();
-        let mut entries: Vec<(u64, Found)> = db
-            .index
-            .read()
-            .range((self.from, self.to))
-            .take(self.chunk)
-            .map(|(k, raw)| (k, Found::At(Location::from_raw(raw))))
-            .collect();
-        match entries.last() {
-            Some(&(last, _)) if entries.len() == self.chunk => self.from = Bound::Excluded(last),
-            _ => self.exhausted = true,
-        }
-        self.chunk = (self.chunk * 2).min(MAX_CHUNK);
-        if !quiet {
-            // A write was in flight: check each key's mark, then look the unmarked ones up again,
-            // so every location used was read after its key's mark was seen clear.
-            let marked: Vec<bool> = entries
-                .iter()
-                .map(|&(k, _)| db.inflight.is_marked(k))
-                .collect();
-            let index = db.index.read();
-            for ((k, found), marked) in entries.iter_mut().zip(marked) {
-                *found = match (marked, index.get(*k)) {
-                    (true, _) => Found::InFlight,
-                    (false, None) => Found::Absent,
-                    (false, Some(raw)) => Found::At(Location::from_raw(raw)),
-                };
-            }
-        }
-
-        let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
-        let mut cold: Vec<usize> = Vec::new();
-        for (i, &(key, found)) in entries.iter().enumerate() {
-            let value = match found {
-                Found::Absent => None, // deleted since the chunk was taken
-                Found::At(loc) if loc.is_hot() => db.hot.read(loc, key, <[u8]>::to_vec),
-                Found::At(_) | Found::InFlight => None,
-            };
-            if value.is_none() && !matches!(found, Found::Absent) {
-                cold.push(i);
-            }
-            values.push(value);
-        }
-        if let Err(e) = fetch_cold(db, &entries, &cold, &mut values) {
-            self.ready.push_back(Err(e));
-            self.exhausted = true;
-            return;
-        }
-        // Keys whose value is still missing were deleted meanwhile.
-        self.ready.extend(
-            entries
-                .iter()
-                .zip(values)
-                .filter_map(|(&(k, _), v)| v.map(|v| Ok((k, v)))),
-        );
-    }
-}
-
-/// Fills `values[i]` for every `i` in `cold` (increasing) from RocksDB.
-fn fetch_cold(
-    db: &Db,
-    entries: &[(u64, Found)],
-    cold: &[usize],
-    values: &mut [Option<Vec<u8>>],
-) -> Result<()> {
-    let (Some(&first), Some(&last)) = (cold.first(), cold.last()) else {
-        return Ok(());
-    };
-    if cold.len() < ITER_MIN {
-        let keys: Vec<u64> = cold.iter().map(|&i| entries[i].0).collect();
-        for (&i, v) in cold.iter().zip(db.rocks.multi_get(&keys)?) {
-            values[i] = v;
-        }
-        return Ok(());
-    }
-    // One ordered pass over RocksDB's keys in the span; index and RocksDB hold the same keys
-    // (but for writes in progress), so the pass reads little beyond the wanted values.
-    let mut it = db.rocks.iter_range(entries[first].0..=entries[last].0);
-    let mut next = 0; // position in `cold` of the next wanted key
-    while next < cold.len() {
-        let step = it.next_with(|key, value| {
-            // Wanted keys below `key` are gone from RocksDB: deleted since the chunk was taken.
-            while next < cold.len() && entries[cold[next]].0 < key {
-                next += 1;
-            }
-            if next < cold.len() && entries[cold[next]].0 == key {
-                values[cold[next]] = Some(value.to_vec());
-                next += 1;
-            }
-        });
-        match step {
-            None => break,
-            Some(Err(e)) => return Err(e),
-            Some(Ok(())) => {}
-        }
-    }
-    Ok(())
-}

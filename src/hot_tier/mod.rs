@@ -282,6 +282,15 @@ impl HotTier {
         self.read_vec(loc, key).map(|v| f(&v))
     }
 
+    /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read`]
+    /// (a no-op for a Cold location or a segment not created yet; never waits).
+    pub(crate) fn prefetch(&self, loc: Location) {
+        let Some(hot) = loc.as_hot() else { return };
+        if let Some(seg) = self.slots.get(hot.segment as usize).and_then(OnceLock::get) {
+            seg.prefetch(hot);
+        }
+    }
+
     /// Writes every segment's dirty pages back to its file (`msync`). The engine calls it at a
     /// clean close before it writes an index snapshot whose Hot locations point into the tier:
     /// records carry no generation of their own, so a record page lost in a power failure

@@ -224,6 +224,33 @@ impl RocksStore {
         self.iter_with(ro, start_key(&range), empty)
     }
 
+    /// Calls `f` on the pairs of `range` in key order, values borrowed from RocksDB (block
+    /// cache or memtable, no copy), until `limit` pairs were visited, the range ends or `f`
+    /// returns `Break` (that pair counts as visited). One iterator, so the pairs are those of
+    /// one implicit snapshot taken at the call. Returns the pairs visited and how it ended.
+    pub(crate) fn scan_with(
+        &self,
+        range: impl RangeBounds<u64>,
+        limit: usize,
+        f: &mut impl FnMut(u64, &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(usize, std::ops::ControlFlow<()>)> {
+        let mut it = self.iter_range(range);
+        let mut visited = 0;
+        while visited < limit {
+            match it.next_with(&mut *f) {
+                None => break,
+                Some(Err(e)) => return Err(e),
+                Some(Ok(flow)) => {
+                    visited += 1;
+                    if flow.is_break() {
+                        return Ok((visited, flow));
+                    }
+                }
+            }
+        }
+        Ok((visited, std::ops::ControlFlow::Continue(())))
+    }
+
     /// An ordered scan from `key` (inclusive) to the end.
     #[cfg(test)]
     pub(crate) fn iter_from(&self, key: u64) -> RocksIter<'_> {
@@ -271,6 +298,7 @@ impl RocksStore {
             raw,
             path: &self.path,
             done: empty,
+            advance: false,
         }
     }
 
@@ -428,13 +456,20 @@ pub(crate) struct RocksIter<'a> {
     raw: DBRawIteratorWithThreadMode<'a, DB>,
     path: &'a Path,
     done: bool,
+    /// The raw iterator still sits on the entry last handed out: step before the next read.
+    /// Stepping lazily means a scan that stops after its last wanted entry never makes
+    /// RocksDB look past it (which can read one more block).
+    advance: bool,
 }
 
 impl<'a> RocksIter<'a> {
-    /// Calls `f` on the next entry (value borrowed from RocksDB) and advances.
+    /// Calls `f` on the next entry (value borrowed from RocksDB).
     pub(crate) fn next_with<T>(&mut self, f: impl FnOnce(u64, &[u8]) -> T) -> Option<Result<T>> {
         if self.done {
             return None;
+        }
+        if self.advance {
+            self.raw.next();
         }
         let out = match self.raw.item() {
             Some((k, v)) => decode_key(k, self.path).map(|key| f(key, v)),
@@ -450,7 +485,7 @@ impl<'a> RocksIter<'a> {
         if out.is_err() {
             self.done = true;
         } else {
-            self.raw.next();
+            self.advance = true;
         }
         Some(out)
     }
