@@ -235,7 +235,7 @@ impl Db {
     /// assert_eq!(db.last().unwrap(), Some((8, b"b".to_vec())));
     /// ```
     pub fn first(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        self.range(..).next().transpose()
+        self.scan(.., 1).next().transpose()
     }
 
     /// The largest key and its value, or `None` when the database is empty.
