@@ -27,8 +27,8 @@
 //!
 //! * `read` returns `None` for a stale Location (its segment recycled or re-created since, so the
 //!   generation or the record there differs); the caller falls back to
-//!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`,
-//!   `read`) and never wait for the appender or a recycle.
+//!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`)
+//!   and never wait for the appender or a recycle.
 //! * `append` returns `Ok(None)` when the tier is off or the value is longer than
 //!   [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
 //!   engine should keep the key Cold (the write itself already succeeded in RocksDB).
@@ -275,11 +275,6 @@ impl HotTier {
     pub(crate) fn read_vec(&self, loc: Location, key: u64) -> Option<Vec<u8>> {
         let mut v = Vec::new();
         self.read_into(loc, key, &mut v).then_some(v)
-    }
-
-    /// Runs `f` on a copy of the value at `loc`, or returns `None` ([`HotTier::read_into`]).
-    pub(crate) fn read<R>(&self, loc: Location, key: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.read_vec(loc, key).map(|v| f(&v))
     }
 
     /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read`]

@@ -21,7 +21,7 @@ fn value(key: u64, round: u64) -> Vec<u8> {
 }
 
 fn read_vec(t: &HotTier, loc: Location, key: u64) -> Option<Vec<u8>> {
-    t.read(loc, key, <[u8]>::to_vec)
+    t.read_vec(loc, key)
 }
 
 type Records = Vec<(u64, Location)>;
@@ -316,7 +316,7 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let (k, round, loc) = entry;
-                    if let Some(v) = t.read(loc, k, <[u8]>::to_vec) {
+                    if let Some(v) = t.read_vec(loc, k) {
                         assert_eq!(v, value(k, round), "key {k} round {round}");
                         hits += 1;
                     }
