@@ -10,20 +10,21 @@
 //! and the figure is exact; node arrays that share a heap VMA with other allocations get an
 //! estimate.
 
-/// Bytes of `ranges` (`(start address, length)`, non-overlapping) mapped with huge pages:
-/// `AnonHugePages + FilePmdMapped + ShmemPmdMapped` of every VMA overlapping a range, scaled by
-/// the overlapped fraction of the VMA. 0 where `/proc/self/smaps` cannot be read (not Linux).
-pub(crate) fn huge_page_bytes(ranges: &[(usize, usize)]) -> u64 {
-    if ranges.is_empty() {
-        return 0;
+/// For each set of `ranges` (`(start address, length)`, non-overlapping within a set), the
+/// bytes mapped with huge pages: `AnonHugePages + FilePmdMapped + ShmemPmdMapped` of every VMA
+/// overlapping a range, scaled by the overlapped fraction of the VMA. `/proc/self/smaps` is read
+/// once for all sets; 0 where it cannot be read (not Linux).
+pub(crate) fn huge_page_bytes<const N: usize>(sets: [&[(usize, usize)]; N]) -> [u64; N] {
+    if sets.iter().all(|s| s.is_empty()) {
+        return [0; N];
     }
     match std::fs::read_to_string("/proc/self/smaps") {
-        Ok(text) => huge_bytes_in(&text, ranges),
-        Err(_) => 0,
+        Ok(text) => sets.map(|ranges| huge_bytes_in(&text, ranges)),
+        Err(_) => [0; N],
     }
 }
 
-/// [`huge_page_bytes`] over the text of an smaps file.
+/// [`huge_page_bytes`] of one set, over the text of an smaps file.
 fn huge_bytes_in(smaps: &str, ranges: &[(usize, usize)]) -> u64 {
     let mut sorted: Vec<(usize, usize)> = ranges
         .iter()
@@ -115,6 +116,6 @@ VmFlags: rd wr mr mw me ac hg
     #[test]
     fn reads_this_process() {
         // A range nothing is mapped at has no huge pages; the call must not fail.
-        assert_eq!(huge_page_bytes(&[(8, 8)]), 0);
+        assert_eq!(huge_page_bytes([&[(8, 8)], &[]]), [0, 0]);
     }
 }

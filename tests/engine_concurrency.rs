@@ -420,30 +420,19 @@ fn hammer_with(opts: Options, threads: Threads) -> alexkv::Stats {
         stop: AtomicBool::new(false),
         version: AtomicU64::new(0),
     });
+    type Role = fn(&Shared, u64) -> u64;
+    let roles: [(&'static str, u64, Role); 4] = [
+        ("writer", WRITERS, writer),
+        ("reader", threads.readers, reader),
+        ("scanner", threads.scanners, scanner),
+        ("limited scanner", threads.limited_scanners, limited_scanner),
+    ];
     let mut handles = Vec::new();
-    for w in 0..WRITERS {
-        let s = shared.clone();
-        handles.push(spawn(format!("writer {w}"), move || {
-            ("writer", writer(&s, w))
-        }));
-    }
-    for r in 0..threads.readers {
-        let s = shared.clone();
-        handles.push(spawn(format!("reader {r}"), move || {
-            ("reader", reader(&s, r))
-        }));
-    }
-    for n in 0..threads.scanners {
-        let s = shared.clone();
-        handles.push(spawn(format!("scanner {n}"), move || {
-            ("scanner", scanner(&s, n))
-        }));
-    }
-    for n in 0..threads.limited_scanners {
-        let s = shared.clone();
-        handles.push(spawn(format!("limited scanner {n}"), move || {
-            ("limited scanner", limited_scanner(&s, n))
-        }));
+    for (who, count, role) in roles {
+        for n in 0..count {
+            let s = shared.clone();
+            handles.push(spawn(format!("{who} {n}"), move || (who, role(&s, n))));
+        }
     }
     let start = Instant::now();
     while start.elapsed() < RUN_FOR && !handles.iter().any(|h| h.is_finished()) {

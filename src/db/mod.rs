@@ -240,6 +240,9 @@ impl Db {
         };
         let mut hot_tier = self.hot.stats();
         hot_tier.append_errors = self.hot_append_errors.get();
+        let [index_huge, hot_huge] =
+            crate::huge_pages::huge_page_bytes([&arrays, &self.hot.mapped_ranges()]);
+        hot_tier.huge_page_bytes = hot_huge;
         Stats {
             keys: index.keys as u64,
             index: IndexStats {
@@ -248,7 +251,7 @@ impl Db {
                 data_nodes: index.data_nodes as u64,
                 model_nodes: index.model_nodes as u64,
                 avg_fill: index.avg_fill,
-                huge_page_bytes: crate::huge_pages::huge_page_bytes(&arrays),
+                huge_page_bytes: index_huge,
             },
             cache: self.cache.stats(),
             hot_tier,

@@ -163,6 +163,22 @@ impl ReadProfiler {
         }
     }
 
+    /// Nanoseconds per clock tick, measured against `Instant` since the profiler was made (at
+    /// least 1 ms apart; 1.0 before that, or where the clock is `Instant` itself).
+    fn ns_per_tick(&self) -> f64 {
+        if cfg!(not(target_arch = "x86_64")) {
+            return 1.0;
+        }
+        let (t0, i0) = self.born;
+        let ns = i0.elapsed().as_nanos() as f64;
+        let dt = ticks().wrapping_sub(t0) as f64;
+        if ns < 1e6 || dt <= 0.0 {
+            1.0
+        } else {
+            ns / dt
+        }
+    }
+
     /// A snapshot of the figures.
     pub(crate) fn snapshot(&self) -> ReadProfile {
         let samples = self.samples.get();
@@ -249,24 +265,6 @@ pub struct ReadProfile {
     pub served_value_cache: f64,
     /// Share served by RocksDB.
     pub served_rocksdb: f64,
-}
-
-impl ReadProfiler {
-    /// Nanoseconds per clock tick, measured against `Instant` since the profiler was made (at
-    /// least 1 ms apart; 1.0 before that, or where the clock is `Instant` itself).
-    fn ns_per_tick(&self) -> f64 {
-        if cfg!(not(target_arch = "x86_64")) {
-            return 1.0;
-        }
-        let (t0, i0) = self.born;
-        let ns = i0.elapsed().as_nanos() as f64;
-        let dt = ticks().wrapping_sub(t0) as f64;
-        if ns < 1e6 || dt <= 0.0 {
-            1.0
-        } else {
-            ns / dt
-        }
-    }
 }
 
 /// The cost of one clock read, in ticks, measured.

@@ -34,8 +34,8 @@
 //! For a quiet chunk, [`choose`] weighs cost. A RocksDB iterator costs about the same whatever
 //! the locations: a seek, then a step per key over 3–4 contiguous blocks per 100 keys of 100
 //! bytes, plus a file read for each block its block cache lacks. The hot tier is in write order,
-//! not key order, so a hot chunk is one random access per key, with a lock, a checksum and a
-//! copy (prefetching overlaps the accesses); a Cold key in such a chunk costs a whole RocksDB
+//! not key order, so a hot chunk is one random access per key and a validated copy (prefetching
+//! overlaps the accesses); a Cold key in such a chunk costs a whole RocksDB
 //! point read. So the index serves a chunk only when nearly all of it is hot (numbers in
 //! `internal/DECISIONS.md`, "Scans").
 //!
@@ -76,8 +76,10 @@ pub(super) enum Source {
 /// Costs of the three ways to read a pair, in ns, measured on the project's 2-core VM at 1M rows
 /// of 100 bytes (`internal/DECISIONS.md`, "Scans"): only their ratios matter.
 mod cost {
-    /// One hot-tier record in a scan: a lock, a checksum and a copy, its cache and TLB misses
-    /// overlapped with the next records' by prefetching ([`super::PREFETCH_AHEAD`]).
+    /// One hot-tier record in a scan: a copy, its cache and TLB misses overlapped with the next
+    /// records' by prefetching ([`super::PREFETCH_AHEAD`]). Measured when a hot read still took
+    /// a segment lock and checked the CRC; the lock-free read measured at parity
+    /// (PERFORMANCE.md).
     pub(super) const HOT_READ: usize = 150;
     /// One Cold key of an index chunk: a RocksDB point read.
     pub(super) const POINT_READ: usize = 4_000;

@@ -277,7 +277,7 @@ impl HotTier {
         self.read_into(loc, key, &mut v).then_some(v)
     }
 
-    /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read`]
+    /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read_into`]
     /// (a no-op for a Cold location or a segment not created yet; never waits).
     pub(crate) fn prefetch(&self, loc: Location) {
         let Some(hot) = loc.as_hot() else { return };
@@ -310,13 +310,22 @@ impl HotTier {
         by_epoch.into_iter().flat_map(|(_, r)| r).collect()
     }
 
-    /// Counters and current sizes.
+    /// `(start address, length)` of every segment mapping (for the huge-page report).
+    pub(crate) fn mapped_ranges(&self) -> Vec<(usize, usize)> {
+        self.slots
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(Segment::mapped_range)
+            .collect()
+    }
+
+    /// Counters and current sizes (`huge_page_bytes` and `append_errors` are the engine's to
+    /// fill in).
     pub(crate) fn stats(&self) -> HotTierStats {
-        let (mut bytes, mut segments, mut mapped) = (0u64, 0u64, Vec::new());
+        let (mut bytes, mut segments) = (0u64, 0u64);
         for seg in self.slots.iter().filter_map(OnceLock::get) {
             bytes += seg.used_bytes() as u64;
             segments += 1;
-            mapped.push(seg.mapped_range());
         }
         HotTierStats {
             enabled: self.is_enabled(),
@@ -326,7 +335,7 @@ impl HotTier {
             appends: self.appends.get(),
             hits: self.hits.get(),
             stale: self.stale.get(),
-            huge_page_bytes: crate::huge_pages::huge_page_bytes(&mapped),
+            huge_page_bytes: 0, // read by the engine with the index's, from one pass of smaps
             recycled: self.recycled.get(),
             demoted: self.demoted.get(),
             append_errors: 0, // counted by the engine, which decides what a failed append means

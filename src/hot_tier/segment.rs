@@ -12,9 +12,9 @@
 //! All integers are little-endian. A record's crc is CRC-32 over its key, len and value bytes,
 //! seeded with the segment's generation ([`record_crc`]): after a recycle, leftover records of
 //! the previous generation no longer verify, so the scan at open cannot take them for current
-//! ones. Reads do not recompute it (see [`Segment::read`]): a reader checks the generation it
-//! was given against the segment's, then the key and length at the offset. `epoch` orders segments by when they were
-//! (re)started; the highest epoch is the segment being written.
+//! ones. Reads do not recompute it (see [`Segment::read_into`]): a reader checks the generation
+//! it was given against the segment's, then the key and length at the offset. `epoch` orders
+//! segments by when they were (re)started; the highest epoch is the segment being written.
 //!
 //! # Synchronisation (who touches which bytes)
 //!
@@ -249,6 +249,15 @@ impl Segment {
         }
     }
 
+    /// Stores the end marker (zero words) at `at`, the end of the records, as far as it fits
+    /// in the segment.
+    fn store_end_marker(&self, at: usize) {
+        let marker_end = (at + RECORD_HEADER_BYTES).min(self.size);
+        for w in (at..marker_end).step_by(8) {
+            self.word(w).store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Walks the records from the header, verifying each; stops at an end marker or when no
     /// further record header fits. Any record that fails verification damages the segment.
     /// Returns the end of the last record.
@@ -290,11 +299,7 @@ impl Segment {
             .store(value.len() as u64 | u64::from(crc) << 32, Ordering::Relaxed);
         // The value, zero-padded to the record's span.
         self.store_words(start + RECORD_HEADER_BYTES, value);
-        // The end marker that follows the record, when it fits.
-        let marker_end = (end + RECORD_HEADER_BYTES).min(self.size);
-        for at in (end..marker_end).step_by(8) {
-            self.word(at).store(0, Ordering::Relaxed);
-        }
+        self.store_end_marker(end);
         // Release: a reader that Acquire-loads the new `committed` sees the record's words.
         self.committed.store(end, Ordering::Release);
         Some(loc)
@@ -389,12 +394,9 @@ impl Segment {
         let crc = crc32fast::hash(&header[..24]);
         header[24..28].copy_from_slice(&crc.to_le_bytes());
         self.store_words(0, &header);
-        // The end marker right after the header (segments hold at least header + one record,
-        // checked by Options::validate and `HotTier::open`).
-        let marker_end = (SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES).min(self.size);
-        for at in (SEGMENT_HEADER_BYTES..marker_end).step_by(8) {
-            self.word(at).store(0, Ordering::Relaxed);
-        }
+        // Segments hold at least header + one record (checked by Options::validate and
+        // `HotTier::open`), so the marker fits.
+        self.store_end_marker(SEGMENT_HEADER_BYTES);
         self.epoch.store(epoch, Ordering::Relaxed);
         self.committed
             .store(SEGMENT_HEADER_BYTES, Ordering::Release);
@@ -420,7 +422,7 @@ impl Segment {
         self.index
     }
 
-    /// `(start address, length)` of the mapping (for the huge-page report).
+    /// `(start address, length)` of the mapping (for the huge-page report in `Db::stats`).
     pub(super) fn mapped_range(&self) -> (usize, usize) {
         (self.base as usize, self.size)
     }
