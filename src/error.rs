@@ -140,6 +140,43 @@ impl Error {
         }
     }
 
+    /// The same error for another writer of a commit group (`db::sync_group`): every writer
+    /// of a group that failed gets the group's error. I/O errors keep their kind and message
+    /// (`std::io::Error` is not `Clone`).
+    pub(crate) fn for_group_member(&self) -> Self {
+        match self {
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Rocks { op, source } => Error::Rocks {
+                op,
+                source: source.clone(),
+            },
+            Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::Corruption { path, detail } => Error::Corruption {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+            Error::InvalidOptions(m) => Error::InvalidOptions(m.clone()),
+            Error::ValueTooLarge { key, len, limit } => Error::ValueTooLarge {
+                key: *key,
+                len: *len,
+                limit: *limit,
+            },
+            Error::NotADatabase { path, detail } => Error::NotADatabase {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+            Error::NotADirectory { path } => Error::NotADirectory { path: path.clone() },
+            Error::Poisoned { path } => Error::Poisoned { path: path.clone() },
+            Error::Unsorted { previous, key } => Error::Unsorted {
+                previous: *previous,
+                key: *key,
+            },
+        }
+    }
+
     /// Classifies a RocksDB error from operation `op` on the database at `path`.
     ///
     /// RocksDB has no structured lock error: a held `LOCK` file shows up as an I/O error whose

@@ -171,6 +171,11 @@ pub struct OpStats {
     pub batches: u64,
     /// Range scans started.
     pub ranges: u64,
+    /// With `sync_writes`: RocksDB writes (each one fsync) made by the group commit.
+    pub sync_groups: u64,
+    /// With `sync_writes`: writes those groups carried (`sync_grouped_writes / sync_groups`
+    /// is the mean group size; above 1, writers shared fsyncs).
+    pub sync_grouped_writes: u64,
 }
 
 /// Threads that can own a cell of every [`Counter`] at once; later threads share one more.
@@ -315,6 +320,8 @@ impl OpCounters {
             deletes: self.deletes.get(),
             batches: self.batches.get(),
             ranges: self.ranges.get(),
+            sync_groups: 0,
+            sync_grouped_writes: 0,
         }
     }
 }

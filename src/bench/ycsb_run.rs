@@ -54,6 +54,10 @@ pub struct YcsbConfig {
     pub rocksdb_row_cache: RowCache,
     /// Seed of the operation stream.
     pub seed: u64,
+    /// fsync every commit (every engine: alexkv's `sync_writes`, RocksDB's synced WAL write,
+    /// SQLite's `synchronous=FULL`).
+    #[serde(default)]
+    pub sync: bool,
     /// Working directory.
     pub dir: PathBuf,
 }
@@ -167,7 +171,7 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         } else {
             c.memory_budget
         },
-        sync: false,
+        sync: c.sync,
         value_len: w.record_len(),
         alexkv_tiers: true,
         rocksdb_row_cache: c
@@ -379,7 +383,16 @@ pub fn run(config: YcsbConfig, engines: &[SystemKind]) -> Result<YcsbReport, Str
 pub fn render(report: &YcsbReport) -> String {
     use super::report::{fmt_ns, fmt_opt_bytes, fmt_rate, Table};
     let c = &report.config;
-    let mut out = format!("YCSB workload {} ({} threads)\n", c.workload, c.threads);
+    let mut out = format!(
+        "YCSB workload {} ({} threads, {})\n",
+        c.workload,
+        c.threads,
+        if c.sync {
+            "fsync per commit"
+        } else {
+            "WAL, no fsync"
+        }
+    );
     let mut t = Table::new([
         "engine",
         "load",

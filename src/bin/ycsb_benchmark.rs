@@ -41,6 +41,9 @@ struct Args {
     /// Seed of the operation stream.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// fsync every commit, in every engine.
+    #[arg(long)]
+    sync: bool,
     /// Working directory (deleted afterwards).
     #[arg(long, default_value = "target/bench-ycsb")]
     dir: PathBuf,
@@ -102,6 +105,7 @@ fn main() {
         memory_budget: budget,
         rocksdb_row_cache: args.rocksdb_row_cache,
         seed: args.seed,
+        sync: args.sync,
         dir: args.dir,
     };
     if let Err(e) = config.workload() {

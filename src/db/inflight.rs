@@ -45,7 +45,7 @@ pub(super) const STRIPES: usize = 4096;
 /// The marks of keys with a write in flight (module docs).
 pub(super) struct InFlight {
     stripes: Box<[AtomicU32]>,
-    /// Writes in flight (0 or 1: writers are serialised). Lets a scan skip the per-key checks
+    /// Writes in flight (writers of different keys overlap). Lets a scan skip the per-key checks
     /// when no write was in flight before it looked at the index.
     writes: AtomicU32,
 }

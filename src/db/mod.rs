@@ -1,8 +1,9 @@
 //! The engine: [`Db`], the one module that knows every tier.
 //!
 //! ```text
-//!                 writer mutex (one write at a time)            readers (no engine-wide lock)
-//!                 ----------------------------------            -----------------------------
+//!                 key locks, then after the RocksDB commit      readers (no engine-wide lock)
+//!                 the writer mutex (one index update at a time)
+//!                 ---------------------------------------------  -----------------------------
 //!  index       IndexLock<Alex<u64>>: key -> packed Location <-   read lock (this thread's shard)
 //!                                                                for one lookup only
 //!  hot tier    mmap segments, recent values                <-   no lock: validated copy
@@ -29,20 +30,25 @@
 //!   until after its index update; while marked, readers take the Cold path (value cache, else
 //!   RocksDB), not the index's answer.
 //!
-//! # Write path ([`write`]), under the writer mutex, in this order
+//! # Write path ([`write`]), in this order
 //!
+//! 0. The write takes the locks of its keys ([`key_locks`]; everything for a large write):
+//!    two writes of one key never overlap, writes of different keys do.
 //! 1. `inflight.begin(k)` and `cache.begin_write(k)` for every written key: marks `k` in flight,
 //!    removes it from the cache and refuses fills of its stripe.
 //! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
-//!    fails, nothing else changes (step 5 still runs) and the error is returned.
-//! 3. Hot-tier append of every final put that fits, collecting the segment's recycled records.
+//!    fails, nothing else changes (step 5 still runs) and the error is returned. Concurrent
+//!    writers are here together, and RocksDB's write thread commits them as one group (one WAL
+//!    write, one fsync): the group commit.
+//! 3. Under the **writer mutex** from here to the end of step 4: hot-tier append of every final
+//!    put that fits, collecting the segment's recycled records.
 //! 4. Index update, replaying in order: for each recycled `(k, old)`, demote `k` to Cold only
 //!    if the index still holds exactly `old`; then `k -> Hot(loc)` or `k -> Cold` for a put,
 //!    removal for a delete. (Large replays are stably sorted by key first, for locality: an
 //!    operation only reads and writes its own key's entry, so per-key order is all that
 //!    matters.)
-//! 5. `cache.end_write(k)` and `inflight.end(k)` for every written key; then the write counter
-//!    is bumped.
+//! 5. The write counter is bumped (still under the writer mutex), then `cache.end_write(k)` and
+//!    `inflight.end(k)` for every written key, then the key locks are released.
 //!
 //! Readers are never blocked by a write except for the moment the index write lock is held
 //! in step 4 (released every [`write::INDEX_CHUNK`] operations). A hot-tier recycle in step 3
@@ -92,11 +98,13 @@
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
-//! | two writers | one writer mutex; the order above |
+//! | two writers of one key | key locks serialise them from step 0 to step 5, so the index ends with the key's last commit ([`key_locks`]) |
+//! | two writers of different keys | they overlap through the RocksDB commit (grouped by RocksDB); hot-tier appends and index updates take the writer mutex one write at a time |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
 mod index_lock;
 mod inflight;
+mod key_locks;
 mod lsm_info;
 mod open;
 #[cfg(test)]
@@ -107,6 +115,7 @@ mod range;
 mod read;
 mod scan;
 mod snapshot;
+mod sync_group;
 mod write;
 
 pub use profile::ReadProfile;
@@ -157,11 +166,19 @@ pub struct Db {
     cache: ValueCache,
     /// Every live key -> `Location::to_raw()`.
     index: IndexLock<Alex<u64>>,
-    /// Serialises writers and every index mutation (module docs). It guards the hot tier's one
-    /// appender, so holding it is also what makes a thread the tier's single appender.
+    /// Serialises writes of a shared key from before their commit to after their index update
+    /// (`key_locks`).
+    key_locks: key_locks::KeyLocks,
+    /// Serialises every index mutation and hot-tier append (module docs). It guards the hot
+    /// tier's one appender, so holding it is also what makes a thread the tier's single
+    /// appender.
     writer: Mutex<Appender>,
-    /// Completed writes, bumped under `writer` at the end of each write. A read promotion
-    /// compares it to the value it saw before reading RocksDB.
+    /// Held while the session's first change deletes the snapshot marker and file.
+    first_change: Mutex<()>,
+    /// Group commit of synced writes (`sync_group`).
+    sync_group: sync_group::SyncGroup,
+    /// Completed writes, bumped under `writer` right after each write's index update. A read
+    /// promotion compares it to the value it saw before reading RocksDB.
     write_seq: AtomicU64,
     /// True while the snapshot this session opened from (or wrote) still describes RocksDB.
     snapshot_on_disk: AtomicBool,
@@ -256,7 +273,11 @@ impl Db {
             cache: self.cache.stats(),
             hot_tier,
             rocksdb: self.rocks.stats(),
-            ops: self.ops.snapshot(),
+            ops: {
+                let mut ops = self.ops.snapshot();
+                (ops.sync_groups, ops.sync_grouped_writes) = self.sync_group.counts();
+                ops
+            },
             open: self.open_stats.clone(),
         }
     }
@@ -324,6 +345,7 @@ impl Db {
     }
 }
 
-/// Relaxed is enough for the flags: they are read and written under the writer mutex or at
-/// open/close, which synchronise on their own.
+/// Relaxed is enough for `dirty`: it is read at close, which synchronises with every write on
+/// its own. (`marker_on_disk` and `snapshot_on_disk` are read by concurrent writers outside any
+/// lock and use Acquire/Release, see `forget_snapshot`.)
 const FLAG: Ordering = Ordering::Relaxed;

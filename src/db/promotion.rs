@@ -7,10 +7,11 @@
 //! * reads the write counter (`write_seq`) **before** the RocksDB read (the read path does);
 //! * takes the writer mutex with `try_lock` (a reader never queues behind a writer; if a write
 //!   is running, the promotion is skipped);
-//! * proceeds only if the write counter is unchanged (no write completed since the read: a write
-//!   bumps it under the mutex after its commit, so a write that committed after our read has
-//!   either bumped it or still holds the mutex) and the index still holds the location the
-//!   reader saw (another promotion did not get there first);
+//! * proceeds only if the write counter is unchanged and the index still holds the location the
+//!   reader saw (another promotion did not get there first). A write of the key that committed
+//!   after our read has then not yet updated the index (a write bumps the counter under the
+//!   mutex right after its index update): it will overwrite the promotion's location when it
+//!   does, and until then its key is marked in flight, so no reader trusts the promoted value;
 //! * then appends and updates the index like a write, demotions included.
 
 use super::write::IndexOp;

@@ -1,9 +1,15 @@
 //! The write path: `put`, `delete`, `write(batch)`, `ingest_sorted`.
 //!
-//! Every write runs [`Db::commit`] under the writer mutex, in the order documented in the
-//! parent module: announce to the cache, commit to RocksDB, append to the hot tier, update the
-//! index, end the announcement. Value sizes are checked before the mutex is taken, so an
-//! oversized value fails with `ValueTooLarge` and nothing is written.
+//! Every write runs [`Db::commit`] in the order documented in the parent module: lock its keys,
+//! announce to the cache, commit to RocksDB, then under the writer mutex append to the hot tier
+//! and update the index, end the announcement. Value sizes are checked before anything is
+//! locked, so an oversized value fails with `ValueTooLarge` and nothing is written.
+//!
+//! Concurrent writers of different keys overlap up to the writer mutex: their RocksDB writes
+//! join one RocksDB write group (one WAL write, one fsync with `sync_writes`, memtable inserts
+//! in parallel). That is the group commit; see `key_locks` for why writes sharing a key are
+//! serialised whole, and DECISIONS.md for why RocksDB's write thread does the grouping rather
+//! than a queue of our own.
 //!
 //! Why this order:
 //! * RocksDB first: it is the commit point. Nothing a reader can see may run ahead of it, or a
@@ -31,6 +37,42 @@ use std::sync::atomic::Ordering;
 pub(super) const INDEX_CHUNK: usize = 4096;
 /// Writes of more keys than this announce themselves to the whole value cache at once.
 const BULK_KEYS: usize = 4096;
+
+/// What one write commits to RocksDB.
+#[derive(Clone, Copy)]
+enum Change<'a> {
+    Put(u64, &'a [u8]),
+    Delete(u64),
+    Batch(&'a WriteBatch),
+}
+
+impl Change<'_> {
+    /// Commits the change on its own.
+    fn write(self, rocks: &RocksStore) -> Result<()> {
+        match self {
+            Change::Put(key, value) => rocks.put(key, value),
+            Change::Delete(key) => rocks.delete(key),
+            Change::Batch(batch) => rocks.write(batch),
+        }
+    }
+
+    /// An owned copy, for a commit group (only synced writes pay for it, beside an fsync).
+    fn to_batch(self) -> WriteBatch {
+        match self {
+            Change::Put(key, value) => {
+                let mut b = WriteBatch::with_capacity(1, value.len());
+                b.put(key, value);
+                b
+            }
+            Change::Delete(key) => {
+                let mut b = WriteBatch::new();
+                b.delete(key);
+                b
+            }
+            Change::Batch(batch) => batch.clone(),
+        }
+    }
+}
 
 /// One change to the index, replayed in order.
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +187,7 @@ impl Db {
         check_value_len(key, value.len(), self.opts.max_value_bytes)?;
         self.ops.puts.inc();
         let ops = [(key, Some(value))];
-        self.commit(&ops, |rocks| rocks.put(key, value))
+        self.commit(&ops, Change::Put(key, value))
     }
 
     /// Removes `key`. Removing a missing key is not an error.
@@ -161,7 +203,7 @@ impl Db {
     pub fn delete(&self, key: u64) -> Result<()> {
         self.ops.deletes.inc();
         let ops = [(key, None)];
-        self.commit(&ops, |rocks| rocks.delete(key))
+        self.commit(&ops, Change::Delete(key))
     }
 
     /// Applies a batch atomically: after it returns every operation is visible, and after a
@@ -189,7 +231,7 @@ impl Db {
         }
         self.ops.batches.inc();
         let ops = batch.final_ops();
-        self.commit(&ops, |rocks| rocks.write(&batch))
+        self.commit(&ops, Change::Batch(&batch))
     }
 
     /// [`Db::put`] for an `i64` key, stored under [`crate::alex::i64_to_key`]`(key)`, which
@@ -241,6 +283,7 @@ impl Db {
         if prepared.count() == 0 {
             return Ok(0);
         }
+        let _keys = self.key_locks.lock_all();
         let _writer = self.writer.lock();
         self.check_usable()?;
         self.forget_snapshot()?;
@@ -265,42 +308,58 @@ impl Db {
 
     /// Before the session's first change to RocksDB: deletes the snapshot marker inside
     /// RocksDB, durably (this is what makes any surviving snapshot file untrusted, see
-    /// `rocks::marker`), then the snapshot file. Called under the writer mutex.
+    /// `rocks::marker`), then the snapshot file. Writers run it concurrently: after the first,
+    /// it is two loads; the work itself runs under `first_change`, and each flag is cleared
+    /// only once its step is done, so no writer passes while the marker may still be there.
     fn forget_snapshot(&self) -> Result<()> {
-        if self.marker_on_disk.load(FLAG) {
-            self.rocks.clear_snapshot_marker()?;
-            self.marker_on_disk.store(false, FLAG);
+        if !self.marker_on_disk.load(Ordering::Acquire)
+            && !self.snapshot_on_disk.load(Ordering::Acquire)
+        {
+            return Ok(());
         }
-        if self.snapshot_on_disk.load(FLAG) {
-            self.snapshot_on_disk.store(false, FLAG);
+        let _first = self.first_change.lock();
+        if self.marker_on_disk.load(Ordering::Acquire) {
+            self.rocks.clear_snapshot_marker()?;
+            self.marker_on_disk.store(false, Ordering::Release);
+        }
+        if self.snapshot_on_disk.load(Ordering::Acquire) {
             super::snapshot::remove(&self.path)?;
+            self.snapshot_on_disk.store(false, Ordering::Release);
         }
         Ok(())
     }
 
     /// Runs one write: `ops` are the final operation per key (for the hot tier and the index),
-    /// `rocks_write` commits them to RocksDB. The order is the module's.
-    fn commit(
-        &self,
-        ops: &[(u64, Option<&[u8]>)],
-        rocks_write: impl FnOnce(&RocksStore) -> Result<()>,
-    ) -> Result<()> {
-        let mut writer = self.writer.lock();
+    /// `change` is what RocksDB commits. The order is the module's. With `sync_writes` the
+    /// commit goes through the group commit queue (`sync_group`).
+    ///
+    /// The writer mutex is taken only after the commit: writes of different keys reach RocksDB
+    /// together, where its write thread groups them (one WAL write, one fsync), and only their
+    /// hot-tier appends and index updates are serialised. Writes sharing a key are serialised
+    /// whole by the key locks, so the index ends with each key's last commit (`key_locks`).
+    fn commit(&self, ops: &[(u64, Option<&[u8]>)], change: Change<'_>) -> Result<()> {
+        let _keys = self.key_locks.lock(ops.iter().map(|&(k, _)| k));
         self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
         let poison = PoisonOnUnwind(self);
-        let result = rocks_write(&self.rocks);
+        let result = if self.opts.sync_writes {
+            self.sync_group.commit(&self.rocks, change.to_batch())
+        } else {
+            change.write(&self.rocks)
+        };
         if result.is_ok() {
             self.dirty.store(true, FLAG);
             #[cfg(test)]
             fault::after_commit();
+            let mut writer = self.writer.lock();
             let index_ops = self.append_hot(&mut writer, ops);
             self.apply_index_ops(&index_ops);
+            // Under the mutex, after the index update: what a read promotion checks.
+            self.write_seq.fetch_add(1, Ordering::Release);
         }
         drop(poison);
         drop(announcement);
-        self.write_seq.fetch_add(1, Ordering::Release);
         result
     }
 
