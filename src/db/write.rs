@@ -26,9 +26,13 @@ use crate::rocks::RocksStore;
 use crate::write_batch::WriteBatch;
 use std::sync::atomic::Ordering;
 
-/// Index operations applied per hold of the index write lock. Readers wait at most this many
-/// operations (a few hundred microseconds) behind a large write.
-pub(super) const INDEX_CHUNK: usize = 4096;
+/// Index operations applied per hold of the index write lock: a reader waits behind at most
+/// this many inserts (sorted, ~100-200 ns each), never behind a node rebuild
+/// ([`Db::apply_index_ops`]). Measured in PERFORMANCE.md, "Reads under a concurrent insert load".
+pub(super) const INDEX_CHUNK: usize = 128;
+/// Ingestions of at least this many keys (and an eighth of the index) rebuild the index by a
+/// merge and a bulk load outside the lock instead of inserting one by one.
+const MERGE_MIN_KEYS: usize = 4096;
 /// Writes of more keys than this announce themselves to the whole value cache at once.
 const BULK_KEYS: usize = 4096;
 
@@ -351,8 +355,17 @@ impl Db {
         }
     }
 
-    /// Replays index operations in order, releasing the index lock every [`INDEX_CHUNK`]
-    /// operations. Called under the writer mutex, which keeps every other mutation out.
+    /// Replays index operations in order, holding the index write lock for at most
+    /// [`INDEX_CHUNK`] operations at a time and never while a data node is rebuilt. Called
+    /// under the writer mutex, which keeps every other mutation out.
+    ///
+    /// An insert whose data node is full needs a grow (an expansion or split: building nodes
+    /// of up to 16 MiB, milliseconds). The chunk stops before that insert and releases the
+    /// write lock; the grow is planned and built under the *read* lock
+    /// ([`Alex::prepare_grow`]), which readers share, and is valid when installed because the
+    /// writer mutex froze the index meanwhile; then the write lock is taken again just to swap
+    /// the prebuilt nodes in ([`Alex::install_grow`]), and the replaced nodes are freed after
+    /// it is released.
     pub(super) fn apply_index_ops(&self, ops: &[IndexOp]) {
         // Key order visits the index's nodes in order (far fewer cache misses than a random
         // order). The sort is stable, so one key's operations keep their order (a record
@@ -366,21 +379,38 @@ impl Db {
         } else {
             ops
         };
-        for chunk in ops.chunks(INDEX_CHUNK) {
+        let mut next = 0;
+        while next < ops.len() {
             let mut index = self.index.write();
-            for &op in chunk {
-                match op {
+            let end = (next + INDEX_CHUNK).min(ops.len());
+            let mut grow_for = None;
+            while next < end {
+                match ops[next] {
                     IndexOp::Set(key, loc) => {
+                        if index.needs_grow(key) {
+                            grow_for = Some(key);
+                            break;
+                        }
                         index.insert(key, loc.to_raw());
                     }
                     IndexOp::Remove(key) => {
                         index.remove(key);
                     }
+                    // Only ever replaces a present key's payload: never grows.
                     IndexOp::Demote(key, old) => {
                         if index.get(key) == Some(old.to_raw()) {
                             index.insert(key, Location::COLD.to_raw());
                         }
                     }
+                }
+                next += 1;
+            }
+            drop(index);
+            if let Some(key) = grow_for {
+                let plan = self.index.read().prepare_grow(key);
+                if let Some(plan) = plan {
+                    let retired = self.index.write().install_grow(plan);
+                    drop(retired);
                 }
             }
         }
@@ -391,7 +421,7 @@ impl Db {
     /// the lock (the writer mutex keeps the index unchanged meanwhile) and swaps it in.
     fn merge_cold_keys(&self, keys: &[u64]) {
         let current_len = self.index.read().len();
-        if keys.len() >= (current_len / 8).max(INDEX_CHUNK) {
+        if keys.len() >= (current_len / 8).max(MERGE_MIN_KEYS) {
             let (merged_keys, merged_payloads) = {
                 let index = self.index.read();
                 merge_sorted(index.range(..), keys, Location::COLD.to_raw())
@@ -400,7 +430,9 @@ impl Db {
             // fail; if it did, the one-by-one inserts below still apply a write RocksDB has
             // already committed.
             if let Ok(new_index) = Alex::bulk_load(&merged_keys, &merged_payloads) {
-                *self.index.write() = new_index;
+                let old = std::mem::replace(&mut *self.index.write(), new_index);
+                // Freed after the write lock is released.
+                drop(old);
                 return;
             }
         }
