@@ -53,7 +53,6 @@ const MIN_OUT_OF_DOMAIN_SHARE: usize = 16;
 /// Largest fanout a split-down picks.
 const MAX_SPLIT_DOWN_FANOUT_LOG2: u32 = 12;
 
-
 /// Distinguishes index instances in a plan's stamp.
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
 
@@ -700,5 +699,21 @@ impl<P: Copy> Alex<P> {
             own,
             right,
         })
+    }
+}
+
+#[cfg(test)]
+impl<P: Copy> PreparedGrow<P> {
+    /// The kind of grow, for tests that check every kind is exercised.
+    pub(super) fn kind(&self) -> &'static str {
+        match (&self.step, self.doubled.is_some()) {
+            (Step::Expand(_), _) => "expand",
+            (Step::Widen { right: true, .. }, _) => "widen right",
+            (Step::Widen { right: false, .. }, _) => "widen left",
+            (Step::Sideways { .. }, false) => "sideways",
+            (Step::Sideways { .. }, true) => "double + sideways",
+            (Step::Down { parent: None, .. }, _) => "down at the root",
+            (Step::Down { .. }, _) => "down",
+        }
     }
 }

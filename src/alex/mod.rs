@@ -29,6 +29,8 @@ mod bulk_load;
 mod cost;
 mod data_node;
 mod grow;
+#[cfg(test)]
+mod grow_tests;
 mod iter;
 mod model;
 mod model_node;

@@ -73,6 +73,14 @@ pub struct RoundResult {
     pub inserts_per_sec: f64,
     /// Latency of every read made while the inserter ran.
     pub read_latency: LatencySummary,
+    /// Times the reader thread gave up its core during the round because it had to wait
+    /// (a lock, I/O, a page fault on a locked mapping): the stalls a write can cause.
+    #[serde(default)]
+    pub reader_waits: u64,
+    /// Times the reader thread was preempted (the cores are shared with the inserter and
+    /// RocksDB's background threads): stalls no engine design can avoid on this machine.
+    #[serde(default)]
+    pub reader_preemptions: u64,
 }
 
 /// One engine's figures.
@@ -147,13 +155,15 @@ pub fn run_engine(kind: SystemKind, c: &InsertLoadConfig) -> Result<EngineResult
             (inserted, read)
         });
         let insert_secs = insert_result?;
-        let (hist, bytes) = read_result?;
+        let (hist, bytes, (reader_waits, reader_preemptions)) = read_result?;
         bytes_read += bytes;
         rounds.push(RoundResult {
             inserts: round_keys.len() as u64,
             insert_secs,
             inserts_per_sec: round_keys.len() as f64 / insert_secs.max(1e-9),
             read_latency: hist.summary(),
+            reader_waits,
+            reader_preemptions,
         });
     }
     drop(writer);
@@ -206,8 +216,9 @@ fn read_until(
     value_size: usize,
     rng: &mut Rng,
     done: &AtomicBool,
-) -> Result<(LatencyHistogram, u64), String> {
+) -> Result<(LatencyHistogram, u64, (u64, u64)), String> {
     let mut session = system.session()?;
+    let switches_before = thread_context_switches();
     let mut hist = LatencyHistogram::new();
     let mut bytes = 0u64;
     let mut n = 0u64;
@@ -228,7 +239,26 @@ fn read_until(
         }
         n += 1;
     }
-    Ok((hist, bytes))
+    let after = thread_context_switches();
+    let switches = (
+        after.0.saturating_sub(switches_before.0),
+        after.1.saturating_sub(switches_before.1),
+    );
+    Ok((hist, bytes, switches))
+}
+
+/// This thread's (voluntary, involuntary) context switches so far.
+fn thread_context_switches() -> (u64, u64) {
+    // SAFETY: `getrusage` writes only into the zeroed `rusage` we pass, which outlives the
+    // call; RUSAGE_THREAD is valid on Linux.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) != 0 {
+            return (0, 0);
+        }
+        usage
+    };
+    (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64)
 }
 
 /// One engine's result with its child's peak memory.
@@ -329,11 +359,18 @@ pub fn render(report: &InsertLoadReport) -> String {
             .iter()
             .map(|x| fmt_ns(x.read_latency.max as f64))
             .collect();
+        let switches: Vec<String> = r
+            .rounds
+            .iter()
+            .map(|x| format!("{}/{}", x.reader_waits, x.reader_preemptions))
+            .collect();
         out.push_str(&format!(
-            "{}: p99.9 per round [{}], max per round [{}] (median round {})\n",
+            "{}: p99.9 per round [{}], max per round [{}], reader waits/preemptions per round \
+             [{}] (median round {})\n",
             r.engine,
             p999.join(", "),
             max.join(", "),
+            switches.join(", "),
             r.median_round
         ));
     }
