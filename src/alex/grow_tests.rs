@@ -2,6 +2,7 @@
 //! the engine's writer protocol) against plain inserts and a `BTreeMap`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::Alex;
 
@@ -35,15 +36,20 @@ fn shape(index: &Alex<u64>) -> Vec<String> {
         }
         if id.is_data() {
             let n = &index.leaves[id.index()];
-            let entries: Vec<(u64, u64)> = n.entries().collect();
+            let mut entries = DefaultHasher::new();
+            let mut count = 0usize;
+            for (k, p) in n.entries() {
+                (k, p).hash(&mut entries);
+                count += 1;
+            }
             out.push(format!(
-                "leaf {} dup {} prev {} next {} cap {} {:?}",
+                "leaf {} dup {} prev {} next {} cap {} keys {count} entries hash {:x}",
                 id.index(),
                 n.dup,
                 n.prev,
                 n.next,
                 n.capacity(),
-                entries
+                entries.finish()
             ));
         } else {
             let m = &index.models[id.index()];
@@ -86,6 +92,10 @@ enum Dist {
     Descending,
     Clustered,
     Dense,
+    /// A spread preload, then ascending inserts into one narrow range inside it: one node
+    /// grows to the maximum size, and its splits run out of parent slots (a split down
+    /// below a model node).
+    Narrow,
 }
 
 fn key_for(dist: Dist, i: u64, rng: &mut Rng) -> u64 {
@@ -95,6 +105,7 @@ fn key_for(dist: Dist, i: u64, rng: &mut Rng) -> u64 {
         Dist::Descending => (1 << 40) - i * 3,
         Dist::Clustered => (rng.below(8) << 56) + rng.below(1 << 20),
         Dist::Dense => rng.below(20_000),
+        Dist::Narrow => (1 << 40) + i,
     }
 }
 
@@ -103,9 +114,13 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64, kinds: &mut BTreeMap<&'sta
     let mut rng = Rng(seed);
     let mut model = BTreeMap::new();
     for i in 0..preload {
-        let k = key_for(dist, i, &mut rng);
+        let k = match dist {
+            Dist::Narrow => rng.below(1 << 41),
+            _ => key_for(dist, i, &mut rng),
+        };
         model.insert(k, k ^ 1);
     }
+    let mut inserted: Vec<u64> = model.keys().copied().collect();
     let keys: Vec<u64> = model.keys().copied().collect();
     let payloads: Vec<u64> = model.values().copied().collect();
     let (mut plain, mut planned) = if preload == 0 {
@@ -132,6 +147,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64, kinds: &mut BTreeMap<&'sta
             assert_eq!(planned.remove(k), want, "{context}: planned remove");
         } else {
             let k = key_for(dist, preload + i, &mut rng);
+            inserted.push(k);
             let want = model.insert(k, i);
             assert_eq!(plain.insert(k, i), want, "{context}: plain insert");
             assert_eq!(
@@ -140,7 +156,7 @@ fn run(dist: Dist, seed: u64, preload: u64, ops: u64, kinds: &mut BTreeMap<&'sta
                 "{context}: planned insert"
             );
         }
-        if i % 20_000 == 0 {
+        if i % 100_000 == 0 {
             planned
                 .check_invariants()
                 .unwrap_or_else(|e| panic!("{context}: {e}"));
@@ -171,6 +187,7 @@ fn planned_grows_build_the_tree_plain_inserts_build_and_match_a_btreemap() {
     run(Dist::Descending, 5, 50_000, 150_000, &mut kinds);
     run(Dist::Clustered, 6, 0, 150_000, &mut kinds);
     run(Dist::Dense, 7, 0, 60_000, &mut kinds);
+    run(Dist::Narrow, 8, 10_000, 800_000, &mut kinds);
     eprintln!("grows: {kinds:?}");
     for kind in [
         "expand",

@@ -99,7 +99,7 @@
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
 //! | two writers | one writer mutex; the order above |
-//! | readers stalled by index growth | a grow is built under the read lock and installed by pointer swaps under the write lock, old nodes freed after it; the write lock is held for at most `INDEX_CHUNK` (128) operations ([`write`]). Left under the lock: a removal's shrink rebuild, and writing the child slots of a split node's own block |
+//! | readers stalled by index growth | a grow is built under the read lock and installed by pointer swaps under the write lock, old nodes freed after it; the write lock is held for at most `INDEX_CHUNK` (16) operations ([`write`]); readers spin on a held lock instead of sleeping, and a writer lets spinning readers through before it takes the lock again ([`index_lock`]). Left under the lock: a removal's shrink rebuild, and writing the child slots of a split node's own block or setting the duplication of a doubled node's children (proportional to those, not to keys) |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
 mod index_lock;

@@ -18,9 +18,10 @@
 //!   key rewritten since its record was appended keeps its newer location.
 //! * Index updates in short holds of the write lock, grows built outside it
 //!   ([`Db::apply_index_ops`]): a reader's lookup waits behind at most [`INDEX_CHUNK`] inserts,
-//!   never behind a node rebuild. Before, a chunk of 4096 operations held the lock for ~0.5 ms
-//!   and a grow inside it for milliseconds (read p99.9 367 µs, max 65 ms beside batched inserts
-//!   into 10M keys; PERFORMANCE.md, "Reads under a concurrent insert load").
+//!   never behind a node rebuild, and (the index lock's handoff) only behind the chunk already
+//!   running. Before, a chunk of 4096 operations held the lock for ~0.5 ms and a grow inside it
+//!   for milliseconds (read p99.9 367 µs, max 65 ms beside batched inserts into 10M keys;
+//!   PERFORMANCE.md, "Reads under a concurrent insert load").
 
 use super::{Db, FLAG};
 use crate::alex::{i64_to_key, Alex};
@@ -32,7 +33,8 @@ use crate::write_batch::WriteBatch;
 use std::sync::atomic::Ordering;
 
 /// Index operations applied per hold of the index write lock: a reader waits behind at most
-/// this many inserts (sorted, ~100-200 ns each), never behind a node rebuild
+/// this many inserts (sorted, ~100-200 ns each: a few microseconds, shorter than the 200 µs a
+/// reader spins before it sleeps, see `index_lock`), never behind a node rebuild
 /// ([`Db::apply_index_ops`]). Measured in PERFORMANCE.md, "Reads under a concurrent insert load".
 pub(super) const INDEX_CHUNK: usize = 16;
 /// Ingestions of at least this many keys (and an eighth of the index) rebuild the index by a
