@@ -186,7 +186,7 @@ impl<P: Copy> Alex<P> {
     /// use alexkv::alex::Alex;
     /// let mut index: Alex<u64> = Alex::new();
     /// for k in 0..10_000u64 {
-    ///     if let Some(plan) = index.prepare_grow(k * 3) {
+    ///     while let Some(plan) = index.prepare_grow(k * 3) {
     ///         let retired = index.install_grow(plan);
     ///         drop(retired); // a lock-holding caller drops it after unlocking
     ///     }

@@ -20,6 +20,10 @@
 //!    done. On the 2-core machines these run on, the reader and the inserter each have a core
 //!    (shared with RocksDB's background threads). One value in [`CHECK_EVERY`] is checked.
 //! 4. The report keeps every round; the figures quoted are the round with the median p99.9.
+//!    Beside the percentiles, each round counts the reader's context switches (`getrusage`):
+//!    *waits* (it slept: a lock, I/O) and *preemptions* (its core was taken), and for alexkv the
+//!    point reads it sent to RocksDB (Cold-path reads), which tell a stall caused by the index
+//!    from one caused by a read's path.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +85,10 @@ pub struct RoundResult {
     /// RocksDB's background threads): stalls no engine design can avoid on this machine.
     #[serde(default)]
     pub reader_preemptions: u64,
+    /// alexkv only: point reads it sent to RocksDB during the round (the reader's Cold-path
+    /// reads: keys demoted, or marked in flight by the write running beside them).
+    #[serde(default)]
+    pub alexkv_rocksdb_gets: Option<u64>,
 }
 
 /// One engine's figures.
@@ -140,6 +148,7 @@ pub fn run_engine(kind: SystemKind, c: &InsertLoadConfig) -> Result<EngineResult
     // The inserter's own handle (for SQLite its own connection).
     let mut writer = system.handle(c.memory_budget, false)?;
     for round_keys in fresh.chunks(c.inserts) {
+        let gets_before = rocksdb_gets(&system);
         let done = AtomicBool::new(false);
         let (insert_result, read_result) = std::thread::scope(|s| {
             let (writer, done) = (&mut writer, &done);
@@ -164,6 +173,9 @@ pub fn run_engine(kind: SystemKind, c: &InsertLoadConfig) -> Result<EngineResult
             read_latency: hist.summary(),
             reader_waits,
             reader_preemptions,
+            alexkv_rocksdb_gets: rocksdb_gets(&system)
+                .zip(gets_before)
+                .map(|(after, before)| after.saturating_sub(before)),
         });
     }
     drop(writer);
@@ -179,6 +191,11 @@ pub fn run_engine(kind: SystemKind, c: &InsertLoadConfig) -> Result<EngineResult
         rounds,
         bytes_read,
     })
+}
+
+/// alexkv's count of point reads sent to RocksDB (`None` for the other systems).
+fn rocksdb_gets(system: &System) -> Option<u64> {
+    system.alexkv_stats()?.get("rocksdb")?.get("gets")?.as_u64()
 }
 
 fn rows_of(keys: &[u64], value_size: usize) -> Vec<(u64, Vec<u8>)> {
@@ -364,13 +381,29 @@ pub fn render(report: &InsertLoadReport) -> String {
             .iter()
             .map(|x| format!("{}/{}", x.reader_waits, x.reader_preemptions))
             .collect();
+        let cold: Vec<String> = r
+            .rounds
+            .iter()
+            .filter_map(|x| {
+                let gets = x.alexkv_rocksdb_gets?;
+                Some(format!(
+                    "{:.2}%",
+                    100.0 * gets as f64 / x.read_latency.count.max(1) as f64
+                ))
+            })
+            .collect();
         out.push_str(&format!(
             "{}: p99.9 per round [{}], max per round [{}], reader waits/preemptions per round \
-             [{}] (median round {})\n",
+             [{}]{} (median round {})\n",
             r.engine,
             p999.join(", "),
             max.join(", "),
             switches.join(", "),
+            if cold.is_empty() {
+                String::new()
+            } else {
+                format!(", reads sent to RocksDB [{}]", cold.join(", "))
+            },
             r.median_round
         ));
     }
