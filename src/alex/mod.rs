@@ -31,6 +31,7 @@ mod data_node;
 mod grow;
 #[cfg(test)]
 mod grow_tests;
+mod install;
 mod iter;
 mod model;
 mod model_node;
@@ -39,7 +40,7 @@ use data_node::{DataNode, NodeInsert, NIL};
 use model_node::{ModelNode, NodeId};
 
 pub use bulk_load::BulkLoadError;
-pub use grow::{PreparedGrow, Retired};
+pub use install::{PreparedGrow, Retired};
 pub use iter::Range;
 
 /// Structural statistics of an index, for the engine's `stats()`.
@@ -96,7 +97,7 @@ impl<P: Copy> Alex<P> {
             len: 0,
             head: 0,
             tail: 0,
-            instance: grow::next_instance(),
+            instance: install::next_instance(),
             version: 0,
         };
         let leaf = index.alloc_leaf(DataNode::empty(0));
