@@ -83,8 +83,19 @@ fn index_of(key: u64) -> Option<usize> {
 /// tier many times within one write.
 const FILLER_BASE: u64 = 0xF00D << 48;
 
+/// Keys just above a checked key that only ever grow in number (see [`growth_key`]): they
+/// fill the checked key's own index node, so that it expands and splits while readers look the
+/// checked key up.
+const GROWTH_SPAN: u64 = 1 << 32;
+
 fn is_filler(key: u64) -> bool {
     key >> 48 == 0xF00D
+        || (0..KEYS).any(|i| key.wrapping_sub(key_of(i)).wrapping_sub(1) < GROWTH_SPAN)
+}
+
+/// The `n`-th growth key beside checked key `i`: new on every call with a new `n`.
+fn growth_key(i: usize, n: u64) -> u64 {
+    key_of(i as u64).wrapping_add(1 + n % GROWTH_SPAN)
 }
 
 /// What one read of key `i` observed, and the bounds it must respect.
@@ -133,6 +144,7 @@ fn writer(shared: &Shared, w: u64) -> u64 {
         .filter(|i| *i as u64 % WRITERS == w)
         .collect();
     let mut ops = 0;
+    let mut grown = 0u64;
     while !shared.stop.load(SeqCst) {
         ops += 1;
         let roll = rng.below(1000);
@@ -150,6 +162,11 @@ fn writer(shared: &Shared, w: u64) -> u64 {
                 let k = FILLER_BASE + w * 100_000 + j;
                 batch.put(k, value(k, ops));
             }
+            for _ in 0..2000 {
+                let k = growth_key(mine[rng.below(mine.len() as u64) as usize], grown);
+                grown += 1;
+                batch.put(k, value(k, ops));
+            }
             shared.db.write(batch).unwrap();
             for (i, enc) in done {
                 shared.keys[i].acked.store(enc, SeqCst);
@@ -159,6 +176,12 @@ fn writer(shared: &Shared, w: u64) -> u64 {
             let n = 2 + rng.below(6) as usize;
             let mut batch = WriteBatch::new();
             let mut done = Vec::new();
+            // New keys beside this writer's checked keys: the index keeps growing.
+            for _ in 0..32 {
+                let k = growth_key(mine[rng.below(mine.len() as u64) as usize], grown);
+                grown += 1;
+                batch.put(k, value(k, ops));
+            }
             for _ in 0..n {
                 let i = mine[rng.below(mine.len() as u64) as usize];
                 if done.iter().any(|(j, _)| *j == i) {
@@ -474,6 +497,13 @@ fn readers_never_see_stale_or_foreign_values_with_tiny_cache_and_hot_tier() {
         s.hot_tier
     );
     assert!(s.cache.inserts > 0, "{:?}", s.cache);
+    // Growth keys kept arriving beside the checked keys: their nodes grew (split) while read.
+    assert!(
+        s.keys > 20_000 && s.index.data_nodes > 1,
+        "the index did not grow: {} keys, {:?}",
+        s.keys,
+        s.index
+    );
 }
 
 #[test]

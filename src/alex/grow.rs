@@ -13,10 +13,28 @@
 //!    fanout to make some); the keys divide along the parent's own slot boundary. Otherwise, or when
 //!    that boundary would leave one side empty, the node splits down: it becomes a model node trained
 //!    on its own keys, with children built by the bulk loader.
+//!
+//! # Planning apart from installing
+//!
+//! A grow is done in two steps so that a concurrent engine need not stall its readers while the
+//! new nodes are built (a node holds up to 16 MiB, a build takes milliseconds):
+//! * [`Alex::prepare_grow`] (`&self`) decides what to do and **builds every new node and every
+//!   new child array**, predicting the arena ids the install will hand out (the free lists and
+//!   arena lengths are known, and nothing may change the index in between), so the prebuilt
+//!   child arrays already point at the right ids;
+//! * [`Alex::install_grow`] (`&mut self`) moves the prebuilt nodes into the arenas, swaps child
+//!   arrays, fills the child slots of the grown node's own block and relinks the leaf list: work
+//!   proportional to the number of new nodes, not to their keys. It returns the replaced nodes
+//!   and arrays ([`Retired`]) so that the caller can free them after releasing its lock.
+//!
+//! A plan is stamped with the index's identity and mutation count; installing a plan made
+//! against another state is refused and the grow is redone in place (correct, just not cheap).
+//! `Alex::insert` runs both steps back to back, so both paths are one code path.
 
 use super::bulk_load::{choose_fanout_log2, slot_boundaries};
 use super::cost::{self, BAD_MODEL_FACTOR, CATASTROPHIC_SHIFTS, TRAVERSAL_COST};
 use super::data_node::{DataNode, Placement, EXPAND_DENSITY, INIT_DENSITY, NIL};
+use super::install::{IdPlan, PreparedGrow, Step};
 use super::model::LinearModel;
 use super::model_node::{aligned_blocks, ModelNode, NodeId, MAX_FANOUT};
 use super::Alex;
@@ -48,43 +66,110 @@ impl<P: Copy> Alex<P> {
         path
     }
 
-    /// Makes room in full data node `leaf` (on `key`'s path) for one more key.
-    pub(super) fn grow(&mut self, leaf: u32, key: u64) {
+    fn leaf_ids(&self, extra_free: Option<u32>) -> IdPlan<'_> {
+        IdPlan {
+            free: &self.free_leaves,
+            extra_free,
+            next_new: self.leaves.len() as u32,
+        }
+    }
+
+    /// Whether inserting `key` needs a grow first: its data node is full and `key` is absent.
+    /// Cheap (one lookup).
+    #[inline]
+    pub fn needs_grow(&self, key: u64) -> bool {
+        let leaf = &self.leaves[self.leaf_for(key) as usize];
+        leaf.is_full() && leaf.find(key).is_none()
+    }
+
+    /// Plans and builds the grow an insert of `key` needs, or `None` when it needs none. Takes
+    /// `&self`: run it under a read lock, while nothing else may change the index, then
+    /// [`Alex::install_grow`] the result and insert.
+    ///
+    /// ```
+    /// use alexkv::alex::Alex;
+    /// let mut index: Alex<u64> = Alex::new();
+    /// for k in 0..10_000u64 {
+    ///     while let Some(plan) = index.prepare_grow(k * 3) {
+    ///         let retired = index.install_grow(plan);
+    ///         drop(retired); // a lock-holding caller drops it after unlocking
+    ///     }
+    ///     assert!(!index.needs_grow(k * 3));
+    ///     index.insert(k * 3, k);
+    /// }
+    /// assert_eq!(index.get(300), Some(100));
+    /// ```
+    pub fn prepare_grow(&self, key: u64) -> Option<PreparedGrow<P>> {
+        if !self.needs_grow(key) {
+            return None;
+        }
+        Some(self.plan_grow(self.leaf_for(key), key))
+    }
+
+    /// Decides how to grow `leaf` and builds the result (see the module docs).
+    pub(super) fn plan_grow(&self, leaf: u32, key: u64) -> PreparedGrow<P> {
+        let stamp = (self.instance, self.version);
+        let plan = |doubled: Option<(u32, Vec<NodeId>)>, step: Step<P>| PreparedGrow {
+            stamp,
+            key,
+            leaf,
+            doubled,
+            step,
+        };
         let parent = self.path_to(key).last().copied();
         if let Some((m, slot)) = parent {
-            if self.try_widen(m, slot, leaf) {
-                return;
+            if let Some(step) = self.plan_widen(m, slot, leaf) {
+                return plan(None, step);
             }
         }
+        let node = &self.leaves[leaf as usize];
         if !self.should_split(leaf, parent.is_some()) {
-            let placement = self.leaves[leaf as usize].placement_hint();
-            self.rebuild_leaf_with(leaf, EXPAND_DENSITY, placement);
-            return;
+            let step = Step::Expand(self.rebuilt_leaf(leaf, EXPAND_DENSITY, node.placement_hint()));
+            return plan(None, step);
         }
         let Some((m, slot)) = parent else {
-            self.split_down(leaf, None);
-            return;
+            return plan(None, self.plan_split_down(leaf, None, node.dup, None));
         };
-        let dup = self.leaves[leaf as usize].dup;
-        if dup == 0 && self.models[m as usize].children.len() < MAX_FANOUT {
-            self.double_model(m);
+        let (mut doubled, dup, slot, router) =
+            if node.dup == 0 && self.models[m as usize].children.len() < MAX_FANOUT {
+                let old = &self.models[m as usize];
+                let mut children = Vec::with_capacity(old.children.len() * 2);
+                for &c in &old.children {
+                    children.push(c);
+                    children.push(c);
+                }
+                let mut model = old.model;
+                model.scale(2.0);
+                let router = ModelNode {
+                    model,
+                    offset: old.offset * 2,
+                    children: Vec::new(),
+                    dup: old.dup,
+                };
+                (Some(children), node.dup + 1, slot * 2, Some(router))
+            } else {
+                (None, node.dup, slot, None)
+            };
+        let router = router.as_ref().unwrap_or(&self.models[m as usize]);
+        if dup > 0 {
+            if let Some(step) = self.plan_sideways(router, slot, leaf, dup, doubled.as_mut(), m) {
+                return plan(doubled.map(|c| (m, c)), step);
+            }
         }
-        let slot = if self.leaves[leaf as usize].dup > dup {
-            slot * 2
-        } else {
-            slot
-        };
-        if self.leaves[leaf as usize].dup == 0 || !self.split_sideways(m, slot, leaf) {
-            self.split_down(leaf, Some((m, slot)));
-        }
+        let block = ModelNode::block(slot, dup);
+        let step = self.plan_split_down(leaf, Some((m, block)), dup, doubled.as_mut());
+        plan(doubled.map(|c| (m, c)), step)
     }
 
     /// Rebuilds `leaf` in place at `density`, spreading its gaps.
     pub(super) fn rebuild_leaf(&mut self, leaf: u32, density: f64) {
-        self.rebuild_leaf_with(leaf, density, Placement::Spread);
+        let node = self.rebuilt_leaf(leaf, density, Placement::Spread);
+        self.version += 1;
+        self.leaves[leaf as usize] = node;
     }
 
-    fn rebuild_leaf_with(&mut self, leaf: u32, density: f64, placement: Placement) {
+    /// `leaf`'s entries in a new node at `density`, with its neighbours.
+    fn rebuilt_leaf(&self, leaf: u32, density: f64, placement: Placement) -> DataNode<P> {
         let old = &self.leaves[leaf as usize];
         // A model whose measured cost still matches what was expected of it is stretched to the
         // new size instead of retrained (one pass over the keys instead of three).
@@ -94,7 +179,7 @@ impl<P: Copy> Alex<P> {
         let mut node = old.rebuilt(density, placement, rescale);
         node.prev = old.prev;
         node.next = old.next;
-        self.leaves[leaf as usize] = node;
+        node
     }
 
     fn drain(&self, leaf: u32) -> (Vec<u64>, Vec<P>) {
@@ -134,38 +219,25 @@ impl<P: Copy> Alex<P> {
         halves + extra_level + cost::size_cost(header, n) < expand
     }
 
-    /// Doubles model node `m`'s fanout: every child owns twice the slots, routing is unchanged.
-    fn double_model(&mut self, m: u32) {
-        let old = std::mem::take(&mut self.models[m as usize].children);
-        let mut children = Vec::with_capacity(old.len() * 2);
-        for &c in &old {
-            children.push(c);
-            children.push(c);
-        }
-        let mut i = 0;
-        while i < old.len() {
-            let dup = self.dup_of(old[i]);
-            self.set_dup(old[i], dup + 1);
-            i += 1 << dup;
-        }
-        let node = &mut self.models[m as usize];
-        node.children = children;
-        node.model.scale(2.0);
-        node.offset *= 2;
-    }
-
-    /// Splits `leaf` (owning `2^dup >= 2` slots of `m` around `slot`) into two nodes along `m`'s
-    /// slot boundary. Returns false, changing nothing, when one side would be empty and the other
-    /// too large to rebuild.
-    fn split_sideways(&mut self, m: u32, slot: usize, leaf: u32) -> bool {
+    /// Splits `leaf` (owning `2^dup >= 2` slots of model node `m`, routed by `router`, around
+    /// `slot`) into two nodes along the slot boundary. `None` when one side would be empty and
+    /// the other too large to rebuild. The right half's slots are filled in `doubled` when
+    /// given, else at install.
+    fn plan_sideways(
+        &self,
+        router: &ModelNode,
+        slot: usize,
+        leaf: u32,
+        dup: u8,
+        doubled: Option<&mut Vec<NodeId>>,
+        m: u32,
+    ) -> Option<Step<P>> {
         let node = &self.leaves[leaf as usize];
-        let dup = node.dup;
         let placement = node.placement_hint();
         let block = ModelNode::block(slot, dup);
         let mid = block.start + (1usize << (dup - 1));
         let (keys, payloads) = self.drain(leaf);
-        let parent = &self.models[m as usize];
-        let cut = keys.partition_point(|&k| parent.slot(k) < mid);
+        let cut = keys.partition_point(|&k| router.slot_unclamped(k) < mid as i64);
         // All keys on one side: the split still halves the node's block and rebuilds it below
         // its density bound, which is progress, unless the node is at its maximum size (then
         // only a split down can divide it).
@@ -173,7 +245,7 @@ impl<P: Copy> Alex<P> {
         if one_sided
             && (keys.len() as f64 / INIT_DENSITY) as usize > DataNode::<P>::max_capacity() / 2
         {
-            return false;
+            return None;
         }
         let left_place = if placement == Placement::RoomLeft {
             placement
@@ -185,31 +257,48 @@ impl<P: Copy> Alex<P> {
         } else {
             Placement::Spread
         };
-        let (prev, next) = (node.prev, node.next);
-        self.leaves[leaf as usize] = DataNode::build(
+        let left = DataNode::build(
             &keys[..cut],
             &payloads[..cut],
             INIT_DENSITY,
             left_place,
             dup - 1,
         );
-        let right = self.alloc_leaf(DataNode::build(
+        let right = DataNode::build(
             &keys[cut..],
             &payloads[cut..],
             INIT_DENSITY,
             right_place,
             dup - 1,
-        ));
-        self.models[m as usize].children[mid..block.end].fill(NodeId::data(right));
-        self.link_chain(prev, &[leaf, right], next);
-        true
+        );
+        let right_id = self.leaf_ids(None).next();
+        let fill = match doubled {
+            Some(children) => {
+                children[mid..block.end].fill(NodeId::data(right_id));
+                None
+            }
+            None => Some(mid..block.end),
+        };
+        Some(Step::Sideways {
+            m,
+            fill,
+            left,
+            right,
+            right_id,
+        })
     }
 
-    /// Replaces `leaf` with a model node over its keys (in `parent` at `slot`, or as the root).
-    fn split_down(&mut self, leaf: u32, parent: Option<(u32, usize)>) {
+    /// Replaces `leaf` with a model node over its keys (in `parent`'s `block`, or as the root),
+    /// built in a scratch index and renumbered to the ids the install will allocate.
+    fn plan_split_down(
+        &self,
+        leaf: u32,
+        parent: Option<(u32, std::ops::Range<usize>)>,
+        dup: u8,
+        doubled: Option<&mut Vec<NodeId>>,
+    ) -> Step<P> {
         let (keys, payloads) = self.drain(leaf);
-        let node = &self.leaves[leaf as usize];
-        let (dup, prev, next, placement) = (node.dup, node.prev, node.next, node.placement_hint());
+        let placement = self.leaves[leaf as usize].placement_hint();
         let k = choose_fanout_log2::<P>(&keys).clamp(1, MAX_SPLIT_DOWN_FANOUT_LOG2);
         let fanout = 1usize << k;
         let mut model = LinearModel::fit_ranks(&keys, fanout as f64 / keys.len().max(1) as f64);
@@ -222,45 +311,97 @@ impl<P: Copy> Alex<P> {
             }
             Placement::Spread => {}
         }
-        self.free_leaf(leaf);
+        let mut scratch: Alex<P> = Alex::new();
+        scratch.free_leaf(scratch.head);
         let mut chain = Vec::new();
         let mut node = ModelNode::new(model, Vec::new(), dup);
-        node.children = self.build_children(&node, fanout, &keys, &payloads, 0, &mut chain);
-        let id = NodeId::model(self.alloc_model(node));
-        self.link_chain(prev, &chain, next);
-        match parent {
-            None => self.root = id,
-            Some((m, slot)) => {
-                let block = ModelNode::block(slot, dup);
-                self.models[m as usize].children[block].fill(id);
+        node.children = scratch.build_children(&node, fanout, &keys, &payloads, 0, &mut chain);
+        let root = scratch.alloc_model(node);
+        // Ids the install will hand out: leaves in chain order (the grown node's own slot is
+        // freed first, so it comes back first), models root first, then the rest in order.
+        let mut leaf_plan = self.leaf_ids(Some(leaf));
+        let mut leaf_map = vec![NIL; scratch.leaves.len()];
+        let leaf_ids: Vec<u32> = chain
+            .iter()
+            .map(|&l| {
+                let id = leaf_plan.next();
+                leaf_map[l as usize] = id;
+                id
+            })
+            .collect();
+        let mut model_order = vec![root];
+        model_order.extend((0..scratch.models.len() as u32).filter(|&i| i != root));
+        let mut model_plan = IdPlan {
+            free: &self.free_models,
+            extra_free: None,
+            next_new: self.models.len() as u32,
+        };
+        let mut model_map = vec![NIL; scratch.models.len()];
+        let model_ids: Vec<u32> = model_order
+            .iter()
+            .map(|&i| {
+                let id = model_plan.next();
+                model_map[i as usize] = id;
+                id
+            })
+            .collect();
+        let mut leaves: Vec<Option<DataNode<P>>> = scratch.leaves.into_iter().map(Some).collect();
+        let mut models: Vec<Option<ModelNode>> = scratch.models.into_iter().map(Some).collect();
+        let leaves: Vec<DataNode<P>> = chain
+            .iter()
+            .filter_map(|&l| leaves[l as usize].take())
+            .collect();
+        let models: Vec<ModelNode> = model_order
+            .iter()
+            .filter_map(|&i| models[i as usize].take())
+            .map(|mut m| {
+                for c in &mut m.children {
+                    *c = if c.is_data() {
+                        NodeId::data(leaf_map[c.index()])
+                    } else {
+                        NodeId::model(model_map[c.index()])
+                    };
+                }
+                m
+            })
+            .collect();
+        let parent = parent.map(|(m, block)| match doubled {
+            Some(children) => {
+                children[block].fill(NodeId::model(model_ids[0]));
+                (m, None)
             }
+            None => (m, Some(block)),
+        });
+        Step::Down {
+            parent,
+            models,
+            model_ids,
+            leaves,
+            leaf_ids,
         }
     }
 
-    /// Widens model node `m` when its edge child `leaf` (at `slot`) holds enough keys beyond `m`'s
-    /// key domain. Returns whether it did.
-    fn try_widen(&mut self, m: u32, slot: usize, leaf: u32) -> bool {
+    /// Plans widening model node `m` when its edge child `leaf` (at `slot`) holds enough keys
+    /// beyond `m`'s key domain; `None` when it should not widen.
+    fn plan_widen(&self, m: u32, slot: usize, leaf: u32) -> Option<Step<P>> {
         let node = &self.leaves[leaf as usize];
         let parent = &self.models[m as usize];
         let fanout = parent.children.len();
         let block = ModelNode::block(slot, node.dup);
-        let Some((lo_key, hi_key)) = node.key_range() else {
-            return false;
-        };
+        let (lo_key, hi_key) = node.key_range()?;
         let right = block.end == fanout && parent.slot_unclamped(hi_key) >= fanout as i64;
         let left = block.start == 0 && parent.slot_unclamped(lo_key) < 0;
         if !(right || left) || fanout >= MAX_FANOUT {
-            return false;
+            return None;
         }
         let (keys, payloads) = self.drain(leaf);
-        let parent = &self.models[m as usize];
         let outside = if right {
             keys.len() - keys.partition_point(|&k| parent.slot_unclamped(k) < fanout as i64)
         } else {
             keys.partition_point(|&k| parent.slot_unclamped(k) < 0)
         };
         if outside < MIN_OUT_OF_DOMAIN || outside * MIN_OUT_OF_DOMAIN_SHARE < keys.len() {
-            return false;
+            return None;
         }
         let reach = if right {
             parent.slot_unclamped(hi_key).saturating_add(1)
@@ -272,63 +413,64 @@ impl<P: Copy> Alex<P> {
             wide *= 2;
         }
         let added = wide - fanout;
-        let (dup, prev, next) = (node.dup, node.prev, node.next);
-        let mut children = std::mem::take(&mut self.models[m as usize].children);
-        if !right {
-            self.models[m as usize].offset += added as i64;
-        }
+        let mut children = Vec::with_capacity(wide);
+        let offset_add = if right { 0 } else { added as i64 };
         let new_blocks = if right {
+            children.extend_from_slice(&parent.children);
             children.resize(wide, NodeId::data(0));
             aligned_blocks(fanout, wide)
         } else {
-            let mut widened = vec![NodeId::data(0); added];
-            widened.extend_from_slice(&children);
-            children = widened;
+            children.resize(added, NodeId::data(0));
+            children.extend_from_slice(&parent.children);
             aligned_blocks(0, added)
         };
-        // Re-partition the edge node's keys over its own block and the new blocks.
-        let bounds = slot_boundaries(&self.models[m as usize], wide, &keys);
+        // Re-partition the edge node's keys over its own block and the new blocks, routing
+        // as the widened node will.
+        let router = ModelNode {
+            model: parent.model,
+            offset: parent.offset + offset_add,
+            children: Vec::new(),
+            dup: parent.dup,
+        };
+        let bounds = slot_boundaries(&router, wide, &keys);
         let own = if right {
             block.start..fanout
         } else {
             block.start + added..block.end + added
         };
         let (own_lo, own_hi) = (bounds[own.start], bounds[own.end]);
-        let mut fresh = Vec::new();
+        let placement = if right {
+            Placement::RoomRight
+        } else {
+            Placement::RoomLeft
+        };
+        let mut ids = self.leaf_ids(None);
+        let mut fresh = Vec::with_capacity(new_blocks.len());
         for &(start, log) in &new_blocks {
             let (lo, hi) = (bounds[start], bounds[start + (1usize << log)]);
-            let placement = if right {
-                Placement::RoomRight
-            } else {
-                Placement::RoomLeft
-            };
-            let id = self.alloc_leaf(DataNode::build(
+            fresh.push(DataNode::build(
                 &keys[lo..hi],
                 &payloads[lo..hi],
                 INIT_DENSITY,
                 placement,
                 log,
             ));
-            children[start..start + (1usize << log)].fill(NodeId::data(id));
-            fresh.push(id);
+            children[start..start + (1usize << log)].fill(NodeId::data(ids.next()));
         }
-        self.leaves[leaf as usize] = DataNode::build(
+        let own = DataNode::build(
             &keys[own_lo..own_hi],
             &payloads[own_lo..own_hi],
             INIT_DENSITY,
             Placement::Spread,
-            dup,
+            node.dup,
         );
-        self.models[m as usize].children = children;
-        if right {
-            let mut chain = vec![leaf];
-            chain.extend(fresh);
-            self.link_chain(prev, &chain, next);
-        } else {
-            fresh.push(leaf);
-            self.link_chain(prev, &fresh, next);
-        }
-        debug_assert!(prev == NIL || self.leaves[prev as usize].next != NIL);
-        true
+        Some(Step::Widen {
+            m,
+            children,
+            offset_add,
+            fresh,
+            own,
+            right,
+        })
     }
 }

@@ -29,6 +29,9 @@ mod bulk_load;
 mod cost;
 mod data_node;
 mod grow;
+#[cfg(test)]
+mod grow_tests;
+mod install;
 mod iter;
 mod model;
 mod model_node;
@@ -37,6 +40,7 @@ use data_node::{DataNode, NodeInsert, NIL};
 use model_node::{ModelNode, NodeId};
 
 pub use bulk_load::BulkLoadError;
+pub use install::{PreparedGrow, Retired};
 pub use iter::Range;
 
 /// Structural statistics of an index, for the engine's `stats()`.
@@ -69,6 +73,10 @@ pub struct Alex<P: Copy> {
     /// First and last data node in key order.
     head: u32,
     tail: u32,
+    /// Unique per index (and per `clear`): with `version`, the stamp of a grow plan.
+    instance: u64,
+    /// Bumped by every mutation, so a grow plan made against another state is detected.
+    version: u64,
 }
 
 impl<P: Copy> Default for Alex<P> {
@@ -89,6 +97,8 @@ impl<P: Copy> Alex<P> {
             len: 0,
             head: 0,
             tail: 0,
+            instance: install::next_instance(),
+            version: 0,
         };
         let leaf = index.alloc_leaf(DataNode::empty(0));
         index.root = NodeId::data(leaf);
@@ -140,6 +150,7 @@ impl<P: Copy> Alex<P> {
 
     /// Inserts `key`, returning the previous payload when the key was present.
     pub fn insert(&mut self, key: u64, payload: P) -> Option<P> {
+        self.version += 1;
         loop {
             let leaf = self.leaf_for(key);
             match self.leaves[leaf as usize].insert(key, payload) {
@@ -155,6 +166,7 @@ impl<P: Copy> Alex<P> {
 
     /// Removes `key`, returning its payload.
     pub fn remove(&mut self, key: u64) -> Option<P> {
+        self.version += 1;
         let leaf = self.leaf_for(key);
         let node = &mut self.leaves[leaf as usize];
         let payload = node.remove(key)?;

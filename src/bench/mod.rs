@@ -16,6 +16,7 @@
 //! | [`memory`]    | peak and current RSS, directory sizes                                 |
 //! | [`alloc`]     | a counting global allocator: live heap bytes of a structure          |
 //! | [`index_compare`] | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
+//! | [`insert_load`] | `ycsb_benchmark --mode read-under-insert`: read tail under inserts |
 //! | [`child`]     | run one system's phase in a child process and collect its result      |
 //! | [`defaults_run`] | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
 //! | [`sqlite`]    | the tuned SQLite baseline                                             |
@@ -34,6 +35,7 @@ pub mod child;
 pub mod defaults_run;
 pub mod histogram;
 pub mod index_compare;
+pub mod insert_load;
 pub mod keys;
 pub mod lsm;
 pub mod memory;

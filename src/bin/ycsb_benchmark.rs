@@ -1,10 +1,14 @@
 //! `ycsb_benchmark --workload <a..f|path> --size N`: YCSB core workloads on alexkv, plain RocksDB
 //! and SQLite, each engine in its own child process on the same operation stream. See
 //! `alexkv::bench::ycsb_run`.
+//!
+//! `ycsb_benchmark --mode read-under-insert --size N --inserts M`: read latency percentiles while
+//! another thread inserts new keys at full speed (see `alexkv::bench::insert_load`).
 
 use std::path::{Path, PathBuf};
 
 use alexkv::bench::child::{child_main, ChildRequest};
+use alexkv::bench::insert_load::{self, InsertLoadConfig};
 use alexkv::bench::report::write_json;
 use alexkv::bench::rocks_plain::RowCache;
 use alexkv::bench::systems::SystemKind;
@@ -16,6 +20,24 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
+    /// `ycsb` (a workload's load and run phases) or `read-under-insert` (read latency while
+    /// one thread inserts new keys at full speed; uses --size, --inserts, --rounds,
+    /// --insert-batch, --value-size, --engines, --memory-budget, --seed).
+    #[arg(long, default_value = "ycsb")]
+    mode: String,
+    /// read-under-insert: new keys inserted per round.
+    #[arg(long, default_value_t = 1_000_000)]
+    inserts: usize,
+    /// read-under-insert: timed rounds (the median round's figures are quoted).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// read-under-insert: rows per insert (1: single puts; more: batches through the engine's
+    /// batched write path).
+    #[arg(long, default_value_t = 1)]
+    insert_batch: usize,
+    /// read-under-insert: value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
     /// `a`..`f` (the files in ycsb/) or a path to a YCSB workload file.
     #[arg(long, default_value = "a")]
     workload: String,
@@ -60,9 +82,14 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 fn main() {
     match ChildRequest::from_env() {
         Ok(Some(request)) => child_main(|| {
+            if let Some(system) = request.system.strip_prefix(insert_load::CHILD_PREFIX) {
+                let config: InsertLoadConfig = request.config()?;
+                let kind = SystemKind::parse(system)?;
+                return insert_load::run_engine(kind, &config).map(|r| serde_json::json!(r));
+            }
             let config: YcsbConfig = request.config()?;
             let kind = SystemKind::parse(&request.system)?;
-            ycsb_run::run_engine(kind, &config)
+            ycsb_run::run_engine(kind, &config).map(|r| serde_json::json!(r))
         }),
         Ok(None) => {}
         Err(e) => fail(e),
@@ -74,6 +101,13 @@ fn main() {
         .map(|s| SystemKind::parse(s))
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| fail(e));
+    match args.mode.as_str() {
+        "ycsb" => {}
+        "read-under-insert" => return read_under_insert(&args, &engines),
+        other => fail(format!(
+            "unknown --mode {other:?}; expected ycsb or read-under-insert"
+        )),
+    }
     let short = args.workload.trim_start_matches("workload");
     let text = if short.len() == 1 && Workload::standard(short).is_some() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -118,6 +152,33 @@ fn main() {
     print!("{}", ycsb_run::render(&report));
     if let Some(path) = args.json {
         if let Err(e) = write_json(&path, &report) {
+            fail(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+}
+
+fn read_under_insert(args: &Args, engines: &[SystemKind]) {
+    let rows = args.size.unwrap_or(1_000_000) as usize;
+    let total = (rows + args.rounds * args.inserts) as u64;
+    let config = InsertLoadConfig {
+        rows,
+        inserts: args.inserts,
+        rounds: args.rounds,
+        insert_batch: args.insert_batch,
+        value_size: args.value_size,
+        memory_budget: args
+            .memory_budget
+            .unwrap_or_else(|| (3 * total * args.value_size as u64).max(64 << 20)),
+        seed: args.seed,
+        dir: args.dir.clone(),
+    };
+    let report = insert_load::run(config, engines).unwrap_or_else(|e| {
+        eprintln!("ycsb_benchmark: {e}");
+        std::process::exit(1);
+    });
+    print!("{}", insert_load::render(&report));
+    if let Some(path) = &args.json {
+        if let Err(e) = write_json(path, &report) {
             fail(format!("cannot write {}: {e}", path.display()));
         }
     }

@@ -18,7 +18,8 @@
 //!   write (or by a read promotion, which changes a location, never a key).
 //! * **Every index mutation happens under the writer mutex** (writes, demotions, promotions,
 //!   ingestion). Holding the mutex therefore freezes the index, which lets the writer release the
-//!   index lock between chunks of a large update and lets `ingest_sorted` rebuild the index
+//!   index lock between chunks of a large update, build a data node's grow under the read
+//!   lock and install it under the write lock, and lets `ingest_sorted` rebuild the index
 //!   outside the lock.
 //! * **A Hot location is only ever a hint.** The hot tier checks generation, offset, key and
 //!   length on every read (see `hot_tier`; checksums are verified when a segment is opened);
@@ -50,9 +51,14 @@
 //! 5. The write counter is bumped (still under the writer mutex), then `cache.end_write(k)` and
 //!    `inflight.end(k)` for every written key, then the key locks are released.
 //!
-//! Readers are never blocked by a write except for the moment the index write lock is held
-//! in step 4 (released every [`write::INDEX_CHUNK`] operations). A hot-tier recycle in step 3
-//! blocks no one: readers of the recycled segment notice the new generation and go Cold.
+//! Readers are never blocked by a write except for the moments the index write lock is held
+//! in step 4: at most [`write::INDEX_CHUNK`] operations at a time, and never while a data node
+//! is rebuilt. An insert into a full data node needs a grow (expand or split, up to 16 MiB of
+//! new node): the writer releases the write lock, builds the new nodes under the *read* lock
+//! (valid because the writer mutex freezes the index), takes the write lock only to swap them
+//! in, and frees the old nodes after releasing it ([`write`], `alex::grow`). A hot-tier
+//! recycle in step 3 blocks no one: readers of the recycled segment notice the new generation
+//! and go Cold.
 //!
 //! # Read path ([`read`])
 //!
@@ -100,6 +106,7 @@
 //! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
 //! | two writers of one key | key locks serialise them from step 0 to step 5, so the index ends with the key's last commit ([`key_locks`]) |
 //! | two writers of different keys | they overlap through the RocksDB commit (grouped by RocksDB); hot-tier appends and index updates take the writer mutex one write at a time |
+//! | readers stalled by index growth | a grow is built under the read lock and installed by pointer swaps under the write lock, old nodes freed after it; the write lock is held for at most `INDEX_CHUNK` (16) operations ([`write`]); readers spin on a held lock instead of sleeping, and a writer lets spinning readers through before it takes the lock again ([`index_lock`]). Left under the lock: a removal's shrink rebuild, and writing the child slots of a split node's own block or setting the duplication of a doubled node's children (proportional to those, not to keys) |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
 mod index_lock;
