@@ -1,5 +1,5 @@
-//! The key hash that spreads neighbouring keys over the value cache's shards and stripes and
-//! the in-flight marks' stripes.
+//! The key hash that spreads neighbouring keys over the value cache's shards and stripes, the
+//! in-flight marks' stripes and the writers' key locks.
 
 /// SplitMix64's output for the state `key`: one add and its bijective, well-avalanched
 /// finaliser, so sequential keys land far apart. Not for anything adversarial.
@@ -9,6 +9,14 @@ pub(crate) fn spread(key: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The stripe of `key` among `stripes` (a power of two): hashed, so neighbouring keys land in
+/// different stripes.
+#[inline]
+pub(crate) fn stripe(key: u64, stripes: usize) -> usize {
+    debug_assert!(stripes.is_power_of_two());
+    spread(key) as usize & (stripes - 1)
 }
 
 #[cfg(test)]

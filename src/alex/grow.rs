@@ -33,7 +33,7 @@
 
 use super::bulk_load::{choose_fanout_log2, slot_boundaries};
 use super::cost::{self, BAD_MODEL_FACTOR, CATASTROPHIC_SHIFTS, TRAVERSAL_COST};
-use super::data_node::{DataNode, Placement, EXPAND_DENSITY, INIT_DENSITY, NIL};
+use super::data_node::{DataNode, Placement, EXPAND_DENSITY, INIT_DENSITY};
 use super::install::{IdPlan, PreparedGrow, Step};
 use super::model::LinearModel;
 use super::model_node::{aligned_blocks, ModelNode, NodeId, MAX_FANOUT};
@@ -320,15 +320,7 @@ impl<P: Copy> Alex<P> {
         // Ids the install will hand out: leaves in chain order (the grown node's own slot is
         // freed first, so it comes back first), models root first, then the rest in order.
         let mut leaf_plan = self.leaf_ids(Some(leaf));
-        let mut leaf_map = vec![NIL; scratch.leaves.len()];
-        let leaf_ids: Vec<u32> = chain
-            .iter()
-            .map(|&l| {
-                let id = leaf_plan.next();
-                leaf_map[l as usize] = id;
-                id
-            })
-            .collect();
+        let (leaf_ids, leaf_map) = leaf_plan.assign(&chain, scratch.leaves.len());
         let mut model_order = vec![root];
         model_order.extend((0..scratch.models.len() as u32).filter(|&i| i != root));
         let mut model_plan = IdPlan {
@@ -336,15 +328,7 @@ impl<P: Copy> Alex<P> {
             extra_free: None,
             next_new: self.models.len() as u32,
         };
-        let mut model_map = vec![NIL; scratch.models.len()];
-        let model_ids: Vec<u32> = model_order
-            .iter()
-            .map(|&i| {
-                let id = model_plan.next();
-                model_map[i as usize] = id;
-                id
-            })
-            .collect();
+        let (model_ids, model_map) = model_plan.assign(&model_order, scratch.models.len());
         let mut leaves: Vec<Option<DataNode<P>>> = scratch.leaves.into_iter().map(Some).collect();
         let mut models: Vec<Option<ModelNode>> = scratch.models.into_iter().map(Some).collect();
         let leaves: Vec<DataNode<P>> = chain

@@ -3,7 +3,7 @@
 //! Work proportional to the number of new nodes, none to their keys; what was replaced comes
 //! back as [`Retired`], for the caller to free after releasing its lock.
 
-use super::data_node::DataNode;
+use super::data_node::{DataNode, NIL};
 use super::model_node::{ModelNode, NodeId};
 use super::Alex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,6 +101,21 @@ impl IdPlan<'_> {
         }
         self.next_new += 1;
         self.next_new - 1
+    }
+
+    /// Hands out one id per entry of `order` (scratch ids, in allocation order) and returns
+    /// those ids with the map from scratch id to id (`NIL` for scratch ids not in `order`).
+    pub(super) fn assign(&mut self, order: &[u32], scratch_len: usize) -> (Vec<u32>, Vec<u32>) {
+        let mut map = vec![NIL; scratch_len];
+        let ids = order
+            .iter()
+            .map(|&i| {
+                let id = self.next();
+                map[i as usize] = id;
+                id
+            })
+            .collect();
+        (ids, map)
     }
 }
 

@@ -133,6 +133,26 @@ pub struct ChildOutput<T> {
     pub wall_secs: f64,
 }
 
+/// One engine's result with its child's peak memory: what the reports of the benchmarks that
+/// run one child per engine (`ycsb_run`, `insert_load`) keep of a [`ChildOutput`].
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineMeasured<R> {
+    /// The child's figures.
+    #[serde(flatten)]
+    pub result: R,
+    /// Peak resident memory of the child.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl<T> From<ChildOutput<T>> for EngineMeasured<T> {
+    fn from(out: ChildOutput<T>) -> Self {
+        EngineMeasured {
+            result: out.result,
+            peak_rss_bytes: out.peak_rss_bytes,
+        }
+    }
+}
+
 /// The JSON on the result line.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -31,6 +31,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::child::EngineMeasured;
 use super::histogram::{LatencyHistogram, LatencySummary};
 use super::keys::{generate_keys, shuffled, KeyDist};
 use super::lsm::LsmEvidence;
@@ -278,16 +279,6 @@ fn thread_context_switches() -> (u64, u64) {
     (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64)
 }
 
-/// One engine's result with its child's peak memory.
-#[derive(Clone, Debug, Serialize)]
-pub struct EngineMeasured {
-    /// The child's figures.
-    #[serde(flatten)]
-    pub result: EngineResult,
-    /// Peak resident memory of the child.
-    pub peak_rss_bytes: Option<u64>,
-}
-
 /// A whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct InsertLoadReport {
@@ -296,7 +287,7 @@ pub struct InsertLoadReport {
     /// The machine.
     pub machine: super::vs_sqlite::Machine,
     /// Per engine.
-    pub engines: Vec<EngineMeasured>,
+    pub engines: Vec<EngineMeasured<EngineResult>>,
 }
 
 /// Runs each engine in a child process (the parent side).
@@ -306,10 +297,7 @@ pub fn run(config: InsertLoadConfig, engines: &[SystemKind]) -> Result<InsertLoa
         eprintln!("read-under-insert: running {} ...", kind.name());
         let name = format!("{CHILD_PREFIX}{}", kind.name());
         let out = super::child::run_system::<_, EngineResult>(&name, &config)?;
-        measured.push(EngineMeasured {
-            result: out.result,
-            peak_rss_bytes: out.peak_rss_bytes,
-        });
+        measured.push(EngineMeasured::from(out));
     }
     Ok(InsertLoadReport {
         config,

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::child::EngineMeasured;
 use super::histogram::{LatencyHistogram, LatencySummary};
 use super::keys::shuffled;
 use super::lsm::LsmEvidence;
@@ -319,16 +320,6 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
     })
 }
 
-/// One engine's result with its child's peak memory.
-#[derive(Clone, Debug, Serialize)]
-pub struct EngineMeasured {
-    /// The child's figures.
-    #[serde(flatten)]
-    pub result: EngineResult,
-    /// Peak resident memory of the child.
-    pub peak_rss_bytes: Option<u64>,
-}
-
 /// A whole `ycsb_benchmark` run.
 #[derive(Clone, Debug, Serialize)]
 pub struct YcsbReport {
@@ -337,7 +328,7 @@ pub struct YcsbReport {
     /// The machine.
     pub machine: super::vs_sqlite::Machine,
     /// Per engine.
-    pub engines: Vec<EngineMeasured>,
+    pub engines: Vec<EngineMeasured<EngineResult>>,
     /// Run-phase throughput of each other engine divided into alexkv's (greater than 1: alexkv
     /// is faster), by engine name.
     pub throughput_speedup: Vec<(String, f64)>,
@@ -349,10 +340,7 @@ pub fn run(config: YcsbConfig, engines: &[SystemKind]) -> Result<YcsbReport, Str
     for &kind in engines {
         eprintln!("ycsb_benchmark: running {} ...", kind.name());
         let out = super::child::run_system::<YcsbConfig, EngineResult>(kind.name(), &config)?;
-        measured.push(EngineMeasured {
-            result: out.result,
-            peak_rss_bytes: out.peak_rss_bytes,
-        });
+        measured.push(EngineMeasured::from(out));
     }
     let alex = measured
         .iter()

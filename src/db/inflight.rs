@@ -36,7 +36,7 @@
 //! for bulk writes); a read does one load of a line that only writers write. A key whose stripe
 //! is marked by an unrelated key only takes the RocksDB path for that moment.
 
-use crate::hash::spread;
+use crate::hash::stripe;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Number of counters; a power of two.
@@ -50,10 +50,9 @@ pub(super) struct InFlight {
     writes: AtomicU32,
 }
 
-/// The stripe of `key`: hashed, so neighbouring keys land in different stripes.
 #[inline]
 fn stripe_of(key: u64) -> usize {
-    spread(key) as usize & (STRIPES - 1)
+    stripe(key, STRIPES)
 }
 
 impl InFlight {

@@ -1,9 +1,10 @@
 //! Which writes may run at the same time: writes that share no key.
 //!
 //! Writers do not hold one engine-wide mutex across their RocksDB write: concurrent writers
-//! reach RocksDB together, where its write thread groups them (one WAL write and, with
-//! `sync_writes`, one fsync for the group; memtable inserts in parallel). Only the short
-//! hot-tier append and index update that follow a commit run under the writer mutex.
+//! reach RocksDB together, where its write thread groups them (one WAL write; memtable inserts
+//! in parallel), or with `sync_writes` share one RocksDB write and one fsync (`sync_group`).
+//! Only the short hot-tier append and index update that follow a commit run under the writer
+//! mutex.
 //!
 //! That is only correct if two writes of the **same** key never overlap: the index must end up
 //! with the location of the key's last RocksDB commit, and overlapping writes could commit in
@@ -21,7 +22,7 @@
 //! no deadlock); a larger write takes `bulk` exclusively, which waits for every striped
 //! write and keeps new ones out.
 
-use crate::hash::spread;
+use crate::hash::stripe;
 use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -55,8 +56,7 @@ pub(super) enum KeyGuard<'a> {
 
 #[inline]
 fn stripe_of(key: u64) -> usize {
-    // A different mix than `inflight`'s stripes is not needed: only equality matters here.
-    spread(key) as usize & (STRIPES - 1)
+    stripe(key, STRIPES)
 }
 
 impl KeyLocks {

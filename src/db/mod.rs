@@ -39,8 +39,9 @@
 //!    removes it from the cache and refuses fills of its stripe.
 //! 2. **RocksDB write** (one atomic batch; WAL and fsync per `Options`): the commit point. If it
 //!    fails, nothing else changes (step 5 still runs) and the error is returned. Concurrent
-//!    writers are here together, and RocksDB's write thread commits them as one group (one WAL
-//!    write, one fsync): the group commit.
+//!    writers are here together: the group commit. RocksDB's write thread groups them (one WAL
+//!    write), or with `sync_writes` our own queue does (one RocksDB write and one fsync,
+//!    [`sync_group`]).
 //! 3. Under the **writer mutex** from here to the end of step 4: hot-tier append of every final
 //!    put that fits, collecting the segment's recycled records.
 //! 4. Index update, replaying in order: for each recycled `(k, old)`, demote `k` to Cold only
@@ -105,7 +106,7 @@
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
 //! | two writers of one key | key locks serialise them from step 0 to step 5, so the index ends with the key's last commit ([`key_locks`]) |
-//! | two writers of different keys | they overlap through the RocksDB commit (grouped by RocksDB); hot-tier appends and index updates take the writer mutex one write at a time |
+//! | two writers of different keys | they overlap through the RocksDB commit (grouped by RocksDB, or by [`sync_group`] with `sync_writes`); hot-tier appends and index updates take the writer mutex one write at a time |
 //! | readers stalled by index growth | a grow is built under the read lock and installed by pointer swaps under the write lock, old nodes freed after it; the write lock is held for at most `INDEX_CHUNK` (16) operations ([`write`]); readers spin on a held lock instead of sleeping, and a writer lets spinning readers through before it takes the lock again ([`index_lock`]). Left under the lock: a removal's shrink rebuild, and writing the child slots of a split node's own block or setting the duplication of a doubled node's children (proportional to those, not to keys) |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 

@@ -5,11 +5,11 @@
 //! and update the index, end the announcement. Value sizes are checked before anything is
 //! locked, so an oversized value fails with `ValueTooLarge` and nothing is written.
 //!
-//! Concurrent writers of different keys overlap up to the writer mutex: their RocksDB writes
-//! join one RocksDB write group (one WAL write, one fsync with `sync_writes`, memtable inserts
-//! in parallel). That is the group commit; see `key_locks` for why writes sharing a key are
-//! serialised whole, and DECISIONS.md for why RocksDB's write thread does the grouping rather
-//! than a queue of our own.
+//! Concurrent writers of different keys overlap up to the writer mutex. That is the group
+//! commit: without `sync_writes` their RocksDB writes join one RocksDB write group (one WAL
+//! write, memtable inserts in parallel); with it they join a group of our own, one RocksDB write
+//! and one fsync (`sync_group`; DECISIONS.md says why RocksDB's grouping is not enough there).
+//! See `key_locks` for why writes sharing a key are serialised whole.
 //!
 //! Why this order:
 //! * RocksDB first: it is the commit point. Nothing a reader can see may run ahead of it, or a
@@ -197,8 +197,7 @@ impl Db {
     pub fn put(&self, key: u64, value: &[u8]) -> Result<()> {
         check_value_len(key, value.len(), self.opts.max_value_bytes)?;
         self.ops.puts.inc();
-        let ops = [(key, Some(value))];
-        self.commit(&ops, Change::Put(key, value))
+        self.commit(Change::Put(key, value))
     }
 
     /// Removes `key`. Removing a missing key is not an error.
@@ -213,8 +212,7 @@ impl Db {
     /// ```
     pub fn delete(&self, key: u64) -> Result<()> {
         self.ops.deletes.inc();
-        let ops = [(key, None)];
-        self.commit(&ops, Change::Delete(key))
+        self.commit(Change::Delete(key))
     }
 
     /// Applies a batch atomically: after it returns every operation is visible, and after a
@@ -241,8 +239,7 @@ impl Db {
             return Ok(());
         }
         self.ops.batches.inc();
-        let ops = batch.final_ops();
-        self.commit(&ops, Change::Batch(&batch))
+        self.commit(Change::Batch(&batch))
     }
 
     /// [`Db::put`] for an `i64` key, stored under [`crate::alex::i64_to_key`]`(key)`, which
@@ -340,15 +337,31 @@ impl Db {
         Ok(())
     }
 
-    /// Runs one write: `ops` are the final operation per key (for the hot tier and the index),
-    /// `change` is what RocksDB commits. The order is the module's. With `sync_writes` the
-    /// commit goes through the group commit queue (`sync_group`).
+    /// Runs one write: `change` is what RocksDB commits, and its final operation per key goes
+    /// to the hot tier and the index. The order is the module's.
     ///
     /// The writer mutex is taken only after the commit: writes of different keys reach RocksDB
-    /// together, where its write thread groups them (one WAL write, one fsync), and only their
+    /// together, where its write thread groups them (one WAL write), or with `sync_writes` the
+    /// group commit queue does (one RocksDB write and one fsync, `sync_group`); only their
     /// hot-tier appends and index updates are serialised. Writes sharing a key are serialised
     /// whole by the key locks, so the index ends with each key's last commit (`key_locks`).
-    fn commit(&self, ops: &[(u64, Option<&[u8]>)], change: Change<'_>) -> Result<()> {
+    fn commit(&self, change: Change<'_>) -> Result<()> {
+        let single;
+        let final_ops;
+        let ops: &[(u64, Option<&[u8]>)] = match change {
+            Change::Put(key, value) => {
+                single = [(key, Some(value))];
+                &single
+            }
+            Change::Delete(key) => {
+                single = [(key, None)];
+                &single
+            }
+            Change::Batch(batch) => {
+                final_ops = batch.final_ops();
+                &final_ops
+            }
+        };
         let _keys = self.key_locks.lock(ops.iter().map(|&(k, _)| k));
         self.check_usable()?;
         self.forget_snapshot()?;
