@@ -5,8 +5,10 @@
 //! batch of N puts costs two growing allocations, not N.
 //!
 //! Internals read a batch through [`WriteBatch::ops`] (every operation in order) or
-//! [`WriteBatch::final_ops`] (only the last operation per key, for the hot tier and index,
-//! which need not see superseded values).
+//! [`WriteBatch::final_ops`] (only the last operation per key, in key order: what the engine
+//! commits to RocksDB and applies to the hot tier and index, which need not see superseded
+//! values; key order makes RocksDB's memtable inserts and the index updates walk their
+//! structures in order).
 
 /// A batch of puts and deletes, applied atomically: after a crash either all of it is visible
 /// or none of it.
@@ -97,24 +99,24 @@ impl WriteBatch {
         self.ops.iter().map(|op| self.view(op))
     }
 
-    /// Only the last operation of each key, in the order those last operations were added.
-    /// Applying these gives the same final state as applying [`WriteBatch::ops`].
+    /// Only the last operation of each key, in increasing key order. Applying these gives the
+    /// same final state as applying [`WriteBatch::ops`] (each key is touched once, so their
+    /// order does not matter to the result).
     pub(crate) fn final_ops(&self) -> Vec<(u64, Option<&[u8]>)> {
         let mut order: Vec<usize> = (0..self.ops.len()).collect();
         // Stable sort by key keeps insertion order within a key, so the last index of each run
         // is that key's final operation.
         order.sort_by_key(|&i| self.ops[i].key);
-        let mut last: Vec<usize> = Vec::with_capacity(order.len());
+        let mut out = Vec::with_capacity(order.len());
         for (pos, &i) in order.iter().enumerate() {
             let next_same = order
                 .get(pos + 1)
                 .is_some_and(|&j| self.ops[j].key == self.ops[i].key);
             if !next_same {
-                last.push(i);
+                out.push(self.view(&self.ops[i]));
             }
         }
-        last.sort_unstable();
-        last.into_iter().map(|i| self.view(&self.ops[i])).collect()
+        out
     }
 
     /// The first put whose value is longer than `limit`, as `(key, len)`.
@@ -218,6 +220,7 @@ mod tests {
             let fin: BTreeMap<u64, Option<Vec<u8>>> =
                 b.final_ops().into_iter().map(|(k, v)| (k, v.map(<[u8]>::to_vec))).collect();
             prop_assert_eq!(b.final_ops().len(), fin.len(), "one op per key");
+            prop_assert!(b.final_ops().windows(2).all(|w| w[0].0 < w[1].0), "key order");
             prop_assert_eq!(fin, model);
         }
     }

@@ -19,6 +19,7 @@
 use crate::error::{check_value_len, Error, Result};
 use crate::options::Options;
 use crate::stats::{Counter, RocksDbStats};
+#[cfg(test)]
 use crate::write_batch::WriteBatch;
 use rocksdb::{
     ColumnFamilyDescriptor, DBRawIteratorWithThreadMode, IngestExternalFileOptions, ReadOptions, DB,
@@ -179,7 +180,9 @@ impl RocksStore {
         self.write_ops([(key, None)])
     }
 
-    /// Applies a batch atomically (one RocksDB write; later operations on a key win).
+    /// Applies a batch atomically (one RocksDB write; later operations on a key win). The
+    /// engine commits a batch's final operations through [`RocksStore::write_ops`] instead.
+    #[cfg(test)]
     pub(crate) fn write(&self, batch: &WriteBatch) -> Result<()> {
         self.write_ops(batch.ops())
     }
