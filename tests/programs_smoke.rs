@@ -282,6 +282,8 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
             "5000",
             "--threads",
             "2",
+            "--writer-puts-per-sec",
+            "1000",
             "--dir",
             work.to_str().unwrap(),
             "--json",
@@ -293,6 +295,9 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
     assert_eq!(engines.len(), 3);
     for e in engines {
         positive(&e["throughput_ops_per_sec"], "throughput");
+        // The paced writer ran beside the clients (its puts are not in the op counts below).
+        assert!(e["writer"]["puts"].is_u64(), "{}", e["writer"]);
+        assert!(e["writer"]["secs"].as_f64().unwrap() > 0.0);
         positive(&e["warmup_secs"], "warmup_secs");
         let name = e["engine"].as_str().unwrap();
         if name == "sqlite" {

@@ -39,6 +39,7 @@ pub mod insert_load;
 pub mod keys;
 pub mod lsm;
 pub mod memory;
+pub mod paced_writer;
 pub mod plot;
 pub mod profile_run;
 pub mod report;

@@ -19,6 +19,7 @@
 //! SQLite: one prepared statement per operation kind for the whole phase).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ use super::child::EngineMeasured;
 use super::histogram::{LatencyHistogram, LatencySummary};
 use super::keys::shuffled;
 use super::lsm::LsmEvidence;
+use super::paced_writer::{self, WriterTally};
 use super::rocks_plain::RowCache;
 use super::systems::{OpenSpec, Session, System, SystemKind};
 use super::ycsb::{load_keys, record_value, Op, OpKind, Workload, YcsbOps};
@@ -59,6 +61,10 @@ pub struct YcsbConfig {
     /// SQLite's `synchronous=FULL`).
     #[serde(default)]
     pub sync: bool,
+    /// A writer thread beside the clients during the run phase, putting to loaded keys at this
+    /// many puts per second (`paced_writer`); 0: none.
+    #[serde(default)]
+    pub writer_puts_per_sec: u64,
     /// Working directory.
     pub dir: PathBuf,
 }
@@ -114,6 +120,10 @@ pub struct EngineResult {
     pub not_found: u64,
     /// Value bytes received.
     pub bytes_read: u64,
+    /// The paced writer beside the clients, if one ran (its puts are not in `ops` or the
+    /// throughput).
+    #[serde(default)]
+    pub writer: Option<WriterTally>,
 }
 
 struct ThreadTally {
@@ -208,20 +218,54 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         .map(|_| system.handle(per_handle, false))
         .collect::<Result<_, _>>()?;
     handles.insert(0, system);
+    let mut writer_handle = match c.writer_puts_per_sec {
+        0 => None,
+        _ => Some(handles[0].handle(per_handle, false)?),
+    };
     let tallies = Mutex::new(Vec::new());
     let first_error = Mutex::new(None);
+    let writer_tally = Mutex::new(None);
+    let stop_writer = AtomicBool::new(false);
     // Every thread and this one: the run phase's clock starts when all warm-ups are done.
-    let warmed = Barrier::new(threads + 1);
+    let warmed = Barrier::new(threads + 1 + usize::from(writer_handle.is_some()));
     let warmup_start = Instant::now();
     let mut warmup_secs = 0.0;
-    let mut start = Instant::now();
+    let mut run_secs = 0.0;
     std::thread::scope(|s| {
+        if let Some(handle) = writer_handle.as_mut() {
+            let (keys, w, warmed) = (&keys, &w, &warmed);
+            let (stop, writer_tally, first_error) = (&stop_writer, &writer_tally, &first_error);
+            s.spawn(move || {
+                let session = handle.session();
+                warmed.wait();
+                let result = session.and_then(|mut session| {
+                    paced_writer::run(
+                        &mut session,
+                        keys,
+                        c.writer_puts_per_sec,
+                        c.seed ^ 0x5EED_5EED,
+                        stop,
+                        |k, v| record_value(w, k, v),
+                    )
+                });
+                match result {
+                    Ok(t) => *writer_tally.lock().unwrap_or_else(|p| p.into_inner()) = Some(t),
+                    Err(e) => {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(format!("writer: {e}"));
+                    }
+                }
+            });
+        }
+        let mut clients = Vec::new();
         // Handles are borrowed, not moved: the last one closes the database, which belongs
         // after the clock stops.
         for (t, handle) in handles.iter_mut().enumerate() {
             let (ops, w, tallies, first_error) = (&ops, &w, &tallies, &first_error);
             let (keys, warmed) = (&keys, &warmed);
-            s.spawn(move || {
+            clients.push(s.spawn(move || {
                 let fail = |e: String| {
                     first_error
                         .lock()
@@ -270,13 +314,22 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(tally);
-            });
+            }));
         }
         warmed.wait();
         warmup_secs = warmup_start.elapsed().as_secs_f64();
-        start = Instant::now();
+        let start = Instant::now();
+        let panicked = clients.into_iter().any(|c| c.join().is_err());
+        run_secs = start.elapsed().as_secs_f64();
+        stop_writer.store(true, Ordering::Relaxed);
+        if panicked {
+            first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| "a client thread panicked".to_string());
+        }
     });
-    let run_secs = start.elapsed().as_secs_f64();
+    drop(writer_handle);
     drop(handles);
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(format!("{}: {e}", kind.name()));
@@ -317,6 +370,7 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         ops: results,
         not_found,
         bytes_read,
+        writer: writer_tally.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
 }
 
@@ -372,9 +426,13 @@ pub fn render(report: &YcsbReport) -> String {
     use super::report::{fmt_ns, fmt_opt_bytes, fmt_rate, Table};
     let c = &report.config;
     let mut out = format!(
-        "YCSB workload {} ({} threads, {})\n",
+        "YCSB workload {} ({} threads{}, {})\n",
         c.workload,
         c.threads,
+        match c.writer_puts_per_sec {
+            0 => String::new(),
+            n => format!(" + a writer at {n} puts/s"),
+        },
         if c.sync {
             "fsync per commit"
         } else {
@@ -440,6 +498,17 @@ pub fn render(report: &YcsbReport) -> String {
             )),
             r.warmup_secs,
         ));
+    }
+    for m in &report.engines {
+        if let Some(w) = &m.result.writer {
+            out.push_str(&format!(
+                "{}: paced writer beside the clients: {} puts, {} (asked {}/s; not in the throughput)\n",
+                m.result.engine,
+                w.puts,
+                fmt_rate(w.puts_per_sec),
+                c.writer_puts_per_sec,
+            ));
+        }
     }
     for (engine, x) in &report.throughput_speedup {
         out.push_str(&format!("alexkv throughput / {engine}: {x:.2}x\n"));

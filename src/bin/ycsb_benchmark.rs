@@ -66,6 +66,10 @@ struct Args {
     /// fsync every commit, in every engine.
     #[arg(long)]
     sync: bool,
+    /// ycsb: one more thread puts to loaded keys at this rate during the run phase (uniform
+    /// keys, the workload's values; its puts are reported apart, not in the throughput). 0: none.
+    #[arg(long, default_value_t = 0)]
+    writer_puts_per_sec: u64,
     /// Working directory (deleted afterwards).
     #[arg(long, default_value = "target/bench-ycsb")]
     dir: PathBuf,
@@ -140,6 +144,7 @@ fn main() {
         rocksdb_row_cache: args.rocksdb_row_cache,
         seed: args.seed,
         sync: args.sync,
+        writer_puts_per_sec: args.writer_puts_per_sec,
         dir: args.dir,
     };
     if let Err(e) = config.workload() {
