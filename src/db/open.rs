@@ -136,17 +136,15 @@ impl Db {
         let token = fresh_token();
         self.rocks.set_snapshot_marker(token)?;
         self.marker_on_disk.store(true, FLAG);
-        let (keys, locations): (Vec<u64>, Vec<u64>) = self.index.read().range(..).unzip();
         let origin = snapshot::Origin {
             sequence: self.rocks.latest_sequence_number(),
             identity: &snapshot::rocks_identity(&self.path),
             token,
         };
-        snapshot::write(
-            &self.path,
-            &origin,
-            snapshot::SnapshotIndex { keys, locations },
-        )?;
+        // Streamed from the index under its read lock (the writer mutex keeps it unchanged).
+        let index = self.index.read();
+        snapshot::write(&self.path, &origin, index.len(), || index.range(..))?;
+        drop(index);
         self.snapshot_on_disk.store(true, FLAG);
         self.dirty.store(false, FLAG);
         Ok(())
