@@ -39,9 +39,9 @@
 //! Writing is atomic: temporary file, fsync, rename, fsync of the directory.
 
 use crate::error::{Error, Result};
+use bincode::Options as _;
 use serde::{Deserialize, Serialize};
 use std::fs;
-use bincode::Options as _;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
