@@ -285,7 +285,7 @@ pub struct InsertLoadReport {
     /// What was run.
     pub config: InsertLoadConfig,
     /// The machine.
-    pub machine: super::vs_sqlite::Machine,
+    pub machine: super::machine::Machine,
     /// Per engine.
     pub engines: Vec<EngineMeasured<EngineResult>>,
 }
@@ -301,7 +301,7 @@ pub fn run(config: InsertLoadConfig, engines: &[SystemKind]) -> Result<InsertLoa
     }
     Ok(InsertLoadReport {
         config,
-        machine: super::vs_sqlite::Machine::current(),
+        machine: super::machine::Machine::current(),
         engines: measured,
     })
 }

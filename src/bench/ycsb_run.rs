@@ -380,7 +380,7 @@ pub struct YcsbReport {
     /// What was run.
     pub config: YcsbConfig,
     /// The machine.
-    pub machine: super::vs_sqlite::Machine,
+    pub machine: super::machine::Machine,
     /// Per engine.
     pub engines: Vec<EngineMeasured<EngineResult>>,
     /// Run-phase throughput of each other engine divided into alexkv's (greater than 1: alexkv
@@ -415,7 +415,7 @@ pub fn run(config: YcsbConfig, engines: &[SystemKind]) -> Result<YcsbReport, Str
     };
     Ok(YcsbReport {
         config,
-        machine: super::vs_sqlite::Machine::current(),
+        machine: super::machine::Machine::current(),
         engines: measured,
         throughput_speedup,
     })

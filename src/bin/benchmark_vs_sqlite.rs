@@ -9,6 +9,7 @@ use alexkv::bench::keys::KeyDist;
 use alexkv::bench::report::write_json;
 use alexkv::bench::rocks_plain::RowCache;
 use alexkv::bench::systems::SystemKind;
+use alexkv::bench::vs_report;
 use alexkv::bench::vs_sqlite::{self, VsConfig};
 use clap::Parser;
 
@@ -110,14 +111,14 @@ fn main() {
         seed: args.seed,
         dir: args.dir,
     };
-    let report = match vs_sqlite::run(config, &systems) {
+    let report = match vs_report::run(config, &systems) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("benchmark_vs_sqlite: {e}");
             std::process::exit(1);
         }
     };
-    print!("{}", vs_sqlite::render(&report));
+    print!("{}", vs_report::render(&report));
     if let Some(path) = args.json {
         if let Err(e) = write_json(&path, &report) {
             eprintln!("benchmark_vs_sqlite: cannot write {}: {e}", path.display());
