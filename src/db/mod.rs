@@ -38,8 +38,8 @@
 //! 1. `inflight.begin(k)` and `cache.begin_write(k)` for every written key: marks `k` in flight,
 //!    removes it from the cache and refuses fills of its stripe.
 //! 2. **RocksDB write** (one atomic batch of each key's final operation, in key order; WAL and
-//!    fsync per `Options`): the commit point. If it
-//!    fails, nothing else changes (step 5 still runs) and the error is returned. Concurrent
+//!    fsync per `Options`): the commit point. If it fails, nothing else changes (step 5 still
+//!    runs) and the error is returned. Concurrent
 //!    writers are here together: the group commit. RocksDB's write thread groups them (one WAL
 //!    write), or with `sync_writes` our own queue does (one RocksDB write and one fsync,
 //!    [`sync_group`]).
