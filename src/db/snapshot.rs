@@ -54,13 +54,21 @@ const FORMAT: u32 = 3;
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
+/// The file's fields before its two arrays. bincode writes a struct's fields one after the
+/// other with no framing (a nested struct included), so a close can write this, then stream
+/// the arrays, and produce exactly the bytes of [`SnapshotFile`].
 #[derive(Serialize, Deserialize)]
-struct SnapshotFile {
+struct SnapshotHeader {
     magic: [u8; 8],
     format: u32,
     sequence: u64,
     identity: String,
     token: u128,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    header: SnapshotHeader,
     keys: Vec<u64>,
     locations: Vec<u64>,
 }
@@ -110,23 +118,23 @@ pub(super) fn load(
         Refused::Io(e) => format!("cannot read {}: {e}", path.display()),
         Refused::Reason(r) => r,
     })?;
-    if file.magic != MAGIC {
+    if file.header.magic != MAGIC {
         return Err("bad magic".into());
     }
-    if file.format != FORMAT {
+    if file.header.format != FORMAT {
         return Err(format!(
             "format {} (this build reads {FORMAT})",
-            file.format
+            file.header.format
         ));
     }
-    if file.identity != expected.identity {
+    if file.header.identity != expected.identity {
         return Err(format!(
             "written for RocksDB identity {:?}, this database is {:?}",
-            file.identity, expected.identity
+            file.header.identity, expected.identity
         ));
     }
     match expected.marker {
-        Some(m) if m == file.token => {}
+        Some(m) if m == file.header.token => {}
         Some(_) => return Err("RocksDB's snapshot marker names another snapshot".into()),
         None => {
             return Err(
@@ -135,10 +143,10 @@ pub(super) fn load(
             )
         }
     }
-    if file.sequence != expected.sequence {
+    if file.header.sequence != expected.sequence {
         return Err(format!(
             "taken at sequence {}, RocksDB is at {}",
-            file.sequence, expected.sequence
+            file.header.sequence, expected.sequence
         ));
     }
     if file.locations.len() != file.keys.len() {
@@ -174,13 +182,13 @@ enum Refused {
     Reason(String),
 }
 
-/// A reader that checksums what passes through it.
-struct ChecksummedReader<R> {
-    inner: R,
+/// A reader or writer that checksums the bytes passing through it.
+struct Checksummed<T> {
+    inner: T,
     crc: crc32fast::Hasher,
 }
 
-impl<R: Read> Read for ChecksummedReader<R> {
+impl<R: Read> Read for Checksummed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.crc.update(&buf[..n]);
@@ -201,7 +209,7 @@ fn read_checked(mut file: fs::File) -> std::result::Result<SnapshotFile, Refused
     let body_len = len - CRC_BYTES as u64;
     let mut reader = BufReader::with_capacity(
         1 << 20,
-        ChecksummedReader {
+        Checksummed {
             inner: (&mut file).take(body_len),
             crc: crc32fast::Hasher::new(),
         },
@@ -234,23 +242,6 @@ pub(super) struct Origin<'a> {
     pub token: u128,
 }
 
-/// The fields of [`SnapshotFile`] before its two arrays. bincode writes a struct's fields one
-/// after the other with no framing, so these bytes are the file's first bytes.
-#[derive(Serialize)]
-struct SnapshotHeader<'a> {
-    magic: [u8; 8],
-    format: u32,
-    sequence: u64,
-    identity: &'a str,
-    token: u128,
-}
-
-/// A writer that checksums what passes through it.
-struct Checksummed<W> {
-    inner: W,
-    crc: crc32fast::Hasher,
-}
-
 impl<W: Write> Write for Checksummed<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -280,7 +271,7 @@ pub(super) fn write<I: Iterator<Item = (u64, u64)>>(
         magic: MAGIC,
         format: FORMAT,
         sequence: origin.sequence,
-        identity: origin.identity,
+        identity: origin.identity.to_string(),
         token: origin.token,
     })
     .map_err(|e| {
@@ -394,11 +385,13 @@ mod tests {
         };
         write_index(dir.path(), &o, index).unwrap();
         let mut expected = bincode::serialize(&SnapshotFile {
-            magic: MAGIC,
-            format: FORMAT,
-            sequence: o.sequence,
-            identity: o.identity.to_string(),
-            token: o.token,
+            header: SnapshotHeader {
+                magic: MAGIC,
+                format: FORMAT,
+                sequence: o.sequence,
+                identity: o.identity.to_string(),
+                token: o.token,
+            },
             keys,
             locations,
         })

@@ -34,7 +34,6 @@ use crate::alex::{i64_to_key, Alex};
 use crate::error::{check_value_len, Result};
 use crate::hot_tier::Appender;
 use crate::location::Location;
-use crate::rocks::RocksStore;
 use crate::write_batch::WriteBatch;
 use std::sync::atomic::Ordering;
 
@@ -49,26 +48,11 @@ const MERGE_MIN_KEYS: usize = 4096;
 /// Writes of more keys than this announce themselves to the whole value cache at once.
 const BULK_KEYS: usize = 4096;
 
-/// What one write commits to RocksDB.
-#[derive(Clone, Copy)]
+/// What one write asks for; [`Db::commit`] derives the operations it commits.
 enum Change<'a> {
     Put(u64, &'a [u8]),
     Delete(u64),
     Batch(&'a WriteBatch),
-}
-
-impl Change<'_> {
-    /// Commits the change on its own. A batch commits `final_ops`, its last operation per key
-    /// in key order ([`WriteBatch::final_ops`]): the same final state, and RocksDB's memtable
-    /// inserts then follow one another down its skiplist (each starts from where the previous
-    /// one ended) instead of searching it from the top for every random key.
-    fn write(self, rocks: &RocksStore, final_ops: &[(u64, Option<&[u8]>)]) -> Result<()> {
-        match self {
-            Change::Put(key, value) => rocks.put(key, value),
-            Change::Delete(key) => rocks.delete(key),
-            Change::Batch(_) => rocks.write_ops(final_ops.iter().copied()),
-        }
-    }
 }
 
 /// An owned copy of the final operations a write commits, for a commit group (only synced
@@ -373,7 +357,11 @@ impl Db {
         let result = if self.opts.sync_writes {
             self.sync_group.commit(&self.rocks, owned_batch(ops))
         } else {
-            change.write(&self.rocks, ops)
+            // A batch commits each key's final operation in key order ([`WriteBatch::final_ops`]):
+            // the same final state, and RocksDB's memtable inserts then follow one another down
+            // its skiplist (each starts from where the previous one ended) instead of searching it
+            // from the top for every random key.
+            self.rocks.write_ops(ops.iter().copied())
         };
         if result.is_ok() {
             self.dirty.store(true, FLAG);

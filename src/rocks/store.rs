@@ -170,12 +170,14 @@ impl RocksStore {
             .collect()
     }
 
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`. (The engine commits through [`RocksStore::write_ops`].)
+    #[cfg(test)]
     pub(crate) fn put(&self, key: u64, value: &[u8]) -> Result<()> {
         self.write_ops([(key, Some(value))])
     }
 
     /// Removes `key`.
+    #[cfg(test)]
     pub(crate) fn delete(&self, key: u64) -> Result<()> {
         self.write_ops([(key, None)])
     }
