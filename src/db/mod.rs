@@ -29,13 +29,15 @@
 //!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
 //! * **A key whose write is in flight is marked** ([`inflight`]) from before its RocksDB commit
 //!   until after its index update; while marked, readers take the Cold path (value cache, else
-//!   RocksDB), not the index's answer.
+//!   RocksDB), not the index's answer. A write of one key marks its stripe of keys; a write of
+//!   several lists its keys with its marks, so it marks exactly them.
 //!
 //! # Write path ([`write`]), in this order
 //!
 //! 0. The write takes the locks of its keys ([`key_locks`]; everything for a large write):
 //!    two writes of one key never overlap, writes of different keys do.
-//! 1. `inflight.begin(k)` and `cache.begin_write(k)` for every written key: marks `k` in flight,
+//! 1. `inflight.begin(k)` (one key) or `inflight.begin_listed(keys)` (several), and
+//!    `cache.begin_write(k)` for every written key: marks `k` in flight,
 //!    removes it from the cache and refuses fills of its stripe.
 //! 2. **RocksDB write** (one atomic batch of each key's final operation, in key order; WAL and
 //!    fsync per `Options`): the commit point. If it fails, nothing else changes (step 5 still
@@ -105,6 +107,8 @@
 //! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
+//! | reader of a key whose write is in flight | the in-flight mark, checked before the index lookup, sends it to the Cold path ([`inflight`]) |
+//! | readers sent to RocksDB by another key's mark | a write of several keys lists them: a reader whose stripe carries only listed marks looks its key up in the lists and keeps the index path unless its own key is listed ([`inflight`]) |
 //! | scan beside a write in flight | the chunk is served by a RocksDB iterator, never the index ([`scan`]) |
 //! | two writers of one key | key locks serialise them from step 0 to step 5, so the index ends with the key's last commit ([`key_locks`]) |
 //! | two writers of different keys | they overlap through the RocksDB commit (grouped by RocksDB, or by [`sync_group`] with `sync_writes`); hot-tier appends and index updates take the writer mutex one write at a time |
