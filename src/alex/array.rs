@@ -5,6 +5,13 @@
 //! least [`HUGE_PAGE`] bytes are therefore aligned to 2 MiB and marked `MADV_HUGEPAGE`, which lets
 //! the kernel back them with huge pages even where transparent huge pages are opt-in (`madvise`
 //! mode). Measured effect in `internal/PERFORMANCE.md`.
+//!
+//! Arrays of at least [`MAP_MIN`] bytes are mapped from the kernel directly (on Unix) and
+//! unmapped when dropped, not taken from `malloc`. glibc serves such sizes with `mmap` too, but
+//! every time one is freed it raises its threshold for using `mmap` to that size (up to 32 MiB):
+//! after the first grows, node arrays came from the heap, where the freed arrays of earlier
+//! grows stayed resident. At 10M keys with a quarter-size memory budget that was ~57 MiB of peak
+//! RSS (PERFORMANCE.md, fifth session).
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};
@@ -14,6 +21,11 @@ use std::ptr::NonNull;
 const HUGE_PAGE: usize = 2 << 20;
 /// Alignment of small arrays: a cache line.
 const LINE: usize = 64;
+/// Arrays of at least this many bytes are mapped directly (module docs); glibc's initial `mmap`
+/// threshold.
+const MAP_MIN: usize = 128 << 10;
+/// The kernel's page size, to which direct mappings are rounded.
+const PAGE: usize = 4096;
 
 /// A heap array of `len` `Copy` values with a chosen alignment. Elements need no drop.
 pub(crate) struct NodeArray<T: Copy> {
@@ -27,6 +39,12 @@ unsafe impl<T: Copy + Send> Send for NodeArray<T> {}
 // SAFETY: as above; `&NodeArray` only hands out `&[T]`.
 unsafe impl<T: Copy + Sync> Sync for NodeArray<T> {}
 
+/// Whether an array of `bytes` is mapped directly.
+#[inline]
+fn mapped(bytes: usize) -> bool {
+    cfg!(unix) && bytes >= MAP_MIN
+}
+
 impl<T: Copy> NodeArray<T> {
     fn layout(len: usize) -> Layout {
         let bytes = len
@@ -34,6 +52,8 @@ impl<T: Copy> NodeArray<T> {
             .expect("array size overflows");
         let align = if bytes >= HUGE_PAGE {
             HUGE_PAGE
+        } else if mapped(bytes) {
+            PAGE
         } else {
             LINE.max(std::mem::align_of::<T>())
         };
@@ -43,19 +63,15 @@ impl<T: Copy> NodeArray<T> {
     /// An array of `len` copies of `value`.
     pub(crate) fn filled(len: usize, value: T) -> Self {
         let layout = Self::layout(len);
-        // SAFETY: `layout` has a non-zero size (at least 1 byte).
-        let raw = unsafe { alloc(layout) } as *mut T;
+        let raw = if mapped(layout.size()) {
+            map(layout)
+        } else {
+            // SAFETY: `layout` has a non-zero size (at least 1 byte).
+            unsafe { alloc(layout) }
+        } as *mut T;
         let Some(ptr) = NonNull::new(raw) else {
             handle_alloc_error(layout)
         };
-        #[cfg(target_os = "linux")]
-        if layout.align() == HUGE_PAGE {
-            // SAFETY: the range is exactly the allocation just made; MADV_HUGEPAGE is advisory and
-            // does not change its contents or validity. A failure only means no huge pages.
-            unsafe {
-                libc::madvise(raw as *mut libc::c_void, layout.size(), libc::MADV_HUGEPAGE);
-            }
-        }
         for i in 0..len {
             // SAFETY: `i < len` and the allocation holds `len` elements of `T`.
             unsafe { ptr.as_ptr().add(i).write(value) };
@@ -94,9 +110,83 @@ impl<T: Copy> DerefMut for NodeArray<T> {
 
 impl<T: Copy> Drop for NodeArray<T> {
     fn drop(&mut self) {
-        // SAFETY: allocated in `filled` with this same layout; `T: Copy` needs no element drops.
-        unsafe { dealloc(self.ptr.as_ptr() as *mut u8, Self::layout(self.len)) };
+        let layout = Self::layout(self.len);
+        let raw = self.ptr.as_ptr() as *mut u8;
+        if mapped(layout.size()) {
+            // SAFETY: mapped by `map` with this same layout and never unmapped since.
+            unsafe { unmap(raw, layout) };
+        } else {
+            // SAFETY: allocated in `filled` with this same layout; `T: Copy` needs no element drops.
+            unsafe { dealloc(raw, layout) };
+        }
     }
+}
+
+/// Rounds `n` up to a multiple of `to` (a power of two).
+fn round_up(n: usize, to: usize) -> usize {
+    (n + to - 1) & !(to - 1)
+}
+
+/// Maps `layout.size()` bytes (rounded up to whole pages) aligned to `layout.align()`, which
+/// is at most [`HUGE_PAGE`]; null when the kernel refuses. Huge-page-aligned mappings are marked
+/// `MADV_HUGEPAGE`.
+#[cfg(unix)]
+fn map(layout: Layout) -> *mut u8 {
+    let len = round_up(layout.size(), PAGE);
+    let slack = layout.align().saturating_sub(PAGE);
+    // SAFETY: an anonymous private mapping at an address the kernel chooses touches no existing
+    // memory; the result is checked below.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len + slack,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return std::ptr::null_mut();
+    }
+    let start = raw as usize;
+    let aligned = round_up(start, layout.align());
+    let (head, tail) = (aligned - start, slack - (aligned - start));
+    // SAFETY: the head and tail trimmed here lie inside the mapping just made and outside the
+    // `len` bytes kept; `madvise` is advisory and changes no contents.
+    unsafe {
+        if head > 0 {
+            libc::munmap(raw, head);
+        }
+        if tail > 0 {
+            libc::munmap((aligned + len) as *mut libc::c_void, tail);
+        }
+        #[cfg(target_os = "linux")]
+        if layout.align() == HUGE_PAGE {
+            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        }
+    }
+    aligned as *mut u8
+}
+
+#[cfg(not(unix))]
+fn map(_: Layout) -> *mut u8 {
+    unreachable!("only Unix maps node arrays directly")
+}
+
+/// Unmaps what [`map`] mapped for `layout`.
+///
+/// # Safety
+/// `raw` must come from `map(layout)` and not have been unmapped.
+#[cfg(unix)]
+unsafe fn unmap(raw: *mut u8, layout: Layout) {
+    // SAFETY: the caller's contract: exactly the `len` bytes `map` kept.
+    unsafe { libc::munmap(raw as *mut libc::c_void, round_up(layout.size(), PAGE)) };
+}
+
+#[cfg(not(unix))]
+unsafe fn unmap(_: *mut u8, _: Layout) {
+    unreachable!("only Unix maps node arrays directly")
 }
 
 /// Hints the CPU to start loading the cache line at `p`.
@@ -117,9 +207,28 @@ mod tests {
 
     #[test]
     fn small_and_huge_arrays_hold_their_values() {
-        for len in [0usize, 1, 100, (HUGE_PAGE / 8) + 3] {
+        for len in [
+            0usize,
+            1,
+            100,
+            MAP_MIN / 8 - 1,
+            MAP_MIN / 8,
+            MAP_MIN / 8 + 1,
+            (HUGE_PAGE / 8) - 1,
+            (HUGE_PAGE / 8) + 3,
+            3 * HUGE_PAGE / 8 + 777,
+        ] {
             let mut a = NodeArray::filled(len, 7u64);
             assert_eq!(a.len(), len);
+            let (start, bytes) = a.byte_range();
+            let align = if bytes >= HUGE_PAGE {
+                HUGE_PAGE
+            } else if bytes >= MAP_MIN {
+                PAGE
+            } else {
+                LINE
+            };
+            assert_eq!(start % align, 0, "{len} elements aligned to {align}");
             assert!(a.iter().all(|&v| v == 7));
             if len > 0 {
                 a[len - 1] = 9;
