@@ -1,9 +1,12 @@
 //! A fixed-size bitmap of occupied slots, with the neighbour searches a gapped array needs.
 
+use super::array::NodeArray;
+
 /// One bit per slot of a data node: set = the slot holds a real entry, clear = a gap.
-#[derive(Clone, Debug)]
+/// Its words are a [`NodeArray`], so a large node's bitmap is mapped and unmapped with its
+/// arrays rather than taken from `malloc` (see `array`).
 pub(crate) struct Bitmap {
-    words: Box<[u64]>,
+    words: NodeArray<u64>,
     len: usize,
 }
 
@@ -11,7 +14,7 @@ impl Bitmap {
     /// An all-clear bitmap of `len` bits.
     pub(crate) fn new(len: usize) -> Self {
         Bitmap {
-            words: vec![0u64; len.div_ceil(64)].into_boxed_slice(),
+            words: NodeArray::filled(len.div_ceil(64), 0),
             len,
         }
     }
