@@ -80,7 +80,7 @@ pub fn alexkv_options(budget: u64, sync: bool, value_len: usize) -> Options {
     let mut o = alexkv_rocksdb_options(sync)
         .block_cache_bytes((budget - hot - cache).max(1 << 20))
         .value_cache_bytes(cache)
-        .value_cache_entries((cache / (value_len.max(1) + 64)).max(1024))
+        .value_cache_entries((cache / Options::value_cache_entry_bytes(value_len)).max(1024))
         .hot_tier_bytes(hot)
         .hot_segment_bytes(segment);
     o.max_value_bytes = o.max_value_bytes.max(value_len);

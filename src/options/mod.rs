@@ -106,8 +106,9 @@ pub struct Options {
     /// Apply RocksDB's point-lookup tuning: hash index inside data blocks and a memtable
     /// whole-key filter.
     pub optimize_for_point_lookup: bool,
-    /// Bytes of values the engine's own LRU value cache may hold (values plus a fixed per-entry
-    /// overhead); `0` disables the cache (then `value_cache_entries` must be 0 too).
+    /// Bytes the engine's own LRU value cache may hold, each entry charged what it costs the
+    /// heap ([`Options::value_cache_entry_bytes`]); `0` disables the cache (then
+    /// `value_cache_entries` must be 0 too).
     pub value_cache_bytes: usize,
     /// Entries the value cache may hold; `0` together with `value_cache_bytes = 0` disables it.
     pub value_cache_entries: usize,
@@ -212,6 +213,23 @@ impl Options {
             hot_segment_bytes: 16 * MIB,
             ..Self::balanced()
         }
+    }
+
+    /// The bytes the value cache charges against `value_cache_bytes` for one entry whose value
+    /// is `value_len` bytes long: the value's heap block, the LRU node and a share of the hash
+    /// table, which is what the entry costs the heap. Divide `value_cache_bytes` by it to size
+    /// `value_cache_entries` for values of that length.
+    ///
+    /// ```
+    /// let per_entry = alexkv::Options::value_cache_entry_bytes(100);
+    /// assert!(per_entry > 100);
+    /// let opts = alexkv::Options::default()
+    ///     .value_cache_bytes(64 << 20)
+    ///     .value_cache_entries((64 << 20) / per_entry);
+    /// # let _ = opts;
+    /// ```
+    pub const fn value_cache_entry_bytes(value_len: usize) -> usize {
+        crate::cache::entry_charge(value_len)
     }
 
     /// True when the value cache is configured on.
