@@ -3,7 +3,8 @@
 //! Keys are spread over `value_cache_shards` shards, each an [`lru::LruCache`] behind its own
 //! `parking_lot::Mutex`, so readers of different keys rarely contend. Values are `Arc<[u8]>`: a
 //! hit clones a pointer under the lock and copies nothing. Each entry is charged what it costs the
-//! heap ([`entry_charge`]: the value's block, the LRU node, a share of the hash table); a shard evicts least-recently-used entries until it is within
+//! heap ([`entry_charge`]: the value's block, the LRU node, a share of the hash table); a shard
+//! evicts least-recently-used entries until it is within
 //! `1/shards` of both bounds. Values handed out stay alive while the caller holds them, so
 //! memory can briefly exceed the bound by what callers hold.
 //!
@@ -67,7 +68,7 @@ const ENTRY_OVERHEAD: usize = 72;
 /// until the fifth session, 36 bytes short for 100-byte values: at a 67.5 MB cache, 14 MB
 /// over its bound; PERFORMANCE.md.)
 pub(crate) const fn entry_charge(len: usize) -> usize {
-    (len + 24).div_ceil(16) * 16 + ENTRY_OVERHEAD
+    (len.saturating_add(24 + 15) / 16 * 16).saturating_add(ENTRY_OVERHEAD)
 }
 /// Version stripes per shard.
 const STRIPES_PER_SHARD: usize = 64;

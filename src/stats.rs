@@ -94,7 +94,7 @@ pub struct CacheStats {
     /// Written keys announced to the cache one by one (each drops the key's entry); writes of
     /// many keys, which empty the whole cache at once, are not counted.
     pub invalidations: u64,
-    /// Bytes currently charged (values plus per-entry overhead).
+    /// Bytes currently charged (each entry what it costs the heap).
     pub bytes: u64,
     /// Entries currently held.
     pub entries: u64,

@@ -6,7 +6,7 @@
 //! the kernel back them with huge pages even where transparent huge pages are opt-in (`madvise`
 //! mode). Measured effect in `internal/PERFORMANCE.md`.
 //!
-//! Arrays of at least [`MAP_MIN`] bytes are mapped from the kernel directly (on Unix) and
+//! Arrays of at least [`MAP_MIN`] bytes are mapped from the kernel directly (on Linux) and
 //! unmapped when dropped, not taken from `malloc`. glibc serves such sizes with `mmap` too, but
 //! every time one is freed it raises its threshold for using `mmap` to that size (up to 32 MiB):
 //! after the first grows, node arrays came from the heap, where the freed arrays of earlier
@@ -24,10 +24,9 @@ const LINE: usize = 64;
 /// Arrays of at least this many bytes are mapped directly (module docs); glibc's initial `mmap`
 /// threshold.
 const MAP_MIN: usize = 128 << 10;
-/// The kernel's page size, to which direct mappings are rounded.
-const PAGE: usize = 4096;
 
-/// A heap array of `len` `Copy` values with a chosen alignment. Elements need no drop.
+/// An array of `len` `Copy` values with a chosen alignment, from the heap or (large ones) mapped
+/// from the kernel. Elements need no drop.
 pub(crate) struct NodeArray<T: Copy> {
     ptr: NonNull<T>,
     len: usize,
@@ -42,7 +41,24 @@ unsafe impl<T: Copy + Sync> Sync for NodeArray<T> {}
 /// Whether an array of `bytes` is mapped directly.
 #[inline]
 fn mapped(bytes: usize) -> bool {
-    cfg!(unix) && bytes >= MAP_MIN
+    cfg!(target_os = "linux") && bytes >= MAP_MIN
+}
+
+/// The kernel's page size, to which direct mappings are aligned and rounded.
+fn page_size() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        // SAFETY: `sysconf` only reads a system constant.
+        *PAGE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            n if n > 0 && (n as usize).is_power_of_two() => n as usize,
+            _ => 4096,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        4096
+    }
 }
 
 impl<T: Copy> NodeArray<T> {
@@ -53,7 +69,7 @@ impl<T: Copy> NodeArray<T> {
         let align = if bytes >= HUGE_PAGE {
             HUGE_PAGE
         } else if mapped(bytes) {
-            PAGE
+            page_size()
         } else {
             LINE.max(std::mem::align_of::<T>())
         };
@@ -123,6 +139,7 @@ impl<T: Copy> Drop for NodeArray<T> {
 }
 
 /// Rounds `n` up to a multiple of `to` (a power of two).
+#[cfg(target_os = "linux")]
 fn round_up(n: usize, to: usize) -> usize {
     (n + to - 1) & !(to - 1)
 }
@@ -130,10 +147,11 @@ fn round_up(n: usize, to: usize) -> usize {
 /// Maps `layout.size()` bytes (rounded up to whole pages) aligned to `layout.align()`, which
 /// is at most [`HUGE_PAGE`]; null when the kernel refuses. Huge-page-aligned mappings are marked
 /// `MADV_HUGEPAGE`.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn map(layout: Layout) -> *mut u8 {
-    let len = round_up(layout.size(), PAGE);
-    let slack = layout.align().saturating_sub(PAGE);
+    let page = page_size();
+    let len = round_up(layout.size(), page);
+    let slack = layout.align().saturating_sub(page);
     // SAFETY: an anonymous private mapping at an address the kernel chooses touches no existing
     // memory; the result is checked below.
     let raw = unsafe {
@@ -161,7 +179,6 @@ fn map(layout: Layout) -> *mut u8 {
         if tail > 0 {
             libc::munmap((aligned + len) as *mut libc::c_void, tail);
         }
-        #[cfg(target_os = "linux")]
         if layout.align() == HUGE_PAGE {
             libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
         }
@@ -169,24 +186,29 @@ fn map(layout: Layout) -> *mut u8 {
     aligned as *mut u8
 }
 
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn map(_: Layout) -> *mut u8 {
-    unreachable!("only Unix maps node arrays directly")
+    unreachable!("only Linux maps node arrays directly")
 }
 
 /// Unmaps what [`map`] mapped for `layout`.
 ///
 /// # Safety
 /// `raw` must come from `map(layout)` and not have been unmapped.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 unsafe fn unmap(raw: *mut u8, layout: Layout) {
     // SAFETY: the caller's contract: exactly the `len` bytes `map` kept.
-    unsafe { libc::munmap(raw as *mut libc::c_void, round_up(layout.size(), PAGE)) };
+    unsafe {
+        libc::munmap(
+            raw as *mut libc::c_void,
+            round_up(layout.size(), page_size()),
+        )
+    };
 }
 
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 unsafe fn unmap(_: *mut u8, _: Layout) {
-    unreachable!("only Unix maps node arrays directly")
+    unreachable!("only Linux maps node arrays directly")
 }
 
 /// Hints the CPU to start loading the cache line at `p`.
@@ -223,8 +245,8 @@ mod tests {
             let (start, bytes) = a.byte_range();
             let align = if bytes >= HUGE_PAGE {
                 HUGE_PAGE
-            } else if bytes >= MAP_MIN {
-                PAGE
+            } else if mapped(bytes) {
+                page_size()
             } else {
                 LINE
             };

@@ -104,6 +104,12 @@ impl<P: Copy> DataNode<P> {
         (Self::max_capacity() as f64 * INIT_DENSITY) as usize
     }
 
+    /// Slots of a node built for `n` keys at `density`: [`capacity_for`], moved to whole huge
+    /// pages when they are near ([`whole_huge_pages`]), never past [`Self::max_capacity`].
+    fn capacity_for_keys(n: usize, density: f64) -> usize {
+        whole_huge_pages(n, capacity_for(n, density), Self::max_capacity().max(n + 2))
+    }
+
     /// An empty node.
     pub(crate) fn empty(dup: u8) -> Self {
         Self::build(&[], &[], INIT_DENSITY, Placement::Spread, dup)
@@ -127,7 +133,7 @@ impl<P: Copy> DataNode<P> {
     /// expansion ALEX uses while a node's model still fits its keys).
     pub(crate) fn rebuilt(&self, density: f64, placement: Placement, rescale: bool) -> Self {
         let n = self.num_keys;
-        let capacity = capacity_for(n, density);
+        let capacity = Self::capacity_for_keys(n, density);
         let hint = (rescale && placement == Placement::Spread && n > 1).then(|| {
             let mut m = self.model;
             m.scale(capacity as f64 / self.capacity() as f64);
@@ -149,7 +155,7 @@ impl<P: Copy> DataNode<P> {
     where
         I: Iterator<Item = (u64, P)> + Clone,
     {
-        let capacity = capacity_for(n, density);
+        let capacity = Self::capacity_for_keys(n, density);
         let (mut min_key, mut max_key) = (u64::MAX, 0);
         if n > 0 {
             min_key = entries.clone().next().map_or(u64::MAX, |e| e.0);
@@ -590,13 +596,13 @@ impl<P: Copy> DataNode<P> {
     }
 }
 
-/// Slots of a node built for `n` keys at `density`: at least two gaps and [`MIN_CAPACITY`],
-/// moved to a whole number of huge pages of keys when one is near ([`whole_huge_pages`]).
+/// Slots of a node for `n` keys at `density`: at least two gaps and [`MIN_CAPACITY`]. A built
+/// node then moves it to whole huge pages when they are near ([`DataNode::capacity_for_keys`]);
+/// the cost model's estimates do not (they differ by at most an eighth of the slots).
 pub(super) fn capacity_for(n: usize, density: f64) -> usize {
-    let c = ((n as f64 / density).ceil() as usize)
+    ((n as f64 / density).ceil() as usize)
         .max(n + 2)
-        .max(MIN_CAPACITY);
-    whole_huge_pages(n, c)
+        .max(MIN_CAPACITY)
 }
 
 /// 8-byte slots in one 2 MiB huge page.
@@ -606,7 +612,8 @@ const HUGE_PAGE_SLOTS: usize = (2 << 20) / 8;
 const MAX_MOVED_DENSITY: f64 = 0.75;
 
 /// `c` slots for `n` keys, moved to the nearest whole number of huge pages of 8-byte slots when
-/// that is within an eighth of `c` and leaves the fill at most [`MAX_MOVED_DENSITY`]; else `c`.
+/// that is within an eighth of `c`, leaves the fill at most [`MAX_MOVED_DENSITY`] and stays at
+/// most `max` slots; else `c`.
 ///
 /// A node array is backed by 2 MiB pages only in whole pages (`array.rs`): an array of 1.8 MiB
 /// gets none, one of 2.2 MiB has 0.2 MiB on 4 KiB pages, and a lookup that lands there pays a
@@ -614,7 +621,7 @@ const MAX_MOVED_DENSITY: f64 = 0.75;
 /// 63 data nodes of ~1.8 MiB arrays left 55% of the index on 4 KiB pages. Moving the capacity
 /// turns the difference into gaps (fewer shifts on insert) or takes it from gaps, never into
 /// resident memory nobody uses.
-fn whole_huge_pages(n: usize, c: usize) -> usize {
+fn whole_huge_pages(n: usize, c: usize, max: usize) -> usize {
     if c < HUGE_PAGE_SLOTS / 2 {
         return c;
     }
@@ -626,7 +633,7 @@ fn whole_huge_pages(n: usize, c: usize) -> usize {
         c
     } else if c - down <= up - c && near(down) && roomy(down) {
         down
-    } else if near(up) {
+    } else if near(up) && up <= max {
         up
     } else {
         c
@@ -754,23 +761,29 @@ mod tests {
     fn capacities_near_whole_huge_pages_move_to_them() {
         let hp = HUGE_PAGE_SLOTS;
         // Just under one huge page: up (1.8 MiB of keys became 2 MiB).
-        assert_eq!(whole_huge_pages(100, hp - hp / 10), hp);
+        assert_eq!(whole_huge_pages(100, hp - hp / 10, usize::MAX), hp);
         // Just over two: down, when the fill stays under MAX_MOVED_DENSITY.
-        assert_eq!(whole_huge_pages(hp, 2 * hp + hp / 10), 2 * hp);
+        assert_eq!(whole_huge_pages(hp, 2 * hp + hp / 10, usize::MAX), 2 * hp);
         // ... but not when the node would be nearly full: up instead is too far, so unchanged.
         let crowded = (2.0 * hp as f64 * 0.78) as usize;
         assert_eq!(
-            whole_huge_pages(crowded, 2 * hp + hp / 10),
+            whole_huge_pages(crowded, 2 * hp + hp / 10, usize::MAX),
             2 * hp + hp / 10
         );
         // Halfway between two: too far from both.
-        assert_eq!(whole_huge_pages(hp, 2 * hp + hp / 2), 2 * hp + hp / 2);
+        assert_eq!(
+            whole_huge_pages(hp, 2 * hp + hp / 2, usize::MAX),
+            2 * hp + hp / 2
+        );
+        // Never past the largest node: a 6-byte payload's maximum is not whole pages.
+        let max = (16 << 20) / 14;
+        assert_eq!(whole_huge_pages(max * 7 / 10, max, max), max);
         // Small nodes are left alone.
-        assert_eq!(whole_huge_pages(10, 1000), 1000);
+        assert_eq!(whole_huge_pages(10, 1000, usize::MAX), 1000);
         // A capacity never drops below what its keys need at MAX_MOVED_DENSITY.
         for c in (hp / 2..6 * hp).step_by(977) {
             for n in [c / 2, (c as f64 * 0.7) as usize, (c as f64 * 0.8) as usize] {
-                let moved = whole_huge_pages(n, c);
+                let moved = whole_huge_pages(n, c, usize::MAX);
                 assert!(moved.abs_diff(c) * 8 <= c, "{n} keys, {c} slots -> {moved}");
                 assert!(moved == c || moved % hp == 0);
                 assert!(moved >= c || n as f64 <= moved as f64 * MAX_MOVED_DENSITY);

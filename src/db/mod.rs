@@ -53,7 +53,8 @@
 //!    operation only reads and writes its own key's entry, so per-key order is all that
 //!    matters.)
 //! 5. The write counter is bumped (still under the writer mutex), then `cache.end_write(k)` and
-//!    `inflight.end(k)` for every written key, then the key locks are released.
+//!    `inflight.end(k)` (or `end_listed`) for every written key, then the key locks are
+//!    released.
 //!
 //! Readers are never blocked by a write except for the moments the index write lock is held
 //! in step 4: at most [`write::INDEX_CHUNK`] operations at a time, and never while a data node
@@ -104,7 +105,7 @@
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
 //! | recycled segment | lock-free validated copy: generation checked before and after the copy, key and length at the offset, words accessed atomically (`hot_tier`, `segment`); demotion by exact location compare (step 4) |
-//! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock |
+//! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock; the one exception is a read whose in-flight stripe carries listed marks, which takes the lists' read lock ([`inflight`]) |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |
 //! | reader of a key whose write is in flight | the in-flight mark, checked before the index lookup, sends it to the Cold path ([`inflight`]) |

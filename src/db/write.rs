@@ -107,6 +107,11 @@ struct Announcement<'a> {
 impl<'a> Announcement<'a> {
     /// `ops` hold each key once, in key order (a batch's final operations, or one operation).
     fn begin(db: &'a Db, ops: &'a [(u64, Option<&'a [u8]>)]) -> Self {
+        // Everything that can fail (allocate, check) before the first mark: past here, only
+        // this value's `Drop` ends what was begun.
+        debug_assert!(ops.windows(2).all(|w| w[0].0 < w[1].0), "ops in key order");
+        let listed_keys: Option<Box<[u64]>> =
+            (ops.len() != 1).then(|| ops.iter().map(|&(k, _)| k).collect());
         db.inflight.enter();
         if ops.len() > BULK_KEYS {
             db.cache.begin_write_all();
@@ -115,15 +120,13 @@ impl<'a> Announcement<'a> {
                 db.cache.begin_write(key);
             }
         }
-        let listed = match ops {
-            [(key, _)] => {
+        let listed = match (ops, listed_keys) {
+            (_, Some(keys)) => Some(db.inflight.begin_listed(keys, BULK_KEYS)),
+            ([(key, _)], None) => {
                 db.inflight.begin(*key);
                 None
             }
-            _ => {
-                let keys: Box<[u64]> = ops.iter().map(|&(k, _)| k).collect();
-                Some(db.inflight.begin_listed(keys, BULK_KEYS))
-            }
+            (_, None) => None, // unreachable: only one-key writes have no list
         };
         Announcement { db, ops, listed }
     }
