@@ -18,7 +18,7 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
 /// Size (and alignment) of an x86-64 huge page.
-const HUGE_PAGE: usize = 2 << 20;
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
 /// Alignment of small arrays: a cache line.
 const LINE: usize = 64;
 /// Arrays of at least this many bytes are mapped directly (module docs); glibc's initial `mmap`

@@ -50,7 +50,7 @@ pub(crate) fn estimate_data_node_cost(keys: &[u64], density: f64, sample: usize)
     let stride = n.div_ceil(sample.max(2)).max(1);
     let m = n.div_ceil(stride);
     let sampled = keys.iter().copied().step_by(stride);
-    let capacity = data_node::capacity_for(m, density);
+    let capacity = super::capacity::capacity_for(m, density);
     let model = data_node::train(sampled.clone(), keys[0], m, capacity, Placement::Spread);
     data_node::place_by_model(sampled, |&k| k, m, &model, capacity, |_, _, _| {})
 }

@@ -187,7 +187,7 @@ fn planned_grows_build_the_tree_plain_inserts_build_and_match_a_btreemap() {
     run(Dist::Descending, 5, 50_000, 150_000, &mut kinds);
     run(Dist::Clustered, 6, 0, 150_000, &mut kinds);
     run(Dist::Dense, 7, 0, 60_000, &mut kinds);
-    // 1.2M: with capacities moved to whole huge pages (`data_node::whole_huge_pages`), 800K
+    // 1.2M: with capacities moved to whole huge pages (`capacity::whole_huge_pages`), 800K
     // ascending inserts no longer filled the narrow node's parent to a split down.
     run(Dist::Narrow, 8, 10_000, 1_200_000, &mut kinds);
     eprintln!("grows: {kinds:?}");

@@ -26,6 +26,7 @@
 pub(crate) mod array;
 mod bitmap;
 mod bulk_load;
+mod capacity;
 mod cost;
 mod data_node;
 mod grow;
