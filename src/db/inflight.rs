@@ -182,7 +182,7 @@ impl InFlight {
     }
 
     /// Ends a [`InFlight::begin_listed`]. Call after the index update.
-    pub(super) fn end_listed(&self, listed: Listed) {
+    pub(super) fn end_listed(&self, listed: &Listed) {
         let keys = {
             let mut lists = self.lists.write();
             let at = lists
@@ -273,7 +273,7 @@ mod tests {
         assert!(f.is_marked(a) && f.is_marked(b));
         f.end(b);
         assert!(!f.is_marked(b));
-        f.end_listed(listed);
+        f.end_listed(&listed);
         assert!(!f.is_marked(a) && !f.is_marked(1 << 40));
         assert!(f.stripes.iter().all(|s| s.load(Ordering::Relaxed) == 0));
     }
@@ -292,9 +292,9 @@ mod tests {
         // Two listed writes at once, each removed by its own ticket.
         let other = f.begin_listed(vec![1].into_boxed_slice(), 10);
         assert!(f.is_marked(1));
-        f.end_listed(listed);
+        f.end_listed(&listed);
         assert!(f.is_marked(1) && !f.is_marked(0));
-        f.end_listed(other);
+        f.end_listed(&other);
         assert!(!f.is_marked(1));
         assert!(f.stripes.iter().all(|s| s.load(Ordering::Relaxed) == 0));
     }

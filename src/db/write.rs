@@ -100,8 +100,15 @@ impl IndexOp {
 struct Announcement<'a> {
     db: &'a Db,
     ops: &'a [(u64, Option<&'a [u8]>)],
-    /// The write's listed marks (writes of more than one key).
-    listed: Option<inflight::Listed>,
+    marks: Marks,
+}
+
+/// How a write's keys are marked in flight.
+enum Marks {
+    /// A one-key write: its stripe (unlisted).
+    Key(u64),
+    /// A write of several keys: listed.
+    Listed(inflight::Listed),
 }
 
 impl<'a> Announcement<'a> {
@@ -120,15 +127,15 @@ impl<'a> Announcement<'a> {
                 db.cache.begin_write(key);
             }
         }
-        let listed = match (ops, listed_keys) {
-            (_, Some(keys)) => Some(db.inflight.begin_listed(keys, BULK_KEYS)),
-            ([(key, _)], None) => {
-                db.inflight.begin(*key);
-                None
+        let marks = match listed_keys {
+            Some(keys) => Marks::Listed(db.inflight.begin_listed(keys, BULK_KEYS)),
+            None => {
+                let key = ops[0].0;
+                db.inflight.begin(key);
+                Marks::Key(key)
             }
-            (_, None) => None, // unreachable: only one-key writes have no list
         };
-        Announcement { db, ops, listed }
+        Announcement { db, ops, marks }
     }
 }
 
@@ -176,13 +183,9 @@ impl Drop for Announcement<'_> {
                 self.db.cache.end_write(key);
             }
         }
-        match self.listed.take() {
-            Some(listed) => self.db.inflight.end_listed(listed),
-            None => {
-                if let [(key, _)] = self.ops {
-                    self.db.inflight.end(*key);
-                }
-            }
+        match &self.marks {
+            Marks::Listed(listed) => self.db.inflight.end_listed(listed),
+            Marks::Key(key) => self.db.inflight.end(*key),
         }
         self.db.inflight.exit();
     }
