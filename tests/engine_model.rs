@@ -419,6 +419,14 @@ fn tiers_on_and_off_give_identical_results() {
 }
 
 #[test]
+fn the_index_key_filter_on_and_off_give_identical_results() {
+    let (on, _) = run(&tiers_on().index_key_filter(true), 78, 8_000);
+    let (off, _) = run(&tiers_on().index_key_filter(false), 78, 8_000);
+    assert_eq!(on.0.len(), off.0.len());
+    assert!(on.0 == off.0, "the key filter on and off disagree");
+}
+
+#[test]
 fn reopen_after_clean_close_keeps_every_write_and_uses_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();

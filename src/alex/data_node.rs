@@ -17,6 +17,7 @@ use super::array::{prefetch, NodeArray};
 use super::bitmap::Bitmap;
 use super::capacity::{capacity_for, whole_huge_pages};
 use super::cost::{self, search_iterations};
+use super::filter::KeyFilter;
 use super::model::LinearModel;
 
 /// Fill of a data node right after bulk load or a split.
@@ -72,6 +73,8 @@ pub(crate) struct DataNode<P: Copy> {
     keys: NodeArray<u64>,
     payloads: NodeArray<MaybeUninit<P>>,
     occupied: Bitmap,
+    /// Rejects most absent keys without touching `keys` (`filter.rs`); holds every real key.
+    filter: KeyFilter,
     pub(crate) model: LinearModel,
     num_keys: usize,
     grow_at: usize,
@@ -170,13 +173,15 @@ impl<P: Copy> DataNode<P> {
                 placement,
             )
         });
+        let grow_at = ((capacity as f64 * MAX_DENSITY) as usize).min(capacity - 1);
         let mut node = DataNode {
             keys: NodeArray::filled(capacity, u64::MAX),
             payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
+            filter: KeyFilter::new(grow_at.max(n)),
             model,
             num_keys: n,
-            grow_at: ((capacity as f64 * MAX_DENSITY) as usize).min(capacity - 1),
+            grow_at,
             min_key,
             max_key,
             counters: NodeCounters::default(),
@@ -195,7 +200,12 @@ impl<P: Copy> DataNode<P> {
     fn place<I: Iterator<Item = (u64, P)>>(&mut self, entries: I, n: usize) -> u64 {
         let cap = self.keys.len();
         let model = self.model;
-        let (keys, payloads, occupied) = (&mut self.keys, &mut self.payloads, &mut self.occupied);
+        let (keys, payloads, occupied, filter) = (
+            &mut self.keys,
+            &mut self.payloads,
+            &mut self.occupied,
+            &mut self.filter,
+        );
         let mut last_key = 0;
         let expected_cost = place_by_model(
             entries,
@@ -209,6 +219,7 @@ impl<P: Copy> DataNode<P> {
                 keys[written..=pos].fill(k);
                 payloads[pos] = MaybeUninit::new(p);
                 occupied.set(pos);
+                filter.add(k);
                 last_key = k;
             },
         );
@@ -282,12 +293,18 @@ impl<P: Copy> DataNode<P> {
     /// model's prediction; also returns the iterations spent.
     #[inline(always)]
     fn upper_bound(&self, key: u64) -> (usize, u32) {
-        let keys = &self.keys[..];
-        let n = keys.len();
-        let p = self.model.predict_slot(key, n);
+        let p = self.model.predict_slot(key, self.keys.len());
         // The entry is almost always within a few slots of the prediction: start loading its
         // payload while the key search waits for its own cache line.
         prefetch(self.payloads.ptr_at(p));
+        self.upper_bound_from(key, p)
+    }
+
+    /// [`Self::upper_bound`] from the model's prediction `p`.
+    #[inline(always)]
+    fn upper_bound_from(&self, key: u64, p: usize) -> (usize, u32) {
+        let keys = &self.keys[..];
+        let n = keys.len();
         // Fast path: when the answer lies inside the cache line of the prediction (the common case
         // with a good model), count the keys <= `key` in that line without data-dependent branches,
         // so the CPU keeps speculating into the next operation while this line is in flight.
@@ -356,13 +373,28 @@ impl<P: Copy> DataNode<P> {
         }
     }
 
-    /// The slot of `key`, if present.
+    /// The slot of `key`, if present (asking the filter first, see [`Self::find_with`]).
     #[inline(always)]
     pub(crate) fn find(&self, key: u64) -> Option<usize> {
+        self.find_with(key, true)
+    }
+
+    /// The slot of `key`, if present. With `use_filter`, most absent keys end at the filter's
+    /// word, usually cached, instead of a memory round trip to the key line; a present key then
+    /// pays one more load (`filter.rs`). The key's line and its payload's start loading before
+    /// the filter is asked, so a present key waits for one round trip either way.
+    #[inline(always)]
+    pub(crate) fn find_with(&self, key: u64, use_filter: bool) -> Option<usize> {
+        let p = self.model.predict_slot(key, self.keys.len());
+        prefetch(self.keys.ptr_at(p));
+        prefetch(self.payloads.ptr_at(p));
+        if use_filter && !self.filter.may_contain(key) {
+            return None;
+        }
         if key == u64::MAX {
             return self.find_max();
         }
-        let (ub, _) = self.upper_bound(key);
+        let (ub, _) = self.upper_bound_from(key, p);
         (ub > 0 && self.keys[ub - 1] == key).then(|| ub - 1)
     }
 
@@ -459,6 +491,7 @@ impl<P: Copy> DataNode<P> {
         self.keys[slot] = key;
         self.payloads[slot] = MaybeUninit::new(payload);
         self.occupied.set(slot);
+        self.filter.add(key);
         self.num_keys += 1;
         let c = &mut self.counters;
         c.inserts += 1;
@@ -552,14 +585,19 @@ impl<P: Copy> DataNode<P> {
     }
 
     /// `(start address, bytes)` of the node's key and payload arrays.
-    pub(crate) fn array_ranges(&self) -> [(usize, usize); 2] {
-        [self.keys.byte_range(), self.payloads.byte_range()]
+    pub(crate) fn array_ranges(&self) -> [(usize, usize); 3] {
+        [
+            self.keys.byte_range(),
+            self.payloads.byte_range(),
+            self.filter.byte_range(),
+        ]
     }
 
     /// Bytes held by the node: arrays plus the node itself.
     pub(crate) fn bytes(&self) -> usize {
         self.capacity() * (8 + std::mem::size_of::<P>())
             + self.occupied.bytes()
+            + self.filter.bytes()
             + std::mem::size_of::<Self>()
     }
 
@@ -573,6 +611,9 @@ impl<P: Copy> DataNode<P> {
             if self.occupied.get(j) {
                 count += 1;
                 fill = self.keys[j];
+                if !self.filter.may_contain(fill) {
+                    return Err(format!("the filter rejects key {fill} of slot {j}"));
+                }
             } else if self.keys[j] != fill {
                 return Err(format!("gap {j} holds {} not {fill}", self.keys[j]));
             }
@@ -726,6 +767,36 @@ mod tests {
         }
         assert_eq!(node.find(0), None);
         assert_eq!(node.find(u64::MAX), None);
+    }
+
+    #[test]
+    fn churn_never_hides_a_present_key_from_the_filter() {
+        // Inserts and removes that keep the count below the growth bound: the filter takes
+        // far more keys than it was sized for, saturates, and must still answer correctly.
+        let start: Vec<u64> = (0..100u64).map(|i| i * 1000).collect();
+        let mut node = node_from(&start);
+        let mut model: std::collections::BTreeMap<u64, u64> =
+            start.iter().map(|&k| (k, k.wrapping_mul(3))).collect();
+        for round in 0..3000u64 {
+            let k = (round * 7919 + round / 97) % 100_000;
+            if model.len() + 1 < node.grow_at && !model.contains_key(&k) {
+                assert!(matches!(node.insert(k, k + 1), NodeInsert::Inserted));
+                model.insert(k, k + 1);
+            }
+            let victim = *model
+                .keys()
+                .nth((round as usize * 31) % model.len())
+                .unwrap();
+            assert_eq!(node.remove(victim), model.remove(&victim));
+        }
+        node.check().unwrap();
+        assert_eq!(node.len(), model.len());
+        for (&k, &p) in &model {
+            assert_eq!(node.find(k).map(|s| node.payload_at(s)), Some(p), "{k}");
+        }
+        for k in (0..100_000u64).filter(|k| !model.contains_key(k)) {
+            assert_eq!(node.find(k), None, "{k}");
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! A cost model (expected search iterations and shifts) decides when a full node expands, when it
 //! splits sideways or downward, and how wide each model node is at bulk load.
 //!
+//! Beyond the paper, each data node keeps a small blocked Bloom filter of its keys (`filter`), so
+//! that most lookups of absent keys end on a cached line instead of a DRAM miss on the key array.
+//!
 //! This module knows nothing of storage: the engine stores a packed value location as the payload.
 //!
 //! ```
@@ -29,6 +32,7 @@ mod bulk_load;
 mod capacity;
 mod cost;
 mod data_node;
+mod filter;
 mod grow;
 #[cfg(test)]
 mod grow_tests;
@@ -78,6 +82,8 @@ pub struct Alex<P: Copy> {
     instance: u64,
     /// Bumped by every mutation, so a grow plan made against another state is detected.
     version: u64,
+    /// Whether `get` and `contains` ask a data node's key filter first ([`Alex::set_key_filter`]).
+    filter_reads: bool,
 }
 
 impl<P: Copy> Default for Alex<P> {
@@ -100,6 +106,7 @@ impl<P: Copy> Alex<P> {
             tail: 0,
             instance: install::next_instance(),
             version: 0,
+            filter_reads: true,
         };
         let leaf = index.alloc_leaf(DataNode::empty(0));
         index.root = NodeId::data(leaf);
@@ -122,7 +129,17 @@ impl<P: Copy> Alex<P> {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        let filter_reads = self.filter_reads;
         *self = Self::new();
+        self.filter_reads = filter_reads;
+    }
+
+    /// Whether lookups ask each data node's key filter before searching its keys (the
+    /// default). The answers are the same either way: the filter makes lookups of absent keys
+    /// cheaper and costs lookups of present keys one more load. The filters are kept up to
+    /// date whatever this says.
+    pub fn set_key_filter(&mut self, on: bool) {
+        self.filter_reads = on;
     }
 
     /// The data node responsible for `key`.
@@ -139,14 +156,15 @@ impl<P: Copy> Alex<P> {
     #[inline]
     pub fn get(&self, key: u64) -> Option<P> {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
-        leaf.find(key).map(|slot| leaf.payload_at(slot))
+        leaf.find_with(key, self.filter_reads)
+            .map(|slot| leaf.payload_at(slot))
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains(&self, key: u64) -> bool {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
-        leaf.find(key).is_some()
+        leaf.find_with(key, self.filter_reads).is_some()
     }
 
     /// Inserts `key`, returning the previous payload when the key was present.

@@ -79,7 +79,8 @@ impl Db {
 
         let build_started = Instant::now();
         let marker = rocks.snapshot_marker()?;
-        let (index, from_snapshot, rejected) = build_index(&rocks, path, marker)?;
+        let (mut index, from_snapshot, rejected) = build_index(&rocks, path, marker)?;
+        index.set_key_filter(opts.index_key_filter);
         let mut open_stats = OpenStats {
             index_from_snapshot: from_snapshot,
             snapshot_rejected: rejected,

@@ -44,6 +44,7 @@ table! {
     "ALEXKV_HOT_TIER_BYTES" => hot_tier_bytes: parse_size,
     "ALEXKV_HOT_SEGMENT_BYTES" => hot_segment_bytes: parse_size,
     "ALEXKV_PROMOTE_READS_TO_HOT" => promote_reads_to_hot: parse_bool,
+    "ALEXKV_INDEX_KEY_FILTER" => index_key_filter: parse_bool,
     "ALEXKV_MAX_VALUE_BYTES" => max_value_bytes: parse_size,
     "ALEXKV_CREATE_IF_MISSING" => create_if_missing: parse_bool,
 }
@@ -78,6 +79,7 @@ impl Options {
     /// | `ALEXKV_HOT_TIER_BYTES` | `hot_tier_bytes` | size |
     /// | `ALEXKV_HOT_SEGMENT_BYTES` | `hot_segment_bytes` | size |
     /// | `ALEXKV_PROMOTE_READS_TO_HOT` | `promote_reads_to_hot` | bool |
+    /// | `ALEXKV_INDEX_KEY_FILTER` | `index_key_filter` | bool |
     /// | `ALEXKV_MAX_VALUE_BYTES` | `max_value_bytes` | size |
     /// | `ALEXKV_CREATE_IF_MISSING` | `create_if_missing` | bool |
     ///
