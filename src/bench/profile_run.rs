@@ -58,7 +58,11 @@ pub struct ProfileReport {
 
 /// Runs the profile.
 pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
-    let opts = || alexkv_options(c.memory_budget, false, c.value_size);
+    // `ALEXKV_*` variables apply on top, as in the comparison's alexkv child.
+    let base = alexkv_options(c.memory_budget, false, c.value_size)
+        .with_env_overrides()
+        .map_err(|e| e.to_string())?;
+    let opts = || base.clone();
     let mut load_secs = None;
     let existing = Db::open(&c.db, opts().create_if_missing(true)).map_err(|e| e.to_string())?;
     if existing.is_empty() {
