@@ -59,6 +59,16 @@ impl<P: Copy> Alex<P> {
     /// assert!(Alex::bulk_load(&[2, 1], &[0u64, 0]).is_err());
     /// ```
     pub fn bulk_load(keys: &[u64], payloads: &[P]) -> Result<Self, BulkLoadError> {
+        Self::bulk_load_with_key_filter(keys, payloads, false)
+    }
+
+    /// [`Alex::bulk_load`], with key filters in its data nodes when `key_filter` is set (see
+    /// [`Alex::set_key_filter`]).
+    pub fn bulk_load_with_key_filter(
+        keys: &[u64],
+        payloads: &[P],
+        key_filter: bool,
+    ) -> Result<Self, BulkLoadError> {
         if keys.len() != payloads.len() {
             return Err(BulkLoadError::LengthMismatch {
                 keys: keys.len(),
@@ -73,6 +83,7 @@ impl<P: Copy> Alex<P> {
             });
         }
         let mut index = Alex::new();
+        index.key_filters = key_filter;
         index.free_leaf(index.head);
         let mut chain = Vec::new();
         index.root = index.build_subtree(keys, payloads, 0, 0, &mut chain);
@@ -103,6 +114,7 @@ impl<P: Copy> Alex<P> {
                 INIT_DENSITY,
                 Placement::Spread,
                 dup,
+                self.key_filters,
             ));
             chain.push(leaf);
             return NodeId::data(leaf);
@@ -145,6 +157,7 @@ impl<P: Copy> Alex<P> {
                     INIT_DENSITY,
                     Placement::Spread,
                     log,
+                    self.key_filters,
                 ));
                 chain.push(leaf);
                 NodeId::data(leaf)

@@ -90,7 +90,7 @@ mod tests {
         let linear: Vec<u64> = (0..2000).map(|i| i * 3).collect();
         for keys in [vec![], vec![5], vec![1, 2], linear, noisy] {
             let payloads = vec![0u64; keys.len()];
-            let node = DataNode::build(&keys, &payloads, INIT_DENSITY, Placement::Spread, 0);
+            let node = DataNode::build(&keys, &payloads, INIT_DENSITY, Placement::Spread, 0, false);
             let estimate = estimate_data_node_cost(&keys, INIT_DENSITY, usize::MAX);
             assert_eq!(estimate, node.expected_cost, "{} keys", keys.len());
         }

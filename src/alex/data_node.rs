@@ -73,8 +73,9 @@ pub(crate) struct DataNode<P: Copy> {
     keys: NodeArray<u64>,
     payloads: NodeArray<MaybeUninit<P>>,
     occupied: Bitmap,
-    /// Rejects most absent keys without touching `keys` (`filter.rs`); holds every real key.
-    filter: KeyFilter,
+    /// When the index keeps key filters: rejects most absent keys without touching `keys`
+    /// (`filter.rs`); holds every real key.
+    filter: Option<KeyFilter>,
     pub(crate) model: LinearModel,
     num_keys: usize,
     grow_at: usize,
@@ -114,22 +115,24 @@ impl<P: Copy> DataNode<P> {
         whole_huge_pages(n, capacity_for(n, density), Self::max_capacity().max(n + 2))
     }
 
-    /// An empty node.
-    pub(crate) fn empty(dup: u8) -> Self {
-        Self::build(&[], &[], INIT_DENSITY, Placement::Spread, dup)
+    /// An empty node (with a key filter when `filtered`).
+    pub(crate) fn empty(dup: u8, filtered: bool) -> Self {
+        Self::build(&[], &[], INIT_DENSITY, Placement::Spread, dup, filtered)
     }
 
-    /// Builds a node from strictly increasing `keys` and their payloads, at `density`.
+    /// Builds a node from strictly increasing `keys` and their payloads, at `density`, with a
+    /// key filter when `filtered`.
     pub(crate) fn build(
         keys: &[u64],
         payloads: &[P],
         density: f64,
         placement: Placement,
         dup: u8,
+        filtered: bool,
     ) -> Self {
         debug_assert_eq!(keys.len(), payloads.len());
         let entries = keys.iter().copied().zip(payloads.iter().copied());
-        Self::build_from(entries, keys.len(), density, placement, dup, None)
+        Self::build_from(entries, keys.len(), density, placement, dup, None, filtered)
     }
 
     /// Rebuilds this node's entries into a new node at `density`. When `rescale` is set, the
@@ -143,7 +146,29 @@ impl<P: Copy> DataNode<P> {
             m.scale(capacity as f64 / self.capacity() as f64);
             m
         });
-        Self::build_from(self.entries(), n, density, placement, self.dup, hint)
+        let filtered = self.filter.is_some();
+        Self::build_from(
+            self.entries(),
+            n,
+            density,
+            placement,
+            self.dup,
+            hint,
+            filtered,
+        )
+    }
+
+    /// Builds (`on`) or drops the node's key filter.
+    pub(crate) fn set_filter(&mut self, on: bool) {
+        if !on {
+            self.filter = None;
+        } else if self.filter.is_none() {
+            let mut filter = KeyFilter::new(self.grow_at.max(self.num_keys));
+            for (k, _) in self.entries() {
+                filter.add(k);
+            }
+            self.filter = Some(filter);
+        }
     }
 
     /// Builds a node from `n` entries in strictly increasing key order. `entries` is cloned to
@@ -155,6 +180,7 @@ impl<P: Copy> DataNode<P> {
         placement: Placement,
         dup: u8,
         model: Option<LinearModel>,
+        filtered: bool,
     ) -> Self
     where
         I: Iterator<Item = (u64, P)> + Clone,
@@ -178,7 +204,7 @@ impl<P: Copy> DataNode<P> {
             keys: NodeArray::filled(capacity, u64::MAX),
             payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
-            filter: KeyFilter::new(grow_at.max(n)),
+            filter: filtered.then(|| KeyFilter::new(grow_at.max(n))),
             model,
             num_keys: n,
             grow_at,
@@ -219,7 +245,9 @@ impl<P: Copy> DataNode<P> {
                 keys[written..=pos].fill(k);
                 payloads[pos] = MaybeUninit::new(p);
                 occupied.set(pos);
-                filter.add(k);
+                if let Some(f) = filter.as_mut() {
+                    f.add(k);
+                }
                 last_key = k;
             },
         );
@@ -373,23 +401,19 @@ impl<P: Copy> DataNode<P> {
         }
     }
 
-    /// The slot of `key`, if present (asking the filter first, see [`Self::find_with`]).
+    /// The slot of `key`, if present. With a key filter, most absent keys end at the filter's
+    /// word instead of a memory round trip to the key line; a present key then pays one more
+    /// load (`filter.rs`). The key's line and its payload's start loading before the filter is
+    /// asked, so a present key waits for one round trip either way.
     #[inline(always)]
     pub(crate) fn find(&self, key: u64) -> Option<usize> {
-        self.find_with(key, true)
-    }
-
-    /// The slot of `key`, if present. With `use_filter`, most absent keys end at the filter's
-    /// word, usually cached, instead of a memory round trip to the key line; a present key then
-    /// pays one more load (`filter.rs`). The key's line and its payload's start loading before
-    /// the filter is asked, so a present key waits for one round trip either way.
-    #[inline(always)]
-    pub(crate) fn find_with(&self, key: u64, use_filter: bool) -> Option<usize> {
         let p = self.model.predict_slot(key, self.keys.len());
         prefetch(self.keys.ptr_at(p));
         prefetch(self.payloads.ptr_at(p));
-        if use_filter && !self.filter.may_contain(key) {
-            return None;
+        if let Some(f) = &self.filter {
+            if !f.may_contain(key) {
+                return None;
+            }
         }
         if key == u64::MAX {
             return self.find_max();
@@ -491,7 +515,9 @@ impl<P: Copy> DataNode<P> {
         self.keys[slot] = key;
         self.payloads[slot] = MaybeUninit::new(payload);
         self.occupied.set(slot);
-        self.filter.add(key);
+        if let Some(f) = self.filter.as_mut() {
+            f.add(key);
+        }
         self.num_keys += 1;
         let c = &mut self.counters;
         c.inserts += 1;
@@ -589,7 +615,7 @@ impl<P: Copy> DataNode<P> {
         [
             self.keys.byte_range(),
             self.payloads.byte_range(),
-            self.filter.byte_range(),
+            self.filter.as_ref().map_or((0, 0), KeyFilter::byte_range),
         ]
     }
 
@@ -597,7 +623,7 @@ impl<P: Copy> DataNode<P> {
     pub(crate) fn bytes(&self) -> usize {
         self.capacity() * (8 + std::mem::size_of::<P>())
             + self.occupied.bytes()
-            + self.filter.bytes()
+            + self.filter.as_ref().map_or(0, KeyFilter::bytes)
             + std::mem::size_of::<Self>()
     }
 
@@ -611,7 +637,7 @@ impl<P: Copy> DataNode<P> {
             if self.occupied.get(j) {
                 count += 1;
                 fill = self.keys[j];
-                if !self.filter.may_contain(fill) {
+                if self.filter.as_ref().is_some_and(|f| !f.may_contain(fill)) {
                     return Err(format!("the filter rejects key {fill} of slot {j}"));
                 }
             } else if self.keys[j] != fill {
@@ -752,7 +778,7 @@ mod tests {
 
     fn node_from(keys: &[u64]) -> DataNode<u64> {
         let payloads: Vec<u64> = keys.iter().map(|k| k.wrapping_mul(3)).collect();
-        DataNode::build(keys, &payloads, INIT_DENSITY, Placement::Spread, 0)
+        DataNode::build(keys, &payloads, INIT_DENSITY, Placement::Spread, 0, true)
     }
 
     #[test]
@@ -849,7 +875,7 @@ mod tests {
     fn room_right_placement_leaves_the_tail_free() {
         let keys: Vec<u64> = (0..600).collect();
         let p: Vec<u64> = keys.clone();
-        let node = DataNode::build(&keys, &p, EXPAND_DENSITY, Placement::RoomRight, 0);
+        let node = DataNode::build(&keys, &p, EXPAND_DENSITY, Placement::RoomRight, 0, true);
         node.check().unwrap();
         let last = node.prev_occupied(node.capacity() - 1).unwrap();
         assert!(

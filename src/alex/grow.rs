@@ -263,6 +263,7 @@ impl<P: Copy> Alex<P> {
             INIT_DENSITY,
             left_place,
             dup - 1,
+            self.key_filters,
         );
         let right = DataNode::build(
             &keys[cut..],
@@ -270,6 +271,7 @@ impl<P: Copy> Alex<P> {
             INIT_DENSITY,
             right_place,
             dup - 1,
+            self.key_filters,
         );
         let right_id = self.leaf_ids(None).next();
         let fill = match doubled {
@@ -438,6 +440,7 @@ impl<P: Copy> Alex<P> {
                 INIT_DENSITY,
                 placement,
                 log,
+                self.key_filters,
             ));
             children[start..start + (1usize << log)].fill(NodeId::data(ids.next()));
         }
@@ -447,6 +450,7 @@ impl<P: Copy> Alex<P> {
             INIT_DENSITY,
             Placement::Spread,
             node.dup,
+            self.key_filters,
         );
         Some(Step::Widen {
             m,

@@ -201,7 +201,7 @@ impl<P: Copy> Alex<P> {
                 let (prev, next) = self.neighbours(leaf);
                 retired._leaves.push(std::mem::replace(
                     &mut self.leaves[leaf as usize],
-                    DataNode::empty(0),
+                    DataNode::empty(0, false),
                 ));
                 self.free_leaves.push(leaf);
                 for (node, &want) in leaves.into_iter().zip(&leaf_ids) {

@@ -82,8 +82,8 @@ pub struct Alex<P: Copy> {
     instance: u64,
     /// Bumped by every mutation, so a grow plan made against another state is detected.
     version: u64,
-    /// Whether `get` and `contains` ask a data node's key filter first ([`Alex::set_key_filter`]).
-    filter_reads: bool,
+    /// Whether data nodes keep key filters ([`Alex::set_key_filter`]).
+    key_filters: bool,
 }
 
 impl<P: Copy> Default for Alex<P> {
@@ -106,9 +106,9 @@ impl<P: Copy> Alex<P> {
             tail: 0,
             instance: install::next_instance(),
             version: 0,
-            filter_reads: true,
+            key_filters: false,
         };
-        let leaf = index.alloc_leaf(DataNode::empty(0));
+        let leaf = index.alloc_leaf(DataNode::empty(0, false));
         index.root = NodeId::data(leaf);
         index.head = leaf;
         index.tail = leaf;
@@ -129,17 +129,31 @@ impl<P: Copy> Alex<P> {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        let filter_reads = self.filter_reads;
+        let key_filters = self.key_filters;
         *self = Self::new();
-        self.filter_reads = filter_reads;
+        self.set_key_filter(key_filters);
     }
 
-    /// Whether lookups ask each data node's key filter before searching its keys (the
-    /// default). The answers are the same either way: the filter makes lookups of absent keys
-    /// cheaper and costs lookups of present keys one more load. The filters are kept up to
-    /// date whatever this says.
+    /// Gives every data node a key filter (`on`), or removes them (the default is none). A
+    /// node's filter is a few bits per key (one 64-bit word per 8 keys at the node's growth
+    /// bound, about 1.2 bytes per key) that answers most lookups of absent keys without
+    /// searching the node's keys, which at millions of keys saves a memory round trip; lookups
+    /// of present keys and inserts each pay one more memory access for it. Answers are the
+    /// same either way. Building the filters of an existing index reads every key once.
+    ///
+    /// ```
+    /// use alexkv::alex::Alex;
+    /// let keys: Vec<u64> = (0..1000).map(|i| i * 10).collect();
+    /// let mut index = Alex::bulk_load(&keys, &keys).unwrap();
+    /// index.set_key_filter(true);
+    /// assert_eq!(index.get(990), Some(990));
+    /// assert_eq!(index.get(991), None);
+    /// ```
     pub fn set_key_filter(&mut self, on: bool) {
-        self.filter_reads = on;
+        self.key_filters = on;
+        for leaf in &mut self.leaves {
+            leaf.set_filter(on);
+        }
     }
 
     /// The data node responsible for `key`.
@@ -156,15 +170,14 @@ impl<P: Copy> Alex<P> {
     #[inline]
     pub fn get(&self, key: u64) -> Option<P> {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
-        leaf.find_with(key, self.filter_reads)
-            .map(|slot| leaf.payload_at(slot))
+        leaf.find(key).map(|slot| leaf.payload_at(slot))
     }
 
     /// Whether `key` is present.
     #[inline]
     pub fn contains(&self, key: u64) -> bool {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
-        leaf.find_with(key, self.filter_reads).is_some()
+        leaf.find(key).is_some()
     }
 
     /// Inserts `key`, returning the previous payload when the key was present.
@@ -304,7 +317,7 @@ impl<P: Copy> Alex<P> {
     }
 
     fn free_leaf(&mut self, i: u32) {
-        self.leaves[i as usize] = DataNode::empty(0);
+        self.leaves[i as usize] = DataNode::empty(0, false);
         self.free_leaves.push(i);
     }
 

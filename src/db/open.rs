@@ -79,8 +79,8 @@ impl Db {
 
         let build_started = Instant::now();
         let marker = rocks.snapshot_marker()?;
-        let (mut index, from_snapshot, rejected) = build_index(&rocks, path, marker)?;
-        index.set_key_filter(opts.index_key_filter);
+        let (index, from_snapshot, rejected) =
+            build_index(&rocks, path, marker, opts.index_key_filter)?;
         let mut open_stats = OpenStats {
             index_from_snapshot: from_snapshot,
             snapshot_rejected: rejected,
@@ -158,6 +158,7 @@ fn build_index(
     rocks: &RocksStore,
     dir: &Path,
     marker: Option<u128>,
+    key_filter: bool,
 ) -> Result<(Alex<u64>, bool, Option<String>)> {
     let identity = snapshot::rocks_identity(dir);
     let expected = Expected {
@@ -176,9 +177,11 @@ fn build_index(
         Err(reason) => (cold(scan_keys(rocks)?), false, Some(reason)),
     };
     let (keys, payloads) = (found.keys, found.locations);
-    let index = Alex::bulk_load(&keys, &payloads).map_err(|e| Error::Corruption {
-        path: dir.to_path_buf(),
-        detail: format!("index rebuild: {e}"),
+    let index = Alex::bulk_load_with_key_filter(&keys, &payloads, key_filter).map_err(|e| {
+        Error::Corruption {
+            path: dir.to_path_buf(),
+            detail: format!("index rebuild: {e}"),
+        }
     })?;
     Ok((index, from_snapshot, rejected))
 }

@@ -522,8 +522,11 @@ impl Db {
             // Both inputs are strictly increasing, so the merge is too and the bulk load cannot
             // fail; if it did, the one-by-one inserts below still apply a write RocksDB has
             // already committed.
-            if let Ok(mut new_index) = Alex::bulk_load(&merged_keys, &merged_payloads) {
-                new_index.set_key_filter(self.opts.index_key_filter);
+            if let Ok(new_index) = Alex::bulk_load_with_key_filter(
+                &merged_keys,
+                &merged_payloads,
+                self.opts.index_key_filter,
+            ) {
                 let old = std::mem::replace(&mut *self.index.write(), new_index);
                 // Freed after the write lock is released.
                 drop(old);

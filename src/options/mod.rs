@@ -120,12 +120,12 @@ pub struct Options {
     pub hot_segment_bytes: usize,
     /// Also copy values read from RocksDB into the hot tier (not only written ones).
     pub promote_reads_to_hot: bool,
-    /// Ask each index data node's key filter before searching its keys: a read of an absent
-    /// key then usually ends on a cached word instead of a memory round trip (146 → 111 ns at
-    /// 10M keys), and a read of a present key loads one more word (about 0–3% slower when reads
-    /// are spread out, up to ~20% in a tight loop of reads that all hit; `internal/PERFORMANCE.md`).
-    /// Turn it off for workloads that almost never read absent keys. The filters are kept
-    /// either way (about one byte per key).
+    /// Keep a key filter in each index data node ([`crate::alex::Alex::set_key_filter`]): a
+    /// read of an absent key then usually ends on a cached word instead of a memory round trip
+    /// (146 → 116 ns per miss at 10M keys), for ~1.2 bytes of memory per key, while reads of
+    /// present keys get slower (~15% in a tight loop of hits at 10M keys) and so do index
+    /// inserts (one more memory access each). Off by default; turn it on when many reads are of
+    /// absent keys. Measured in `internal/PERFORMANCE.md` (sixth session).
     pub index_key_filter: bool,
     /// Longest value accepted; longer ones fail with `Error::ValueTooLarge`. Values longer than
     /// 65535 bytes are valid but never enter the hot tier.
@@ -172,7 +172,7 @@ impl Options {
             hot_tier_bytes: 64 * MIB,
             hot_segment_bytes: 8 * MIB,
             promote_reads_to_hot: false,
-            index_key_filter: true,
+            index_key_filter: false,
             max_value_bytes: 16 * MIB,
             create_if_missing: true,
         }
