@@ -106,8 +106,8 @@ fn check_equal(index: &Alex<u64>, model: &BTreeMap<u64, u64>, rng: &mut Rng, con
 
 /// Runs `ops` random operations (mostly inserts, then phases of deletes) starting from a bulk
 /// load of `preload` keys, checking every result against the model. Odd seeds run with key
-/// filters in the data nodes (`Alex::set_key_filter`), even seeds without, so every test
-/// covers both.
+/// filters in the data nodes (`Alex::bulk_load_with_key_filter`), even seeds without, so every
+/// test covers both; `check_invariants` checks every leaf keeps a filter exactly when asked.
 fn run(dist: Dist, seed: u64, preload: u64, ops: u64) {
     let filtered = seed % 2 == 1;
     let mut rng = Rng::new(seed);

@@ -420,10 +420,17 @@ fn tiers_on_and_off_give_identical_results() {
 
 #[test]
 fn the_index_key_filter_on_and_off_give_identical_results() {
-    let (on, _) = run(&tiers_on().index_key_filter(true), 78, 8_000);
-    let (off, _) = run(&tiers_on().index_key_filter(false), 78, 8_000);
+    let (on, on_stats) = run(&tiers_on().index_key_filter(true), 78, 8_000);
+    let (off, off_stats) = run(&tiers_on().index_key_filter(false), 78, 8_000);
     assert_eq!(on.0.len(), off.0.len());
     assert!(on.0 == off.0, "the key filter on and off disagree");
+    // The option took effect: the filters are index memory.
+    assert!(
+        on_stats.index.bytes > off_stats.index.bytes,
+        "index bytes with filters {} vs without {}",
+        on_stats.index.bytes,
+        off_stats.index.bytes
+    );
 }
 
 #[test]

@@ -138,7 +138,14 @@ impl<P: Copy> DataNode<P> {
     /// Rebuilds this node's entries into a new node at `density`. When `rescale` is set, the
     /// current model is stretched to the new capacity instead of being retrained (the cheap
     /// expansion ALEX uses while a node's model still fits its keys).
-    pub(crate) fn rebuilt(&self, density: f64, placement: Placement, rescale: bool) -> Self {
+    /// The new node has a key filter when `filtered`.
+    pub(crate) fn rebuilt(
+        &self,
+        density: f64,
+        placement: Placement,
+        rescale: bool,
+        filtered: bool,
+    ) -> Self {
         let n = self.num_keys;
         let capacity = Self::capacity_for_keys(n, density);
         let hint = (rescale && placement == Placement::Spread && n > 1).then(|| {
@@ -146,7 +153,6 @@ impl<P: Copy> DataNode<P> {
             m.scale(capacity as f64 / self.capacity() as f64);
             m
         });
-        let filtered = self.filter.is_some();
         Self::build_from(
             self.entries(),
             n,
@@ -156,6 +162,11 @@ impl<P: Copy> DataNode<P> {
             hint,
             filtered,
         )
+    }
+
+    /// Whether the node keeps a key filter.
+    pub(crate) fn has_filter(&self) -> bool {
+        self.filter.is_some()
     }
 
     /// Builds (`on`) or drops the node's key filter.
@@ -795,15 +806,13 @@ mod tests {
         assert_eq!(node.find(u64::MAX), None);
     }
 
-    #[test]
-    fn churn_never_hides_a_present_key_from_the_filter() {
-        // Inserts and removes that keep the count below the growth bound: the filter takes
-        // far more keys than it was sized for, saturates, and must still answer correctly.
-        let start: Vec<u64> = (0..100u64).map(|i| i * 1000).collect();
-        let mut node = node_from(&start);
-        let mut model: std::collections::BTreeMap<u64, u64> =
-            start.iter().map(|&k| (k, k.wrapping_mul(3))).collect();
-        for round in 0..3000u64 {
+    /// Inserts and removes that keep the count below the growth bound; checks every answer.
+    fn churn(
+        node: &mut DataNode<u64>,
+        model: &mut std::collections::BTreeMap<u64, u64>,
+        rounds: std::ops::Range<u64>,
+    ) {
+        for round in rounds {
             let k = (round * 7919 + round / 97) % 100_000;
             if model.len() + 1 < node.grow_at && !model.contains_key(&k) {
                 assert!(matches!(node.insert(k, k + 1), NodeInsert::Inserted));
@@ -817,12 +826,48 @@ mod tests {
         }
         node.check().unwrap();
         assert_eq!(node.len(), model.len());
-        for (&k, &p) in &model {
+        for (&k, &p) in model.iter() {
             assert_eq!(node.find(k).map(|s| node.payload_at(s)), Some(p), "{k}");
         }
         for k in (0..100_000u64).filter(|k| !model.contains_key(k)) {
             assert_eq!(node.find(k), None, "{k}");
         }
+    }
+
+    #[test]
+    fn churn_never_hides_a_present_key_from_the_filter() {
+        let start: Vec<u64> = (0..100u64).map(|i| i * 1000).collect();
+        let mut node = node_from(&start);
+        let mut model: std::collections::BTreeMap<u64, u64> =
+            start.iter().map(|&k| (k, k.wrapping_mul(3))).collect();
+        // A few inserts: the filter still answers, and rejects most absent keys itself.
+        churn(&mut node, &mut model, 0..60);
+        let filter = node.filter.as_ref().expect("built with a filter");
+        assert!(!filter.saturated());
+        let rejected = (0..100_000u64)
+            .filter(|k| !model.contains_key(k) && !filter.may_contain(*k))
+            .count();
+        assert!(rejected > 80_000, "the filter rejected only {rejected}");
+        // Many more: it saturates (stale bits of removed keys) and stops answering; answers stay right.
+        churn(&mut node, &mut model, 60..3000);
+        assert!(node.filter.as_ref().unwrap().saturated());
+    }
+
+    #[test]
+    fn a_node_without_a_filter_finds_the_same_keys() {
+        let keys: Vec<u64> = (0..500).map(|i| i * i * 7 + 3).collect();
+        let payloads: Vec<u64> = keys.iter().map(|k| k.wrapping_mul(3)).collect();
+        let plain = DataNode::build(&keys, &payloads, INIT_DENSITY, Placement::Spread, 0, false);
+        let mut filtered = node_from(&keys);
+        assert!(!plain.has_filter() && filtered.has_filter());
+        for k in 0..keys[keys.len() - 1] + 10 {
+            assert_eq!(plain.find(k).is_some(), filtered.find(k).is_some(), "{k}");
+        }
+        filtered.set_filter(false);
+        assert!(!filtered.has_filter());
+        filtered.set_filter(true);
+        filtered.check().unwrap();
+        assert!(keys.iter().all(|&k| filtered.find(k).is_some()));
     }
 
     #[test]

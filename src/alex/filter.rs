@@ -5,8 +5,9 @@
 //! prediction's neighbourhood of a multi-megabyte array). The filter of a whole index is a few
 //! bits per key (~12 MiB at 10M keys), small enough to stay in the last-level cache while the key
 //! arrays cannot, so a miss it rejects costs a cache hit instead of a DRAM miss. A present key
-//! still searches the key array; its filter line is loaded while the CPU speculates past the
-//! check into that search, so a hit pays bandwidth, not latency.
+//! still searches the key array and loads the filter's word too, from an array the hits' own
+//! traffic keeps out of the cache: +~55 ns per hit in a tight loop at 10M keys, and one more
+//! memory access per insert (`internal/PERFORMANCE.md`, sixth session). Hence optional.
 //!
 //! # Layout
 //! One 64-bit word per [`KEYS_PER_WORD`] keys the node may hold before it must grow; a key sets
@@ -61,8 +62,17 @@ impl KeyFilter {
     /// False only when `key` was never added since the filter was built.
     #[inline(always)]
     pub(crate) fn may_contain(&self, key: u64) -> bool {
+        if self.added > self.limit {
+            return true;
+        }
         let (word, mask) = self.probe(key);
-        self.words[word] & mask == mask || self.added > self.limit
+        self.words[word] & mask == mask
+    }
+
+    /// Whether the filter has stopped answering (module docs).
+    #[cfg(test)]
+    pub(crate) fn saturated(&self) -> bool {
+        self.added > self.limit
     }
 
     /// The word `key` maps to and the bits it sets there. One mix feeds both: the word comes

@@ -176,7 +176,7 @@ impl<P: Copy> Alex<P> {
         let rescale = old.measured_cost().is_some_and(|(measured, _)| {
             measured <= RESCALE_TOLERANCE * old.expected_cost.max(1.0)
         });
-        let mut node = old.rebuilt(density, placement, rescale);
+        let mut node = old.rebuilt(density, placement, rescale, self.key_filters);
         node.prev = old.prev;
         node.next = old.next;
         node
@@ -314,6 +314,7 @@ impl<P: Copy> Alex<P> {
             Placement::Spread => {}
         }
         let mut scratch: Alex<P> = Alex::new();
+        scratch.key_filters = self.key_filters;
         scratch.free_leaf(scratch.head);
         let mut chain = Vec::new();
         let mut node = ModelNode::new(model, Vec::new(), dup);

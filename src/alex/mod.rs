@@ -8,8 +8,9 @@
 //! A cost model (expected search iterations and shifts) decides when a full node expands, when it
 //! splits sideways or downward, and how wide each model node is at bulk load.
 //!
-//! Beyond the paper, each data node keeps a small blocked Bloom filter of its keys (`filter`), so
-//! that most lookups of absent keys end on a cached line instead of a DRAM miss on the key array.
+//! Beyond the paper, data nodes can keep a small Bloom filter of their keys (`filter`,
+//! [`Alex::set_key_filter`], off by default), so that most lookups of absent keys end on a cached
+//! word instead of a DRAM miss on the key array.
 //!
 //! This module knows nothing of storage: the engine stores a packed value location as the payload.
 //!
@@ -63,7 +64,7 @@ pub struct IndexStats {
     pub avg_fill: f64,
     /// Bytes of model nodes.
     pub model_bytes: usize,
-    /// Bytes of data nodes (keys, payloads, bitmaps, headers).
+    /// Bytes of data nodes (keys, payloads, bitmaps, key filters, headers).
     pub data_bytes: usize,
 }
 
@@ -150,6 +151,8 @@ impl<P: Copy> Alex<P> {
     /// assert_eq!(index.get(991), None);
     /// ```
     pub fn set_key_filter(&mut self, on: bool) {
+        // A grow plan prepared before this call would install nodes with the old setting.
+        self.version += 1;
         self.key_filters = on;
         for leaf in &mut self.leaves {
             leaf.set_filter(on);
@@ -264,7 +267,8 @@ impl<P: Copy> Alex<P> {
         s
     }
 
-    /// `(start address, bytes)` of every data node's key and payload arrays: what a caller
+    /// `(start address, bytes)` of every data node's key, payload and key filter arrays (`(0, 0)`
+    /// for a node without a filter): what a caller
     /// needs to ask the kernel (`/proc/self/smaps`) how much of the index sits on huge pages.
     pub fn array_ranges(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
@@ -282,7 +286,7 @@ impl<P: Copy> Alex<P> {
         self.stats().model_bytes
     }
 
-    /// Bytes held by data nodes: keys, payloads, bitmaps and node headers.
+    /// Bytes held by data nodes: keys, payloads, bitmaps, key filters and node headers.
     pub fn data_bytes(&self) -> usize {
         self.stats().data_bytes
     }
@@ -369,6 +373,13 @@ impl<P: Copy> Alex<P> {
             }
             #[cfg(test)]
             node.check().map_err(|e| format!("leaf {leaf}: {e}"))?;
+            if node.has_filter() != self.key_filters {
+                return Err(format!(
+                    "leaf {leaf} has a key filter: {}, the index keeps them: {}",
+                    node.has_filter(),
+                    self.key_filters
+                ));
+            }
             let mut i = node.next_occupied(0);
             while let Some(s) = i {
                 let k = node.key_at(s);

@@ -245,7 +245,7 @@ mod tests {
                 "{name} missing from docs"
             );
         }
-        assert_eq!(VARIABLES.len(), 25);
+        assert_eq!(VARIABLES.len(), 26);
     }
 
     #[test]
