@@ -154,8 +154,12 @@ impl<P: Copy> Alex<P> {
         // A grow plan prepared before this call would install nodes with the old setting.
         self.version += 1;
         self.key_filters = on;
-        for leaf in &mut self.leaves {
-            leaf.set_filter(on);
+        // The live leaves only: freed arena slots hold placeholders that are replaced on reuse.
+        let mut leaf = self.head;
+        while leaf != data_node::NIL {
+            let node = &mut self.leaves[leaf as usize];
+            node.set_filter(on);
+            leaf = node.next;
         }
     }
 
