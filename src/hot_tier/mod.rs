@@ -279,7 +279,6 @@ impl HotTier {
 
     /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read_into`]
     /// (a no-op for a Cold location or a segment not created yet; never waits).
-    #[inline]
     pub(crate) fn prefetch(&self, loc: Location) {
         let Some(hot) = loc.as_hot() else { return };
         if let Some(seg) = self.slots.get(hot.segment as usize).and_then(OnceLock::get) {
