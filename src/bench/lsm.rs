@@ -239,6 +239,7 @@ fn newest_options_file(dir: &Path) -> Option<std::path::PathBuf> {
 const DB_KNOBS: &[&str] = &[
     "max_open_files",
     "max_background_jobs",
+    "enable_pipelined_write",
     "use_direct_reads",
     "allow_mmap_reads",
     "paranoid_checks",

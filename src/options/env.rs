@@ -35,6 +35,7 @@ table! {
     "ALEXKV_COMPRESSION" => compression: parse_compression,
     "ALEXKV_COMPRESSION_PER_LEVEL" => compression_per_level: parse_compression_list,
     "ALEXKV_MAX_BACKGROUND_JOBS" => max_background_jobs: parse_u32,
+    "ALEXKV_PIPELINED_WRITE" => pipelined_write: parse_bool,
     "ALEXKV_WAL_ENABLED" => wal_enabled: parse_bool,
     "ALEXKV_SYNC_WRITES" => sync_writes: parse_bool,
     "ALEXKV_OPTIMIZE_FOR_POINT_LOOKUP" => optimize_for_point_lookup: parse_bool,
@@ -70,6 +71,7 @@ impl Options {
     /// | `ALEXKV_COMPRESSION` | `compression` | `none`, `snappy`, `lz4`, `zstd` |
     /// | `ALEXKV_COMPRESSION_PER_LEVEL` | `compression_per_level` | comma list, e.g. `none,none,lz4,zstd`; empty = unset |
     /// | `ALEXKV_MAX_BACKGROUND_JOBS` | `max_background_jobs` | integer |
+    /// | `ALEXKV_PIPELINED_WRITE` | `pipelined_write` | bool |
     /// | `ALEXKV_WAL_ENABLED` | `wal_enabled` | bool |
     /// | `ALEXKV_SYNC_WRITES` | `sync_writes` | bool |
     /// | `ALEXKV_OPTIMIZE_FOR_POINT_LOOKUP` | `optimize_for_point_lookup` | bool |

@@ -98,6 +98,13 @@ pub struct Options {
     pub compression_per_level: Vec<Compression>,
     /// RocksDB background flush + compaction threads.
     pub max_background_jobs: u32,
+    /// RocksDB's pipelined write (`enable_pipelined_write`): a writer waits for the writers
+    /// ahead of it to finish their WAL write, not their memtable insert, so concurrent writers'
+    /// memtable inserts overlap. Without it, two threads writing in a loop take turns through
+    /// RocksDB's whole write path and reach about one thread's rate (measured in
+    /// `internal/PERFORMANCE.md`, seventh session). Same guarantees either way: writes become
+    /// visible in commit order.
+    pub pipelined_write: bool,
     /// Write RocksDB's write-ahead log. Without it, acknowledged writes since the last flush
     /// are lost in a crash.
     pub wal_enabled: bool,
@@ -163,6 +170,7 @@ impl Options {
             compression: Compression::Lz4,
             compression_per_level: Vec::new(),
             max_background_jobs: 2,
+            pipelined_write: true,
             wal_enabled: true,
             sync_writes: false,
             optimize_for_point_lookup: false,
@@ -291,6 +299,7 @@ setters! {
     compression: Compression,
     compression_per_level: Vec<Compression>,
     max_background_jobs: u32,
+    pipelined_write: bool,
     wal_enabled: bool,
     sync_writes: bool,
     optimize_for_point_lookup: bool,

@@ -103,6 +103,7 @@ impl Options {
             o.set_compression_per_level(&levels);
         }
         o.set_max_background_jobs(clamp_i32(self.max_background_jobs));
+        o.set_enable_pipelined_write(self.pipelined_write);
         o
     }
 

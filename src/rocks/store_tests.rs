@@ -300,6 +300,7 @@ fn options_reach_rocksdb() {
         "data_block_index_type=kDataBlockBinaryAndHash",
         "memtable_whole_key_filtering=true",
         "filter_policy=bloomfilter",
+        "enable_pipelined_write=true",
     ] {
         let near: Vec<&str> = text
             .lines()
@@ -308,10 +309,12 @@ fn options_reach_rocksdb() {
         assert!(text.contains(needle), "{needle} not in OPTIONS: {near:?}");
     }
     drop(db);
-    // FIFO never drops data.
+    // FIFO never drops data. (And pipelined write can be turned off.)
     let dir2 = tempfile::tempdir().unwrap();
-    let _db =
-        RocksStore::open(dir2.path(), &opts().compaction_style(CompactionStyle::Fifo)).unwrap();
+    let fifo = opts()
+        .compaction_style(CompactionStyle::Fifo)
+        .pipelined_write(false);
+    let _db = RocksStore::open(dir2.path(), &fifo).unwrap();
     let name = list_names(dir2.path())
         .unwrap()
         .into_iter()
@@ -320,6 +323,7 @@ fn options_reach_rocksdb() {
         .unwrap();
     let text = fs::read_to_string(dir2.path().join(name)).unwrap();
     assert!(text.contains("compaction_style=kCompactionStyleFIFO"));
+    assert!(text.contains("enable_pipelined_write=false"));
     assert!(
         text.contains(&format!("max_table_files_size={}", u64::MAX)),
         "FIFO size limit"
