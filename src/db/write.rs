@@ -2,12 +2,14 @@
 //!
 //! Every write runs [`Db::commit`] in the order documented in the parent module: lock its keys,
 //! announce to the cache, commit to RocksDB, then under the writer mutex append to the hot tier
-//! and update the index, end the announcement. Value sizes are checked before anything is
+//! and update the index, end the announcement; last, off every lock, fault in the hot tier's
+//! pages the next write will need (`HotTier::prefault_ahead`). Value sizes are checked before anything is
 //! locked, so an oversized value fails with `ValueTooLarge` and nothing is written.
 //!
 //! Concurrent writers of different keys overlap up to the writer mutex. That is the group
 //! commit: without `sync_writes` their RocksDB writes join one RocksDB write group (one WAL
-//! write, memtable inserts in parallel); with it they join a group of our own, one RocksDB write
+//! write; with `Options::pipelined_write`, on by default, a writer waits only for the WAL writes
+//! ahead of it and the memtable inserts overlap); with it they join a group of our own, one RocksDB write
 //! and one fsync (`sync_group`; DECISIONS.md says why RocksDB's grouping is not enough there).
 //! See `key_locks` for why writes sharing a key are serialised whole.
 //!
@@ -54,6 +56,13 @@ enum Change<'a> {
     Put(u64, &'a [u8]),
     Delete(u64),
     Batch(&'a WriteBatch),
+}
+
+/// Bytes the puts of `ops` take in the hot tier.
+fn appended_bytes(ops: &[(u64, Option<&[u8]>)]) -> usize {
+    ops.iter()
+        .filter_map(|&(_, v)| v.map(|v| crate::hot_tier::record_span(v.len())))
+        .sum()
 }
 
 /// An owned copy of the final operations a write commits, for a commit group (only synced
@@ -398,6 +407,11 @@ impl Db {
         }
         drop(poison);
         drop(announcement);
+        drop(_keys);
+        if result.is_ok() {
+            // The next write of this size finds its pages faulted in (off every lock).
+            self.hot.prefault_ahead(2 * appended_bytes(ops));
+        }
         result
     }
 

@@ -54,6 +54,9 @@
 //! protocol). Appends and recycling need the tier's one [`Appender`] by `&mut`, so there is a
 //! single appender at a time without a lock of the tier's own (the engine keeps the appender
 //! under its writer mutex, which serialises every write and promotion anyway).
+//! Any thread may fault in the active segment's pages ahead of the appender
+//! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps the page faults of a fresh
+//! segment (a zeroed 2 MiB folio each) out of the writer mutex.
 
 mod segment;
 
@@ -65,8 +68,13 @@ use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
 use segment::{parse_segment_file_name, Segment};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+
+/// `HotTier::active` before the first append.
+const NO_SEGMENT: usize = usize::MAX;
+/// How far ahead of the end of records [`HotTier::prefault_ahead`] keeps pages faulted in.
+const PREFAULT_AHEAD: usize = 4 << 20;
 
 /// A successful append.
 #[derive(Debug)]
@@ -104,6 +112,9 @@ pub(crate) struct HotTier {
     dir: PathBuf,
     segment_bytes: usize,
     slots: Box<[OnceLock<Segment>]>,
+    /// The appender's active segment ([`NO_SEGMENT`] before the first append), for
+    /// [`HotTier::prefault_ahead`], which runs outside the appender.
+    active: AtomicUsize,
     /// Unique in the process; the tier's [`Appender`] carries it.
     id: u64,
     appends: Counter,
@@ -176,6 +187,7 @@ impl HotTier {
             dir: dir.to_path_buf(),
             segment_bytes: size,
             slots,
+            active: AtomicUsize::new(newest.map_or(NO_SEGMENT, |(_, i)| i)),
             id,
             appends: Counter::new(),
             hits: Counter::new(),
@@ -245,9 +257,21 @@ impl HotTier {
             }
             w.next_epoch += 1;
             w.active = Some(next);
+            self.active.store(next, Ordering::Relaxed);
         }
         // Unreachable while `accepts` holds; declining is the safe answer for a cache.
         Ok(None)
+    }
+
+    /// Faults in the active segment's pages from its end of records to `bytes` (at least
+    /// [`PREFAULT_AHEAD`]) beyond it, so the appender's next stores land on pages already
+    /// there (`Segment::prefault_to` says why that matters). For writers, outside the writer
+    /// mutex: the thread that finds the pages missing faults them while others append.
+    pub(crate) fn prefault_ahead(&self, bytes: usize) {
+        let active = self.active.load(Ordering::Relaxed);
+        if let Some(seg) = self.slots.get(active).and_then(OnceLock::get) {
+            seg.prefault_to(seg.committed() + bytes.max(PREFAULT_AHEAD));
+        }
     }
 
     /// Copies the value at `loc` into `out` (cleared first) after checking the segment

@@ -50,6 +50,8 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes of the segment header; records start here.
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 32;
+/// Prefaults ([`Segment::prefault_to`]) cover whole units of this many bytes: a huge page.
+const PREFAULT_UNIT: usize = 2 << 20;
 /// Bytes of a record header (key, len, crc).
 pub(crate) const RECORD_HEADER_BYTES: usize = 16;
 const MAGIC: &[u8; 8] = b"ALXHOT01";
@@ -93,6 +95,8 @@ pub(super) struct Segment {
     generation: AtomicU32,
     epoch: AtomicU64,
     committed: AtomicUsize,
+    /// Bytes from the start that a prefault has faulted in or claimed ([`Segment::prefault_to`]).
+    prefaulted: AtomicUsize,
     /// Start of the mapping, taken once from `map.as_mut_ptr()`. All access to the mapping goes
     /// through this pointer, never through `map`'s `Deref`, so no `&mut [u8]` over the whole
     /// mapping ever aliases a reader's `&[u8]`.
@@ -190,6 +194,7 @@ impl Segment {
             generation: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
             committed: AtomicUsize::new(SEGMENT_HEADER_BYTES),
+            prefaulted: AtomicUsize::new(0),
             base,
             map,
             _file: file,
@@ -282,6 +287,51 @@ impl Segment {
             off += span;
         }
         Ok(off)
+    }
+
+    /// Faults in the mapping's pages up to `want` bytes (rounded up to whole huge pages, at most
+    /// the segment's end) from where earlier prefaults stopped, unless they reach that far
+    /// already or another thread is doing it. Any thread may call it: it changes no byte, so
+    /// it may overlap the appender's stores.
+    ///
+    /// Why: the first store to a page of a fresh segment file faults, and the kernel zeroes the
+    /// page (a whole 2 MiB folio with huge pages) before the store completes; on a VM whose
+    /// free memory went back to the host that costs milliseconds. Done by the appender, it
+    /// would be done under the engine's writer mutex and stall every other writer meanwhile.
+    pub(super) fn prefault_to(&self, want: usize) {
+        let want = want.min(self.size);
+        let done = self.prefaulted.load(Ordering::Relaxed);
+        if done >= want {
+            return;
+        }
+        let target = want.next_multiple_of(PREFAULT_UNIT).min(self.size);
+        // Claim [done, target): one thread faults each range.
+        if self
+            .prefaulted
+            .compare_exchange(done, target, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // Advisory: a kernel without MADV_POPULATE_WRITE refuses, and the appender's own
+            // stores fault the pages as before.
+            let _ = self
+                .map
+                .advise_range(memmap2::Advice::PopulateWrite, done, target - done);
+        }
+    }
+
+    /// Bytes from the start that prefaults have covered or claimed.
+    #[cfg(test)]
+    pub(super) fn prefaulted(&self) -> usize {
+        self.prefaulted.load(Ordering::Relaxed)
+    }
+
+    /// The end of the last complete record.
+    pub(super) fn committed(&self) -> usize {
+        self.committed.load(Ordering::Relaxed)
     }
 
     /// Appends a record and returns its Location, or `None` when it does not fit.

@@ -350,3 +350,60 @@ fn tier_can_be_shared_between_threads() {
     assert_send_sync::<HotTier>();
     assert_send_sync::<crate::cache::ValueCache>();
 }
+
+#[test]
+fn prefaults_run_ahead_of_the_appender_and_change_no_byte() {
+    const BIG: usize = 5 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options::default()
+        .max_value_bytes(100)
+        .hot_segment_bytes(BIG)
+        .hot_tier_bytes(2 * BIG);
+    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+    // Before the first append there is no active segment: nothing to do, nothing breaks.
+    t.prefault_ahead(0);
+    let t = Arc::new(t);
+    let stop = Arc::new(AtomicBool::new(false));
+    let helper = {
+        let (t, stop) = (Arc::clone(&t), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                t.prefault_ahead(0);
+            }
+        })
+    };
+    // ~40K records of up to 100 bytes: most of the first segment, while the helper prefaults.
+    let (locs, recycled) = fill(&t, &mut w, 0..40_000);
+    stop.store(true, Ordering::Relaxed);
+    helper.join().unwrap();
+    assert!(recycled.is_empty());
+    let seg = t.slots[0].get().expect("segment 0");
+    // The helper's last call saw the final end of records: it covered PREFAULT_AHEAD beyond.
+    t.prefault_ahead(0);
+    let want = (seg.committed() + PREFAULT_AHEAD).min(BIG);
+    assert!(
+        seg.prefaulted() >= want && seg.prefaulted() <= BIG,
+        "prefaulted {} of {BIG}, end of records {}",
+        seg.prefaulted(),
+        seg.committed()
+    );
+    assert_eq!(seg.prefaulted() % (2 << 20) == 0, seg.prefaulted() < BIG);
+    for &(k, loc) in &locs {
+        assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)), "key {k}");
+    }
+    // A request for more than the segment stops at its end.
+    t.prefault_ahead(10 * BIG);
+    assert_eq!(seg.prefaulted(), BIG);
+    // Every record still verifies at reopen (its checksum covers its bytes).
+    drop(w);
+    drop(Arc::try_unwrap(t).ok().expect("no other owner"));
+    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    assert_eq!((report.kept_segments, report.discarded.len()), (1, 0));
+    for &(k, loc) in &locs {
+        assert_eq!(
+            read_vec(&t, loc, k),
+            Some(value(k, 0)),
+            "key {k} after reopen"
+        );
+    }
+}
