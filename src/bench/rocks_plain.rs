@@ -135,8 +135,8 @@ impl PlainRocks {
         serde_json::json!({
             "tuning": "optimize_for_point_lookup(block_cache_mib), its table factory kept \
                        (index and filter blocks in table-reader memory), no compression, \
-                       max_open_files = -1, a row cache of row_cache_bytes when not 0, \
-                       RocksDB defaults otherwise",
+                       max_open_files = -1, enable_pipelined_write, a row cache of \
+                       row_cache_bytes when not 0, RocksDB defaults otherwise",
             "block_cache_mib": self.block_cache_mib,
             "row_cache_bytes": self.row_cache_bytes,
             "reads": "one ReadOptions built at open and reused; get_pinned_opt",

@@ -55,6 +55,8 @@
 //! 5. The write counter is bumped (still under the writer mutex), then `cache.end_write(k)` and
 //!    `inflight.end(k)` (or `end_listed`) for every written key, then the key locks are
 //!    released.
+//! 6. Off every lock: `hot.prefault_ahead` faults in the active segment's pages the next
+//!    write will need (changes no byte; `hot_tier`).
 //!
 //! Readers are never blocked by a write except for the moments the index write lock is held
 //! in step 4: at most [`write::INDEX_CHUNK`] operations at a time, and never while a data node

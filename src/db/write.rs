@@ -8,9 +8,10 @@
 //!
 //! Concurrent writers of different keys overlap up to the writer mutex. That is the group
 //! commit: without `sync_writes` their RocksDB writes join one RocksDB write group (one WAL
-//! write; with `Options::pipelined_write`, on by default, a writer waits only for the WAL writes
-//! ahead of it and the memtable inserts overlap); with it they join a group of our own, one RocksDB write
-//! and one fsync (`sync_group`; DECISIONS.md says why RocksDB's grouping is not enough there).
+//! write; with `Options::pipelined_write`, on by default, a writer waits only for the WAL
+//! writes ahead of it, and one group's WAL write overlaps the previous group's memtable
+//! insert). With `sync_writes` they join a group of our own, one RocksDB write and one fsync
+//! (`sync_group`; DECISIONS.md says why RocksDB's grouping is not enough there).
 //! See `key_locks` for why writes sharing a key are serialised whole.
 //!
 //! Why this order:
@@ -408,7 +409,7 @@ impl Db {
         drop(poison);
         drop(announcement);
         drop(_keys);
-        if result.is_ok() {
+        if result.is_ok() && self.hot.is_enabled() {
             // The next write of this size finds its pages faulted in (off every lock).
             self.hot.prefault_ahead(2 * appended_bytes(ops));
         }

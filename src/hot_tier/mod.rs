@@ -55,7 +55,7 @@
 //! single appender at a time without a lock of the tier's own (the engine keeps the appender
 //! under its writer mutex, which serialises every write and promotion anyway).
 //! Any thread may fault in the active segment's pages ahead of the appender
-//! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps the page faults of a fresh
+//! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps most page faults of a fresh
 //! segment (a zeroed 2 MiB folio each) out of the writer mutex.
 
 mod segment;
@@ -263,14 +263,17 @@ impl HotTier {
         Ok(None)
     }
 
-    /// Faults in the active segment's pages from its end of records to `bytes` (at least
-    /// [`PREFAULT_AHEAD`]) beyond it, so the appender's next stores land on pages already
+    /// Faults in the active segment's pages up to `bytes` (at least [`PREFAULT_AHEAD`])
+    /// beyond its end of records, from where earlier prefaults of the segment stopped (they
+    /// start over when it is recycled), so the appender's next stores land on pages already
     /// there (`Segment::prefault_to` says why that matters). For writers, outside the writer
-    /// mutex: the thread that finds the pages missing faults them while others append.
+    /// mutex: the thread that finds the pages missing faults them while others append. A
+    /// fresh segment's first page is still faulted by the appender (its header).
     pub(crate) fn prefault_ahead(&self, bytes: usize) {
         let active = self.active.load(Ordering::Relaxed);
         if let Some(seg) = self.slots.get(active).and_then(OnceLock::get) {
-            seg.prefault_to(seg.committed() + bytes.max(PREFAULT_AHEAD));
+            // Advisory (see `prefault_to`): a refusal leaves the faults to the appender.
+            let _ = seg.prefault_to(seg.committed().saturating_add(bytes.max(PREFAULT_AHEAD)));
         }
     }
 

@@ -32,6 +32,8 @@
 //! * Recycling ([`Segment::reset`]) first stores the new `generation`, then issues a Release
 //!   fence, and only then rewrites the header and `committed`; later appends overwrite old
 //!   records.
+//! * A prefault ([`Segment::prefault_to`], any thread) touches no byte: it asks the kernel to
+//!   fault pages in (`MADV_POPULATE_WRITE`) and only claims ranges through `prefaulted`.
 //! * A reader ([`Segment::read_into`]) Acquire-loads `generation` and `committed`, checks its
 //!   Location against them, copies the record's words with Relaxed loads, issues an Acquire fence
 //!   and loads `generation` again. If any word it copied was written after a recycle, the fences
@@ -169,6 +171,10 @@ impl Segment {
         match seg.verify_records() {
             Ok(end) => {
                 seg.committed.store(end, Ordering::Relaxed);
+                // The records' pages are there already: prefaults start at the last whole
+                // unit below the end instead of write-faulting (and dirtying) all of them.
+                seg.prefaulted
+                    .store(end / PREFAULT_UNIT * PREFAULT_UNIT, Ordering::Relaxed);
                 Ok(Ok(seg))
             }
             Err(why) => Ok(Err(why)),
@@ -298,11 +304,13 @@ impl Segment {
     /// page (a whole 2 MiB folio with huge pages) before the store completes; on a VM whose
     /// free memory went back to the host that costs milliseconds. Done by the appender, it
     /// would be done under the engine's writer mutex and stall every other writer meanwhile.
-    pub(super) fn prefault_to(&self, want: usize) {
+    ///
+    /// Returns the kernel's answer for the range it faulted (`Ok` when there was none to do).
+    pub(super) fn prefault_to(&self, want: usize) -> std::io::Result<()> {
         let want = want.min(self.size);
         let done = self.prefaulted.load(Ordering::Relaxed);
         if done >= want {
-            return;
+            return Ok(());
         }
         let target = want.next_multiple_of(PREFAULT_UNIT).min(self.size);
         // Claim [done, target): one thread faults each range.
@@ -311,16 +319,16 @@ impl Segment {
             .compare_exchange(done, target, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
-            return;
+            return Ok(());
         }
+        // Advisory: a kernel without MADV_POPULATE_WRITE (before 5.14) refuses, and the
+        // appender's own stores fault the pages as before.
         #[cfg(target_os = "linux")]
-        {
-            // Advisory: a kernel without MADV_POPULATE_WRITE refuses, and the appender's own
-            // stores fault the pages as before.
-            let _ = self
-                .map
-                .advise_range(memmap2::Advice::PopulateWrite, done, target - done);
-        }
+        return self
+            .map
+            .advise_range(memmap2::Advice::PopulateWrite, done, target - done);
+        #[cfg(not(target_os = "linux"))]
+        Ok(())
     }
 
     /// Bytes from the start that prefaults have covered or claimed.
@@ -450,6 +458,10 @@ impl Segment {
         self.epoch.store(epoch, Ordering::Relaxed);
         self.committed
             .store(SEGMENT_HEADER_BYTES, Ordering::Release);
+        // Appends start over from the top; so do prefaults (cheap where the pages are still
+        // there, and where writeback or reclaim took them it keeps those faults off the
+        // appender). A prefault racing this store fails its claim or populates twice.
+        self.prefaulted.store(0, Ordering::Relaxed);
     }
 
     /// The current generation (below [`GENERATION_MODULUS`]).

@@ -1,4 +1,4 @@
-use super::segment::{segment_file_name, SEGMENT_HEADER_BYTES};
+use super::segment::{segment_file_name, Segment, SEGMENT_HEADER_BYTES};
 use super::*;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -351,17 +351,86 @@ fn tier_can_be_shared_between_threads() {
     assert_send_sync::<crate::cache::ValueCache>();
 }
 
-#[test]
-fn prefaults_run_ahead_of_the_appender_and_change_no_byte() {
-    const BIG: usize = 5 << 20;
-    let dir = tempfile::tempdir().unwrap();
-    let o = Options::default()
+fn big_opts(segments: usize, size: usize) -> Options {
+    Options::default()
         .max_value_bytes(100)
-        .hot_segment_bytes(BIG)
-        .hot_tier_bytes(2 * BIG);
+        .hot_segment_bytes(size)
+        .hot_tier_bytes(segments * size)
+}
+
+#[test]
+fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
+    const BIG: usize = 16 << 20;
+    const UNIT: usize = 2 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let o = big_opts(2, BIG);
     let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
     // Before the first append there is no active segment: nothing to do, nothing breaks.
     t.prefault_ahead(0);
+    let expected = |seg: &Segment| {
+        (seg.committed() + PREFAULT_AHEAD)
+            .next_multiple_of(UNIT)
+            .min(BIG)
+    };
+    let mut key = 0u64;
+    let mut append = |w: &mut Appender| {
+        let a = t.append(w, key, &value(key, 0)).unwrap().expect("accepted");
+        key += 1;
+        a.location.as_hot().expect("hot").segment as usize
+    };
+    // Segment 0, then segment 1, then segment 0 again (recycled): after every append the
+    // prefault reaches PREFAULT_AHEAD past the end of records, in whole units.
+    let mut partial_claims = 0;
+    for (want_segment, stop_at) in [(0usize, 1usize), (1, 0), (0, usize::MAX)] {
+        loop {
+            let s = append(&mut w);
+            if s != want_segment {
+                assert_eq!(s, stop_at, "segments fill in ring order");
+                break;
+            }
+            t.prefault_ahead(0);
+            let seg = t.slots[s].get().unwrap();
+            assert_eq!(
+                seg.prefaulted(),
+                expected(seg),
+                "segment {s} at {}",
+                seg.committed()
+            );
+            // A claim that starts from an earlier one (not from 0) and stops before the end.
+            partial_claims += usize::from((3 * UNIT..BIG).contains(&seg.prefaulted()));
+            if want_segment == 0 && stop_at == usize::MAX && seg.committed() > UNIT {
+                break;
+            }
+        }
+    }
+    assert!(partial_claims > 0);
+    // The recycled segment started over: its claims are again just ahead of its records.
+    let seg0 = t.slots[0].get().unwrap();
+    assert!(seg0.prefaulted() < BIG, "{}", seg0.prefaulted());
+    // A request beyond the segment stops at its end, and the kernel takes the advice (or
+    // predates MADV_POPULATE_WRITE).
+    let r = seg0.prefault_to(10 * BIG);
+    assert!(
+        r.is_ok() || r.as_ref().unwrap_err().raw_os_error() == Some(libc::EINVAL),
+        "{r:?}"
+    );
+    assert_eq!(seg0.prefaulted(), BIG);
+    // Reopened, a segment's prefaults start at the last whole unit below its records.
+    let end = seg0.committed();
+    drop((w, t));
+    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    assert_eq!(report.kept_segments, 2);
+    let seg0 = t.slots[0].get().unwrap();
+    assert_eq!(seg0.committed(), end);
+    assert_eq!(seg0.prefaulted(), end / UNIT * UNIT);
+}
+
+#[test]
+fn prefaults_racing_the_appender_change_no_byte() {
+    const BIG: usize = 5 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let o = big_opts(2, BIG);
+    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
     let t = Arc::new(t);
     let stop = Arc::new(AtomicBool::new(false));
     let helper = {
@@ -372,28 +441,14 @@ fn prefaults_run_ahead_of_the_appender_and_change_no_byte() {
             }
         })
     };
-    // ~40K records of up to 100 bytes: most of the first segment, while the helper prefaults.
+    // About half of the first segment, while the helper prefaults.
     let (locs, recycled) = fill(&t, &mut w, 0..40_000);
     stop.store(true, Ordering::Relaxed);
     helper.join().unwrap();
     assert!(recycled.is_empty());
-    let seg = t.slots[0].get().expect("segment 0");
-    // The helper's last call saw the final end of records: it covered PREFAULT_AHEAD beyond.
-    t.prefault_ahead(0);
-    let want = (seg.committed() + PREFAULT_AHEAD).min(BIG);
-    assert!(
-        seg.prefaulted() >= want && seg.prefaulted() <= BIG,
-        "prefaulted {} of {BIG}, end of records {}",
-        seg.prefaulted(),
-        seg.committed()
-    );
-    assert_eq!(seg.prefaulted() % (2 << 20) == 0, seg.prefaulted() < BIG);
     for &(k, loc) in &locs {
         assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)), "key {k}");
     }
-    // A request for more than the segment stops at its end.
-    t.prefault_ahead(10 * BIG);
-    assert_eq!(seg.prefaulted(), BIG);
     // Every record still verifies at reopen (its checksum covers its bytes).
     drop(w);
     drop(Arc::try_unwrap(t).ok().expect("no other owner"));

@@ -247,7 +247,7 @@ mod tests {
                 "{name} missing from docs"
             );
         }
-        assert_eq!(VARIABLES.len(), 26);
+        assert_eq!(VARIABLES.len(), 27);
     }
 
     #[test]

@@ -98,12 +98,13 @@ pub struct Options {
     pub compression_per_level: Vec<Compression>,
     /// RocksDB background flush + compaction threads.
     pub max_background_jobs: u32,
-    /// RocksDB's pipelined write (`enable_pipelined_write`): a writer waits for the writers
-    /// ahead of it to finish their WAL write, not their memtable insert, so concurrent writers'
-    /// memtable inserts overlap. Without it, two threads writing in a loop take turns through
-    /// RocksDB's whole write path and reach about one thread's rate (measured in
-    /// `internal/PERFORMANCE.md`, seventh session). Same guarantees either way: writes become
-    /// visible in commit order.
+    /// RocksDB's pipelined write (`enable_pipelined_write`): WAL writes and memtable inserts
+    /// queue separately, so a writer waits only for the WAL writes ahead of it before writing
+    /// its own, and one group's WAL write overlaps the previous group's memtable insert.
+    /// Without it, two threads writing in a loop take turns through RocksDB's whole write path
+    /// and reach about one thread's rate (measured in `internal/PERFORMANCE.md`, seventh
+    /// session). Same guarantees either way: a write is visible when it returns, in commit
+    /// order.
     pub pipelined_write: bool,
     /// Write RocksDB's write-ahead log. Without it, acknowledged writes since the last flush
     /// are lost in a crash.
