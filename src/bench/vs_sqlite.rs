@@ -25,9 +25,9 @@
 //! Point reads are timed in batches for the mean and throughput, one in [`SAMPLE_EVERY`]
 //! individually for percentiles, after the rest of its batch and outside its timing (see
 //! `histogram::time_ops`; before the seventh session the batches included the sampled reads,
-//! which put their clock reads and the overlap they cost into every system's mean). Every value read is counted, and
-//! one in [`CHECK_EVERY`] is checked against the value derived from its key; a wrong value fails
-//! the run.
+//! which put their clock reads and the overlap they cost into every system's mean). Every value
+//! read is counted, and one in [`CHECK_EVERY`] is checked against the value derived from its
+//! key; a wrong value fails the run.
 //!
 //! alexkv's sorted bulk path (SST ingestion into a fresh database) runs in a child of its own
 //! ([`INGEST_CHILD`], [`run_ingest`]) and is reported on alexkv's row.

@@ -3,8 +3,8 @@
 //! Every write runs [`Db::commit`] in the order documented in the parent module: lock its keys,
 //! announce to the cache, commit to RocksDB, then under the writer mutex append to the hot tier
 //! and update the index, end the announcement; last, off every lock, fault in the hot tier's
-//! pages the next write will need (`HotTier::prefault_ahead`). Value sizes are checked before anything is
-//! locked, so an oversized value fails with `ValueTooLarge` and nothing is written.
+//! pages the next write will need (`HotTier::prefault_ahead`). Value sizes are checked before
+//! anything is locked, so an oversized value fails with `ValueTooLarge` and nothing is written.
 //!
 //! Concurrent writers of different keys overlap up to the writer mutex. That is the group
 //! commit: without `sync_writes` their RocksDB writes join one RocksDB write group (one WAL
