@@ -53,7 +53,7 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 /// Bytes of the segment header; records start here.
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 32;
 /// Prefaults ([`Segment::prefault_to`]) cover whole units of this many bytes: a huge page.
-const PREFAULT_UNIT: usize = 2 << 20;
+pub(super) const PREFAULT_UNIT: usize = 2 << 20;
 /// Bytes of a record header (key, len, crc).
 pub(crate) const RECORD_HEADER_BYTES: usize = 16;
 const MAGIC: &[u8; 8] = b"ALXHOT01";

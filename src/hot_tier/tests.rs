@@ -1,4 +1,4 @@
-use super::segment::{segment_file_name, Segment, SEGMENT_HEADER_BYTES};
+use super::segment::{segment_file_name, Segment, PREFAULT_UNIT, SEGMENT_HEADER_BYTES};
 use super::*;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,7 +361,6 @@ fn big_opts(segments: usize, size: usize) -> Options {
 #[test]
 fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     const BIG: usize = 16 << 20;
-    const UNIT: usize = 2 << 20;
     let dir = tempfile::tempdir().unwrap();
     let o = big_opts(2, BIG);
     let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
@@ -369,7 +368,7 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     t.prefault_ahead(0);
     let expected = |seg: &Segment| {
         (seg.committed() + PREFAULT_AHEAD)
-            .next_multiple_of(UNIT)
+            .next_multiple_of(PREFAULT_UNIT)
             .min(BIG)
     };
     let mut key = 0u64;
@@ -397,8 +396,8 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
                 seg.committed()
             );
             // A claim that starts from an earlier one (not from 0) and stops before the end.
-            partial_claims += usize::from((3 * UNIT..BIG).contains(&seg.prefaulted()));
-            if want_segment == 0 && stop_at == usize::MAX && seg.committed() > UNIT {
+            partial_claims += usize::from((3 * PREFAULT_UNIT..BIG).contains(&seg.prefaulted()));
+            if want_segment == 0 && stop_at == usize::MAX && seg.committed() > PREFAULT_UNIT {
                 break;
             }
         }
@@ -422,7 +421,7 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     assert_eq!(report.kept_segments, 2);
     let seg0 = t.slots[0].get().unwrap();
     assert_eq!(seg0.committed(), end);
-    assert_eq!(seg0.prefaulted(), end / UNIT * UNIT);
+    assert_eq!(seg0.prefaulted(), end / PREFAULT_UNIT * PREFAULT_UNIT);
 }
 
 #[test]
