@@ -383,6 +383,8 @@ impl Db {
             }
         };
         let _keys = self.key_locks.lock(ops.iter().map(|&(k, _)| k));
+        // Until this write's index update is done: what the group commit's leader waits for.
+        let _active = self.opts.sync_writes.then(|| self.sync_group.enter());
         self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
