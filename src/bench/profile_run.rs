@@ -2,9 +2,12 @@
 //! instrumentation (`Db::read_profile`, see `db/profile.rs`).
 //!
 //! Builds a database of `rows` rows through the batched write path (or reuses one with `--db`),
-//! closes it and times the reopen, warms up, resets the profile, runs `queries` point reads
+//! closes it and times the reopen (unless `keep_open`), warms up, resets the profile, runs `queries` point reads
 //! (random order over the keys, or in key order with `sequential`), and reports each stage in ns
-//! per read and percent, with how each tier served the reads and the number of samples.
+//! per read and percent, with how each tier served the reads and the number of samples. Then the
+//! same queries run once more through `benchmark_vs_sqlite`'s point-read loop, whose mean it
+//! reports beside its own: the two programs' figures differ by that loop and by the database's
+//! state (reopened from a snapshot here, read after its load there; `keep_open` reads it so).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,8 +15,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
-use super::systems::alexkv_options;
+use super::systems::{alexkv_options, Session};
 use super::values::value_for;
+use super::vs_sqlite::{time_point_reads, Tally};
 use crate::{Db, ReadProfile, WriteBatch};
 
 /// What to run.
@@ -33,6 +37,10 @@ pub struct ProfileConfig {
     pub db: PathBuf,
     /// Seed.
     pub seed: u64,
+    /// Read through the handle that loaded the rows (an insert-built index) instead of
+    /// reopening; only when this run loads them.
+    #[serde(default)]
+    pub keep_open: bool,
 }
 
 /// What came out.
@@ -44,12 +52,16 @@ pub struct ProfileReport {
     pub rows: u64,
     /// Seconds to load (None when reused).
     pub load_secs: Option<f64>,
-    /// Seconds to reopen the cleanly closed database until it serves reads.
-    pub reopen_secs: f64,
+    /// Seconds to reopen the cleanly closed database until it serves reads (`None`: read
+    /// through the handle that loaded it, `keep_open`).
+    pub reopen_secs: Option<f64>,
     /// Whether the reopen loaded the index snapshot (else it scanned RocksDB).
     pub index_from_snapshot: bool,
     /// Mean ns per read over all queries (batch-timed, not sampled).
     pub read_mean_ns: f64,
+    /// Mean ns per read of the same queries run next through `benchmark_vs_sqlite`'s point-read
+    /// loop (its batch-timed mean: 1 read in 16 timed alone and left out, 1 value in 64 checked).
+    pub comparison_loop_mean_ns: f64,
     /// The sampled breakdown.
     pub profile: ReadProfile,
     /// The engine's statistics after the run.
@@ -81,10 +93,14 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
         existing.flush().map_err(|e| e.to_string())?;
         load_secs = Some(start.elapsed().as_secs_f64());
     }
-    drop(existing);
-    let start = Instant::now();
-    let db = Db::open(&c.db, opts()).map_err(|e| e.to_string())?;
-    let reopen_secs = start.elapsed().as_secs_f64();
+    let (db, reopen_secs) = if c.keep_open && load_secs.is_some() {
+        (existing, None)
+    } else {
+        drop(existing);
+        let start = Instant::now();
+        let db = Db::open(&c.db, opts()).map_err(|e| e.to_string())?;
+        (db, Some(start.elapsed().as_secs_f64()))
+    };
     let index_from_snapshot = db.stats().open.index_from_snapshot;
     let rows = db.len();
     let keys: Vec<u64> = db.keys();
@@ -115,6 +131,25 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     let read_mean_ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
     std::hint::black_box(bytes);
     let profile = db.read_profile();
+    // The same queries through the comparison's loop (`benchmark_vs_sqlite`), to tell a
+    // difference between the two programs' figures that comes from the loop around the read
+    // from one that comes from the database's state.
+    let mut tally = Tally::default();
+    let harness = time_point_reads(
+        &mut Session::Alexkv(&db),
+        &queries,
+        c.value_size,
+        &mut tally,
+    );
+    if let Some(e) = tally.error.take() {
+        return Err(e);
+    }
+    if tally.bad > 0 {
+        return Err(format!(
+            "{} reads of the comparison's loop were wrong",
+            tally.bad
+        ));
+    }
     let stats = serde_json::to_value(db.stats()).unwrap_or_default();
     Ok(ProfileReport {
         config: c,
@@ -123,6 +158,7 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
         reopen_secs,
         index_from_snapshot,
         read_mean_ns,
+        comparison_loop_mean_ns: harness.mean_ns_per_op,
         profile,
         stats,
     })
@@ -133,15 +169,24 @@ pub fn render(r: &ProfileReport) -> String {
     use super::report::{fmt_ns, Table};
     let p = &r.profile;
     let mut out = format!(
-        "{} rows, {} queries ({} order), {}-byte values; reopen {:.2} s ({}); read mean {} (all queries, batch-timed)\n",
+        "{} rows, {} queries ({} order), {}-byte values; {}; read mean {} (all queries, batch-timed)\n",
         r.rows,
         r.config.queries,
         r.config.query_order,
         r.config.value_size,
-        r.reopen_secs,
-        if r.index_from_snapshot { "index snapshot" } else { "key scan" },
+        match r.reopen_secs {
+            Some(secs) => format!(
+                "reopen {secs:.2} s ({})",
+                if r.index_from_snapshot { "index snapshot" } else { "key scan" }
+            ),
+            None => "read through the handle that loaded it (no reopen)".to_string(),
+        },
         fmt_ns(r.read_mean_ns)
     );
+    out.push_str(&format!(
+        "the same queries through benchmark_vs_sqlite's point-read loop: {} per read (its batch-timed mean)\n",
+        fmt_ns(r.comparison_loop_mean_ns)
+    ));
     out.push_str(&format!(
         "sampled: {} reads (1 in {} per thread), clock read {:.1} ns subtracted per lap; \
          sampled total {} the batch-timed mean by {:+.1}%\n\n",

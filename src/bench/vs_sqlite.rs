@@ -195,12 +195,12 @@ pub fn child(request: &ChildRequest) -> ! {
 
 /// What the reads of a system received and checked, across phases.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     bytes_read: u64,
     values_checked: u64,
     /// Reads that returned a wrong value, or missed a present key, or found an absent one.
-    bad: u64,
-    error: Option<String>,
+    pub(crate) bad: u64,
+    pub(crate) error: Option<String>,
 }
 
 impl Tally {
@@ -266,30 +266,41 @@ fn point_read_rounds(
     c: &VsConfig,
     tally: &mut Tally,
 ) -> Result<PhaseResult, String> {
+    timed_rounds(c, tally, |round, tally| {
+        let queries = query_sequence(keys, c.queries, round_seed(c.seed ^ 0x9E37, round));
+        time_point_reads(session, &queries, c.value_size, tally)
+    })
+}
+
+/// One round of point reads of `queries` (all present, values of `value_size` bytes) as the
+/// comparison times them: batches of 10,000, one read in [`SAMPLE_EVERY`] timed alone, one value
+/// in [`CHECK_EVERY`] checked. `profile_10m_queries` runs the same loop beside its own.
+pub(crate) fn time_point_reads(
+    session: &mut Session<'_>,
+    queries: &[u64],
+    value_size: usize,
+    tally: &mut Tally,
+) -> Timing {
     let cfg = TimingConfig {
         batch_size: 10_000,
         sample_every: SAMPLE_EVERY,
     };
-    let vs = c.value_size;
-    timed_rounds(c, tally, |round, tally| {
-        let queries = query_sequence(keys, c.queries, round_seed(c.seed ^ 0x9E37, round));
-        time_ops(queries.len() as u64, cfg, |i| {
-            let k = queries[i as usize];
-            let check = i % CHECK_EVERY == 0;
-            let (mut bytes, mut good) = (0usize, true);
-            let r = session.get_with(k, &mut |v| {
-                bytes = v.len();
-                if check {
-                    good = check_value(k, v, vs);
-                }
-            });
-            tally.bytes_read += bytes as u64;
+    time_ops(queries.len() as u64, cfg, |i| {
+        let k = queries[i as usize];
+        let check = i % CHECK_EVERY == 0;
+        let (mut bytes, mut good) = (0usize, true);
+        let r = session.get_with(k, &mut |v| {
+            bytes = v.len();
             if check {
-                tally.values_checked += 1;
-                tally.bad += u64::from(!good);
+                good = check_value(k, v, value_size);
             }
-            tally.note(r, true);
-        })
+        });
+        tally.bytes_read += bytes as u64;
+        if check {
+            tally.values_checked += 1;
+            tally.bad += u64::from(!good);
+        }
+        tally.note(r, true);
     })
 }
 

@@ -1,5 +1,5 @@
-//! `profile_10m_queries [--rows N] [--queries M] [--dist random|sequential] [--db PATH]`: where a
-//! point read's time goes. See `alexkv::bench::profile_run`.
+//! `profile_10m_queries [--rows N] [--queries M] [--dist random|sequential] [--db PATH]
+//! [--keep-open]`: where a point read's time goes. See `alexkv::bench::profile_run`.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,10 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Read through the handle that loaded the rows instead of closing and reopening (the
+    /// state `benchmark_vs_sqlite` reads: an index built by inserts); only when this run loads.
+    #[arg(long)]
+    keep_open: bool,
     /// Write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -66,6 +70,7 @@ fn main() {
             .unwrap_or((3 * args.rows as u64 * args.value_size as u64).max(64 << 20)),
         db,
         seed: args.seed,
+        keep_open: args.keep_open,
     };
     let report = profile_run::run(config).unwrap_or_else(|e| {
         eprintln!("profile_10m_queries: {e}");
