@@ -436,6 +436,42 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     let r = json(&path);
     assert!(r["load_secs"].is_null());
     assert_eq!(r["index_from_snapshot"], true);
+    positive(&r["reopen_secs"], "reopen_secs");
+    positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
+    // `--keep-open` on that database has no loading handle to keep: refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_profile_10m_queries"))
+        .args([
+            "--rows",
+            "20000",
+            "--keep-open",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already has rows"));
+    // On a fresh database it reads through the handle that loaded it: no reopen.
+    let fresh = dir.path().join("fresh");
+    run(
+        env!("CARGO_BIN_EXE_profile_10m_queries"),
+        &[
+            "--rows",
+            "20000",
+            "--queries",
+            "1000",
+            "--keep-open",
+            "--db",
+            fresh.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let r = json(&path);
+    assert!(r["reopen_secs"].is_null());
+    positive(&r["load_secs"], "load_secs");
+    positive(&r["read_mean_ns"], "read_mean_ns");
+    positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! instrumentation (`Db::read_profile`, see `db/profile.rs`).
 //!
 //! Builds a database of `rows` rows through the batched write path (or reuses one with `--db`),
-//! closes it and times the reopen (unless `keep_open`), warms up, resets the profile, runs `queries` point reads
-//! (random order over the keys, or in key order with `sequential`), and reports each stage in ns
-//! per read and percent, with how each tier served the reads and the number of samples. Then the
-//! same queries run once more through `benchmark_vs_sqlite`'s point-read loop, whose mean it
-//! reports beside its own: the two programs' figures differ by that loop and by the database's
-//! state (reopened from a snapshot here, read after its load there; `keep_open` reads it so).
+//! closes it and times the reopen (unless `keep_open`), warms up, resets the profile, runs
+//! `queries` point reads (random order over the keys, or in key order with `sequential`), and
+//! reports each stage in ns per read and percent, with how each tier served the reads and the
+//! number of samples (the statistics are taken here). Then the same queries run once more
+//! through `benchmark_vs_sqlite`'s point-read loop, whose mean it reports beside its own: the two
+//! programs' figures differ by that loop and by the database's state (reopened from a snapshot
+//! here, read after its load there; `keep_open` reads it so). `keep_open` on a database that
+//! already has rows is refused (there is no loading handle to keep).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -93,7 +95,13 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
         existing.flush().map_err(|e| e.to_string())?;
         load_secs = Some(start.elapsed().as_secs_f64());
     }
-    let (db, reopen_secs) = if c.keep_open && load_secs.is_some() {
+    if c.keep_open && load_secs.is_none() {
+        return Err(format!(
+            "--keep-open reads through the handle that loads the rows, but {} already has rows",
+            c.db.display()
+        ));
+    }
+    let (db, reopen_secs) = if c.keep_open {
         (existing, None)
     } else {
         drop(existing);
@@ -131,6 +139,7 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     let read_mean_ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
     std::hint::black_box(bytes);
     let profile = db.read_profile();
+    let stats = serde_json::to_value(db.stats()).unwrap_or_default();
     // The same queries through the comparison's loop (`benchmark_vs_sqlite`), to tell a
     // difference between the two programs' figures that comes from the loop around the read
     // from one that comes from the database's state.
@@ -150,7 +159,6 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
             tally.bad
         ));
     }
-    let stats = serde_json::to_value(db.stats()).unwrap_or_default();
     Ok(ProfileReport {
         config: c,
         rows,

@@ -33,7 +33,8 @@ struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Read through the handle that loaded the rows instead of closing and reopening (the
-    /// state `benchmark_vs_sqlite` reads: an index built by inserts); only when this run loads.
+    /// state `benchmark_vs_sqlite` reads: an index built by inserts); refused for a database
+    /// that already has rows.
     #[arg(long)]
     keep_open: bool,
     /// Write the report as JSON.

@@ -12,12 +12,13 @@
 //!   or for the leader to finish (then the first waiter leads);
 //! * a leader **lingers** while fewer writers have queued than took part in the previous group
 //!   (so writers that were together stay together) or than are inside a synced write right now
-//!   ([`SyncGroup::enter`]: queued, or finishing their hot-tier append and index update after
-//!   their group's fsync, about to come back with their next write), at most half the average
+//!   ([`SyncGroup::enter`], from after their key locks to just before they release them:
+//!   queued, or finishing their hot-tier append and index update after their group's fsync,
+//!   likely to come back with their next write), at most half the average
 //!   group write time and never more than [`MAX_LINGER`]; a lone writer never waits. Without the
-//!   second count two writers in a loop fell apart into groups of one: after a group of one the
-//!   next leader had no reason to wait, and the other writer, busy with its index update, missed
-//!   the group by microseconds (2 threads reached 1.53–1.71x one thread's rate; PERFORMANCE.md);
+//!   second count, after a group of one the next leader had no reason to wait, and another
+//!   writer still busy with its index update missed the group by microseconds; with it, two
+//!   synced writers reached 1.67–1.79x one writer's rate against 1.28–1.77x (PERFORMANCE.md);
 //! * the leader writes every queued batch, in queue order, as one atomic RocksDB write with
 //!   fsync, and hands each writer the result.
 //!
@@ -93,8 +94,9 @@ impl SyncGroup {
     }
 
     /// Counts the calling writer as inside a synced write until the guard drops: the writer
-    /// holds it from before it queues until its hot-tier append and index update are done, so
-    /// a leader knows a writer is about to come back (module docs).
+    /// holds it from before it queues until its hot-tier append and index update are done (and
+    /// drops it before its key locks), so a leader knows a writer is likely to come back (module
+    /// docs).
     pub(super) fn enter(&self) -> Active<'_> {
         self.active.fetch_add(1, Ordering::Relaxed);
         Active(&self.active)
@@ -256,7 +258,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rocks = RocksStore::open(dir.path(), &Options::default().sync_writes(true)).unwrap();
         let mut group = SyncGroup::new(dir.path().to_path_buf());
-        group.max_linger = Duration::from_secs(600);
+        // Long enough that no timing can end the wait, short enough that a leader that waits
+        // for nothing fails the test instead of hanging it.
+        group.max_linger = Duration::from_secs(20);
         let group = group;
         // The previous group carried one write and took long: no reason to wait but one writer
         // still finishing its index update (the guard held here).

@@ -383,8 +383,9 @@ impl Db {
             }
         };
         let _keys = self.key_locks.lock(ops.iter().map(|&(k, _)| k));
-        // Until this write's index update is done: what the group commit's leader waits for.
-        let _active = self.opts.sync_writes.then(|| self.sync_group.enter());
+        // From here until just before the key locks go (after the index update): what the
+        // group commit's leader waits for (`sync_group`).
+        let active = self.opts.sync_writes.then(|| self.sync_group.enter());
         self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
@@ -410,6 +411,9 @@ impl Db {
         }
         drop(poison);
         drop(announcement);
+        // Uncounted before the key locks go: a writer waiting for one of them that then leads
+        // must not wait for this writer, whose next write of the same key would queue behind it.
+        drop(active);
         drop(_keys);
         if result.is_ok() && self.hot.is_enabled() {
             // The next write of this size finds its pages faulted in (off every lock).
