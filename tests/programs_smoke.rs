@@ -380,19 +380,22 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profile.json");
     let db = dir.path().join("db");
-    let out = run(
-        env!("CARGO_BIN_EXE_profile_10m_queries"),
-        &[
+    // 20,000 rows in the database at `db`, `queries` reads, the report at `path`.
+    let profile = |db: &Path, queries: &str, extra: &[&str]| {
+        let mut args = vec![
             "--rows",
             "20000",
             "--queries",
-            "50000",
+            queries,
             "--db",
             db.to_str().unwrap(),
             "--json",
             path.to_str().unwrap(),
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        run(env!("CARGO_BIN_EXE_profile_10m_queries"), &args)
+    };
+    let out = profile(&db, "50000", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("index lookup"));
     let r = json(&path);
     assert_eq!(r["rows"], 20000);
@@ -420,19 +423,7 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     .sum();
     assert!((served - 1.0).abs() < 1e-9, "shares add up to {served}");
     // Reusing the database: no load, the reopen finds the snapshot written at close.
-    run(
-        env!("CARGO_BIN_EXE_profile_10m_queries"),
-        &[
-            "--rows",
-            "20000",
-            "--queries",
-            "1000",
-            "--db",
-            db.to_str().unwrap(),
-            "--json",
-            path.to_str().unwrap(),
-        ],
-    );
+    profile(&db, "1000", &[]);
     let r = json(&path);
     assert!(r["load_secs"].is_null());
     assert_eq!(r["index_from_snapshot"], true);
@@ -452,21 +443,7 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already has rows"));
     // On a fresh database it reads through the handle that loaded it: no reopen.
-    let fresh = dir.path().join("fresh");
-    run(
-        env!("CARGO_BIN_EXE_profile_10m_queries"),
-        &[
-            "--rows",
-            "20000",
-            "--queries",
-            "1000",
-            "--keep-open",
-            "--db",
-            fresh.to_str().unwrap(),
-            "--json",
-            path.to_str().unwrap(),
-        ],
-    );
+    profile(&dir.path().join("fresh"), "1000", &["--keep-open"]);
     let r = json(&path);
     assert!(r["reopen_secs"].is_null());
     positive(&r["load_secs"], "load_secs");

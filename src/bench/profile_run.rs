@@ -150,9 +150,7 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
         c.value_size,
         &mut tally,
     );
-    if let Some(e) = tally.error.take() {
-        return Err(e);
-    }
+    tally.check()?;
     if tally.bad > 0 {
         return Err(format!(
             "{} reads of the comparison's loop were wrong",

@@ -200,7 +200,7 @@ pub(crate) struct Tally {
     values_checked: u64,
     /// Reads that returned a wrong value, or missed a present key, or found an absent one.
     pub(crate) bad: u64,
-    pub(crate) error: Option<String>,
+    error: Option<String>,
 }
 
 impl Tally {
@@ -214,7 +214,8 @@ impl Tally {
         }
     }
 
-    fn check(&mut self) -> Result<(), String> {
+    /// The first error a read returned, if any (taken).
+    pub(crate) fn check(&mut self) -> Result<(), String> {
         match self.error.take() {
             Some(e) => Err(e),
             None => Ok(()),
