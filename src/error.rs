@@ -102,9 +102,16 @@ pub enum Error {
     },
 
     /// A panic unwound through a write of this `Db` after the write may have reached RocksDB,
-    /// so the in-memory index may lack a committed change. Every later operation of this handle
-    /// fails with this error and no index snapshot is written at close; nothing acknowledged is
-    /// lost: open the database again and the index is rebuilt from RocksDB.
+    /// so the in-memory index may lack a committed change. No index snapshot is written at close;
+    /// nothing acknowledged is lost: open the database again and the index is rebuilt from
+    /// RocksDB.
+    ///
+    /// On a poisoned handle every fallible call fails with this error: `get`, `get_with`,
+    /// `multi_get`, `first`, `last`, `range`, `scan`, `scan_with`, `put`, `delete`, `write` (an
+    /// empty batch too), `ingest_sorted` (before it reads its input), `flush` and `compact`.
+    /// The calls that return no `Result` still answer, from an index that may lack the write
+    /// that panicked: `contains`, `len`, `is_empty`, `keys`, `stats`, `read_profile`. `close`
+    /// flushes RocksDB and returns `Ok`; `Db::is_poisoned` tells.
     #[error("database {} is poisoned by a panic during a write; reopen it", path.display())]
     Poisoned {
         /// The database directory.

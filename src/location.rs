@@ -11,7 +11,10 @@
 //! * `tag` is 1 for Hot. Cold is the all-zero word; any word with tag 0 decodes as Cold.
 //! * `segment` indexes the hot tier's segment files: at most [`MAX_SEGMENTS`] (1024).
 //! * `generation` is the segment's recycle count modulo 2^14. A Location whose generation differs
-//!   from the segment's current one is stale and must not be read (the hot tier checks).
+//!   from the segment's current one is stale and must not be read (the hot tier checks). Equal
+//!   generations alone do not prove a location current (a re-created segment starts again at 0,
+//!   and generations wrap): the segment's identity checked at open (`HotTier::keep_exact`) and
+//!   the tier's recycle count checked on every read (`HotTier::read_into`) do.
 //! * `offset` is the record's byte offset in the segment divided by [`OFFSET_UNIT`] (records are
 //!   8-byte aligned), so a segment holds at most [`MAX_SEGMENT_BYTES`] (64 MiB).
 //! * `len` is the value length: a value longer than [`MAX_HOT_VALUE_LEN`] (65535 bytes) is never

@@ -48,6 +48,10 @@ pub struct OpenStats {
     /// Hot-tier segment files found damaged at open and deleted (the tier is a cache: nothing
     /// is lost).
     pub discarded_hot_segments: u64,
+    /// Hot locations of the snapshot that no longer named their record (the hot tier was off,
+    /// resized, discarded or recycled since the close that wrote it): their keys were made
+    /// Cold, so their values are read from RocksDB.
+    pub stale_hot_locations: u64,
     /// Microseconds spent building the index at open.
     pub index_build_micros: u64,
     /// Microseconds spent in `Db::open` in all.

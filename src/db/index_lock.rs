@@ -23,7 +23,8 @@
 //! [`HANDOFF_FOR`], in case an announced reader was descheduled).
 //!
 //! Poisoning is ignored: a panic inside a write poisons the whole `Db` instead (`write`), and
-//! the index is then only read by `contains`, as documented there.
+//! the index is then only read by the calls that still answer on a poisoned handle (`contains`,
+//! `len`, `is_empty`, `keys`, `stats`; see `Error::Poisoned`).
 
 use crossbeam::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use crossbeam::utils::CachePadded;

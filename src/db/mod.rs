@@ -21,10 +21,22 @@
 //!   index lock between chunks of a large update, build a data node's grow under the read
 //!   lock and install it under the write lock, and lets `ingest_sorted` rebuild the index
 //!   outside the lock.
-//! * **A Hot location is only ever a hint.** The hot tier checks generation, offset, key and
-//!   length on every read (see `hot_tier`; checksums are verified when a segment is opened);
-//!   any failure sends the reader to the Cold path,
-//!   whose answer comes from the value cache or RocksDB.
+//! * **Every Hot location in the index names a record of its segment's current incarnation,
+//!   written for its key's current value** (until a recycle's demotion, step 4, replaces it).
+//!   A location comes from an append of this session, or from the snapshot at open, where it
+//!   is kept only if its segment still has the identity (slot, epoch) the snapshot saved and a
+//!   record of its key and length starts at its offset (`open`, `HotTier::keep_exact`). Epochs
+//!   are never reused: a segment (re)started after a trusted snapshot takes an epoch above every
+//!   one that snapshot saved, even after the segment files were deleted, resized or discarded
+//!   (`HotTier::raise_epoch_floor`). A recycle walks every record of the segment, so it demotes
+//!   every location that names one.
+//! * **A hot read returns only the record its location names.** The hot tier checks the
+//!   generation, that the record ends below the committed end, the key and the length, and that
+//!   no segment was recycled since before the reader's index lookup (a 14-bit generation can
+//!   come round again, the tier's recycle count cannot; `HotTier::read_into`); any failure
+//!   sends the reader to the Cold path, whose answer comes from the value cache or RocksDB.
+//!   Checksums are verified when a segment is opened, not on reads: with the two rules above
+//!   the record at a trusted location is one this process wrote or verified.
 //! * **A value in the value cache is the latest committed value of its key**, and while a write
 //!   of a key is in progress the cache holds nothing for it (see `cache`, stale-fill protection).
 //! * **A key whose write is in flight is marked** ([`inflight`]) from before its RocksDB commit
@@ -95,7 +107,10 @@
 //! taken while no write was in flight may be served from the index: otherwise a key being
 //! inserted is in RocksDB but not yet in the index, and a scan listing only the index's keys
 //! would omit a key an earlier read returned. With that rule a key's reads stay monotonic
-//! across point reads and scans.
+//! across point reads and scans *started one after the other*. Within one scan they need not:
+//! a chunk's pairs are taken before its visitor runs, so a `scan_with` visitor may `get(b)`
+//! a value written meanwhile and then be handed `(b, older value)` from its chunk; each pair
+//! is still at least as new as every write acknowledged before the scan started (`range`).
 //!
 //! A read that went to RocksDB may copy the value into the hot tier (read promotion, an option):
 //! the one write a reader makes, with its own rules against resurrecting a replaced value
@@ -106,7 +121,8 @@
 //! | hazard | handling |
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
-//! | recycled segment | lock-free validated copy: generation checked before and after the copy, key and length at the offset, words accessed atomically (`hot_tier`, `segment`); demotion by exact location compare (step 4) |
+//! | recycled segment | lock-free validated copy: generation checked before and after the copy, key and length at the offset, words accessed atomically (`hot_tier`, `segment`); a read whose index lookup predates any recycle is refused (the tier's recycle count, taken before the lookup); demotion by exact location compare (step 4) |
+//! | stale location from an earlier session (tier off, resized or discarded since, a session that promoted reads and kept the snapshot, a lost tail) | at open a snapshot location is kept only if its segment has the saved identity (slot, epoch) and its record starts at its offset with its key and length; epochs are never reused, the floor is saved in the snapshot (`open`, `snapshot`, `HotTier::keep_exact`) |
 //! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock; the one exception is a read whose in-flight stripe carries listed marks, which takes the lists' read lock ([`inflight`]) |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |

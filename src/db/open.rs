@@ -10,14 +10,22 @@
 //! 3. `HotTier::open`: verifies the segment files and deletes damaged ones. The records it
 //!    recovers are not trusted by themselves (one may be older than RocksDB: a crash between a
 //!    commit and its append, a delete, a run with the tier off). Only the locations saved in a
-//!    matching snapshot point the index into the tier (step 4); every other record ages out as
-//!    the ring wraps, and the demotion of a recycled one compares unequal and does nothing.
+//!    matching snapshot point the index into the tier (step 4), and only those that still name
+//!    exactly their record; every other record ages out as the ring wraps, and the demotion of
+//!    a recycled one compares unequal and does nothing.
 //! 4. The index: from the snapshot (`snapshot` module) when RocksDB's snapshot marker vouches
 //!    for it and it matches RocksDB's sequence number, identity and key bounds (a bulk load of
 //!    its keys with their saved locations, so values that were hot at close are served from
 //!    the tier at once), else by a key-only scan of RocksDB
 //!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
-//!    never an error.
+//!    never an error. Before the bulk load, the snapshot's hot-tier state is applied: the
+//!    tier's epochs are raised above every epoch the snapshot could name
+//!    (`HotTier::raise_epoch_floor`), and each Hot location is kept only if its segment has the
+//!    identity the snapshot saved and a record of its key and length starts at its offset
+//!    (`HotTier::keep_exact`); the others become Cold (`Stats::open.stale_hot_locations`).
+//!    So **every Hot location in the index names a record of the segment's current
+//!    incarnation** from the first read on, and a recycle, which demotes every record it
+//!    walks, leaves none behind.
 //!
 //! # Close (`Db::close` or drop)
 //!
@@ -35,7 +43,7 @@ use super::{Db, FLAG};
 use crate::alex::Alex;
 use crate::cache::ValueCache;
 use crate::error::{Error, Result};
-use crate::hot_tier::HotTier;
+use crate::hot_tier::{Appender, HotTier};
 use crate::location::Location;
 use crate::options::Options;
 use crate::rocks::RocksStore;
@@ -74,20 +82,27 @@ impl Db {
         let path = path.as_ref();
         opts.validate()?;
         let rocks = RocksStore::open(path, &opts)?;
-        let (hot, appender, report) = HotTier::open(path, &opts)?;
+        let (hot, mut appender, report) = HotTier::open(path, &opts)?;
         let cache = ValueCache::from_options(&opts);
 
         let build_started = Instant::now();
         let marker = rocks.snapshot_marker()?;
-        let (index, from_snapshot, rejected) =
-            build_index(&rocks, path, marker, opts.index_key_filter)?;
+        let built = build_index(
+            &rocks,
+            (&hot, &mut appender),
+            path,
+            marker,
+            opts.index_key_filter,
+        )?;
         let mut open_stats = OpenStats {
-            index_from_snapshot: from_snapshot,
-            snapshot_rejected: rejected,
+            index_from_snapshot: built.from_snapshot,
+            snapshot_rejected: built.rejected,
             discarded_hot_segments: report.discarded.len() as u64,
+            stale_hot_locations: built.stale_hot_locations,
             index_build_micros: build_started.elapsed().as_micros() as u64,
             open_micros: 0,
         };
+        let from_snapshot = built.from_snapshot;
         if !from_snapshot {
             // A rejected or absent snapshot must not survive into this session.
             snapshot::remove(path)?;
@@ -99,7 +114,7 @@ impl Db {
             rocks,
             hot,
             cache,
-            index: IndexLock::new(index),
+            index: IndexLock::new(built.index),
             key_locks: super::key_locks::KeyLocks::new(),
             writer: Mutex::new(appender),
             first_change: Mutex::new(()),
@@ -120,7 +135,7 @@ impl Db {
 
     /// Flushes RocksDB and, when this session wrote, writes the index snapshot (module docs).
     pub(super) fn shutdown(&self) -> Result<()> {
-        let _writer = self.writer.lock();
+        let writer = self.writer.lock();
         self.rocks.flush()?;
         if self.is_poisoned() {
             // The index may lack a committed write: no snapshot (the marker was deleted before
@@ -141,6 +156,10 @@ impl Db {
             sequence: self.rocks.latest_sequence_number(),
             identity: &snapshot::rocks_identity(&self.path),
             token,
+            hot: snapshot::HotState {
+                epoch_floor: self.hot.epoch_floor(&writer),
+                segments: self.hot.identities(),
+            },
         };
         // Streamed from the index under its read lock (the writer mutex keeps it unchanged).
         let index = self.index.read();
@@ -152,14 +171,27 @@ impl Db {
     }
 }
 
-/// Builds the index from the snapshot if it matches RocksDB, else from a key scan. Returns the
-/// index, whether the snapshot was used, and why a snapshot present was rejected.
+/// The index `build_index` made, and how.
+struct Built {
+    index: Alex<u64>,
+    /// The snapshot was used.
+    from_snapshot: bool,
+    /// Why a snapshot present was rejected.
+    rejected: Option<String>,
+    /// Hot locations of the snapshot made Cold (`HotTier::keep_exact`).
+    stale_hot_locations: u64,
+}
+
+/// Builds the index from the snapshot if it matches RocksDB, else from a key scan; applies the
+/// snapshot's hot-tier state to `hot` (the tier and its appender, before any append) and its
+/// locations (module docs, step 4).
 fn build_index(
     rocks: &RocksStore,
+    (hot, appender): (&HotTier, &mut Appender),
     dir: &Path,
     marker: Option<u128>,
     key_filter: bool,
-) -> Result<(Alex<u64>, bool, Option<String>)> {
+) -> Result<Built> {
     let identity = snapshot::rocks_identity(dir);
     let expected = Expected {
         sequence: rocks.latest_sequence_number(),
@@ -169,13 +201,28 @@ fn build_index(
     };
     let cold = |keys: Vec<u64>| {
         let locations = vec![Location::COLD.to_raw(); keys.len()];
-        snapshot::SnapshotIndex { keys, locations }
+        snapshot::SnapshotIndex {
+            keys,
+            locations,
+            hot: snapshot::HotState::default(),
+        }
     };
-    let (found, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
+    let (mut found, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
         Ok(Some(found)) => (found, true, None),
         Ok(None) => (cold(scan_keys(rocks)?), false, None),
         Err(reason) => (cold(scan_keys(rocks)?), false, Some(reason)),
     };
+    let mut stale_hot_locations = 0;
+    if from_snapshot {
+        // `snapshot::load` refuses a floor at or above MAX_EPOCH, so the floor is raised; if it
+        // were not, no saved identity could be trusted, and every location goes Cold.
+        let saved: &[_] = if hot.raise_epoch_floor(appender, found.hot.epoch_floor) {
+            &found.hot.segments
+        } else {
+            &[]
+        };
+        stale_hot_locations = hot.keep_exact(saved, &found.keys, &mut found.locations);
+    }
     let (keys, payloads) = (found.keys, found.locations);
     let index = Alex::bulk_load_with_key_filter(&keys, &payloads, key_filter).map_err(|e| {
         Error::Corruption {
@@ -183,7 +230,12 @@ fn build_index(
             detail: format!("index rebuild: {e}"),
         }
     })?;
-    Ok((index, from_snapshot, rejected))
+    Ok(Built {
+        index,
+        from_snapshot,
+        rejected,
+        stale_hot_locations,
+    })
 }
 
 /// A token no earlier snapshot of this database carries (128 random bits: the process's

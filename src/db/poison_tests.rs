@@ -29,6 +29,28 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
     let unwound = catch_unwind(AssertUnwindSafe(|| write(&db)));
     assert!(unwound.is_err(), "the injected fault panics");
     assert!(db.is_poisoned());
+    // The unwind ended every announcement of the write it interrupted (ingestions included).
+    assert!(!db.inflight.any(), "a write still counted in flight");
+    assert!(
+        !db.inflight.is_marked(key),
+        "key {key} still marked in flight"
+    );
+    let ticket = db.cache.begin_fill(key);
+    assert!(
+        db.cache.fill(ticket, b"v"),
+        "the value cache still refuses fills of {key}"
+    );
+    // Even writes with nothing to write refuse, and an ingestion refuses before it reads
+    // its input (and writes an SST file of it).
+    assert_poisoned("empty write", db.write(WriteBatch::new()));
+    assert_poisoned(
+        "empty ingest",
+        db.ingest_sorted(std::iter::empty::<(u64, &[u8])>()),
+    );
+    let mut read = 0;
+    let pairs = (3000..3010u64).map(|k| (k, b"w")).inspect(|_| read += 1);
+    assert_poisoned("ingest", db.ingest_sorted(pairs));
+    assert_eq!(read, 0, "a poisoned handle read the ingestion's input");
     assert_poisoned("put", db.put(1000, b"x"));
     assert_poisoned("delete", db.delete(1));
     let mut batch = WriteBatch::new();
@@ -44,6 +66,13 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
     let visited = db.scan_with(.., 10, |_, _| std::ops::ControlFlow::Continue(()));
     assert_poisoned("scan_with", visited);
     assert_poisoned("flush", db.flush());
+    assert_poisoned("compact", db.compact());
+    assert_poisoned("first", db.first());
+    assert_poisoned("last", db.last());
+    // What still answers, from the index.
+    assert_eq!(db.len() as usize, db.keys().len());
+    assert_eq!(db.is_empty(), db.len() == 0);
+    assert_eq!(db.stats().keys, db.len());
     db.close().unwrap(); // flushes RocksDB, writes no snapshot
 
     let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -91,6 +120,49 @@ fn panic_after_an_ingestion_poisons_and_reopen_sees_the_ingested_keys() {
         },
         750,
         Some(b"ingested"),
+    );
+}
+
+/// A write made from a `Drop` while an unrelated panic unwinds completes, so it must not
+/// poison the handle (`std::thread::panicking()` is true during it).
+#[test]
+fn a_write_from_a_drop_during_an_unrelated_panic_does_not_poison() {
+    struct WritesOnDrop<'a>(&'a Db);
+    impl Drop for WritesOnDrop<'_> {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            self.0.put(42, b"written while unwinding").unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(43, b"batched while unwinding");
+            self.0.write(batch).unwrap();
+            self.0.ingest_sorted([(44u64, b"ingested")]).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let _on_drop = WritesOnDrop(&db);
+        panic!("unrelated to the database");
+    }));
+    assert!(r.is_err());
+    assert!(
+        !db.is_poisoned(),
+        "a write that completed poisoned the handle"
+    );
+    assert_eq!(
+        db.get(42).unwrap().as_deref(),
+        Some(&b"written while unwinding"[..])
+    );
+    assert_eq!(
+        db.get(43).unwrap().as_deref(),
+        Some(&b"batched while unwinding"[..])
+    );
+    assert_eq!(db.get(44).unwrap().as_deref(), Some(&b"ingested"[..]));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(
+        db.stats().open.index_from_snapshot,
+        "the close wrote a snapshot"
     );
 }
 

@@ -3,9 +3,10 @@
 //! ```text
 //! inflight.is_marked(k) ---------------------------------> (write of k in flight) cold path below,
 //!                                                          without the index; RocksDB's answer is final
+//! mark = hot_tier.read_mark()   (the tier's recycle count, before the lookup)
 //! index.get(k)  (read lock, released at once)
 //!   absent ............................................. None, no I/O
-//!   Hot(loc) -> hot_tier.read_into(loc, k)  ok ......... value
+//!   Hot(loc) -> hot_tier.read_into(mark, loc, k)  ok ... value
 //!                                      stale ..........\
 //!   Cold ------------------------------------------------> cache.get(k)  hit ... value
 //!                                                          miss: ticket = cache.begin_fill(k)
@@ -26,6 +27,7 @@ use super::profile::{Probe, Served, Stage};
 use super::Db;
 use crate::alex::i64_to_key;
 use crate::error::Result;
+use crate::hot_tier::ReadMark;
 use crate::location::Location;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -35,8 +37,9 @@ use std::sync::atomic::Ordering;
 pub(super) enum Found {
     /// Not in the index (and no write of it in flight): absent, no I/O.
     Absent,
-    /// The index's location of the key.
-    At(Location),
+    /// The index's location of the key, and the hot tier's recycle mark taken before the
+    /// lookup (what a hot read of the location is checked against, `HotTier::read_into`).
+    At(Location, ReadMark),
     /// A write of the key is in flight: RocksDB answers (`inflight`).
     InFlight,
 }
@@ -68,7 +71,7 @@ impl Db {
                 self.finish(probe, Served::Absent);
                 Ok(None)
             }
-            Found::At(loc) => self.read_at(key, loc, &mut probe),
+            Found::At(loc, mark) => self.read_at(key, loc, mark, &mut probe),
             Found::InFlight => self.read_cold(key, None, <[u8]>::to_vec, &mut probe),
         }
     }
@@ -91,13 +94,13 @@ impl Db {
         let mut probe = self.profiler.start();
         let found = self.lookup(key);
         lap(&mut probe, Stage::Index);
-        let loc = match found {
+        let (loc, mark) = match found {
             Found::Absent => {
                 self.finish(probe, Served::Absent);
                 return Ok(None);
             }
             Found::InFlight => return self.read_cold(key, None, f, &mut probe),
-            Found::At(loc) => loc,
+            Found::At(loc, mark) => (loc, mark),
         };
         let mut f = Some(f);
         if loc.is_hot() {
@@ -112,7 +115,7 @@ impl Db {
                         &mut owned
                     }
                 };
-                let found = self.hot.read_into(loc, key, buf);
+                let found = self.hot.read_into(mark, loc, key, buf);
                 lap(&mut probe, Stage::HotTier);
                 if !found {
                     return None;
@@ -148,6 +151,7 @@ impl Db {
         self.ops.gets.add(keys.len() as u64);
         // Marks first, then the index (the order `inflight` requires).
         let marked: Vec<bool> = keys.iter().map(|&k| self.inflight.is_marked(k)).collect();
+        let mark = self.hot.read_mark();
         let found: Vec<Found> = {
             let index = self.index.read();
             keys.iter()
@@ -155,7 +159,7 @@ impl Db {
                 .map(|(&k, &m)| match (m, index.get(k)) {
                     (true, _) => Found::InFlight,
                     (false, None) => Found::Absent,
-                    (false, Some(raw)) => Found::At(Location::from_raw(raw)),
+                    (false, Some(raw)) => Found::At(Location::from_raw(raw), mark),
                 })
                 .collect()
         };
@@ -164,8 +168,8 @@ impl Db {
         for (i, (&key, found)) in keys.iter().zip(&found).enumerate() {
             match *found {
                 Found::Absent => continue,
-                Found::At(loc) if loc.is_hot() => {
-                    if let Some(v) = self.hot.read_vec(loc, key) {
+                Found::At(loc, mark) if loc.is_hot() => {
+                    if let Some(v) = self.hot.read_vec(mark, loc, key) {
                         out[i] = Some(v);
                         continue;
                     }
@@ -240,6 +244,7 @@ impl Db {
 
     /// The largest key and its value, or `None` when the database is empty.
     pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.check_usable()?;
         let mut below = std::ops::Bound::Unbounded;
         loop {
             let entry = self
@@ -266,9 +271,10 @@ impl Db {
         if self.inflight.is_marked(key) {
             return Found::InFlight;
         }
+        let mark = self.hot.read_mark();
         match self.index.read().get(key) {
             None => Found::Absent,
-            Some(raw) => Found::At(Location::from_raw(raw)),
+            Some(raw) => Found::At(Location::from_raw(raw), mark),
         }
     }
 
@@ -277,10 +283,11 @@ impl Db {
         &self,
         key: u64,
         loc: Location,
+        mark: ReadMark,
         probe: &mut Option<Probe>,
     ) -> Result<Option<Vec<u8>>> {
         if loc.is_hot() {
-            let found = self.hot.read_vec(loc, key);
+            let found = self.hot.read_vec(mark, loc, key);
             lap(probe, Stage::HotTier);
             if let Some(v) = found {
                 self.finish(probe.take(), Served::HotTier);

@@ -51,6 +51,7 @@
 
 use super::Db;
 use crate::error::Result;
+use crate::hot_tier::ReadMark;
 use crate::location::Location;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
@@ -180,6 +181,8 @@ impl Cursor {
         // Checked before the lookup: if no write was in flight then, the index holds every
         // committed write (`inflight`), and the chunk may be served from it.
         let quiet = !db.inflight.any();
+        // Before the lookup too: the chunk's hot reads are refused after any recycle since.
+        let mark = db.hot.read_mark();
         self.entries.clear();
         let mut hot = 0;
         {
@@ -206,7 +209,7 @@ impl Cursor {
         self.chunk = (self.chunk.saturating_mul(2)).min(MAX_CHUNK);
         let (flow, capped_at) = match choose(quiet, self.entries.len(), hot) {
             Source::Rocks => self.visit_rocks(db, span_end, want, f)?,
-            Source::Index => (self.visit_index(db, f)?, None),
+            Source::Index => (self.visit_index(db, mark, f)?, None),
         };
         // Continue after the last pair a capped RocksDB span visited, else after the span.
         match capped_at.or(if index_ends { None } else { last }) {
@@ -243,6 +246,7 @@ impl Cursor {
     fn visit_index(
         &mut self,
         db: &Db,
+        mark: ReadMark,
         f: &mut impl FnMut(u64, &[u8]) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
         let Cursor {
@@ -263,7 +267,7 @@ impl Cursor {
             if let Some(&(_, ahead)) = entries.get(i + PREFETCH_AHEAD) {
                 db.hot.prefetch(ahead);
             }
-            let hot_copy = loc.is_hot() && db.hot.read_into(loc, key, buf);
+            let hot_copy = loc.is_hot() && db.hot.read_into(mark, loc, key, buf);
             let flow = if hot_copy {
                 f(key, buf)
             } else {

@@ -6,6 +6,7 @@
 //! ```text
 //! bincode (fixed-width little-endian integers) of SnapshotFile:
 //!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | token u128
+//!     | hot: (epoch_floor u64, segments Vec<(index u32, epoch u64)>)
 //!     | keys Vec<u64> | locations Vec<u64>   (one packed Location per key)
 //! then crc32 (u32 LE) of every byte before it
 //! ```
@@ -13,7 +14,9 @@
 //! `sequence` is RocksDB's latest sequence number when the snapshot was taken (after a flush),
 //! `identity` the content of RocksDB's `IDENTITY` file (a UUID fixed at creation), `token` the
 //! random value of the snapshot marker written into RocksDB just before the file (see
-//! `rocks::marker`). Format 3 added the token; files of older formats are refused (one rescan).
+//! `rocks::marker`), `hot` the hot tier's state at the close: the identity (slot and epoch) of
+//! every segment, and the epoch its next segment would have taken. Format 3 added the token,
+//! format 4 the hot tier's state; files of older formats are refused (one rescan).
 //!
 //! # When a snapshot is trusted
 //!
@@ -31,14 +34,20 @@
 //! any change finds no marker, whatever files survive (`rocks::marker` has the argument). The
 //! engine also deletes the file itself before that first change, but nothing depends on it.
 //!
-//! The locations let a reopened database read its hot tier at once. A Hot location is only ever
-//! a hint (the tier checks segment generation, key, length and checksum on every read, see
-//! `hot_tier`), and at a matching sequence number it names the key's current value: segment
-//! contents lost to an OS crash after the close fail the checks and the read goes to RocksDB.
+//! The locations let a reopened database read its hot tier at once. At a matching sequence
+//! number a Hot location named the key's current value when the file was written; whether the
+//! record is still there is the hot tier's to say: at open, `HotTier::keep_exact` keeps a
+//! location only if its segment still has the identity saved in `hot` and the record at its
+//! offset, found by the verified walk from the segment's header, has its key and length;
+//! anything else (the tier turned off, resized, a segment discarded or recycled by a session
+//! that kept this file, a lost tail) makes the key Cold. The tier never reuses an epoch below
+//! `hot.epoch_floor` (`HotTier::raise_epoch_floor`), so a segment re-created since cannot pass
+//! for the one saved.
 //!
 //! Writing is atomic: temporary file, fsync, rename, fsync of the directory.
 
 use crate::error::{Error, Result};
+use crate::hot_tier::{SegmentIdentity, MAX_EPOCH};
 use bincode::Options as _;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -50,7 +59,7 @@ pub(super) const SNAPSHOT_FILE: &str = "index.snapshot";
 /// Temporary name while it is written.
 const SNAPSHOT_TMP: &str = "index.snapshot.tmp";
 const MAGIC: [u8; 8] = *b"ALXSNAP1";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
@@ -64,6 +73,16 @@ struct SnapshotHeader {
     sequence: u64,
     identity: String,
     token: u128,
+    hot: HotState,
+}
+
+/// The hot tier as the snapshot's locations were taken against it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct HotState {
+    /// Every identity the tier had used is below this epoch (`HotTier::epoch_floor`).
+    pub epoch_floor: u64,
+    /// The identity of every segment at the close.
+    pub segments: Vec<SegmentIdentity>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -80,6 +99,8 @@ pub(super) struct SnapshotIndex {
     pub keys: Vec<u64>,
     /// `Location::to_raw()` of each key.
     pub locations: Vec<u64>,
+    /// The hot tier the Hot locations were taken against.
+    pub hot: HotState,
 }
 
 /// What the snapshot must match to be trusted.
@@ -156,6 +177,13 @@ pub(super) fn load(
             file.locations.len()
         ));
     }
+    let hot = &file.header.hot;
+    if hot.epoch_floor >= MAX_EPOCH || hot.segments.iter().any(|s| s.epoch >= hot.epoch_floor) {
+        return Err(format!(
+            "hot tier epochs {:?} not below the floor {}",
+            hot.segments, hot.epoch_floor
+        ));
+    }
     if let Some(i) = file.keys.windows(2).position(|w| w[0] >= w[1]) {
         return Err(format!("keys not increasing at position {}", i + 1));
     }
@@ -173,6 +201,7 @@ pub(super) fn load(
     Ok(Some(SnapshotIndex {
         keys: file.keys,
         locations: file.locations,
+        hot: file.header.hot,
     }))
 }
 
@@ -240,6 +269,8 @@ pub(super) struct Origin<'a> {
     pub identity: &'a str,
     /// The marker token written into RocksDB just before this file.
     pub token: u128,
+    /// The hot tier's state, under the writer mutex that keeps it as the locations have it.
+    pub hot: HotState,
 }
 
 impl<W: Write> Write for Checksummed<W> {
@@ -273,6 +304,7 @@ pub(super) fn write<I: Iterator<Item = (u64, u64)>>(
         sequence: origin.sequence,
         identity: origin.identity.to_string(),
         token: origin.token,
+        hot: origin.hot.clone(),
     })
     .map_err(|e| {
         Error::io(
@@ -358,6 +390,17 @@ mod tests {
             sequence,
             identity: "id-1",
             token: TOKEN,
+            hot: hot_state(),
+        }
+    }
+
+    fn hot_state() -> HotState {
+        HotState {
+            epoch_floor: 9,
+            segments: vec![
+                SegmentIdentity { index: 0, epoch: 7 },
+                SegmentIdentity { index: 2, epoch: 8 },
+            ],
         }
     }
 
@@ -382,6 +425,7 @@ mod tests {
         let index = SnapshotIndex {
             keys: keys.clone(),
             locations: locations.clone(),
+            hot: hot_state(),
         };
         write_index(dir.path(), &o, index).unwrap();
         let mut expected = bincode::serialize(&SnapshotFile {
@@ -391,6 +435,7 @@ mod tests {
                 sequence: o.sequence,
                 identity: o.identity.to_string(),
                 token: o.token,
+                hot: o.hot.clone(),
             },
             keys,
             locations,
@@ -419,6 +464,7 @@ mod tests {
         let index = || SnapshotIndex {
             keys: vec![1, 7, u64::MAX],
             locations: vec![0, 5, 9],
+            hot: hot_state(),
         };
         write_index(d, &origin(5), index()).unwrap();
         let ok = expected(5, Some((1, u64::MAX)));
@@ -453,6 +499,7 @@ mod tests {
         let index = SnapshotIndex {
             keys: (0..50).map(|k| k * 3).collect(),
             locations: vec![0; 50],
+            hot: hot_state(),
         };
         write_index(d, &origin(9), index).unwrap();
         let good = fs::read(d.join(SNAPSHOT_FILE)).unwrap();
@@ -470,11 +517,38 @@ mod tests {
     }
 
     #[test]
+    fn hot_epochs_at_or_above_the_floor_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = || SnapshotIndex {
+            keys: vec![1, 9],
+            locations: vec![0; 2],
+            hot: hot_state(),
+        };
+        let cases = [
+            HotState {
+                epoch_floor: 8,
+                ..hot_state()
+            },
+            HotState {
+                epoch_floor: MAX_EPOCH,
+                segments: vec![],
+            },
+        ];
+        for hot in cases {
+            let o = Origin { hot, ..origin(1) };
+            write_index(dir.path(), &o, index()).unwrap();
+            let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();
+            assert!(reason.contains("floor"), "{reason}");
+        }
+    }
+
+    #[test]
     fn unsorted_keys_with_a_valid_checksum_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let index = SnapshotIndex {
             keys: vec![1, 5, 3, 9],
             locations: vec![0; 4],
+            hot: hot_state(),
         };
         write_index(dir.path(), &origin(1), index).unwrap();
         let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();

@@ -14,11 +14,11 @@
 //!   (so writers that were together stay together) or than are inside a synced write right now
 //!   ([`SyncGroup::enter`], from after their key locks to just before they release them:
 //!   queued, or finishing their hot-tier append and index update after their group's fsync,
-//!   likely to come back with their next write), at most half the average
-//!   group write time and never more than [`MAX_LINGER`]; a lone writer never waits. Without the
-//!   second count, after a group of one the next leader had no reason to wait, and another
-//!   writer still busy with its index update missed the group by microseconds; with it, two
-//!   synced writers reached 1.67–1.79x one writer's rate against 1.28–1.77x (PERFORMANCE.md);
+//!   likely to come back with their next write), at most half the average group write time and
+//!   never more than [`MAX_LINGER`]; a lone writer never waits. Without the second count, after
+//!   a group of one the next leader had no reason to wait, and another writer still busy with
+//!   its index update missed the group by microseconds; with it, two synced writers reached
+//!   1.67–1.79x one writer's rate against 1.28–1.77x (PERFORMANCE.md);
 //! * the leader writes every queued batch, in queue order, as one atomic RocksDB write with
 //!   fsync, and hands each writer the result.
 //!
@@ -36,7 +36,7 @@ use crate::rocks::RocksStore;
 use crate::write_batch::WriteBatch;
 use parking_lot::{Condvar, Mutex};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,7 +104,15 @@ impl SyncGroup {
 
     /// Commits `batch` to `rocks`, possibly in one RocksDB write with other writers' batches.
     /// Returns once the write is durable (or failed).
-    pub(super) fn commit(&self, rocks: &RocksStore, batch: WriteBatch) -> Result<()> {
+    /// `poisoned` is the database's poison flag: a leader that unwinds sets it before it hands
+    /// its group `Err(Poisoned)`, so no member ends its write while the `Db` still looks
+    /// healthy.
+    pub(super) fn commit(
+        &self,
+        rocks: &RocksStore,
+        batch: WriteBatch,
+        poisoned: &AtomicBool,
+    ) -> Result<()> {
         let mine = Arc::new(Request {
             batch,
             outcome: Mutex::new(None),
@@ -136,6 +144,7 @@ impl SyncGroup {
         let mut leader = Leader {
             sync: self,
             group: &group,
+            poisoned,
             done: false,
         };
         let started = Instant::now();
@@ -164,6 +173,8 @@ impl Drop for Active<'_> {
 struct Leader<'a> {
     sync: &'a SyncGroup,
     group: &'a [Arc<Request>],
+    /// The database's poison flag, set before the group hears of the unwind.
+    poisoned: &'a AtomicBool,
     done: bool,
 }
 
@@ -197,8 +208,11 @@ impl Drop for Leader<'_> {
         if self.done {
             return;
         }
-        // Unwinding: the write may or may not have reached RocksDB, and the `Db` is being
-        // poisoned by the leader's write (`write::PoisonOnUnwind`).
+        // Unwinding: the write may or may not have reached RocksDB. The leader's own write
+        // poisons the `Db` too (`write::PoisonOnUnwind`), but only after this returns: set the
+        // flag first, so a member that wakes to `Err(Poisoned)` and ends its write (unmarking
+        // its keys) never leaves a `Db` that still looks healthy.
+        self.poisoned.store(true, Ordering::Release);
         let mut state = self.sync.state.lock();
         for r in self.group {
             *r.outcome.lock() = Some(Err(Error::Poisoned {
@@ -217,6 +231,51 @@ mod tests {
     use super::*;
     use crate::options::Options;
 
+    /// The poison flag of a database no test here poisons.
+    static HEALTHY: AtomicBool = AtomicBool::new(false);
+
+    /// A leader that unwinds (here: dropped unfinished) must poison the database *before* its
+    /// members receive `Err(Poisoned)`: a member ends its write (unmarks its keys) as soon as
+    /// it has the error, and the `Db` must not look healthy then.
+    #[test]
+    fn an_unwinding_leader_poisons_the_database_before_its_group_hears() {
+        let group = SyncGroup::new(PathBuf::from("unused"));
+        let poisoned = AtomicBool::new(false);
+        let member = Arc::new(Request {
+            batch: one_put(1),
+            outcome: Mutex::new(None),
+        });
+        let members = [Arc::clone(&member)];
+        std::thread::scope(|s| {
+            // The member, as in `commit`: waits for an outcome, then looks at the flag.
+            let waiter = s.spawn(|| loop {
+                let mut state = group.state.lock();
+                if let Some(outcome) = member.outcome.lock().take() {
+                    return (outcome, poisoned.load(Ordering::Acquire));
+                }
+                group.changed.wait(&mut state);
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            group.state.lock().leading = true;
+            drop(Leader {
+                sync: &group,
+                group: &members,
+                poisoned: &poisoned,
+                done: false,
+            });
+            let (outcome, flag_when_heard) = waiter.join().unwrap();
+            assert!(
+                matches!(outcome, Err(Error::Poisoned { .. })),
+                "{outcome:?}"
+            );
+            assert!(
+                flag_when_heard,
+                "the member heard of the unwind before the poison"
+            );
+        });
+        assert!(!group.state.lock().leading);
+    }
+
     fn one_put(key: u64) -> WriteBatch {
         let mut b = WriteBatch::new();
         b.put(key, key.to_le_bytes());
@@ -234,7 +293,7 @@ mod tests {
             let writers: Vec<_> = (1..=2u64)
                 .map(|k| {
                     let (group, rocks) = (&group, &rocks);
-                    s.spawn(move || group.commit(rocks, one_put(k)))
+                    s.spawn(move || group.commit(rocks, one_put(k), &HEALTHY))
                 })
                 .collect();
             while group.state.lock().queue.len() < 2 {
@@ -261,7 +320,6 @@ mod tests {
         // Long enough that no timing can end the wait, short enough that a leader that waits
         // for nothing fails the test instead of hanging it.
         group.max_linger = Duration::from_secs(20);
-        let group = group;
         // The previous group carried one write and took long: no reason to wait but one writer
         // still finishing its index update (the guard held here).
         {
@@ -273,7 +331,7 @@ mod tests {
         std::thread::scope(|s| {
             let leader = s.spawn(|| {
                 let _me = group.enter();
-                group.commit(&rocks, one_put(1))
+                group.commit(&rocks, one_put(1), &HEALTHY)
             });
             // The leader takes the lead and waits (a leader that did not wait has written its
             // group by the time it lets go of the lock: the assertion below fails).
@@ -287,7 +345,7 @@ mod tests {
             }
             assert_eq!(group.counts(), (0, 0));
             // The other writer comes back with its next write and joins the group.
-            group.commit(&rocks, one_put(2)).unwrap();
+            group.commit(&rocks, one_put(2), &HEALTHY).unwrap();
             drop(other);
             leader.join().unwrap().unwrap();
         });
@@ -304,7 +362,7 @@ mod tests {
         let rocks = RocksStore::open(dir.path(), &Options::default().sync_writes(true)).unwrap();
         let group = SyncGroup::new(dir.path().to_path_buf());
         for k in 0..3u64 {
-            group.commit(&rocks, one_put(k)).unwrap();
+            group.commit(&rocks, one_put(k), &HEALTHY).unwrap();
         }
         assert_eq!(group.counts(), (3, 3));
         assert_eq!(group.state.lock().last_group, 1);
@@ -324,7 +382,7 @@ mod tests {
                 .into_iter()
                 .map(|b| {
                     let (group, rocks) = (&group, &rocks);
-                    let w = s.spawn(move || group.commit(rocks, b));
+                    let w = s.spawn(move || group.commit(rocks, b, &HEALTHY));
                     while group.state.lock().queue.is_empty() {
                         std::thread::yield_now();
                     }

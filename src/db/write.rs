@@ -1,6 +1,8 @@
 //! The write path: `put`, `delete`, `write(batch)`, `ingest_sorted`.
 //!
-//! Every write runs [`Db::commit`] in the order documented in the parent module: lock its keys,
+//! Every put, delete and batch runs [`Db::commit`] in the order documented in the parent module
+//! (`ingest_sorted` has its own path: it holds the writer mutex across its commit and
+//! announces itself to every key at once, through the same kind of guards): lock its keys,
 //! announce to the cache, commit to RocksDB, then under the writer mutex append to the hot tier
 //! and update the index, end the announcement; last, off every lock, fault in the hot tier's
 //! pages the next write will need (`HotTier::prefault_ahead`). Value sizes are checked before
@@ -149,17 +151,57 @@ impl<'a> Announcement<'a> {
     }
 }
 
-/// Poisons the `Db` if a panic unwinds past it: from just before a write may reach RocksDB
-/// until its index update is complete, a panic can leave the index without a committed change
-/// (see `Error::Poisoned`). Declared after the `Announcement`, so it is dropped first and the
-/// flag is set before the write's keys stop being marked in flight.
-struct PoisonOnUnwind<'a>(&'a Db);
+/// Poisons the `Db` unless the write it guards reaches [`PoisonOnUnwind::disarm`]: from just
+/// before a write may reach RocksDB until its index update is complete, a panic can leave the
+/// index without a committed change (see `Error::Poisoned`). Declared after the write's
+/// announcement, so it is dropped first and the flag is set before the write's keys stop being
+/// marked in flight.
+///
+/// It asks whether *this* write finished, not `std::thread::panicking()`: a write made from a
+/// `Drop` while an unrelated panic unwinds completes normally and must not poison the handle.
+struct PoisonOnUnwind<'a> {
+    db: &'a Db,
+    done: bool,
+}
+
+impl<'a> PoisonOnUnwind<'a> {
+    fn arm(db: &'a Db) -> Self {
+        PoisonOnUnwind { db, done: false }
+    }
+
+    /// The write ran to its end (committed and applied, or failed before changing anything).
+    fn disarm(mut self) {
+        self.done = true;
+    }
+}
 
 impl Drop for PoisonOnUnwind<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.poisoned.store(true, Ordering::Release);
+        if !self.done {
+            self.db.poisoned.store(true, Ordering::Release);
         }
+    }
+}
+
+/// An ingestion's announcement: every in-flight stripe marked and the whole value cache
+/// announced, ended when it drops (after the index update), even if the ingestion panics:
+/// the same guarantee [`Announcement`] gives every other write.
+struct IngestAnnouncement<'a>(&'a Db);
+
+impl<'a> IngestAnnouncement<'a> {
+    fn begin(db: &'a Db) -> Self {
+        db.inflight.enter();
+        db.inflight.begin_all();
+        db.cache.begin_write_all();
+        IngestAnnouncement(db)
+    }
+}
+
+impl Drop for IngestAnnouncement<'_> {
+    fn drop(&mut self) {
+        self.0.cache.end_write_all();
+        self.0.inflight.end_all();
+        self.0.inflight.exit();
     }
 }
 
@@ -252,6 +294,8 @@ impl Db {
     /// assert_eq!(db.len(), 99);
     /// ```
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        // Even an empty batch: a poisoned handle refuses every write.
+        self.check_usable()?;
         if let Some((key, len)) = batch.first_oversized(self.opts.max_value_bytes) {
             check_value_len(key, len, self.opts.max_value_bytes)?;
         }
@@ -303,6 +347,9 @@ impl Db {
         &self,
         pairs: impl IntoIterator<Item = (u64, V)>,
     ) -> Result<u64> {
+        // Before the SST file is written (and for an empty load too): a poisoned handle refuses
+        // every write without doing its work first.
+        self.check_usable()?;
         let mut keys = Vec::new();
         // Writing the SST file makes nothing visible: no lock, no cache announcement yet.
         let prepared = self
@@ -315,10 +362,8 @@ impl Db {
         let _writer = self.writer.lock();
         self.check_usable()?;
         self.forget_snapshot()?;
-        self.inflight.enter();
-        self.inflight.begin_all();
-        self.cache.begin_write_all();
-        let poison = PoisonOnUnwind(self);
+        let announcement = IngestAnnouncement::begin(self);
+        let poison = PoisonOnUnwind::arm(self);
         let result = self.rocks.ingest_prepared(prepared);
         if result.is_ok() {
             self.dirty.store(true, FLAG);
@@ -326,10 +371,8 @@ impl Db {
             fault::after_commit();
             self.merge_cold_keys(&keys);
         }
-        drop(poison);
-        self.cache.end_write_all();
-        self.inflight.end_all();
-        self.inflight.exit();
+        poison.disarm();
+        drop(announcement);
         self.write_seq.fetch_add(1, Ordering::Release);
         result
     }
@@ -389,9 +432,10 @@ impl Db {
         self.check_usable()?;
         self.forget_snapshot()?;
         let announcement = Announcement::begin(self, ops);
-        let poison = PoisonOnUnwind(self);
+        let poison = PoisonOnUnwind::arm(self);
         let result = if self.opts.sync_writes {
-            self.sync_group.commit(&self.rocks, owned_batch(ops))
+            self.sync_group
+                .commit(&self.rocks, owned_batch(ops), &self.poisoned)
         } else {
             // A batch commits each key's final operation in key order ([`WriteBatch::final_ops`]):
             // the same final state, and RocksDB's memtable inserts then follow one another down
@@ -409,7 +453,7 @@ impl Db {
             // Under the mutex, after the index update: what a read promotion checks.
             self.write_seq.fetch_add(1, Ordering::Release);
         }
-        drop(poison);
+        poison.disarm();
         drop(announcement);
         // Uncounted before the key locks go: a writer waiting for one of them that then leads
         // must not wait for this writer, whose next write of the same key would queue behind it.

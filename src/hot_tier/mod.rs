@@ -3,7 +3,8 @@
 //! The tier is a **cache**: every value in it is also in RocksDB, so losing, discarding or
 //! recycling a segment never loses data. It is a ring of `hot_tier_bytes / hot_segment_bytes`
 //! segments (`hot-0000.seg`, ...; see [`segment`] for the file format), created on first use and
-//! preallocated (`posix_fallocate`), so a full disk is an error at creation, not a SIGBUS later.
+//! preallocated (`posix_fallocate`, at creation and again when an existing file is opened), so a
+//! full disk is an error then, not a SIGBUS on a later append.
 //! Appends go to the active segment; when it is full the next one in the ring (the oldest) is
 //! recycled: its generation is bumped, so every Location pointing into it becomes stale, and its
 //! records are handed back so the engine can demote the keys still pointing there to Cold.
@@ -18,15 +19,18 @@
 //!     for (k, old) in a.recycled { index: if index[k] == old { index[k] = Cold } }
 //!     index[key] = a.location;
 //! }
-//! // read path, when the index says Hot(loc):
-//! match tier.read_vec(loc, key) { Some(v) => v, None => /* read RocksDB */ }
+//! // read path: the mark before the index lookup, then, when the index says Hot(loc):
+//! let mark = tier.read_mark();
+//! let loc = index[key];
+//! match tier.read_vec(mark, loc, key) { Some(v) => v, None => /* read RocksDB */ }
 //! ```
 //!
 //! A demoted key needs nothing from the value cache: the cache holds nothing for a key while its
 //! write is in progress, and a Cold key's value is filled on its next read.
 //!
-//! * `read` returns `None` for a stale Location (its segment recycled or re-created since, so the
-//!   generation or the record there differs); the caller falls back to
+//! * `read_into` (false) and `read_vec` (`None`) refuse a stale Location (its segment recycled or re-created since, so the
+//!   generation or the record there differs, or any segment recycled since the reader's
+//!   [`ReadMark`], taken before its index lookup); the caller falls back to
 //!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`)
 //!   and never wait for the appender or a recycle.
 //! * `append` returns `Ok(None)` when the tier is off or the value is longer than
@@ -42,8 +46,18 @@
 //! trusted. The records of intact segments are checked for damage, **not for freshness**: a crash
 //! between a RocksDB commit and the hot append, a delete, or a run with the tier off leaves older
 //! values in the tier. So the tier hands out no list of them: only the locations saved in an
-//! index snapshot that matches RocksDB point into it after a reopen, and the other records age
-//! out as the ring wraps.
+//! index snapshot that matches RocksDB point into it after a reopen, and only those that still
+//! name exactly their record ([`HotTier::keep_exact`]: same segment identity, a record of the
+//! key and length at the offset); the other records age out as the ring wraps.
+//!
+//! # Identities
+//!
+//! A segment's identity is its slot and the epoch it was (re)started at ([`SegmentIdentity`]).
+//! Epochs grow by one per (re)start and are never reused: at open they continue above the
+//! newest segment on disk, and the engine raises them above the floor saved in the snapshot it
+//! trusts ([`HotTier::raise_epoch_floor`]), which covers segments deleted since (tier off,
+//! other sizes, damage). So an identity saved in a snapshot names one incarnation of a segment
+//! for good. Epochs at or above [`MAX_EPOCH`] are refused, so they never wrap.
 //!
 //! # Concurrency
 //!
@@ -66,6 +80,7 @@ use crate::error::{Error, Result};
 use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
 use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
+use crossbeam::utils::CachePadded;
 use segment::{parse_segment_file_name, Segment};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -94,6 +109,29 @@ pub(crate) struct OpenReport {
     pub discarded: Vec<(PathBuf, String)>,
 }
 
+/// Epochs at or above this are refused (a segment header carrying one is discarded as damaged,
+/// a snapshot naming one is not trusted): epochs only ever grow by one per segment (re)start, so
+/// a legitimate one never gets near, and `next_epoch` can never overflow and wrap onto an epoch
+/// an index entry could still name.
+pub(crate) const MAX_EPOCH: u64 = 1 << 62;
+
+/// A segment's identity: its slot in the ring and the epoch it was (re)started at. Epochs are
+/// never reused (see [`HotTier::raise_epoch_floor`]), so an identity names one incarnation of
+/// one segment for good, whatever happened to the files since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SegmentIdentity {
+    /// Slot in the ring (`hot-NNNN.seg`).
+    pub index: u32,
+    /// The epoch the segment was (re)started at.
+    pub epoch: u64,
+}
+
+/// The tier's recycle count as a reader saw it before its index lookup ([`HotTier::read_mark`]).
+/// A hot read whose mark is older than a recycle is refused: the location it holds may name a
+/// segment whose 14-bit generation has wrapped around to the location's own since the lookup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadMark(u64);
+
 /// The right to append to one tier, and where appends go. `HotTier::open` makes exactly one per
 /// tier; `append` takes it by `&mut` (and checks it belongs to the tier), so its holder is the
 /// tier's single appender, which the segments' append rules require (see [`segment`]).
@@ -117,6 +155,10 @@ pub(crate) struct HotTier {
     active: AtomicUsize,
     /// Unique in the process; the tier's [`Appender`] carries it.
     id: u64,
+    /// Recycles since the tier was opened: bumped by the appender before a recycle's new
+    /// generation is published, compared by readers against their [`ReadMark`]. Padded:
+    /// every hot read loads it, the appender writes it once per recycle.
+    recycles: CachePadded<AtomicU64>,
     appends: Counter,
     hits: Counter,
     stale: Counter,
@@ -189,6 +231,7 @@ impl HotTier {
             slots,
             active: AtomicUsize::new(newest.map_or(NO_SEGMENT, |(_, i)| i)),
             id,
+            recycles: CachePadded::new(AtomicU64::new(0)),
             appends: Counter::new(),
             hits: Counter::new(),
             stale: Counter::new(),
@@ -198,9 +241,107 @@ impl HotTier {
         let appender = Appender {
             tier: id,
             active: newest.map(|(_, i)| i),
+            // Below MAX_EPOCH (segments at or above it were discarded), so no overflow.
             next_epoch: newest.map_or(1, |(e, _)| e + 1),
         };
         Ok((tier, appender, report))
+    }
+
+    /// Makes every segment this tier (re)starts from now on take an epoch of at least `floor`:
+    /// the engine passes the epoch floor saved in the index snapshot it trusts, so a segment
+    /// deleted since (tier off, resized, discarded) and created again can never take an
+    /// identity that snapshot names. Returns false (and changes nothing) for a floor at or
+    /// above [`MAX_EPOCH`], which no snapshot written by this code carries.
+    pub(crate) fn raise_epoch_floor(&self, w: &mut Appender, floor: u64) -> bool {
+        assert_eq!(w.tier, self.id, "an appender of another hot tier");
+        if floor >= MAX_EPOCH {
+            return false;
+        }
+        w.next_epoch = w.next_epoch.max(floor);
+        true
+    }
+
+    /// The epoch the next segment (re)start will take: every identity this tier has used is
+    /// below it. Saved in the index snapshot as the floor for later sessions.
+    pub(crate) fn epoch_floor(&self, w: &Appender) -> u64 {
+        assert_eq!(w.tier, self.id, "an appender of another hot tier");
+        w.next_epoch
+    }
+
+    /// The identity of every segment that exists now, in slot order.
+    pub(crate) fn identities(&self) -> Vec<SegmentIdentity> {
+        self.slots
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|s| SegmentIdentity {
+                index: s.index() as u32,
+                epoch: s.epoch(),
+            })
+            .collect()
+    }
+
+    /// Demotes to Cold (rewrites as `Location::COLD`) every Hot location of `locations` that
+    /// does not name exactly a record of this tier: `saved` are the segment identities the
+    /// locations were taken against (from the snapshot), `keys[i]` is the key of
+    /// `locations[i]`. A location is kept only when its segment exists now with the identity
+    /// saved for it, and a record of that key and length starts at its offset, at or below the
+    /// end of the records verified at open (the walk from the segment's header, so the offset
+    /// is a record start, not the middle of a value). Returns how many were demoted.
+    ///
+    /// Call it before the tier's first append (at open): it reads the records as opened.
+    pub(crate) fn keep_exact(
+        &self,
+        saved: &[SegmentIdentity],
+        keys: &[u64],
+        locations: &mut [u64],
+    ) -> u64 {
+        debug_assert_eq!(keys.len(), locations.len());
+        // (segment, offset, position) of every Hot location, in file order per segment.
+        let mut hot: Vec<(u16, u32, usize)> = locations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &raw)| {
+                let h = Location::from_raw(raw).as_hot()?;
+                Some((h.segment, h.offset, i))
+            })
+            .collect();
+        hot.sort_unstable();
+        let mut demoted = 0u64;
+        let mut rest = &hot[..];
+        while let Some(&(segment, _, _)) = rest.first() {
+            let n = rest.iter().take_while(|h| h.0 == segment).count();
+            let (these, later) = rest.split_at(n);
+            rest = later;
+            let seg = self.slots.get(segment as usize).and_then(OnceLock::get);
+            let same = seg.filter(|s| {
+                saved.contains(&SegmentIdentity {
+                    index: u32::from(segment),
+                    epoch: s.epoch(),
+                })
+            });
+            // Records in file order, merged with the locations (both sorted by offset).
+            let records = same.map(Segment::records).unwrap_or_default();
+            let mut r = records.iter().peekable();
+            for &(_, offset, i) in these {
+                let want = Location::from_raw(locations[i]);
+                while r.next_if(|(_, loc)| loc_offset(*loc) < offset).is_some() {}
+                let exact = r
+                    .peek()
+                    .is_some_and(|&&(key, loc)| key == keys[i] && loc == want);
+                if !exact {
+                    locations[i] = Location::COLD.to_raw();
+                    demoted += 1;
+                }
+            }
+        }
+        demoted
+    }
+
+    /// The tier's recycle count now, for a reader about to look a key up in the index: pass it
+    /// to [`HotTier::read_into`] with the location the lookup gives.
+    #[inline]
+    pub(crate) fn read_mark(&self) -> ReadMark {
+        ReadMark(self.recycles.load(Ordering::Acquire))
     }
 
     /// True when the tier is configured on.
@@ -246,6 +387,9 @@ impl HotTier {
                 // Recycling touches memory only; readers of the old records find them stale.
                 recycled = seg.records();
                 let generation = (seg.generation() + 1) % GENERATION_MODULUS;
+                // Before the new generation is published: `reset`'s Release fence orders this
+                // bump before every store a reader could copy from the new generation.
+                self.recycles.fetch_add(1, Ordering::Relaxed);
                 seg.reset(generation, epoch);
                 self.recycled.inc();
                 self.demoted.add(recycled.len() as u64);
@@ -278,14 +422,30 @@ impl HotTier {
     }
 
     /// Copies the value at `loc` into `out` (cleared first) after checking the segment
-    /// generation, the key and the length (not the checksum: see `Segment::read_into`). False
-    /// means "not here, read RocksDB" (`out` is then empty).
+    /// generation, the key and the length (not the checksum: see `Segment::read_into`), and
+    /// that no segment was recycled since `mark` was taken, before the lookup that gave `loc`
+    /// (a 14-bit generation can come round again; a recycle count cannot). False means "not
+    /// here, read RocksDB" (`out` is then empty).
     #[inline]
-    pub(crate) fn read_into(&self, loc: Location, key: u64, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn read_into(
+        &self,
+        mark: ReadMark,
+        loc: Location,
+        key: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let found = loc
             .as_hot()
             .and_then(|hot| Some((hot, self.slots.get(hot.segment as usize)?.get()?)))
-            .is_some_and(|(hot, seg)| seg.read_into(hot, key, out));
+            .is_some_and(|(hot, seg)| {
+                // `Segment::read_into` ends with an Acquire fence: a recycle whose stores it
+                // copied has its bump visible here.
+                seg.read_into(hot, key, out)
+                    && (self.recycles.load(Ordering::Relaxed) == mark.0 || {
+                        out.clear();
+                        false
+                    })
+            });
         if found {
             self.hits.inc();
         } else {
@@ -299,9 +459,9 @@ impl HotTier {
 
     /// The value at `loc` as a new `Vec`, or `None` ([`HotTier::read_into`]).
     #[inline]
-    pub(crate) fn read_vec(&self, loc: Location, key: u64) -> Option<Vec<u8>> {
+    pub(crate) fn read_vec(&self, mark: ReadMark, loc: Location, key: u64) -> Option<Vec<u8>> {
         let mut v = Vec::new();
-        self.read_into(loc, key, &mut v).then_some(v)
+        self.read_into(mark, loc, key, &mut v).then_some(v)
     }
 
     /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read_into`]
@@ -368,6 +528,11 @@ impl HotTier {
             append_errors: 0, // counted by the engine, which decides what a failed append means
         }
     }
+}
+
+/// The byte offset of a Hot location (0 for Cold, which `keep_exact` never compares).
+fn loc_offset(loc: Location) -> u32 {
+    loc.as_hot().map_or(0, |h| h.offset)
 }
 
 #[cfg(test)]

@@ -39,8 +39,9 @@
 //!   and loads `generation` again. If any word it copied was written after a recycle, the fences
 //!   make that recycle's generation visible to the second load, and the reader discards the copy
 //!   (a stale read, which sends it to RocksDB). The generation wraps after
-//!   [`GENERATION_MODULUS`] recycles of the same segment; a reader would have to stall across
-//!   all of them between its two loads to be fooled.
+//!   [`GENERATION_MODULUS`] recycles of the same segment; the tier closes that gap with its
+//!   recycle count, which a reader loads before its index lookup and checks after the copy
+//!   (`HotTier::read_into`): any recycle in between refuses the read.
 
 use crate::alex::array::prefetch;
 use crate::error::{Error, Result};
@@ -153,6 +154,10 @@ impl Segment {
         if len != size as u64 {
             return Ok(Err(format!("file is {len} bytes, segments are {size}")));
         }
+        // As at `create`: a sparse file (restored from a backup, copied by a tool that punches
+        // holes) would otherwise fault its holes in on a later append and, on a full disk,
+        // kill the process with SIGBUS instead of failing here with an error.
+        reserve_blocks(&file, size).map_err(|e| Error::io(path, e))?;
         let seg = Self::map(file, path.to_path_buf(), index, size)?;
         let header = seg.bytes(0, SEGMENT_HEADER_BYTES);
         if &header[..8] != MAGIC {
@@ -165,6 +170,9 @@ impl Segment {
         let epoch = u64_at(header, 16);
         if generation >= GENERATION_MODULUS {
             return Ok(Err(format!("generation {generation} out of range")));
+        }
+        if epoch >= super::MAX_EPOCH {
+            return Ok(Err(format!("epoch {epoch} out of range")));
         }
         seg.generation.store(generation, Ordering::Relaxed);
         seg.epoch.store(epoch, Ordering::Relaxed);

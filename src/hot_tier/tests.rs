@@ -20,8 +20,9 @@ fn value(key: u64, round: u64) -> Vec<u8> {
         .collect()
 }
 
+/// A read whose lookup happened just now (the mark taken here).
 fn read_vec(t: &HotTier, loc: Location, key: u64) -> Option<Vec<u8>> {
-    t.read_vec(loc, key)
+    t.read_vec(t.read_mark(), loc, key)
 }
 
 type Records = Vec<(u64, Location)>;
@@ -305,6 +306,8 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
             std::thread::spawn(move || {
                 let (mut hits, mut i) = (0u64, r);
                 while !done.load(Ordering::Relaxed) {
+                    // Taken before the "lookup", as the engine does.
+                    let mark = t.read_mark();
                     let entry = {
                         let p = published.read();
                         if p.is_empty() {
@@ -316,7 +319,7 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let (k, round, loc) = entry;
-                    if let Some(v) = t.read_vec(loc, k) {
+                    if let Some(v) = t.read_vec(mark, loc, k) {
                         assert_eq!(v, value(k, round), "key {k} round {round}");
                         hits += 1;
                     }
@@ -460,4 +463,150 @@ fn prefaults_racing_the_appender_change_no_byte() {
             "key {k} after reopen"
         );
     }
+}
+
+/// A read whose lookup came before a recycle (of any segment) is refused even when its
+/// location names a live record: the mark, not the 14-bit generation, says the lookup is older.
+#[test]
+fn a_read_whose_mark_predates_a_recycle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let a = t.append(&mut w, 1, b"one").unwrap().unwrap();
+    let mark = t.read_mark();
+    assert_eq!(t.read_vec(mark, a.location, 1), Some(b"one".to_vec()));
+    // Fill on until a segment is recycled.
+    let mut k = 10;
+    while t.stats().recycled == 0 {
+        t.append(&mut w, k, &value(k, 0)).unwrap().unwrap();
+        k += 1;
+    }
+    let b = t.append(&mut w, 2, b"two").unwrap().unwrap();
+    assert_eq!(
+        t.read_vec(mark, b.location, 2),
+        None,
+        "lookup before the recycle"
+    );
+    assert_eq!(
+        t.read_vec(t.read_mark(), b.location, 2),
+        Some(b"two".to_vec())
+    );
+}
+
+/// An epoch at the limit in a segment header (damage, or a crafted file) is discarded at open,
+/// not taken as the base of the next epochs, which would overflow and wrap onto old ones.
+#[test]
+fn a_segment_epoch_at_the_limit_is_discarded_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    for epoch in [MAX_EPOCH, u64::MAX] {
+        drop(Segment::create(dir.path(), 0, SEG, 0, epoch).unwrap());
+        let (t, mut w, report) = HotTier::open(dir.path(), &opts(2)).unwrap();
+        assert_eq!(report.discarded.len(), 1, "{:?}", report.discarded);
+        assert!(
+            report.discarded[0].1.contains("epoch"),
+            "{:?}",
+            report.discarded
+        );
+        assert_eq!(t.epoch_floor(&w), 1);
+        t.append(&mut w, 1, b"x").unwrap().unwrap();
+        assert_eq!(t.identities(), vec![SegmentIdentity { index: 0, epoch: 1 }]);
+        assert!(!t.raise_epoch_floor(&mut w, MAX_EPOCH));
+        assert_eq!(t.epoch_floor(&w), 2);
+    }
+}
+
+/// A segment file with holes (restored from a backup, say) gets its blocks reserved at open,
+/// as a created one does, so a full disk is an error then and not a SIGBUS on a later append.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let size = 1 << 20;
+    let o = big_opts(1, size);
+    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+    let a = t.append(&mut w, 7, b"seven").unwrap().unwrap();
+    t.flush().unwrap();
+    drop((t, w));
+    let path = dir.path().join(segment_file_name(0));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(size as u64).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &bytes[..4096], 0).unwrap();
+    f.sync_all().unwrap();
+    let blocks = |p: &Path| std::fs::metadata(p).unwrap().blocks() * 512;
+    assert!(
+        blocks(&path) < size as u64,
+        "the file is sparse to begin with"
+    );
+    let (t, _w, report) = HotTier::open(dir.path(), &o).unwrap();
+    assert_eq!(report.kept_segments, 1, "{:?}", report.discarded);
+    assert!(
+        blocks(&path) >= size as u64,
+        "{} bytes allocated",
+        blocks(&path)
+    );
+    assert_eq!(read_vec(&t, a.location, 7), Some(b"seven".to_vec()));
+}
+
+/// `keep_exact` keeps a saved location only when its segment still has the saved identity and
+/// a record of its key and length starts at its offset.
+#[test]
+fn keep_exact_keeps_only_locations_that_name_their_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (locs, _) = fill(&t, &mut w, 0..10);
+    let saved = t.identities();
+    let floor = t.epoch_floor(&w);
+    t.flush().unwrap();
+    drop((t, w));
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    assert!(t.raise_epoch_floor(&mut w, floor));
+    let keys: Vec<u64> = locs.iter().map(|&(k, _)| k).collect();
+    let raw = |l: Location| l.to_raw();
+    let mut exact: Vec<u64> = locs.iter().map(|&(_, l)| raw(l)).collect();
+    assert_eq!(t.keep_exact(&saved, &keys, &mut exact), 0);
+    assert_eq!(exact, locs.iter().map(|&(_, l)| raw(l)).collect::<Vec<_>>());
+
+    let h = locs[3].1.as_hot().unwrap();
+    let shifted = Location::hot(
+        0,
+        u32::from(h.generation),
+        h.offset as usize + 8,
+        h.len as usize,
+    );
+    let longer = Location::hot(
+        0,
+        u32::from(h.generation),
+        h.offset as usize,
+        h.len as usize + 1,
+    );
+    let mut bad = vec![
+        raw(locs[4].1),                                 // another key's record
+        raw(shifted.unwrap()),                          // inside a record
+        raw(longer.unwrap()),                           // another length
+        raw(Location::hot(0, 0, SEG - 64, 8).unwrap()), // past the records
+        raw(Location::hot(1, 0, SEGMENT_HEADER_BYTES, h.len as usize).unwrap()), // no segment 1
+        Location::COLD.to_raw(),
+    ];
+    let keys3 = vec![3u64; bad.len()];
+    assert_eq!(t.keep_exact(&saved, &keys3, &mut bad), 5);
+    assert!(bad.iter().all(|&l| l == Location::COLD.to_raw()), "{bad:?}");
+
+    // Another identity saved for segment 0 (the one it had was re-created since).
+    let other = [SegmentIdentity {
+        index: 0,
+        epoch: saved[0].epoch + 1,
+    }];
+    let mut all: Vec<u64> = locs.iter().map(|&(_, l)| raw(l)).collect();
+    assert_eq!(t.keep_exact(&other, &keys, &mut all), 10);
+    // A segment re-created after the floor was raised never takes a saved identity.
+    drop((t, w));
+    std::fs::remove_file(dir.path().join(segment_file_name(0))).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    assert!(t.raise_epoch_floor(&mut w, floor));
+    fill(&t, &mut w, 0..10);
+    assert!(t.identities().iter().all(|id| id.epoch >= floor));
+    let mut again: Vec<u64> = locs.iter().map(|&(_, l)| raw(l)).collect();
+    assert_eq!(t.keep_exact(&saved, &keys, &mut again), 10);
 }
