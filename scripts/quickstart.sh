@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian machine (run as root, or with sudo available):
 #   bash scripts/quickstart.sh bench   # installs what the build needs, runs the main benchmark
-#   bash scripts/quickstart.sh test    # installs what the build needs, tests the engine alone, then everything
+#   bash scripts/quickstart.sh test    # installs what the build needs; format, lints, tests (the
+#                                      # engine alone, then everything) and docs, warnings denied
 # Extra arguments after `bench` go to the benchmark program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,20 +24,38 @@ install_build_deps() {
     if ! command -v cargo >/dev/null 2>&1; then
         if [ ! -x "$HOME/.cargo/bin/cargo" ]; then
             echo "quickstart: installing the Rust toolchain with rustup" >&2
-            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt,clippy
         fi
         export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+}
+
+# The test command's format and lint checks need rustfmt and clippy.
+install_lint_tools() {
+    local missing=()
+    cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
+    cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
+    if ((${#missing[@]})); then
+        echo "quickstart: installing ${missing[*]} with rustup" >&2
+        rustup component add "${missing[@]}"
     fi
 }
 
 case "${1:-}" in
     test)
         install_build_deps
-        # Release mode: RocksDB is built once, optimised, and shared with the benchmarks.
-        # First the engine alone (what an embedder builds: no `tools` feature), then everything.
+        install_lint_tools
+        cargo fmt --check
+        # Release mode throughout (builds, lints, docs): RocksDB is built once, optimised, and
+        # shared with the benchmarks. First the engine alone (what an embedder builds: no
+        # `tools` feature), then everything. Lints and rustdoc warnings fail the run.
         cargo build --release --lib --no-default-features
+        cargo clippy --release --all-targets --no-default-features -- -D warnings
         cargo test --release --no-default-features --lib --tests
+        cargo clippy --release --all-targets --all-features -- -D warnings
         cargo test --release
+        RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --no-default-features
+        RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
         ;;
     bench)
         shift

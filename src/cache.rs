@@ -49,13 +49,24 @@
 //! costs a little hit rate under heavy writes and never correctness. The pending count has 32
 //! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
-use crate::hash::spread;
-use crate::options::Options;
+use crate::machine::hash::spread;
 use crate::stats::{ratio, CacheStats, Counter};
 use lru::LruCache;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The value cache's shape, built from `Options` in one place (`Options::cache_config`): the
+/// cache imports nothing of `options`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CacheConfig {
+    /// Most bytes held, entries charged by [`entry_charge`] (0: off).
+    pub bytes: usize,
+    /// Most entries held (0: off).
+    pub entries: usize,
+    /// Shards, rounded up to a power of two.
+    pub shards: usize,
+}
 
 /// Bytes charged per entry beyond its value's own heap block: the LRU node (key, `Arc` pointer
 /// and length, two links: a 48-byte heap block) and its share of the hash table (a 16-byte slot
@@ -122,13 +133,9 @@ pub(crate) struct ValueCache {
 }
 
 impl ValueCache {
-    /// A cache sized by `opts.value_cache_{bytes,entries,shards}` (off when either bound is 0).
-    pub(crate) fn from_options(opts: &Options) -> Self {
-        Self::new(
-            opts.value_cache_bytes,
-            opts.value_cache_entries,
-            opts.value_cache_shards,
-        )
+    /// A cache of the given shape (off when either bound is 0).
+    pub(crate) fn from_config(config: &CacheConfig) -> Self {
+        Self::new(config.bytes, config.entries, config.shards)
     }
 
     /// A cache holding at most `bytes` bytes and `entries` entries over `shards` shards

@@ -67,6 +67,27 @@
 //! ```
 //!
 //! `Db` is `Send + Sync`: share one between threads by reference or in an `Arc`.
+//!
+//! # Layers
+//!
+//! Each module imports only the layers below it (`tests/layering.rs` checks it on the source,
+//! and that no file of a directory imports a sibling that imports it back):
+//!
+//! | module | what it holds | may import |
+//! |---|---|---|
+//! | `machine` | prefetch hints, the key hash, the huge-page report | nothing |
+//! | `location`, `error`, `stats` | the packed Location, the one `Error`, counters and `Stats` | nothing |
+//! | `write_batch` | [`WriteBatch`] | `error` |
+//! | [`alex`] | the learned index; knows nothing of storage | `machine` |
+//! | `cache` | the value cache (its own `CacheConfig`) | `machine`, `stats` |
+//! | `hot_tier` | the memory-mapped segments (its own `HotTierConfig`) | `error`, `location`, `machine`, `stats` |
+//! | `options` | [`Options`], validation (once), the tiers' configs built from it | `cache`, `error`, `hot_tier`, `location` |
+//! | `rocks` | RocksDB: key encoding, options mapping, the snapshot marker | `error`, `options`, `stats`, `write_batch` |
+//! | `db` | [`Db`], the one module that knows every tier | all of the above |
+//! | `bench` | the benchmark programs' harness (`tools` feature) | anything |
+//!
+//! `internal/DESIGN.md` describes the design as it is: tiers, write and read paths, recovery,
+//! invariants and hazards, and the decisions that still hold.
 
 pub mod alex;
 /// The benchmark harness behind the programs in `src/bin` (feature `tools`, on by default).
@@ -85,10 +106,9 @@ pub mod bench {
 mod cache;
 mod db;
 mod error;
-mod hash;
 mod hot_tier;
-mod huge_pages;
 mod location;
+mod machine;
 mod options;
 mod rocks;
 mod stats;

@@ -11,10 +11,12 @@
 //!
 //! The same machinery builds the children of a node that splits downward.
 
+use super::capacity::INIT_DENSITY;
 use super::cost::{self, TRAVERSAL_COST};
-use super::data_node::{DataNode, Placement, INIT_DENSITY};
+use super::data_node::DataNode;
 use super::model::LinearModel;
 use super::model_node::{ModelNode, NodeId, MAX_FANOUT_LOG2};
+use super::placement::{self, Placement};
 use super::Alex;
 
 /// Keys read when estimating costs for one candidate fanout; larger inputs are sampled.
@@ -202,7 +204,7 @@ pub(crate) fn choose_fanout_log2<P: Copy>(keys: &[u64]) -> u32 {
     let mut best = (f64::INFINITY, k_lo.max(1).min(k_hi));
     if k_lo == 0 {
         best = (
-            cost::estimate_data_node_cost(keys, INIT_DENSITY, COST_SAMPLE)
+            placement::estimate_data_node_cost(keys, INIT_DENSITY, COST_SAMPLE)
                 + cost::size_cost(header, n),
             0,
         );
@@ -253,7 +255,7 @@ fn level_cost(model: &LinearModel, fanout: usize, keys: &[u64], stride: usize) -
             let covered = next.min(n) - start;
             let sample = ((i - start) / stride + 1).max(1);
             let group = &keys[start..=i];
-            let c = cost::estimate_data_node_cost(group, INIT_DENSITY, sample);
+            let c = placement::estimate_data_node_cost(group, INIT_DENSITY, sample);
             weighted += c * covered as f64;
             children += 1;
             start = next;

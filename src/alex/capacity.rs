@@ -1,8 +1,25 @@
-//! How many slots a data node gets: room for its keys at a density, moved to whole huge pages of
-//! keys when they are near.
+//! How many slots a data node gets: the densities a node is built, grown and shrunk at, its
+//! smallest and largest size, room for its keys at a density, moved to whole huge pages of keys
+//! when they are near.
+//!
+//! Layering inside `alex`: `capacity` (sizes) and `cost` (formulas) import nothing of the
+//! index; `placement` (where a node's keys go, and what that is expected to cost) imports
+//! them; `data_node` imports all three. No file imports one that imports it back.
 
 use super::array::HUGE_PAGE;
-use super::data_node::MIN_CAPACITY;
+
+/// Fill of a data node right after bulk load or a split.
+pub(crate) const INIT_DENSITY: f64 = 0.7;
+/// Fill at which a data node must grow (expand or split) before taking another key.
+pub(crate) const MAX_DENSITY: f64 = 0.8;
+/// Fill a data node expands back to.
+pub(crate) const EXPAND_DENSITY: f64 = 0.6;
+/// Below this fill, deletes shrink the node (hysteresis well under `EXPAND_DENSITY`).
+pub(crate) const SHRINK_DENSITY: f64 = 0.25;
+/// Smallest capacity of a data node.
+pub(crate) const MIN_CAPACITY: usize = 16;
+/// Largest data node, in bytes of keys and payloads (16 MiB, the reference default).
+pub(crate) const MAX_NODE_BYTES: usize = 16 << 20;
 
 /// Slots of a node for `n` keys at `density`: at least two gaps and [`MIN_CAPACITY`]. A built
 /// node then moves it to whole huge pages when they are near (`DataNode::capacity_for_keys`);
@@ -16,7 +33,7 @@ pub(crate) fn capacity_for(n: usize, density: f64) -> usize {
 /// 8-byte slots in one 2 MiB huge page.
 const HUGE_PAGE_SLOTS: usize = HUGE_PAGE / 8;
 /// Fill a capacity moved down to whole huge pages may reach at most: some room before the node
-/// must grow ([`MAX_DENSITY`](super::data_node::MAX_DENSITY)).
+/// must grow ([`MAX_DENSITY`]).
 const MAX_MOVED_DENSITY: f64 = 0.75;
 
 /// `c` slots for `n` keys, moved to the nearest whole number of huge pages of 8-byte slots when

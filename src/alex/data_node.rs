@@ -13,42 +13,24 @@
 
 use std::mem::MaybeUninit;
 
-use super::array::{prefetch, NodeArray};
+use super::array::NodeArray;
 use super::bitmap::Bitmap;
-use super::capacity::{capacity_for, whole_huge_pages};
-use super::cost::{self, search_iterations};
+use super::capacity::{
+    capacity_for, whole_huge_pages, INIT_DENSITY, MAX_DENSITY, MAX_NODE_BYTES, MIN_CAPACITY,
+    SHRINK_DENSITY,
+};
+use super::cost;
 use super::filter::KeyFilter;
 use super::model::LinearModel;
+use super::placement::{place_by_model, train, Placement};
+use crate::machine::prefetch;
 
-/// Fill of a data node right after bulk load or a split.
-pub(crate) const INIT_DENSITY: f64 = 0.7;
-/// Fill at which a data node must grow (expand or split) before taking another key.
-pub(crate) const MAX_DENSITY: f64 = 0.8;
-/// Fill a data node expands back to.
-pub(crate) const EXPAND_DENSITY: f64 = 0.6;
-/// Below this fill, deletes shrink the node (hysteresis well under `EXPAND_DENSITY`).
-pub(crate) const SHRINK_DENSITY: f64 = 0.25;
-/// Smallest capacity of a data node.
-pub(crate) const MIN_CAPACITY: usize = 16;
-/// Largest data node, in bytes of keys and payloads (16 MiB, the reference default).
-pub(crate) const MAX_NODE_BYTES: usize = 16 << 20;
 /// Inserts a node must have seen before they can call it append-mostly. Small on purpose: a node
 /// that grows at one end but is rebuilt with its gaps spread takes every later append at its last
 /// slot and shifts on each one.
 const APPEND_HINT_MIN_INSERTS: u64 = 8;
 /// More than this share of inserts beyond one end makes a node "append-mostly" at that end.
 const APPEND_MOSTLY_SHARE: f64 = 0.9;
-
-/// Where a rebuilt node leaves its free room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Placement {
-    /// Gaps spread by the model (the default).
-    Spread,
-    /// Keys packed at `MAX_DENSITY` at the front, room at the end for ascending inserts.
-    RoomRight,
-    /// Keys packed at `MAX_DENSITY` at the back, room at the front for descending inserts.
-    RoomLeft,
-}
 
 /// Per-node counters the cost model reads when the node is full.
 #[derive(Clone, Copy, Debug, Default)]
@@ -673,87 +655,6 @@ impl<P: Copy> DataNode<P> {
         }
         Ok(())
     }
-}
-
-/// The model for `n` sorted keys (the first is `first`) in a node of `capacity` slots.
-pub(super) fn train<K>(
-    keys: K,
-    first: u64,
-    n: usize,
-    capacity: usize,
-    placement: Placement,
-) -> LinearModel
-where
-    K: Iterator<Item = u64> + Clone,
-{
-    if n == 0 {
-        return LinearModel::constant(0.0);
-    }
-    if n == 1 {
-        return LinearModel::constant(match placement {
-            Placement::Spread => capacity as f64 / 2.0,
-            Placement::RoomRight => 0.0,
-            Placement::RoomLeft => capacity as f64 - 1.0,
-        });
-    }
-    let span = match placement {
-        Placement::Spread => capacity as f64,
-        Placement::RoomRight | Placement::RoomLeft => (n as f64 / MAX_DENSITY).min(capacity as f64),
-    };
-    let scale = span / n as f64;
-    let mut model = LinearModel::fit_points(
-        keys.enumerate().map(|(i, k)| (k, i as f64 * scale)),
-        Some(first),
-    );
-    if placement == Placement::RoomLeft {
-        model.shift(capacity as f64 - span);
-    }
-    model
-}
-
-/// Model-based placement of `n` items in strictly increasing key order into `capacity` slots,
-/// as a node is built: an item lands at its predicted slot unless an earlier one took it, then at
-/// the next free slot, never so far right that the items still to come would not fit. Calls
-/// `put(item, written, pos)` for each: `pos` is its slot, `written` (`<= pos`) the first slot not
-/// yet written. Returns the expected intra-node cost of the result ([`cost::intra_node_cost`]):
-/// search iterations from each item's distance to its prediction; shifts from the runs of
-/// occupied slots an insert would have to push (a run of length `L` is hit with probability
-/// `L / n` and costs `L / 4` shifts on average).
-///
-/// Building a node and estimating one ([`cost::estimate_data_node_cost`]) both call this, so
-/// the cost model estimates exactly what the node does.
-pub(super) fn place_by_model<T>(
-    items: impl Iterator<Item = T>,
-    key: impl Fn(&T) -> u64,
-    n: usize,
-    model: &LinearModel,
-    capacity: usize,
-    mut put: impl FnMut(T, usize, usize),
-) -> f64 {
-    let mut written = 0usize;
-    let mut iterations = 0u64;
-    let (mut run, mut run_square_sum) = (0usize, 0usize);
-    for (i, item) in items.enumerate() {
-        let predicted = model.predict_slot(key(&item), capacity);
-        // Leave room for the items still to come, and keep order.
-        let pos = predicted.max(written).min(capacity - (n - i));
-        iterations += search_iterations(pos.abs_diff(predicted)) as u64;
-        if pos == written && i > 0 {
-            run += 1;
-        } else {
-            run_square_sum += run * run;
-            run = 1;
-        }
-        put(item, written, pos);
-        written = pos + 1;
-    }
-    run_square_sum += run * run;
-    if n == 0 {
-        return 0.0;
-    }
-    let avg_iter = iterations as f64 / n as f64;
-    let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
-    cost::intra_node_cost(avg_iter, avg_shift)
 }
 
 /// The entries of a data node in key order; cheap to clone.

@@ -1,6 +1,7 @@
 //! Unit tests of data nodes (a child module of `data_node`, so they reach its private state).
 
 use super::*;
+use crate::alex::capacity::EXPAND_DENSITY;
 
 fn node_from(keys: &[u64]) -> DataNode<u64> {
     let payloads: Vec<u64> = keys.iter().map(|k| k.wrapping_mul(3)).collect();

@@ -32,11 +32,13 @@
 //! `Alex::insert` runs both steps back to back, so both paths are one code path.
 
 use super::bulk_load::{choose_fanout_log2, slot_boundaries};
+use super::capacity::{EXPAND_DENSITY, INIT_DENSITY};
 use super::cost::{self, BAD_MODEL_FACTOR, CATASTROPHIC_SHIFTS, TRAVERSAL_COST};
-use super::data_node::{DataNode, Placement, EXPAND_DENSITY, INIT_DENSITY};
+use super::data_node::DataNode;
 use super::install::{IdPlan, PreparedGrow, Step};
 use super::model::LinearModel;
 use super::model_node::{aligned_blocks, ModelNode, NodeId, MAX_FANOUT};
+use super::placement::{self, Placement};
 use super::Alex;
 
 /// Nodes with fewer keys skip the expand-versus-split cost comparison (expanding is cheap).
@@ -209,11 +211,12 @@ impl<P: Copy> Alex<P> {
             return false;
         }
         let keys = node.sampled_keys(COST_SAMPLE);
-        let expand = cost::estimate_data_node_cost(&keys, EXPAND_DENSITY, COST_SAMPLE);
+        let expand = placement::estimate_data_node_cost(&keys, EXPAND_DENSITY, COST_SAMPLE);
         let half = keys.len() / 2;
-        let halves = (cost::estimate_data_node_cost(&keys[..half], INIT_DENSITY, COST_SAMPLE / 2)
-            + cost::estimate_data_node_cost(&keys[half..], INIT_DENSITY, COST_SAMPLE / 2))
-            / 2.0;
+        let halves =
+            (placement::estimate_data_node_cost(&keys[..half], INIT_DENSITY, COST_SAMPLE / 2)
+                + placement::estimate_data_node_cost(&keys[half..], INIT_DENSITY, COST_SAMPLE / 2))
+                / 2.0;
         let extra_level = if has_parent { 0.0 } else { TRAVERSAL_COST };
         let header = std::mem::size_of::<DataNode<P>>();
         halves + extra_level + cost::size_cost(header, n) < expand

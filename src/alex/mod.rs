@@ -41,6 +41,7 @@ mod install;
 mod iter;
 mod model;
 mod model_node;
+mod placement;
 
 use data_node::{DataNode, NodeInsert, NIL};
 use model_node::{ModelNode, NodeId};
@@ -211,7 +212,7 @@ impl<P: Copy> Alex<P> {
         let payload = node.remove(key)?;
         self.len -= 1;
         if node.should_shrink() {
-            self.rebuild_leaf(leaf, data_node::INIT_DENSITY);
+            self.rebuild_leaf(leaf, capacity::INIT_DENSITY);
         }
         Some(payload)
     }

@@ -9,26 +9,26 @@
 //!
 //! | module        | job                                                                   |
 //! |---------------|-----------------------------------------------------------------------|
-//! | [`rng`]       | the seeded PRNG (xoshiro256\*\* seeded by SplitMix64) behind everything |
-//! | [`keys`]      | key sets by distribution, miss keys, query sequences                  |
-//! | [`values`]    | values derived from their key, and their check                        |
-//! | [`histogram`] | nanosecond latency histograms; batch-timed throughput, sampled latency |
-//! | [`memory`]    | peak and current RSS, directory sizes                                 |
-//! | [`alloc`]     | a counting global allocator: live heap bytes of a structure          |
-//! | [`index_compare`] | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
-//! | [`insert_load`] | `ycsb_benchmark --mode read-under-insert`: read tail under inserts |
-//! | [`child`]     | run one system's phase in a child process and collect its result      |
-//! | [`defaults_run`] | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
-//! | [`sqlite`]    | the tuned SQLite baseline                                             |
-//! | [`ycsb`]      | YCSB workload files, generators and operation streams                 |
-//! | [`rocks_plain`] | the plain RocksDB baseline, tuned with RocksDB's point-lookup recipe |
-//! | [`lsm`]       | LSM evidence: files per level, settling, block-cache hit ratio, options |
-//! | [`systems`]   | alexkv / RocksDB / SQLite behind one interface; budget split        |
-//! | [`vs_sqlite`] | `benchmark_vs_sqlite`: phases, child processes, report             |
-//! | [`ycsb_run`]  | `ycsb_benchmark`: load and run phases, threads, report              |
-//! | [`profile_run`] | `profile_10m_queries`: the read-path breakdown                    |
-//! | [`plot`]      | SVG plots of `benchmark_vs_sqlite` reports                          |
-//! | [`report`]    | aligned text tables, JSON output, unit formatting                     |
+//! | `rng`       | the seeded PRNG (xoshiro256\*\* seeded by SplitMix64) behind everything |
+//! | `keys`      | key sets by distribution, miss keys, query sequences                  |
+//! | `values`    | values derived from their key, and their check                        |
+//! | `histogram` | nanosecond latency histograms; batch-timed throughput, sampled latency |
+//! | `memory`    | peak and current RSS, directory sizes                                 |
+//! | `alloc`     | a counting global allocator: live heap bytes of a structure          |
+//! | `index_compare` | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
+//! | `insert_load` | `ycsb_benchmark --mode read-under-insert`: read tail under inserts |
+//! | `child`     | run one system's phase in a child process and collect its result      |
+//! | `defaults_run` | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
+//! | `sqlite`    | the tuned SQLite baseline                                             |
+//! | `ycsb`      | YCSB workload files, generators and operation streams                 |
+//! | `rocks_plain` | the plain RocksDB baseline, tuned with RocksDB's point-lookup recipe |
+//! | `lsm`       | LSM evidence: files per level, settling, block-cache hit ratio, options |
+//! | `systems`   | alexkv / RocksDB / SQLite behind one interface; budget split        |
+//! | `vs_sqlite` | `benchmark_vs_sqlite`: phases, child processes, report             |
+//! | `ycsb_run`  | `ycsb_benchmark`: load and run phases, threads, report              |
+//! | `profile_run` | `profile_10m_queries`: the read-path breakdown                    |
+//! | `plot`      | SVG plots of `benchmark_vs_sqlite` reports                          |
+//! | `report`    | aligned text tables, JSON output, unit formatting                     |
 
 pub mod alloc;
 pub mod child;

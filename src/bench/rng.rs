@@ -22,7 +22,7 @@ const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Advances a SplitMix64 state and returns the next output.
 ///
 /// SplitMix64 is used to expand a seed into xoshiro's state and, on its own, as a cheap
-/// counter-based stream (see [`crate::bench::values`]).
+/// counter-based stream (see `bench::values`).
 #[inline]
 pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(GOLDEN_GAMMA);

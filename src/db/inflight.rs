@@ -58,7 +58,7 @@
 //! or finds the mark gone, finds the write's index update done). A key not in any list has no
 //! write of it in flight, whatever its stripe says.
 
-use crate::hash::stripe;
+use crate::machine::hash::stripe;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 

@@ -22,7 +22,7 @@
 //! no deadlock); a larger write takes `bulk` exclusively, which waits for every striped
 //! write and keeps new ones out.
 
-use crate::hash::stripe;
+use crate::machine::hash::stripe;
 use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -290,7 +290,7 @@ impl Db {
         let mut hot_tier = self.hot.stats();
         hot_tier.append_errors = self.hot_append_errors.get();
         let [index_huge, hot_huge] =
-            crate::huge_pages::huge_page_bytes([&arrays, &self.hot.mapped_ranges()]);
+            crate::machine::huge_pages::huge_page_bytes([&arrays, &self.hot.mapped_ranges()]);
         hot_tier.huge_page_bytes = hot_huge;
         Stats {
             keys: index.keys as u64,

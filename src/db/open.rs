@@ -82,8 +82,8 @@ impl Db {
         let path = path.as_ref();
         opts.validate()?;
         let rocks = RocksStore::open(path, &opts)?;
-        let (hot, mut appender, report) = HotTier::open(path, &opts)?;
-        let cache = ValueCache::from_options(&opts);
+        let (hot, mut appender, report) = HotTier::open(path, &opts.hot_tier_config())?;
+        let cache = ValueCache::from_config(&opts.cache_config());
 
         let build_started = Instant::now();
         let marker = rocks.snapshot_marker()?;

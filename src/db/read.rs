@@ -151,9 +151,9 @@ impl Db {
         self.ops.gets.add(keys.len() as u64);
         // Marks first, then the index (the order `inflight` requires).
         let marked: Vec<bool> = keys.iter().map(|&k| self.inflight.is_marked(k)).collect();
-        let mark = self.hot.read_mark();
         let found: Vec<Found> = {
             let index = self.index.read();
+            let mark = self.hot.read_mark();
             keys.iter()
                 .zip(&marked)
                 .map(|(&k, &m)| match (m, index.get(k)) {
@@ -271,8 +271,12 @@ impl Db {
         if self.inflight.is_marked(key) {
             return Found::InFlight;
         }
+        let index = self.index.read();
+        // After the lock (an atomic read-modify-write, a full barrier on x86: a load before it
+        // would have to complete first and lengthen every lookup, misses included), before the
+        // lookup's loads.
         let mark = self.hot.read_mark();
-        match self.index.read().get(key) {
+        match index.get(key) {
             None => Found::Absent,
             Some(raw) => Found::At(Location::from_raw(raw), mark),
         }

@@ -181,12 +181,13 @@ impl Cursor {
         // Checked before the lookup: if no write was in flight then, the index holds every
         // committed write (`inflight`), and the chunk may be served from it.
         let quiet = !db.inflight.any();
-        // Before the lookup too: the chunk's hot reads are refused after any recycle since.
-        let mark = db.hot.read_mark();
         self.entries.clear();
         let mut hot = 0;
+        let mark;
         {
             let index = db.index.read();
+            // Before the lookup: the chunk's hot reads are refused after any recycle since.
+            mark = db.hot.read_mark();
             for (key, raw) in index.range((self.from, self.to)).take(want) {
                 let loc = Location::from_raw(raw);
                 hot += usize::from(loc.is_hot());

@@ -247,7 +247,7 @@ impl Db {
     /// Sets `key` to `value`. Durable per the options once it returns (WAL on: survives a
     /// process crash; `sync_writes`: survives power loss).
     ///
-    /// Fails with [`Error::ValueTooLarge`] (nothing written) when `value` is longer than
+    /// Fails with [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) (nothing written) when `value` is longer than
     /// `Options::max_value_bytes`.
     ///
     /// ```
@@ -279,7 +279,7 @@ impl Db {
 
     /// Applies a batch atomically: after it returns every operation is visible, and after a
     /// crash either all of it or none of it is. Later operations on a key win. Fails with
-    /// [`Error::ValueTooLarge`] before writing anything if any value is too long.
+    /// [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) before writing anything if any value is too long.
     ///
     /// ```
     /// use alexkv::WriteBatch;
@@ -332,7 +332,7 @@ impl Db {
     /// ingests it atomically (far faster than puts for large sorted loads), then merges the keys
     /// into the index. Existing keys are overwritten. Returns the number of pairs loaded.
     ///
-    /// Fails with [`Error::Unsorted`] or [`Error::ValueTooLarge`] before anything is visible:
+    /// Fails with [`Error::Unsorted`](crate::Error::Unsorted) or [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) before anything is visible:
     /// the load is all or nothing.
     ///
     /// ```
@@ -668,7 +668,7 @@ mod tests {
     /// only.
     #[test]
     fn a_batch_in_flight_sends_only_its_own_keys_to_the_cold_path() {
-        use crate::hash::stripe;
+        use crate::machine::hash::stripe;
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), crate::Options::default()).unwrap();
         let loaded = 0..5000u64;

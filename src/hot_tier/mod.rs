@@ -12,7 +12,7 @@
 //! # Interface for the engine
 //!
 //! ```text
-//! let (tier, mut appender, report) = HotTier::open(dir, &opts)?; // after RocksStore::open holds the LOCK
+//! let (tier, mut appender, report) = HotTier::open(dir, &config)?; // after RocksStore::open holds the LOCK
 //! // write path (after the RocksDB commit, the appender held under the writer mutex),
 //! // for each final (key, value):
 //! if let Some(a) = tier.append(&mut appender, key, value)? {
@@ -78,7 +78,6 @@ pub(crate) use segment::{record_span, SEGMENT_HEADER_BYTES};
 
 use crate::error::{Error, Result};
 use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
-use crate::options::Options;
 use crate::stats::{Counter, HotTierStats};
 use crossbeam::utils::CachePadded;
 use segment::{parse_segment_file_name, Segment};
@@ -90,6 +89,18 @@ use std::sync::OnceLock;
 const NO_SEGMENT: usize = usize::MAX;
 /// How far ahead of the end of records [`HotTier::prefault_ahead`] keeps pages faulted in.
 const PREFAULT_AHEAD: usize = 4 << 20;
+
+/// The tier's shape, built from validated `Options` in one place (`Options::hot_tier_config`;
+/// `Options::validate` checks the sizes against this module's limits): the tier imports
+/// nothing of `options`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HotTierConfig {
+    /// Segments in the ring (0: the tier is off).
+    pub segments: usize,
+    /// Bytes of each segment file: a multiple of 8, at most `MAX_SEGMENT_BYTES`, room for the
+    /// header and a record.
+    pub segment_bytes: usize,
+}
 
 /// A successful append.
 #[derive(Debug)]
@@ -167,25 +178,25 @@ pub(crate) struct HotTier {
 }
 
 impl HotTier {
-    /// Opens the tier in `dir` as configured by `opts` (`hot_tier_bytes`, `hot_segment_bytes`),
-    /// verifying existing segment files. With the tier off, existing segment files are deleted
+    /// Opens the tier in `dir` with the shape `config`, verifying existing segment files. With the tier off, existing segment files are deleted
     /// (they would be stale if it is turned on again).
     ///
     /// Returns the tier, its one [`Appender`] and what was found on disk.
     ///
     /// The caller must hold the database's lock (open `RocksStore` first): the tier assumes no
     /// other process uses these files.
-    pub(crate) fn open(dir: &Path, opts: &Options) -> Result<(HotTier, Appender, OpenReport)> {
-        let count = opts.hot_segment_count();
-        let size = opts.hot_segment_bytes;
-        if count > 0 {
-            let min = SEGMENT_HEADER_BYTES + record_span(0);
-            if size > MAX_SEGMENT_BYTES || size < min || size % 8 != 0 {
-                return Err(Error::InvalidOptions(format!(
-                    "hot_segment_bytes {size} is not a valid segment size"
-                )));
-            }
-        }
+    pub(crate) fn open(
+        dir: &Path,
+        config: &HotTierConfig,
+    ) -> Result<(HotTier, Appender, OpenReport)> {
+        let (count, size) = (config.segments, config.segment_bytes);
+        // Checked by `Options::validate` before the config is built.
+        debug_assert!(
+            count == 0
+                || (size <= MAX_SEGMENT_BYTES
+                    && size >= SEGMENT_HEADER_BYTES + record_span(0)
+                    && size % 8 == 0)
+        );
         let mut report = OpenReport::default();
         let mut found: Vec<Segment> = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;

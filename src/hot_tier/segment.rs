@@ -43,9 +43,9 @@
 //!   recycle count, which a reader loads before its index lookup and checks after the copy
 //!   (`HotTier::read_into`): any recycle in between refuses the read.
 
-use crate::alex::array::prefetch;
 use crate::error::{Error, Result};
 use crate::location::{HotLocation, Location, GENERATION_MODULUS, OFFSET_UNIT};
+use crate::machine::prefetch;
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -460,8 +460,8 @@ impl Segment {
         let crc = crc32fast::hash(&header[..24]);
         header[24..28].copy_from_slice(&crc.to_le_bytes());
         self.store_words(0, &header);
-        // Segments hold at least header + one record (checked by Options::validate and
-        // `HotTier::open`), so the marker fits.
+        // Segments hold at least header + one record (checked by Options::validate before a
+        // tier is configured), so the marker fits.
         self.store_end_marker(SEGMENT_HEADER_BYTES);
         self.epoch.store(epoch, Ordering::Relaxed);
         self.committed

@@ -1,5 +1,6 @@
 use super::segment::{segment_file_name, Segment, PREFAULT_UNIT, SEGMENT_HEADER_BYTES};
 use super::*;
+use crate::options::Options;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,7 +42,7 @@ fn fill(t: &HotTier, w: &mut Appender, keys: std::ops::Range<u64>) -> (Records, 
 #[test]
 fn append_then_read_returns_the_value() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, report) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, report) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert_eq!(report.kept_segments, 0);
     let (locs, recycled) = fill(&t, &mut w, 0..20);
     assert!(recycled.is_empty());
@@ -56,7 +57,7 @@ fn append_then_read_returns_the_value() {
 #[test]
 fn wrong_key_or_cold_location_reads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
     assert_eq!(read_vec(&t, a.location, 6), None);
     assert_eq!(t.stats().stale, 1, "another key's record: stale");
@@ -71,7 +72,7 @@ fn wrong_key_or_cold_location_reads_nothing() {
 #[test]
 fn damage_to_a_records_key_reads_nothing_and_value_damage_is_caught_at_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
     let b = t.append(&mut w, 6, b"six").unwrap().unwrap();
     t.flush().unwrap();
@@ -87,7 +88,7 @@ fn damage_to_a_records_key_reads_nothing_and_value_damage_is_caught_at_reopen() 
     corrupt_file(&dir.path().join(segment_file_name(0)), value_at, b"S");
     assert_eq!(read_vec(&t, b.location, 6), Some(b"Six".to_vec()));
     drop((t, w));
-    let (t, _w, report) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, _w, report) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert_eq!(report.discarded.len(), 1, "{:?}", report.discarded);
     assert_eq!(read_vec(&t, b.location, 6), None);
 }
@@ -96,19 +97,19 @@ fn damage_to_a_records_key_reads_nothing_and_value_damage_is_caught_at_reopen() 
 #[should_panic(expected = "an appender of another hot tier")]
 fn an_appender_appends_only_to_its_own_tier() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (_t1, mut w1, _) = HotTier::open(d1.path(), &opts(3)).unwrap();
-    let (t2, _w2, _) = HotTier::open(d2.path(), &opts(3)).unwrap();
+    let (_t1, mut w1, _) = HotTier::open(d1.path(), &opts(3).hot_tier_config()).unwrap();
+    let (t2, _w2, _) = HotTier::open(d2.path(), &opts(3).hot_tier_config()).unwrap();
     let _ = t2.append(&mut w1, 1, b"x");
 }
 
 #[test]
 fn values_the_tier_cannot_hold_are_declined() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert!(t.append(&mut w, 1, &vec![0; SEG]).unwrap().is_none());
     let big = Options::default(); // 8 MiB segments
     let dir2 = tempfile::tempdir().unwrap();
-    let (t2, mut w2, _) = HotTier::open(dir2.path(), &big).unwrap();
+    let (t2, mut w2, _) = HotTier::open(dir2.path(), &big.hot_tier_config()).unwrap();
     assert!(t2
         .append(&mut w2, 1, &vec![0; MAX_HOT_VALUE_LEN])
         .unwrap()
@@ -122,7 +123,7 @@ fn values_the_tier_cannot_hold_are_declined() {
 #[test]
 fn full_tier_recycles_the_oldest_segment_and_stales_its_locations() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
     let mut locs = Vec::new();
     let mut k = 0;
     let recycled = loop {
@@ -171,7 +172,7 @@ fn reopen_recovers_records_oldest_first_with_their_generations() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(2);
     let live = {
-        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
         let (locs, recycled) = fill(&t, &mut w, 0..200); // ~14 KB of records: wraps around
         assert!(!recycled.is_empty());
         t.flush().unwrap();
@@ -180,7 +181,7 @@ fn reopen_recovers_records_oldest_first_with_their_generations() {
             .filter(|r| !gone.contains(r))
             .collect::<Vec<_>>()
     };
-    let (t, mut w, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, mut w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert!(report.discarded.is_empty(), "{:?}", report.discarded);
     assert_eq!(report.kept_segments, 2);
     assert_eq!(t.records(), live);
@@ -207,7 +208,7 @@ fn damaged_truncated_or_foreign_segments_are_discarded_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let o = opts(4);
     {
-        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
         fill(&t, &mut w, 0..160); // ~10 KB of records: segments 0..=2
         assert_eq!(t.stats().segments, 3);
     }
@@ -222,7 +223,7 @@ fn damaged_truncated_or_foreign_segments_are_discarded_not_trusted() {
         .set_len(100)
         .unwrap();
     std::fs::write(&p3, vec![0x5a; SEG]).unwrap();
-    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     let mut discarded: Vec<_> = report.discarded.iter().map(|(p, _)| p.clone()).collect();
     discarded.sort();
     assert_eq!(discarded, vec![p0.clone(), p1.clone(), p3.clone()]);
@@ -243,7 +244,7 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
     let o = opts(2);
     let p0 = dir.path().join(segment_file_name(0));
     {
-        let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
         let (locs, _) = fill(&t, &mut w, 0..2);
         let old = std::fs::read(&p0).unwrap();
         let second = locs[1].1.as_hot().unwrap().offset as usize;
@@ -263,7 +264,7 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
         let old_rec = &old[second..second + record_span(value(1, 0).len())];
         corrupt_file(&p0, SEGMENT_HEADER_BYTES + first_span, old_rec);
     }
-    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert_eq!(
         report.discarded.len(),
         1,
@@ -276,13 +277,14 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
 fn disabled_or_shrunk_tier_deletes_surplus_segments() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (t, mut w, _) = HotTier::open(dir.path(), &opts(4)).unwrap();
+        let (t, mut w, _) = HotTier::open(dir.path(), &opts(4).hot_tier_config()).unwrap();
         fill(&t, &mut w, 0..160);
         assert_eq!(t.stats().segments, 3);
     }
-    let (_, _, report) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (_, _, report) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
     assert_eq!(report.discarded.len(), 1, "segment 2 is beyond 2 segments");
-    let (t, mut w, report) = HotTier::open(dir.path(), &opts(2).hot_tier_bytes(0)).unwrap();
+    let (t, mut w, report) =
+        HotTier::open(dir.path(), &opts(2).hot_tier_bytes(0).hot_tier_config()).unwrap();
     assert_eq!(report.discarded.len(), 2);
     assert!(!t.is_enabled());
     assert!(t.append(&mut w, 1, b"x").unwrap().is_none());
@@ -296,7 +298,7 @@ fn disabled_or_shrunk_tier_deletes_surplus_segments() {
 #[test]
 fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
     let t = Arc::new(t);
     let published: Arc<RwLock<Vec<(u64, u64, Location)>>> = Arc::new(RwLock::new(Vec::new()));
     let done = Arc::new(AtomicBool::new(false));
@@ -366,7 +368,7 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     const BIG: usize = 16 << 20;
     let dir = tempfile::tempdir().unwrap();
     let o = big_opts(2, BIG);
-    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     // Before the first append there is no active segment: nothing to do, nothing breaks.
     t.prefault_ahead(0);
     let expected = |seg: &Segment| {
@@ -420,7 +422,7 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     // Reopened, a segment's prefaults start at the last whole unit below its records.
     let end = seg0.committed();
     drop((w, t));
-    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert_eq!(report.kept_segments, 2);
     let seg0 = t.slots[0].get().unwrap();
     assert_eq!(seg0.committed(), end);
@@ -432,7 +434,7 @@ fn prefaults_racing_the_appender_change_no_byte() {
     const BIG: usize = 5 << 20;
     let dir = tempfile::tempdir().unwrap();
     let o = big_opts(2, BIG);
-    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     let t = Arc::new(t);
     let stop = Arc::new(AtomicBool::new(false));
     let helper = {
@@ -452,9 +454,8 @@ fn prefaults_racing_the_appender_change_no_byte() {
         assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)), "key {k}");
     }
     // Every record still verifies at reopen (its checksum covers its bytes).
-    drop(w);
     drop(Arc::try_unwrap(t).ok().expect("no other owner"));
-    let (t, _, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert_eq!((report.kept_segments, report.discarded.len()), (1, 0));
     for &(k, loc) in &locs {
         assert_eq!(
@@ -470,7 +471,7 @@ fn prefaults_racing_the_appender_change_no_byte() {
 #[test]
 fn a_read_whose_mark_predates_a_recycle_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
     let a = t.append(&mut w, 1, b"one").unwrap().unwrap();
     let mark = t.read_mark();
     assert_eq!(t.read_vec(mark, a.location, 1), Some(b"one".to_vec()));
@@ -499,7 +500,7 @@ fn a_segment_epoch_at_the_limit_is_discarded_not_wrapped() {
     let dir = tempfile::tempdir().unwrap();
     for epoch in [MAX_EPOCH, u64::MAX] {
         drop(Segment::create(dir.path(), 0, SEG, 0, epoch).unwrap());
-        let (t, mut w, report) = HotTier::open(dir.path(), &opts(2)).unwrap();
+        let (t, mut w, report) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
         assert_eq!(report.discarded.len(), 1, "{:?}", report.discarded);
         assert!(
             report.discarded[0].1.contains("epoch"),
@@ -523,7 +524,7 @@ fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let size = 1 << 20;
     let o = big_opts(1, size);
-    let (t, mut w, _) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     let a = t.append(&mut w, 7, b"seven").unwrap().unwrap();
     t.flush().unwrap();
     drop((t, w));
@@ -539,7 +540,7 @@ fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
         blocks(&path) < size as u64,
         "the file is sparse to begin with"
     );
-    let (t, _w, report) = HotTier::open(dir.path(), &o).unwrap();
+    let (t, _w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert_eq!(report.kept_segments, 1, "{:?}", report.discarded);
     assert!(
         blocks(&path) >= size as u64,
@@ -554,13 +555,13 @@ fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
 #[test]
 fn keep_exact_keeps_only_locations_that_name_their_record() {
     let dir = tempfile::tempdir().unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     let (locs, _) = fill(&t, &mut w, 0..10);
     let saved = t.identities();
     let floor = t.epoch_floor(&w);
     t.flush().unwrap();
     drop((t, w));
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert!(t.raise_epoch_floor(&mut w, floor));
     let keys: Vec<u64> = locs.iter().map(|&(k, _)| k).collect();
     let raw = |l: Location| l.to_raw();
@@ -603,7 +604,7 @@ fn keep_exact_keeps_only_locations_that_name_their_record() {
     // A segment re-created after the floor was raised never takes a saved identity.
     drop((t, w));
     std::fs::remove_file(dir.path().join(segment_file_name(0))).unwrap();
-    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3)).unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert!(t.raise_epoch_floor(&mut w, floor));
     fill(&t, &mut w, 0..10);
     assert!(t.identities().iter().all(|id| id.epoch >= floor));

@@ -249,6 +249,23 @@ impl Options {
         crate::cache::entry_charge(value_len)
     }
 
+    /// The value cache's shape: the one place it is built from the options.
+    pub(crate) fn cache_config(&self) -> crate::cache::CacheConfig {
+        crate::cache::CacheConfig {
+            bytes: self.value_cache_bytes,
+            entries: self.value_cache_entries,
+            shards: self.value_cache_shards,
+        }
+    }
+
+    /// The hot tier's shape: the one place it is built from the options (validate them first).
+    pub(crate) fn hot_tier_config(&self) -> crate::hot_tier::HotTierConfig {
+        crate::hot_tier::HotTierConfig {
+            segments: self.hot_segment_count(),
+            segment_bytes: self.hot_segment_bytes,
+        }
+    }
+
     /// True when the value cache is configured on.
     pub(crate) fn value_cache_enabled(&self) -> bool {
         self.value_cache_bytes > 0 && self.value_cache_entries > 0
