@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Re-runs every measurement recorded in internal/PERFORMANCE.md, writing JSON and text reports to
-# internal/results/ and plots to internal/plots/. Takes about an hour on 2 cores.
+# Re-runs the measurements of 2026-11-28 (internal/history/PERFORMANCE-journal.md, the sections of
+# that date), writing JSON and text reports to the top of internal/results/ (then move them into a
+# folder of their own, see internal/results/README.md) and plots to internal/plots/ (`plot` reads
+# the vs_* reports at the top of internal/results/, so run it with `vs`). Takes about an hour on
+# 2 cores.
 #   bash scripts/run_benchmarks.sh [vs|profile|ycsb|index|plot]...   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."

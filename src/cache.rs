@@ -77,7 +77,7 @@ const ENTRY_OVERHEAD: usize = 72;
 /// cache's byte bound: the value's `Arc<[u8]>` block (two counts and the bytes, plus the
 /// allocator's 8-byte header, in 16-byte steps) and [`ENTRY_OVERHEAD`]. (It was `len + 64`
 /// until the fifth session, 36 bytes short for 100-byte values: at a 67.5 MB cache, 14 MB
-/// over its bound; PERFORMANCE.md.)
+/// over its bound; DESIGN.md, "Decisions that still hold", "Index and memory".)
 pub(crate) const fn entry_charge(len: usize) -> usize {
     (len.saturating_add(24 + 15) / 16 * 16).saturating_add(ENTRY_OVERHEAD)
 }

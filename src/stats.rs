@@ -129,7 +129,8 @@ pub struct HotTierStats {
     pub stale: u64,
     /// Bytes of the segment mappings the kernel backs with 2 MiB pages (from
     /// `/proc/self/smaps`; 0 where it cannot be read). The segments ask for them with
-    /// `MADV_HUGEPAGE`; see `internal/PERFORMANCE.md` for what they are worth.
+    /// `MADV_HUGEPAGE`; for what they are worth see `internal/DESIGN.md`,
+    /// "Decisions that still hold", "Reads, marks and the index lock".
     pub huge_page_bytes: u64,
     /// Segments recycled.
     pub recycled: u64,

@@ -4,14 +4,15 @@
 //! also misses the TLB, and in a virtual machine a TLB miss walks two page tables. Arrays of at
 //! least [`HUGE_PAGE`] bytes are therefore aligned to 2 MiB and marked `MADV_HUGEPAGE`, which lets
 //! the kernel back them with huge pages even where transparent huge pages are opt-in (`madvise`
-//! mode). Measured effect in `internal/PERFORMANCE.md`.
+//! mode). Measured effect: `internal/DESIGN.md`, "Decisions that still hold",
+//! "Index and memory".
 //!
 //! Arrays of at least [`MAP_MIN`] bytes are mapped from the kernel directly (on Linux) and
 //! unmapped when dropped, not taken from `malloc`. glibc serves such sizes with `mmap` too, but
 //! every time one is freed it raises its threshold for using `mmap` to that size (up to 32 MiB):
 //! after the first grows, node arrays came from the heap, where the freed arrays of earlier
 //! grows stayed resident. At 10M keys with a quarter-size memory budget that was ~57 MiB of peak
-//! RSS (PERFORMANCE.md, fifth session).
+//! RSS (DESIGN.md, "Decisions that still hold", "Index and memory").
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};

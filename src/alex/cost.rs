@@ -5,7 +5,8 @@
 //! cache miss). A data node's intra-node cost follows the ALEX paper:
 //! `SEARCH_WEIGHT * log2(expected exponential-search iterations) + SHIFT_WEIGHT * expected shifts per
 //! insert`. Size is charged per byte of node overhead per key ([`BYTES_PER_KEY_WEIGHT`]) so the model
-//! does not buy a tiny search gain with a forest of tiny nodes; see `internal/DECISIONS.md`.
+//! does not buy a tiny search gain with a forest of tiny nodes; see `internal/DECISIONS.md`,
+//! "The learned index (`src/alex/`)".
 //!
 //! Formulas only: what a placement is expected to cost is `placement`'s to compute.
 

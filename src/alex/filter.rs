@@ -7,7 +7,8 @@
 //! arrays cannot, so a miss it rejects costs a cache hit instead of a DRAM miss. A present key
 //! still searches the key array and loads the filter's word too, from an array the hits' own
 //! traffic keeps out of the cache: +~55 ns per hit in a tight loop at 10M keys, and one more
-//! memory access per insert (`internal/PERFORMANCE.md`, sixth session). Hence optional.
+//! memory access per insert (`internal/DESIGN.md`, "Decisions that still hold",
+//! "Reads, marks and the index lock"). Hence optional.
 //!
 //! # Layout
 //! One 64-bit word per [`KEYS_PER_WORD`] keys the node may hold before it must grow; a key sets

@@ -10,10 +10,10 @@
 //! | its table factory | kept as the recipe builds it | index and filter blocks live in the table readers' memory (`cache_index_and_filter_blocks = false`), so they never compete with data blocks in the block cache |
 //! | compression | none | values are read back, not stored for long; decompression costs every block-cache miss |
 //! | `max_open_files` | -1 | every table reader (and its index and filter) stays open: no table-cache misses |
-//! | `enable_pipelined_write` | true | RocksDB's option for concurrent writers (its wiki, "Pipelined Write"): a writer waits for the WAL writes ahead of it, not their memtable inserts; the same write path alexkv's RocksDB runs by default (`Options::pipelined_write`), and 2 update threads reached 1.08x / 1.46x one thread's rate with it against 0.96x / 1.02x without (PERFORMANCE.md, seventh session) |
+//! | `enable_pipelined_write` | true | RocksDB's option for concurrent writers (its wiki, "Pipelined Write"): a writer waits for the WAL writes ahead of it, not their memtable inserts; the same write path alexkv's RocksDB runs by default (`Options::pipelined_write`), and 2 update threads reached 1.08x / 1.46x one thread's rate with it against 0.96x / 1.02x without (history/PERFORMANCE-journal.md, "Concurrent writers: pipelined write, and page faults out of the writer mutex (issue 10, seventh session), 2026-12-05") |
 //! | everything else | RocksDB's defaults | 64 MiB memtables, 2 background jobs, leveled compaction with dynamic level sizes: the same write-side settings as alexkv's own RocksDB |
 //! | reads | one `ReadOptions` built at open and reused, `get_pinned_opt` | no allocation or copy per read |
-//! | row cache | [`RowCache`]: by default half the budget when the other half still holds all the data, else none | measured faster for point reads on our 2-core VM when memory is plentiful (DECISIONS.md); a row cache is RocksDB's own answer to a value cache |
+//! | row cache | [`RowCache`]: by default half the budget when the other half still holds all the data, else none | measured faster for point reads on our 2-core VM when memory is plentiful (DECISIONS.md, "Baselines a sceptic accepts (issue 7)"); a row cache is RocksDB's own answer to a value cache |
 //!
 //! The block cache gets at least 1 MiB (RocksDB's recipe takes whole MiB).
 //!

@@ -57,8 +57,10 @@ impl SystemKind {
 /// blocks held by the table readers outside the block cache, as in the plain RocksDB baseline's
 /// recipe (`optimize_for_point_lookup` leaves them there): the same metadata placement on both
 /// sides. (With them partitioned in a quarter-budget block cache, alexkv's RocksDB reads cost
-/// ~4 µs more; PERFORMANCE.md.) `block_cache_bytes` is set by the caller. (The plain RocksDB
-/// baseline has its own, RocksDB's recipe: [`PlainRocks`].)
+/// ~4 µs more; history/PERFORMANCE-journal.md,
+/// "Reads toward the memory floor (issue 8, second session), 2026-11-29".)
+/// `block_cache_bytes` is set by the caller. (The plain RocksDB baseline has its own, RocksDB's
+/// recipe: [`PlainRocks`].)
 pub fn alexkv_rocksdb_options(sync: bool) -> Options {
     Options::balanced()
         .optimize_for_point_lookup(true)

@@ -42,7 +42,8 @@
 //! A stripe is shared by many keys, so a mark alone would also send readers of *other* keys to
 //! RocksDB: a 1000-key batch marks about 22% of the stripes, and beside batched inserts into 10M
 //! keys 18.6% of all reads took the RocksDB path for no reason, which set the reads' p99.9
-//! (PERFORMANCE.md, "Reads under a concurrent insert load"). So each counter has two halves:
+//! (DESIGN.md, "Decisions that still hold", "Reads, marks and the index lock"). So each
+//! counter has two halves:
 //!
 //! * **unlisted** marks (low half): a write of one key, or a bulk write that marks everything.
 //!   A reader of any key of the stripe takes the Cold path, as above.

@@ -80,7 +80,7 @@ mod cost {
     /// One hot-tier record in a scan: a copy, its cache and TLB misses overlapped with the next
     /// records' by prefetching ([`super::PREFETCH_AHEAD`]). Measured when a hot read still took
     /// a segment lock and checked the CRC; the lock-free read measured at parity
-    /// (PERFORMANCE.md).
+    /// (DESIGN.md, "Decisions that still hold", "Reads, marks and the index lock").
     pub(super) const HOT_READ: usize = 150;
     /// One Cold key of an index chunk: a RocksDB point read.
     pub(super) const POINT_READ: usize = 4_000;

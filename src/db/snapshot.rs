@@ -554,4 +554,86 @@ mod tests {
         let reason = load(dir.path(), &expected(1, Some((1, 9)))).unwrap_err();
         assert!(reason.contains("increasing"), "{reason}");
     }
+
+    /// The snapshot reader on bytes it did not write: arbitrary files, and valid ones truncated
+    /// or with bytes flipped. Every one is refused with a reason (or, for arbitrary bytes that
+    /// happen to decode and checksum, judged by the same rules), never a panic, and a bogus
+    /// array length never allocates more than the file holds.
+    mod decoder {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn valid_file(n: u64) -> Vec<u8> {
+            let dir = tempfile::tempdir().unwrap();
+            let index = SnapshotIndex {
+                keys: (0..n).map(|k| k * 5 + 1).collect(),
+                locations: (0..n).map(|k| k << 40).collect(),
+                hot: hot_state(),
+            };
+            write_index(dir.path(), &origin(3), index).unwrap();
+            fs::read(dir.path().join(SNAPSHOT_FILE)).unwrap()
+        }
+
+        fn load_bytes(bytes: &[u8], n: u64) -> std::result::Result<Option<SnapshotIndex>, String> {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(SNAPSHOT_FILE), bytes).unwrap();
+            let bounds = (n > 0).then(|| (1, (n - 1) * 5 + 1));
+            load(dir.path(), &expected(3, bounds))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn arbitrary_bytes_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                prop_assert!(load_bytes(&bytes, 4).is_err());
+            }
+
+            #[test]
+            fn a_flipped_or_truncated_snapshot_is_refused(
+                n in 0u64..40,
+                flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+                cut in proptest::option::of(any::<prop::sample::Index>()),
+            ) {
+                let mut bytes = valid_file(n);
+                prop_assert!(load_bytes(&bytes, n).unwrap().is_some());
+                let mut flipped = std::collections::BTreeSet::new();
+                for (at, x) in &flips {
+                    let at = at.index(bytes.len());
+                    // Once per byte: two flips of one byte could cancel out.
+                    if flipped.insert(at) {
+                        bytes[at] ^= x;
+                    }
+                }
+                if let Some(c) = cut {
+                    bytes.truncate(c.index(bytes.len()));
+                }
+                if flips.is_empty() && cut.is_none() {
+                    prop_assert!(load_bytes(&bytes, n).is_ok());
+                } else {
+                    prop_assert!(load_bytes(&bytes, n).is_err());
+                }
+            }
+
+            #[test]
+            fn a_huge_array_length_is_refused_without_allocating_it(len in (1u64 << 32)..u64::MAX) {
+                // A valid header, then a keys array that claims `len` entries.
+                let mut bytes = bincode::serialize(&SnapshotHeader {
+                    magic: MAGIC,
+                    format: FORMAT,
+                    sequence: 3,
+                    identity: "id-1".into(),
+                    token: TOKEN,
+                    hot: hot_state(),
+                })
+                .unwrap();
+                bytes.extend_from_slice(&len.to_le_bytes());
+                bytes.extend_from_slice(&[0u8; 64]);
+                let crc = crc32fast::hash(&bytes);
+                bytes.extend_from_slice(&crc.to_le_bytes());
+                let reason = load_bytes(&bytes, 4).unwrap_err();
+                prop_assert!(reason.contains("undecodable"), "{}", reason);
+            }
+        }
+    }
 }

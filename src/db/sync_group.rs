@@ -5,8 +5,8 @@
 //! *already waiting* when a group forms, but two client threads that each write in a loop
 //! never are: the thread whose write just returned arrives a few microseconds after the other
 //! thread has started the next group, so every fsync carries one write (measured: 2 threads
-//! at 1.2x one thread's rate for plain RocksDB, see PERFORMANCE.md). This module forms the
-//! groups itself:
+//! at 1.2x one thread's rate for plain RocksDB, see DESIGN.md, "Decisions that still hold",
+//! "Writers and commit"). This module forms the groups itself:
 //!
 //! * a writer queues its batch; if no leader is at work it leads, else it waits for its result
 //!   or for the leader to finish (then the first waiter leads);
@@ -18,7 +18,8 @@
 //!   never more than [`MAX_LINGER`]; a lone writer never waits. Without the second count, after
 //!   a group of one the next leader had no reason to wait, and another writer still busy with
 //!   its index update missed the group by microseconds; with it, two synced writers reached
-//!   1.67–1.79x one writer's rate against 1.28–1.77x (PERFORMANCE.md);
+//!   1.67–1.79x one writer's rate against 1.28–1.77x (DESIGN.md, "Decisions that still hold",
+//!   "Writers and commit");
 //! * the leader writes every queued batch, in queue order, as one atomic RocksDB write with
 //!   fsync, and hands each writer the result.
 //!
@@ -26,7 +27,7 @@
 //! update (`write`); writers of one group never share a key (each holds its key locks while
 //! queued, `key_locks`), so the order of those updates is invisible. Writes without
 //! `sync_writes` do not come here: RocksDB's own grouping of the write syscall is enough there
-//! (DECISIONS.md).
+//! (DECISIONS.md, "Concurrent writers and group commit (issue 10)").
 //!
 //! A group shares its fate: atomic as one RocksDB write batch, it commits or fails whole, and
 //! every writer of a failed group gets the error.

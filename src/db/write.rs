@@ -13,14 +13,15 @@
 //! write; with `Options::pipelined_write`, on by default, a writer waits only for the WAL
 //! writes ahead of it, and one group's WAL write overlaps the previous group's memtable
 //! insert). With `sync_writes` they join a group of our own, one RocksDB write and one fsync
-//! (`sync_group`; DECISIONS.md says why RocksDB's grouping is not enough there).
+//! (`sync_group`; DECISIONS.md, "Concurrent writers and group commit (issue 10)", says why
+//! RocksDB's grouping is not enough there).
 //! See `key_locks` for why writes sharing a key are serialised whole.
 //!
 //! Why this order:
 //! * RocksDB first: it is the commit point. Nothing a reader can see may run ahead of it, or a
 //!   crash or a failed write would leave the engine showing a value RocksDB never had. (Appending
 //!   to the hot tier on a second thread during the commit was tried: on 2 cores, beside RocksDB's
-//!   own background threads, it loaded no faster, see DECISIONS.md.)
+//!   own background threads, it loaded no faster, see DECISIONS.md, "Engine (`src/db/`)".)
 //! * Hot tier before index: the index may only point at a record that exists.
 //! * Cache announcement around everything: see `cache` (no entry and no fill of a key while its
 //!   write is in progress, which keeps reads monotonic).
@@ -32,7 +33,7 @@
 //!   never behind a node rebuild, and (the index lock's handoff) only behind the chunk already
 //!   running. Before, a chunk of 4096 operations held the lock for ~0.5 ms and a grow inside it
 //!   for milliseconds (read p99.9 367 µs, max 65 ms beside batched inserts into 10M keys;
-//!   PERFORMANCE.md, "Reads under a concurrent insert load").
+//!   DESIGN.md, "Decisions that still hold", "Reads, marks and the index lock").
 
 use super::{inflight, Db, FLAG};
 use crate::alex::{i64_to_key, Alex};
@@ -45,7 +46,8 @@ use std::sync::atomic::Ordering;
 /// Index operations applied per hold of the index write lock: a reader waits behind at most
 /// this many inserts (sorted, ~100-200 ns each: a few microseconds, shorter than the 200 µs a
 /// reader spins before it sleeps, see `index_lock`), never behind a node rebuild
-/// ([`Db::apply_index_ops`]). Measured in PERFORMANCE.md, "Reads under a concurrent insert load".
+/// ([`Db::apply_index_ops`]). Measured: DESIGN.md, "Decisions that still hold",
+/// "Reads, marks and the index lock".
 pub(super) const INDEX_CHUNK: usize = 16;
 /// Ingestions of at least this many keys (and an eighth of the index) rebuild the index by a
 /// merge and a bulk load outside the lock instead of inserting one by one.
@@ -663,9 +665,9 @@ mod tests {
     }
 
     /// Beside batched inserts into 10M keys, 18.6% of reads of *other* keys went to RocksDB
-    /// because the batch's marks covered their stripes (PERFORMANCE.md, "Reads under a
-    /// concurrent insert load"). Listed marks send a reader to RocksDB for the batch's own keys
-    /// only.
+    /// because the batch's marks covered their stripes (DESIGN.md, "Decisions that still hold",
+    /// "Reads, marks and the index lock"). Listed marks send a reader to RocksDB for the
+    /// batch's own keys only.
     #[test]
     fn a_batch_in_flight_sends_only_its_own_keys_to_the_cold_path() {
         use crate::machine::hash::stripe;

@@ -102,9 +102,9 @@ pub struct Options {
     /// queue separately, so a writer waits only for the WAL writes ahead of it before writing
     /// its own, and one group's WAL write overlaps the previous group's memtable insert.
     /// Without it, two threads writing in a loop take turns through RocksDB's whole write path
-    /// and reach about one thread's rate (measured in `internal/PERFORMANCE.md`, seventh
-    /// session). Same guarantees either way: a write is visible when it returns, in commit
-    /// order.
+    /// and reach about one thread's rate (measured: `internal/DESIGN.md`,
+    /// "Decisions that still hold", "Writers and commit"). Same guarantees either way: a
+    /// write is visible when it returns, in commit order.
     pub pipelined_write: bool,
     /// Write RocksDB's write-ahead log. Without it, acknowledged writes since the last flush
     /// are lost in a crash.
@@ -133,7 +133,8 @@ pub struct Options {
     /// (146 → 116 ns per miss at 10M keys), for ~1.2 bytes of memory per key, while reads of
     /// present keys get slower (~15% in a tight loop of hits at 10M keys) and so do index
     /// inserts (one more memory access each). Off by default; turn it on when many reads are of
-    /// absent keys. Measured in `internal/PERFORMANCE.md` (sixth session).
+    /// absent keys. Measured: `internal/DESIGN.md`, "Decisions that still hold",
+    /// "Reads, marks and the index lock".
     pub index_key_filter: bool,
     /// Longest value accepted; longer ones fail with `Error::ValueTooLarge`. Values longer than
     /// 65535 bytes are valid but never enter the hot tier.
