@@ -111,7 +111,8 @@ pub enum Error {
     /// empty batch too), `ingest_sorted` (before it reads its input), `flush` and `compact`.
     /// The calls that return no `Result` still answer, from an index that may lack the write
     /// that panicked: `contains`, `len`, `is_empty`, `keys`, `stats`, `read_profile`. `close`
-    /// flushes RocksDB and returns `Ok`; `Db::is_poisoned` tells.
+    /// flushes RocksDB (returning its error if that fails) and writes no snapshot;
+    /// `Db::is_poisoned` tells.
     #[error("database {} is poisoned by a panic during a write; reopen it", path.display())]
     Poisoned {
         /// The database directory.

@@ -142,6 +142,14 @@ fn index_benchmark_reports_every_structure() {
                 positive(&x[field], field);
             }
         }
+        let alex = &r["results"][0];
+        // Every byte counted: 8-byte keys and payloads at a fill of at most 0.8, arrays mapped
+        // from the kernel included (the heap alone showed 0.2 bytes per key).
+        let bytes = alex["bytes_per_key"].as_f64().unwrap();
+        assert!(bytes >= 16.0 / 0.8, "alex holds {bytes} bytes per key");
+        let lines = alex["trace"]["lines"].as_f64().unwrap();
+        assert!(lines >= 2.0, "a lookup touches {lines} lines");
+        assert!(r["results"][1]["trace"].is_null(), "BTreeMap has no trace");
         assert_eq!(r["alex_after_inserts"]["keys"], 20000);
     }
 }

@@ -101,6 +101,16 @@ impl<T: Copy> NodeArray<T> {
         (self.ptr.as_ptr() as usize, Self::layout(self.len).size())
     }
 
+    /// Bytes mapped from the kernel for this array (0 when it came from the heap).
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        let size = Self::layout(self.len).size();
+        if mapped(size) {
+            round_up(size, page_size())
+        } else {
+            0
+        }
+    }
+
     /// A raw pointer to element `i` (for prefetching; not dereferenced here).
     #[inline(always)]
     pub(crate) fn ptr_at(&self, i: usize) -> *const T {

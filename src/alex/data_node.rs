@@ -415,6 +415,103 @@ impl<P: Copy> DataNode<P> {
         (ub > 0 && self.keys[ub - 1] == key).then(|| ub - 1)
     }
 
+    /// [`Self::find`], replayed for `alex::trace`: the same slot, and every address it reads
+    /// (`touch(address, bytes)`: the prefetched lines, the key filter's word, the key slots the
+    /// search probes, the payload). Returns the slot and its distance from the prediction.
+    pub(crate) fn trace_find(
+        &self,
+        key: u64,
+        touch: &mut dyn FnMut(*const u8, usize),
+    ) -> (Option<usize>, usize) {
+        // The node's fields a lookup reads: its model, its arrays' pointers, its filter.
+        touch(
+            (&self.model as *const LinearModel).cast(),
+            std::mem::size_of::<LinearModel>(),
+        );
+        touch((&self.keys as *const NodeArray<u64>).cast(), 16);
+        touch(std::ptr::addr_of!(self.payloads).cast(), 16);
+        touch((&self.filter as *const Option<KeyFilter>).cast(), 8);
+        let keys = &self.keys[..];
+        let n = keys.len();
+        let p = self.model.predict_slot(key, n);
+        touch(self.keys.ptr_at(p).cast(), 8);
+        touch(self.payloads.ptr_at(p).cast(), std::mem::size_of::<P>());
+        if let Some(f) = &self.filter {
+            touch(f.word_ptr(key), 8);
+            if !f.may_contain(key) {
+                return (None, 0);
+            }
+        }
+        let slot = self.find(key);
+        // The search's probes: the prediction's line on the fast path, else the exponential
+        // steps and the binary search between the last two.
+        let start = p & !(LINE_SLOTS - 1);
+        let fast =
+            start + LINE_SLOTS <= n && keys[start] <= key && keys[start + LINE_SLOTS - 1] > key;
+        if fast {
+            touch(self.keys.ptr_at(start).cast(), 8 * LINE_SLOTS);
+        } else {
+            let mut probe = |i: usize| touch(self.keys.ptr_at(i).cast(), 8);
+            let mut hi = n;
+            let mut lo;
+            let mut step = 1usize;
+            if keys[p] > key {
+                hi = p;
+                loop {
+                    if step > hi {
+                        lo = 0;
+                        break;
+                    }
+                    let i = hi - step;
+                    probe(i);
+                    if keys[i] <= key {
+                        lo = i + 1;
+                        break;
+                    }
+                    hi = i;
+                    step <<= 1;
+                }
+            } else {
+                lo = p + 1;
+                loop {
+                    let i = (lo - 1) + step;
+                    if i >= n {
+                        break;
+                    }
+                    probe(i);
+                    if keys[i] > key {
+                        hi = i;
+                        break;
+                    }
+                    lo = i + 1;
+                    step <<= 1;
+                }
+            }
+            // Binary search of [lo, hi) for the first key greater than `key`.
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                probe(mid);
+                if keys[mid] <= key {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+        }
+        if let Some(s) = slot {
+            touch(self.payloads.ptr_at(s).cast(), std::mem::size_of::<P>());
+        }
+        (slot, slot.map_or(0, |s| s.abs_diff(p)))
+    }
+
+    /// Bytes of this node's arrays mapped from the kernel directly rather than taken from the
+    /// heap (a counting global allocator does not see them).
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.keys.mapped_bytes()
+            + self.payloads.mapped_bytes()
+            + self.filter.as_ref().map_or(0, KeyFilter::mapped_bytes)
+    }
+
     /// `u64::MAX` shares its value with the trailing gaps, so ask the bitmap.
     #[cold]
     fn find_max(&self) -> Option<usize> {

@@ -70,6 +70,16 @@ impl KeyFilter {
         self.words[word] & mask == mask
     }
 
+    /// The address of the word `may_contain(key)` reads (for `alex::trace`).
+    pub(crate) fn word_ptr(&self, key: u64) -> *const u8 {
+        self.words.ptr_at(self.probe(key).0).cast()
+    }
+
+    /// Bytes of the filter's array mapped from the kernel (`NodeArray::mapped_bytes`).
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.words.mapped_bytes()
+    }
+
     /// Whether the filter has stopped answering (module docs).
     #[cfg(test)]
     pub(crate) fn saturated(&self) -> bool {

@@ -42,6 +42,7 @@ mod iter;
 mod model;
 mod model_node;
 mod placement;
+mod trace;
 
 use data_node::{DataNode, NodeInsert, NIL};
 use model_node::{ModelNode, NodeId};
@@ -49,6 +50,7 @@ use model_node::{ModelNode, NodeId};
 pub use bulk_load::BulkLoadError;
 pub use install::{PreparedGrow, Retired};
 pub use iter::Range;
+pub use trace::LookupTrace;
 
 /// Structural statistics of an index, for the engine's `stats()`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -284,6 +286,19 @@ impl<P: Copy> Alex<P> {
             leaf = node.next;
         }
         out
+    }
+
+    /// Bytes of node arrays mapped from the kernel directly (large data node arrays, on Linux):
+    /// part of [`Alex::data_bytes`], but invisible to a counting global allocator.
+    pub fn mapped_bytes(&self) -> usize {
+        let mut total = 0;
+        let mut leaf = self.head;
+        while leaf != data_node::NIL {
+            let node = &self.leaves[leaf as usize];
+            total += node.mapped_bytes();
+            leaf = node.next;
+        }
+        total
     }
 
     /// Bytes held by model nodes.

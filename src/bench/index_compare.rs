@@ -2,7 +2,11 @@
 //! keys and the same query order (used by `src/bin/index_benchmark.rs`).
 //!
 //! Phases, per structure: bulk build from all keys (seconds); random lookups of present keys (mean
-//! ns of a batch, median of [`LOOKUP_ROUNDS`] batches after a warm-up); memory (live heap bytes per key, from [`super::alloc`]); then a fresh
+//! ns of a batch, median of [`LOOKUP_ROUNDS`] batches after a warm-up, with min and max); memory
+//! (every byte the structure holds per key: live heap bytes from [`super::alloc`] plus the node
+//! arrays ALEX maps from the kernel directly, which no allocator sees; and, as a check, the
+//! process's resident memory growth over the build); for ALEX, what a lookup touches
+//! (`Alex::trace_get`: model levels, slots from the prediction, cache lines); then a fresh
 //! build from a random half of the keys and inserts of the other half in random order (ops/s,
 //! one batch), and lookups again. Every lookup result is checked; a wrong answer aborts the run.
 //!
@@ -18,6 +22,7 @@ use serde::Serialize;
 
 use super::alloc::live_bytes;
 use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
+use super::memory::current_rss_bytes;
 use crate::alex::Alex;
 
 /// Inserts timed for the sorted `Vec` (each one moves half the array).
@@ -49,18 +54,38 @@ pub struct IndexBenchResult {
     pub structure: String,
     /// Seconds to build from all (sorted) keys.
     pub bulk_load_s: f64,
-    /// Mean ns per random lookup after the bulk build.
+    /// Mean ns per random lookup after the bulk build (median round).
     pub lookup_ns_mean: f64,
-    /// Live heap bytes per key after the bulk build.
+    /// The fastest and slowest round's mean ns per lookup.
+    pub lookup_ns_min: f64,
+    /// See `lookup_ns_min`.
+    pub lookup_ns_max: f64,
+    /// Bytes held per key after the bulk build: live heap bytes plus directly mapped arrays.
     pub bytes_per_key: f64,
+    /// Resident memory growth of the process over the bulk build, per key (a check of
+    /// `bytes_per_key`; `None` where RSS cannot be read).
+    pub rss_growth_per_key: Option<f64>,
     /// Inserts per second, building from half the keys and inserting the rest in random order.
     pub insert_ops_per_s: f64,
     /// How many inserts that rate was measured on.
     pub inserts_timed: usize,
     /// Mean ns per random lookup after the inserts.
     pub lookup_after_insert_ns_mean: f64,
-    /// Live heap bytes per key after the inserts.
+    /// Bytes held per key after the inserts (heap plus mapped arrays).
     pub bytes_per_key_after_insert: f64,
+    /// What a lookup touches, over the timed queries (ALEX only).
+    pub trace: Option<TraceStats>,
+}
+
+/// Means over the queries of [`crate::alex::LookupTrace`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TraceStats {
+    /// Model nodes passed per lookup.
+    pub model_levels: f64,
+    /// Slots between the data node's prediction and the key.
+    pub distance: f64,
+    /// Distinct cache lines read per lookup.
+    pub lines: f64,
 }
 
 /// A whole run: configuration, figures, and index shape.
@@ -82,6 +107,14 @@ trait Structure: Sized {
     fn build(keys: &[u64], payloads: &[u64]) -> Self;
     fn lookup(&self, key: u64) -> Option<u64>;
     fn insert(&mut self, key: u64, value: u64);
+    /// Bytes the structure maps from the kernel itself (not seen by the counting allocator).
+    fn mapped_bytes(&self) -> usize {
+        0
+    }
+    /// What looking up each of `queries` touches, when the structure can tell.
+    fn trace(&self, _queries: &[u64]) -> Option<TraceStats> {
+        None
+    }
 }
 
 impl Structure for Alex<u64> {
@@ -96,6 +129,24 @@ impl Structure for Alex<u64> {
     #[inline]
     fn insert(&mut self, key: u64, value: u64) {
         Alex::insert(self, key, value);
+    }
+    fn mapped_bytes(&self) -> usize {
+        Alex::mapped_bytes(self)
+    }
+    fn trace(&self, queries: &[u64]) -> Option<TraceStats> {
+        let mut sum = TraceStats::default();
+        for &q in queries {
+            let t = self.trace_get(q);
+            sum.model_levels += f64::from(t.model_levels);
+            sum.distance += t.distance as f64;
+            sum.lines += f64::from(t.lines);
+        }
+        let n = queries.len().max(1) as f64;
+        Some(TraceStats {
+            model_levels: sum.model_levels / n,
+            distance: sum.distance / n,
+            lines: sum.lines / n,
+        })
     }
 }
 
@@ -147,9 +198,9 @@ impl Structure for SortedVec {
 pub const LOOKUP_ROUNDS: usize = 5;
 
 /// Runs every lookup in `queries`, checking each answer, [`LOOKUP_ROUNDS`] times; returns the
-/// median round's mean ns per lookup. A warm-up pass over the same number of other present keys
-/// (`warmup`) runs first, untimed.
-fn time_lookups<S: Structure>(s: &S, queries: &[u64], warmup: &[u64]) -> f64 {
+/// median, fastest and slowest round's mean ns per lookup. A warm-up pass over the same number
+/// of other present keys (`warmup`) runs first, untimed.
+fn time_lookups<S: Structure>(s: &S, queries: &[u64], warmup: &[u64]) -> (f64, f64, f64) {
     for &q in warmup {
         black_box(s.lookup(q));
     }
@@ -173,7 +224,11 @@ fn time_lookups<S: Structure>(s: &S, queries: &[u64], warmup: &[u64]) -> f64 {
         })
         .collect();
     rounds.sort_by(f64::total_cmp);
-    rounds[rounds.len() / 2]
+    (
+        rounds[rounds.len() / 2],
+        rounds[0],
+        rounds[rounds.len() - 1],
+    )
 }
 
 fn run_structure<S: Structure>(
@@ -185,12 +240,18 @@ fn run_structure<S: Structure>(
 ) -> (IndexBenchResult, Option<(S, S)>) {
     // Warm-up lookups: present keys in another order than the timed queries.
     let warmup = query_sequence(keys, queries.len(), 0xC0FFEE);
+    let per_key = |bytes: f64| bytes / keys.len().max(1) as f64;
+    let rss_before = current_rss_bytes();
     let before = live_bytes();
     let start = Instant::now();
     let s = S::build(keys, payloads);
     let bulk_load_s = start.elapsed().as_secs_f64();
-    let bytes_per_key = (live_bytes() - before) as f64 / keys.len().max(1) as f64;
-    let lookup_ns_mean = time_lookups(&s, queries, &warmup);
+    let bytes_per_key = per_key((live_bytes() - before + s.mapped_bytes()) as f64);
+    let rss_growth_per_key = rss_before
+        .zip(current_rss_bytes())
+        .map(|(b, a)| per_key(a.saturating_sub(b) as f64));
+    let (lookup_ns_mean, lookup_ns_min, lookup_ns_max) = time_lookups(&s, queries, &warmup);
+    let trace = s.trace(queries);
 
     // Half the keys, chosen at random, bulk built; the other half inserted in random order.
     let half = insert_order.len() / 2;
@@ -208,26 +269,31 @@ fn run_structure<S: Structure>(
     }
     let insert_s = start.elapsed().as_secs_f64();
     let held = half + timed;
-    let bytes_per_key_after_insert = (live_bytes() - before) as f64 / held.max(1) as f64;
+    let bytes_per_key_after_insert =
+        (live_bytes() - before + grown.mapped_bytes()) as f64 / held.max(1) as f64;
     drop(base_payloads);
     drop(base);
     // Lookups after inserts: the same query order, restricted to keys the structure holds.
     let lookup_after_insert_ns_mean = if timed == to_insert.len() {
-        time_lookups(&grown, queries, &warmup)
+        time_lookups(&grown, queries, &warmup).0
     } else {
         let present: Vec<u64> = insert_order[..held].to_vec();
         let q = query_sequence(&present, queries.len(), 7);
-        time_lookups(&grown, &q, &warmup[..0])
+        time_lookups(&grown, &q, &warmup[..0]).0
     };
     let result = IndexBenchResult {
         structure: S::NAME.to_string(),
         bulk_load_s,
         lookup_ns_mean,
+        lookup_ns_min,
+        lookup_ns_max,
         bytes_per_key,
+        rss_growth_per_key,
         insert_ops_per_s: timed as f64 / insert_s.max(1e-12),
         inserts_timed: timed,
         lookup_after_insert_ns_mean,
         bytes_per_key_after_insert,
+        trace,
     };
     (result, Some((s, grown)))
 }

@@ -1,5 +1,7 @@
 //! `index_benchmark`: the learned index against `BTreeMap` and a sorted `Vec`, same keys, same
-//! queries. See `alexkv::bench::index_compare` for what each figure means.
+//! queries. See `alexkv::bench::index_compare` for what each figure means. `bytes/key` counts
+//! every byte a structure holds (heap and directly mapped arrays); `RSS growth/key` is the
+//! process's resident growth over the build, a check of it.
 //!
 //! ```text
 //! cargo run --release --bin index_benchmark -- --keys 10000000 --dist random --json out.json
@@ -68,9 +70,11 @@ fn main() {
             "structure",
             "bulk load",
             "lookup",
+            "min-max of 5",
             "inserts",
             "lookup after ins",
             "bytes/key",
+            "RSS growth/key",
             "bytes/key after",
         ]);
         for r in &report.results {
@@ -87,13 +91,24 @@ fn main() {
                 r.structure.clone(),
                 format!("{:.3} s", r.bulk_load_s),
                 fmt_ns(r.lookup_ns_mean),
+                format!("{}-{}", fmt_ns(r.lookup_ns_min), fmt_ns(r.lookup_ns_max)),
                 inserts,
                 fmt_ns(r.lookup_after_insert_ns_mean),
                 format!("{:.1}", r.bytes_per_key),
+                r.rss_growth_per_key
+                    .map_or("-".into(), |g| format!("{g:.1}")),
                 format!("{:.1}", r.bytes_per_key_after_insert),
             ]);
         }
         t.print();
+        for r in &report.results {
+            if let Some(tr) = &r.trace {
+                println!(
+                    "{} lookups touch {:.2} cache lines: {:.2} model levels, {:.1} slots from the prediction (means over the queries)",
+                    r.structure, tr.lines, tr.model_levels, tr.distance
+                );
+            }
+        }
         let a = &report.alex_after_bulk_load;
         let b = &report.alex_after_inserts;
         println!(

@@ -22,7 +22,9 @@
 //!   lock and install it under the write lock, and lets `ingest_sorted` rebuild the index
 //!   outside the lock.
 //! * **Every Hot location in the index names a record of its segment's current incarnation,
-//!   written for its key's current value** (until a recycle's demotion, step 4, replaces it).
+//!   written for its key's current value** (until a recycle's demotion, step 4, replaces it;
+//!   while a write of the key is between its commit and its index update, the key is marked in
+//!   flight and readers do not use the location).
 //!   A location comes from an append of this session, or from the snapshot at open, where it
 //!   is kept only if its segment still has the identity (slot, epoch) the snapshot saved and a
 //!   record of its key and length starts at its offset (`open`, `HotTier::keep_exact`). Epochs

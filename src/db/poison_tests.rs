@@ -127,24 +127,35 @@ fn panic_after_an_ingestion_poisons_and_reopen_sees_the_ingested_keys() {
 /// poison the handle (`std::thread::panicking()` is true during it).
 #[test]
 fn a_write_from_a_drop_during_an_unrelated_panic_does_not_poison() {
-    struct WritesOnDrop<'a>(&'a Db);
+    /// Writes while the panic unwinds and keeps the results: an `unwrap` here would abort the
+    /// test binary (a panic inside a drop during unwinding) instead of failing this test.
+    type Results = std::cell::RefCell<(bool, Vec<crate::Result<()>>)>;
+    struct WritesOnDrop<'a>(&'a Db, &'a Results);
     impl Drop for WritesOnDrop<'_> {
         fn drop(&mut self) {
-            assert!(std::thread::panicking());
-            self.0.put(42, b"written while unwinding").unwrap();
+            let (unwinding, out) = &mut *self.1.borrow_mut();
+            *unwinding = std::thread::panicking();
+            out.push(self.0.put(42, b"written while unwinding"));
             let mut batch = WriteBatch::new();
             batch.put(43, b"batched while unwinding");
-            self.0.write(batch).unwrap();
-            self.0.ingest_sorted([(44u64, b"ingested")]).unwrap();
+            out.push(self.0.write(batch));
+            out.push(self.0.ingest_sorted([(44u64, b"ingested")]).map(|_| ()));
         }
     }
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
+    let results: Results = std::cell::RefCell::new((false, Vec::new()));
     let r = catch_unwind(AssertUnwindSafe(|| {
-        let _on_drop = WritesOnDrop(&db);
+        let _on_drop = WritesOnDrop(&db, &results);
         panic!("unrelated to the database");
     }));
     assert!(r.is_err());
+    let (unwinding, results) = results.into_inner();
+    assert!(unwinding, "the writes ran while the panic unwound");
+    assert_eq!(results.len(), 3);
+    for r in results {
+        r.unwrap();
+    }
     assert!(
         !db.is_poisoned(),
         "a write that completed poisoned the handle"

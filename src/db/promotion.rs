@@ -14,7 +14,7 @@
 //!   does, and until then its key is marked in flight, so no reader trusts the promoted value;
 //! * then appends and updates the index like a write, demotions included.
 
-use super::write::IndexOp;
+use super::write::{IndexOp, PoisonOnUnwind};
 use super::Db;
 use crate::location::Location;
 use std::sync::atomic::Ordering;
@@ -41,12 +41,16 @@ impl Db {
         {
             return false;
         }
+        // From the append (which may recycle a segment) to the end of the index update, as for
+        // a write: a panic in between would leave demotions undone or a grow half installed.
+        let poison = PoisonOnUnwind::arm(self);
         let mut ops: Vec<IndexOp> = Vec::new();
-        let Some(loc) = self.append_one(&mut writer, key, value, &mut ops) else {
-            return false;
-        };
-        ops.push(IndexOp::Set(key, loc));
+        let appended = self.append_one(&mut writer, key, value, &mut ops);
+        if let Some(loc) = appended {
+            ops.push(IndexOp::Set(key, loc));
+        }
         self.apply_index_ops(&ops);
-        true
+        poison.disarm();
+        appended.is_some()
     }
 }

@@ -3,8 +3,8 @@
 //! ```text
 //! inflight.is_marked(k) ---------------------------------> (write of k in flight) cold path below,
 //!                                                          without the index; RocksDB's answer is final
-//! mark = hot_tier.read_mark()   (the tier's recycle count, before the lookup)
-//! index.get(k)  (read lock, released at once)
+//! index read lock; mark = hot_tier.read_mark() (the tier's recycle count); index.get(k);
+//!   lock released at once
 //!   absent ............................................. None, no I/O
 //!   Hot(loc) -> hot_tier.read_into(mark, loc, k)  ok ... value
 //!                                      stale ..........\

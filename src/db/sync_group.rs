@@ -149,7 +149,15 @@ impl SyncGroup {
             done: false,
         };
         let started = Instant::now();
-        let result = rocks.write_ops(group.iter().flat_map(|r| r.batch.ops()));
+        // A writer that queued before an earlier leader unwound leads next: the handle is
+        // poisoned by then, and nothing more reaches RocksDB through it.
+        let result = if poisoned.load(Ordering::Acquire) {
+            Err(Error::Poisoned {
+                path: self.path.clone(),
+            })
+        } else {
+            rocks.write_ops(group.iter().flat_map(|r| r.batch.ops()))
+        };
         let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         leader.finish(result, nanos);
         let outcome = mine.outcome.lock().take();

@@ -161,18 +161,18 @@ impl<'a> Announcement<'a> {
 ///
 /// It asks whether *this* write finished, not `std::thread::panicking()`: a write made from a
 /// `Drop` while an unrelated panic unwinds completes normally and must not poison the handle.
-struct PoisonOnUnwind<'a> {
+pub(super) struct PoisonOnUnwind<'a> {
     db: &'a Db,
     done: bool,
 }
 
 impl<'a> PoisonOnUnwind<'a> {
-    fn arm(db: &'a Db) -> Self {
+    pub(super) fn arm(db: &'a Db) -> Self {
         PoisonOnUnwind { db, done: false }
     }
 
     /// The write ran to its end (committed and applied, or failed before changing anything).
-    fn disarm(mut self) {
+    pub(super) fn disarm(mut self) {
         self.done = true;
     }
 }

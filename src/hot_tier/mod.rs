@@ -53,11 +53,12 @@
 //! # Identities
 //!
 //! A segment's identity is its slot and the epoch it was (re)started at ([`SegmentIdentity`]).
-//! Epochs grow by one per (re)start and are never reused: at open they continue above the
-//! newest segment on disk, and the engine raises them above the floor saved in the snapshot it
-//! trusts ([`HotTier::raise_epoch_floor`]), which covers segments deleted since (tier off,
-//! other sizes, damage). So an identity saved in a snapshot names one incarnation of a segment
-//! for good. Epochs at or above [`MAX_EPOCH`] are refused, so they never wrap.
+//! Epochs grow by one per (re)start: at open they continue above the newest segment on disk,
+//! and the engine raises them above the floor saved in the snapshot it trusts
+//! ([`HotTier::raise_epoch_floor`]), which covers segments deleted since (tier off, other
+//! sizes, damage). So no epoch a trusted snapshot saved is ever taken again, and an identity
+//! saved in a snapshot names one incarnation of a segment for good. (Without a trusted
+//! snapshot an epoch of a deleted segment may come back; no location can name it then.) Epochs at or above [`MAX_EPOCH`] are refused, so they never wrap.
 //!
 //! # Concurrency
 //!

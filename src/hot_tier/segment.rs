@@ -157,7 +157,11 @@ impl Segment {
         // As at `create`: a sparse file (restored from a backup, copied by a tool that punches
         // holes) would otherwise fault its holes in on a later append and, on a full disk,
         // kill the process with SIGBUS instead of failing here with an error.
-        reserve_blocks(&file, size).map_err(|e| Error::io(path, e))?;
+        if let Err(e) = reserve_blocks(&file, size) {
+            // The tier is a cache: a file whose blocks cannot be reserved (a full disk, a
+            // filesystem without fallocate) is discarded, the database still opens.
+            return Ok(Err(format!("cannot reserve its blocks: {e}")));
+        }
         let seg = Self::map(file, path.to_path_buf(), index, size)?;
         let header = seg.bytes(0, SEGMENT_HEADER_BYTES);
         if &header[..8] != MAGIC {
@@ -360,6 +364,12 @@ impl Segment {
         let generation = self.generation();
         let loc = Location::hot(self.index, generation, start, value.len())?;
         let crc = record_crc(generation, key, value);
+        // Pairs with a reader's Acquire fence, like `reset`'s: the appender may be another
+        // thread than the one that recycled the segment (they take turns on the engine's writer
+        // mutex), and this fence, after that mutex was taken, is what makes the recycle's
+        // generation and the tier's recycle count visible to a reader that copies any word
+        // stored below. (A compiler barrier only on x86-64.)
+        fence(Ordering::Release);
         self.word(start).store(key, Ordering::Relaxed);
         self.word(start + 8)
             .store(value.len() as u64 | u64::from(crc) << 32, Ordering::Relaxed);
