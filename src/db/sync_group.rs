@@ -103,6 +103,13 @@ impl SyncGroup {
         Active(&self.active)
     }
 
+    /// The error writers get once the database is poisoned.
+    fn poisoned_error(&self) -> Error {
+        Error::Poisoned {
+            path: self.path.clone(),
+        }
+    }
+
     /// Commits `batch` to `rocks`, possibly in one RocksDB write with other writers' batches.
     /// Returns once the write is durable (or failed).
     /// `poisoned` is the database's poison flag: a leader that unwinds sets it before it hands
@@ -152,20 +159,14 @@ impl SyncGroup {
         // A writer that queued before an earlier leader unwound leads next: the handle is
         // poisoned by then, and nothing more reaches RocksDB through it.
         let result = if poisoned.load(Ordering::Acquire) {
-            Err(Error::Poisoned {
-                path: self.path.clone(),
-            })
+            Err(self.poisoned_error())
         } else {
             rocks.write_ops(group.iter().flat_map(|r| r.batch.ops()))
         };
         let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         leader.finish(result, nanos);
         let outcome = mine.outcome.lock().take();
-        outcome.unwrap_or_else(|| {
-            Err(Error::Poisoned {
-                path: self.path.clone(),
-            })
-        })
+        outcome.unwrap_or_else(|| Err(self.poisoned_error()))
     }
 }
 
@@ -224,9 +225,7 @@ impl Drop for Leader<'_> {
         self.poisoned.store(true, Ordering::Release);
         let mut state = self.sync.state.lock();
         for r in self.group {
-            *r.outcome.lock() = Some(Err(Error::Poisoned {
-                path: self.sync.path.clone(),
-            }));
+            *r.outcome.lock() = Some(Err(self.sync.poisoned_error()));
         }
         state.last_group = 0;
         state.leading = false;

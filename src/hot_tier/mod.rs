@@ -449,15 +449,10 @@ impl HotTier {
         let found = loc
             .as_hot()
             .and_then(|hot| Some((hot, self.slots.get(hot.segment as usize)?.get()?)))
-            .is_some_and(|(hot, seg)| {
-                // `Segment::read_into` ends with an Acquire fence: a recycle whose stores it
-                // copied has its bump visible here.
-                seg.read_into(hot, key, out)
-                    && (self.recycles.load(Ordering::Relaxed) == mark.0 || {
-                        out.clear();
-                        false
-                    })
-            });
+            .is_some_and(|(hot, seg)| seg.read_into(hot, key, out))
+            // `Segment::read_into` ends with an Acquire fence: a recycle whose stores it copied
+            // has its bump visible here. A refused copy is cleared below.
+            && self.recycles.load(Ordering::Relaxed) == mark.0;
         if found {
             self.hits.inc();
         } else {
