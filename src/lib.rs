@@ -79,6 +79,7 @@
 //! | `location`, `error`, `stats` | the packed Location, the one `Error`, counters and `Stats` | nothing |
 //! | `write_batch` | [`WriteBatch`] | `error` |
 //! | [`alex`] | the learned index; knows nothing of storage | `machine` |
+//! | `trie` | the byte-key index: a trie of ALEX layers over 8-byte key slices | `alex` |
 //! | `cache` | the value cache (its own `CacheConfig`) | `machine`, `stats` |
 //! | `hot_tier` | the memory-mapped segments (its own `HotTierConfig`) | `error`, `location`, `machine`, `stats` |
 //! | `options` | [`Options`], validation (once), the tiers' configs built from it | `cache`, `error`, `hot_tier`, `location` |
@@ -112,6 +113,7 @@ mod machine;
 mod options;
 mod rocks;
 mod stats;
+pub mod trie;
 mod write_batch;
 
 pub use db::{Db, RangeIter, ReadProfile};

@@ -19,6 +19,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("stats", &[]),
     ("write_batch", &["error"]),
     ("alex", &["machine"]),
+    ("trie", &["alex"]),
     ("cache", &["machine", "stats"]),
     ("hot_tier", &["error", "location", "machine", "stats"]),
     ("options", &["cache", "error", "hot_tier", "location"]),

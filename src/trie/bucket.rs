@@ -1,0 +1,336 @@
+//! A bucket: the keys of one layer that share a slice, packed in one heap allocation that the
+//! layer's slot points to.
+//!
+//! A layer's ALEX maps a slice (8 key bytes as a big-endian `u64`) to a **word**. A word below
+//! [`TAG`] is a *direct* payload: exactly one key has this slice and it ends at the slice's end
+//! (every `u64` key in the root layer). A word at or above [`TAG`] holds the address of a bucket:
+//!
+//! ```text
+//!  0..4  allocation size in bytes (u32, little-endian)
+//!  4..6  entry count (u16)
+//!  6     1 when a child layer follows, else 0
+//!  7     unused
+//!  8..16 the child layer (`*mut Layer`), only when byte 6 is 1
+//!  then  entries, in key order: code (u16), rest bytes, payload word (u64), unaligned
+//! ```
+//!
+//! An entry's code is the key's length within the slice when it ends inside it (0..=7: a
+//! *short* key, no rest bytes), or 8 + the number of key bytes after the slice (a *long* key,
+//! those bytes follow as its rest). Entries sort by (short before long, then length for short
+//! keys, then rest bytes), which is the keys' byte order. When a bucket has a child layer, every
+//! long key of the slice lives in the child (keyed by its rest) and the entries are short only.
+//!
+//! Mutation decodes a bucket into a [`BucketData`] (taking ownership of its child), changes it
+//! and encodes a new allocation: buckets are small (at most [`MAX_LONG_ENTRIES`] long entries
+//! before their long keys move to a child layer), so the copy is cheap and the format stays
+//! simple.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::ptr::NonNull;
+
+use super::Layer;
+
+/// Words at or above this value name buckets; payload words must stay below it. In a
+/// `Location` this is a Hot word of segment 1023, which the hot tier never uses.
+pub const TAG: u64 = 0xFFC0_0000_0000_0000;
+
+/// A bucket holds at most this many long entries; one more moves them to a child layer.
+pub(super) const MAX_LONG_ENTRIES: usize = 16;
+/// A bucket's long entries hold at most this many bytes (codes, rests and words) while there are
+/// two or more of them; more move them to a child layer.
+pub(super) const MAX_LONG_BYTES: usize = 1024;
+
+const HEADER: usize = 8;
+const CHILD: usize = 8;
+const ALIGN: usize = 8;
+
+/// Whether a word names a bucket (else it is a direct payload).
+#[inline(always)]
+pub(super) fn is_bucket(word: u64) -> bool {
+    word >= TAG
+}
+
+/// Where a key ends relative to the slice it sorts under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Tail {
+    /// The key ends inside the slice, after this many of its bytes (0..=7).
+    Short(u8),
+    /// The key goes on past the slice with these bytes.
+    Long(Vec<u8>),
+}
+
+impl Tail {
+    /// The tail of `key` under the slice starting at `at`.
+    pub(super) fn of(key: &[u8], at: usize) -> Tail {
+        let rem = key.len() - at;
+        if rem < 8 {
+            Tail::Short(rem as u8)
+        } else {
+            Tail::Long(key[at + 8..].to_vec())
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            Tail::Short(_) => 2 + 8,
+            Tail::Long(rest) => 2 + rest.len() + 8,
+        }
+    }
+}
+
+/// A bucket taken apart for mutation.
+pub(super) struct BucketData {
+    /// Entries in key order (see the module docs); with a child, short ones only.
+    pub entries: Vec<(Tail, u64)>,
+    /// The layer holding every long key of the slice, if they outgrew the bucket.
+    pub child: Option<Box<Layer>>,
+}
+
+impl BucketData {
+    /// Whether the long entries are too many (or too large) to stay packed.
+    pub(super) fn too_many_long(&self) -> bool {
+        let mut count = 0;
+        let mut bytes = 0;
+        for (tail, _) in &self.entries {
+            if let Tail::Long(_) = tail {
+                count += 1;
+                bytes += tail.encoded_len();
+            }
+        }
+        count > MAX_LONG_ENTRIES || (count > 1 && bytes > MAX_LONG_BYTES)
+    }
+
+    /// Packs the bucket into a new allocation and returns its word.
+    pub(super) fn encode(self) -> u64 {
+        let child_bytes = if self.child.is_some() { CHILD } else { 0 };
+        let size = HEADER
+            + child_bytes
+            + self
+                .entries
+                .iter()
+                .map(|(t, _)| t.encoded_len())
+                .sum::<usize>();
+        let count = u16::try_from(self.entries.len()).expect("a bucket holds few entries");
+        let size32 = u32::try_from(size).expect("a bucket is small");
+        let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
+        // SAFETY: `size` is at least HEADER, so the layout is not zero-sized.
+        let ptr = unsafe { alloc(layout) };
+        let Some(ptr) = NonNull::new(ptr) else {
+            handle_alloc_error(layout)
+        };
+        let address = ptr.as_ptr() as u64;
+        // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
+        // the allocator never does); a word keeps 54 bits of address.
+        assert!(address & TAG == 0, "bucket address {address:#x} above 2^54");
+        let mut bytes = Vec::with_capacity(size);
+        bytes.extend_from_slice(&size32.to_le_bytes());
+        bytes.extend_from_slice(&count.to_le_bytes());
+        bytes.push(u8::from(self.child.is_some()));
+        bytes.push(0);
+        if let Some(child) = self.child {
+            bytes.extend_from_slice(&(Box::into_raw(child) as u64).to_le_bytes());
+        }
+        for (tail, word) in &self.entries {
+            match tail {
+                Tail::Short(n) => bytes.extend_from_slice(&u16::from(*n).to_le_bytes()),
+                Tail::Long(rest) => {
+                    let code = u16::try_from(8 + rest.len()).expect("keys are at most 1 KiB");
+                    bytes.extend_from_slice(&code.to_le_bytes());
+                    bytes.extend_from_slice(rest);
+                }
+            }
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        debug_assert_eq!(bytes.len(), size);
+        // SAFETY: the allocation is `size` bytes and `bytes` holds exactly `size` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.as_ptr(), size) };
+        TAG | address
+    }
+
+    /// Takes the bucket named by `word` apart, freeing its allocation; the child layer (if any)
+    /// moves into the result.
+    ///
+    /// # Safety
+    /// `word` names a live bucket (made by [`BucketData::encode`] and not yet taken or freed),
+    /// and no reference from [`BucketRef`] to it is used afterwards.
+    pub(super) unsafe fn take(word: u64) -> BucketData {
+        // SAFETY: the caller guarantees the bucket is live.
+        let view = unsafe { BucketRef::from_word(word) };
+        let entries = view
+            .entries()
+            .map(|e| {
+                let tail = match e.code {
+                    n @ 0..=7 => Tail::Short(n as u8),
+                    _ => Tail::Long(e.rest.to_vec()),
+                };
+                (tail, e.word)
+            })
+            .collect();
+        let child = view.child_ptr().map(|p| {
+            // SAFETY: the pointer came from `Box::into_raw` in `encode` and the bucket owns it;
+            // the bucket is freed below, so ownership moves to this Box exactly once.
+            unsafe { Box::from_raw(p) }
+        });
+        // SAFETY: the caller guarantees the bucket is live; nothing refers to it after this.
+        unsafe { free_allocation(word) };
+        BucketData { entries, child }
+    }
+}
+
+/// Frees a bucket and its child layer.
+///
+/// # Safety
+/// As [`BucketData::take`].
+pub(super) unsafe fn free(word: u64) {
+    // SAFETY: forwarded from the caller; dropping the data drops the child.
+    drop(unsafe { BucketData::take(word) });
+}
+
+/// # Safety
+/// `word` names a live bucket, not used afterwards.
+unsafe fn free_allocation(word: u64) {
+    let ptr = (word & !TAG) as *mut u8;
+    // SAFETY: the header's first 4 bytes hold the allocation size written by `encode`.
+    let size = unsafe { u32::from_le_bytes(*(ptr as *const [u8; 4])) } as usize;
+    let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
+    // SAFETY: allocated in `encode` with this layout.
+    unsafe { dealloc(ptr, layout) };
+}
+
+/// One entry of a bucket, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entry<'a> {
+    /// Length within the slice (0..=7) for a short key, 8 + rest length for a long one.
+    pub code: usize,
+    /// The key bytes after the slice (empty for short keys).
+    pub rest: &'a [u8],
+    /// The payload word.
+    pub word: u64,
+}
+
+/// A read-only view of a bucket.
+#[derive(Clone, Copy)]
+pub(super) struct BucketRef<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> BucketRef<'a> {
+    /// The bucket named by `word`.
+    ///
+    /// # Safety
+    /// `word` names a live bucket that stays live and unchanged for `'a` (the layer holding it
+    /// is borrowed for `'a`).
+    #[inline(always)]
+    pub(super) unsafe fn from_word(word: u64) -> Self {
+        let ptr = (word & !TAG) as *const u8;
+        // SAFETY: a live bucket starts with its size, and is that many initialised bytes.
+        unsafe {
+            let size = u32::from_le_bytes(*(ptr as *const [u8; 4])) as usize;
+            BucketRef {
+                bytes: std::slice::from_raw_parts(ptr, size),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn has_child(&self) -> bool {
+        self.bytes[6] != 0
+    }
+
+    fn child_ptr(&self) -> Option<*mut Layer> {
+        self.has_child().then(|| {
+            let raw = u64::from_le_bytes(self.bytes[HEADER..HEADER + CHILD].try_into().unwrap());
+            raw as *mut Layer
+        })
+    }
+
+    /// The child layer holding this slice's long keys, if they outgrew the bucket.
+    #[inline]
+    pub(super) fn child(&self) -> Option<&'a Layer> {
+        // SAFETY: the child is owned by the bucket, which is live for 'a.
+        self.child_ptr().map(|p| unsafe { &*p })
+    }
+
+    /// The child layer, mutably.
+    ///
+    /// # Safety
+    /// The caller holds the layer owning this bucket mutably for `'a`, and makes no other
+    /// reference to the child meanwhile.
+    pub(super) unsafe fn child_mut(&self) -> Option<&'a mut Layer> {
+        // SAFETY: the caller's exclusive borrow of the owning layer covers the child.
+        self.child_ptr().map(|p| unsafe { &mut *p })
+    }
+
+    /// The number of entries (not counting the child's keys).
+    pub(super) fn len(&self) -> usize {
+        u16::from_le_bytes([self.bytes[4], self.bytes[5]]) as usize
+    }
+
+    /// The entries in key order.
+    #[inline]
+    pub(super) fn entries(&self) -> Entries<'a> {
+        let start = HEADER + if self.has_child() { CHILD } else { 0 };
+        Entries {
+            bytes: &self.bytes[start..],
+        }
+    }
+
+    /// The payload of the short key of `len` bytes within the slice.
+    #[inline]
+    pub(super) fn find_short(&self, len: usize) -> Option<u64> {
+        for e in self.entries() {
+            if e.code == len {
+                return Some(e.word);
+            }
+            if e.code > len {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The payload of the long key whose bytes after the slice are `rest` (only meaningful
+    /// without a child).
+    #[inline]
+    pub(super) fn find_long(&self, rest: &[u8]) -> Option<u64> {
+        for e in self.entries() {
+            if e.code < 8 {
+                continue;
+            }
+            match e.rest.cmp(rest) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(e.word),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+
+    /// Bytes of the allocation.
+    pub(super) fn allocated_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// The entries of a bucket, in key order.
+pub(super) struct Entries<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Entry<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.bytes.is_empty() {
+            return None;
+        }
+        let code = u16::from_le_bytes([self.bytes[0], self.bytes[1]]) as usize;
+        let rest_len = code.saturating_sub(8);
+        let rest = &self.bytes[2..2 + rest_len];
+        let word_at = 2 + rest_len;
+        let word = u64::from_le_bytes(self.bytes[word_at..word_at + 8].try_into().unwrap());
+        self.bytes = &self.bytes[word_at + 8..];
+        Some(Entry { code, rest, word })
+    }
+}

@@ -1,0 +1,575 @@
+//! An ordered map from byte-string keys to payload words, found by ALEX learned indexes: a trie
+//! of **layers**, each an [`Alex`] over 8-byte slices of the key.
+//!
+//! # Layout
+//!
+//! A layer starts at some byte depth of the key (the root at 0). It first skips a **prefix**
+//! that all its keys share (stored once in the layer), then reads the next 8 bytes of the key,
+//! padded with zero bytes when the key ends sooner, as a big-endian `u64`: the **slice**. Its
+//! ALEX maps each slice to a word:
+//!
+//! * a **direct** word, when exactly one key has that slice and the key ends at the slice's end
+//!   — every key of a database of `u64` keys (8 bytes each), so those lookups cost one ALEX
+//!   lookup and a compare, as in [`Alex`] alone;
+//! * a **bucket** (see `bucket.rs`) holding the keys of that slice: those that end inside it
+//!   (shorter keys, e.g. `"ab"` and `"ab\0"` share the padded slice), and those that go on,
+//!   packed with their remaining bytes, or — when more than a few go on — a **child layer** that
+//!   indexes their remaining bytes the same way.
+//!
+//! Ordering by (slice, short keys by length, long keys by their remaining bytes) is the keys'
+//! byte order (`memcmp`, a key before its extensions), so an in-order walk of the layers yields
+//! the keys sorted.
+//!
+//! A layer's prefix is chosen when it is built (bulk load, a bucket's long keys moving to a
+//! child layer, or a rebuild): the bytes all its keys share, but never so many that a key of
+//! minimum length would end inside the first slice (so 8-byte keys stay direct). An insert whose
+//! key leaves the prefix rebuilds that layer with a shorter one; an insert that doubles a layer
+//! whose keys have come to share a longer prefix rebuilds it with the longer one (the common
+//! prefix of all keys is that of the first and last, so the check is cheap).
+//!
+//! The trie is single-writer: mutation takes `&mut self`, lookups `&self` (the engine keeps it
+//! under its index lock).
+//!
+//! ```
+//! use alexkv::trie::Trie;
+//! let mut t = Trie::new();
+//! t.insert(b"user:1", 1).unwrap();
+//! t.insert(b"user:10", 10).unwrap();
+//! t.insert(b"", 0).unwrap();
+//! assert_eq!(t.get(b"user:10"), Some(10));
+//! assert_eq!(t.get(b"user:2"), None);
+//! let mut keys = Vec::new();
+//! t.scan_from(std::ops::Bound::Unbounded, |k, _| { keys.push(k.to_vec()); true });
+//! assert_eq!(keys, vec![b"".to_vec(), b"user:1".to_vec(), b"user:10".to_vec()]);
+//! ```
+
+mod bucket;
+mod build;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use crate::alex::Alex;
+use bucket::{is_bucket, BucketData, BucketRef, Tail};
+
+pub use bucket::TAG as RESERVED_WORDS;
+
+/// The longest key, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Why a key or payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrieError {
+    /// The key is longer than [`MAX_KEY_LEN`].
+    KeyTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// The payload word is at or above [`RESERVED_WORDS`].
+    ReservedWord(u64),
+}
+
+impl std::fmt::Display for TrieError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrieError::KeyTooLong { len } => {
+                write!(f, "key of {len} bytes is longer than {MAX_KEY_LEN}")
+            }
+            TrieError::ReservedWord(w) => write!(f, "payload word {w:#x} is reserved"),
+        }
+    }
+}
+
+impl std::error::Error for TrieError {}
+
+/// One layer: a prefix and an ALEX from slices to words (module docs).
+pub(crate) struct Layer {
+    prefix: Box<[u8]>,
+    index: Alex<u64>,
+    /// Keys in this layer and below.
+    len: usize,
+    /// The layer is checked for a longer shared prefix when `len` reaches this.
+    recheck_at: usize,
+}
+
+impl Drop for Layer {
+    fn drop(&mut self) {
+        for (_, word) in self.index.iter() {
+            if is_bucket(word) {
+                // SAFETY: the layer owns its buckets; each word is freed once, here, and the
+                // index is dropped right after.
+                unsafe { bucket::free(word) };
+            }
+        }
+    }
+}
+
+/// The 8 bytes of `key` from `at`, zero-padded, as a big-endian `u64`.
+#[inline(always)]
+pub(crate) fn slice(key: &[u8], at: usize) -> u64 {
+    match key.get(at..at + 8) {
+        Some(b) => u64::from_be_bytes(b.try_into().unwrap()),
+        None => {
+            let mut buf = [0u8; 8];
+            let rest = &key[at.min(key.len())..];
+            buf[..rest.len()].copy_from_slice(rest);
+            u64::from_be_bytes(buf)
+        }
+    }
+}
+
+/// Layer statistics, summed over all layers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrieStats {
+    /// Number of layers (1 = the root alone).
+    pub layers: usize,
+    /// Deepest layer (1 = the root).
+    pub depth: usize,
+    /// Slots whose word is direct.
+    pub direct: usize,
+    /// Buckets.
+    pub buckets: usize,
+    /// Bytes of bucket allocations.
+    pub bucket_bytes: usize,
+    /// Bytes of the layers' ALEX indexes (models and data nodes, mapped arrays included).
+    pub alex_bytes: usize,
+    /// Bytes of layer headers and prefixes.
+    pub layer_bytes: usize,
+    /// Length of the root layer's prefix.
+    pub root_prefix: usize,
+}
+
+impl TrieStats {
+    /// Every byte the trie holds.
+    pub fn total_bytes(&self) -> usize {
+        self.bucket_bytes + self.alex_bytes + self.layer_bytes
+    }
+}
+
+/// An ordered map from byte keys (up to [`MAX_KEY_LEN`] bytes, byte order) to `u64` words below
+/// [`RESERVED_WORDS`]. See the module docs.
+pub struct Trie {
+    root: Layer,
+}
+
+impl Default for Trie {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Trie {
+    /// An empty trie.
+    pub fn new() -> Self {
+        Trie {
+            root: Layer::empty(),
+        }
+    }
+
+    /// Number of keys.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.root.len
+    }
+
+    /// Whether the trie holds no key.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.root.len == 0
+    }
+
+    /// The payload of `key`.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<u64> {
+        let mut layer = &self.root;
+        let mut at = 0;
+        loop {
+            let p = &layer.prefix;
+            if !p.is_empty() {
+                if key.get(at..at + p.len())? != &p[..] {
+                    return None;
+                }
+                at += p.len();
+            }
+            let word = layer.index.get(slice(key, at))?;
+            let rem = key.len().wrapping_sub(at);
+            if !is_bucket(word) {
+                return (rem == 8).then_some(word);
+            }
+            // SAFETY: the word came from `layer`, borrowed from `self` for this call.
+            let bucket = unsafe { BucketRef::from_word(word) };
+            if rem < 8 {
+                return bucket.find_short(rem);
+            }
+            match bucket.child() {
+                Some(child) => {
+                    layer = child;
+                    at += 8;
+                }
+                None => return bucket.find_long(&key[at + 8..]),
+            }
+        }
+    }
+
+    /// Whether `key` is present.
+    #[inline]
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts `key` with `word`, returning the previous word when the key was present.
+    pub fn insert(&mut self, key: &[u8], word: u64) -> Result<Option<u64>, TrieError> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(TrieError::KeyTooLong { len: key.len() });
+        }
+        if is_bucket(word) {
+            return Err(TrieError::ReservedWord(word));
+        }
+        Ok(self.root.insert(key, 0, word))
+    }
+
+    /// Removes `key`, returning its word.
+    pub fn remove(&mut self, key: &[u8]) -> Option<u64> {
+        if key.len() > MAX_KEY_LEN {
+            return None;
+        }
+        self.root.remove(key, 0)
+    }
+
+    /// Builds a trie from keys in strictly increasing byte order and their words.
+    pub fn bulk_load<K: AsRef<[u8]>>(keys: &[K], words: &[u64]) -> Result<Self, TrieError> {
+        assert_eq!(keys.len(), words.len(), "one word per key");
+        let mut entries = Vec::with_capacity(keys.len());
+        for (k, &w) in keys.iter().zip(words) {
+            let k = k.as_ref();
+            if k.len() > MAX_KEY_LEN {
+                return Err(TrieError::KeyTooLong { len: k.len() });
+            }
+            if is_bucket(w) {
+                return Err(TrieError::ReservedWord(w));
+            }
+            entries.push((k, w));
+        }
+        assert!(
+            entries.windows(2).all(|w| w[0].0 < w[1].0),
+            "bulk_load needs strictly increasing keys"
+        );
+        Ok(Trie {
+            root: build::layer(&entries),
+        })
+    }
+
+    /// Layer statistics and every byte held.
+    pub fn stats(&self) -> TrieStats {
+        let mut s = TrieStats {
+            root_prefix: self.root.prefix.len(),
+            ..TrieStats::default()
+        };
+        self.root.add_stats(1, &mut s);
+        s
+    }
+
+    /// Checks the structure: every layer's prefix is shared by its keys, counts agree, buckets
+    /// are normalised (no bucket that could be a direct word, no empty bucket, packed long
+    /// entries within bounds). For tests.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.root.check(0).map(|_| ())
+    }
+}
+
+impl Layer {
+    fn empty() -> Layer {
+        Layer {
+            prefix: Box::default(),
+            index: Alex::new(),
+            len: 0,
+            recheck_at: 2,
+        }
+    }
+
+    /// Inserts `key` (whose bytes before `at` lead to this layer).
+    fn insert(&mut self, key: &[u8], at: usize, word: u64) -> Option<u64> {
+        let p = self.prefix.len();
+        if key.get(at..at + p) != Some(&self.prefix[..]) {
+            // The key leaves the prefix: it is new, and the layer is rebuilt with a shorter one.
+            let mut entries = Vec::with_capacity(self.len + 1);
+            self.collect(&mut Vec::new(), &mut entries);
+            let new = key[at..].to_vec();
+            let pos = entries.partition_point(|(k, _)| *k < new);
+            entries.insert(pos, (new, word));
+            *self = build::layer_owned(&entries);
+            return None;
+        }
+        let d = at + p;
+        let s = slice(key, d);
+        let rem = key.len() - d;
+        let old = match self.index.get(s) {
+            None => {
+                let w = if rem == 8 {
+                    word
+                } else {
+                    BucketData {
+                        entries: vec![(Tail::of(key, d), word)],
+                        child: None,
+                    }
+                    .encode()
+                };
+                self.index.insert(s, w);
+                None
+            }
+            Some(w) if !is_bucket(w) => {
+                if rem == 8 {
+                    self.index.insert(s, word);
+                    return Some(w);
+                }
+                let mut entries = vec![(Tail::Long(Vec::new()), w), (Tail::of(key, d), word)];
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let nw = BucketData {
+                    entries,
+                    child: None,
+                }
+                .encode();
+                self.index.insert(s, nw);
+                None
+            }
+            Some(w) => {
+                // SAFETY: `w` is a live bucket of this layer, held mutably.
+                let view = unsafe { BucketRef::from_word(w) };
+                if rem >= 8 {
+                    // SAFETY: `self` is borrowed mutably; the view is not used after this.
+                    if let Some(child) = unsafe { view.child_mut() } {
+                        let old = child.insert(key, d + 8, word);
+                        if old.is_none() {
+                            self.note_inserted();
+                        }
+                        return old;
+                    }
+                }
+                // SAFETY: `w` is live and no view of it is used after this.
+                let mut data = unsafe { BucketData::take(w) };
+                let tail = Tail::of(key, d);
+                let old = match data.entries.binary_search_by(|(t, _)| t.cmp(&tail)) {
+                    Ok(i) => Some(std::mem::replace(&mut data.entries[i].1, word)),
+                    Err(i) => {
+                        data.entries.insert(i, (tail, word));
+                        None
+                    }
+                };
+                if data.child.is_none() && data.too_many_long() {
+                    build::move_long_to_child(&mut data);
+                }
+                self.index.insert(s, data.encode());
+                old
+            }
+        };
+        if old.is_none() {
+            self.note_inserted();
+        }
+        old
+    }
+
+    /// Counts a new key, and rebuilds the layer when its keys have come to share a longer
+    /// prefix than it skips (checked each time the layer doubles).
+    fn note_inserted(&mut self) {
+        self.len += 1;
+        if self.len >= self.recheck_at {
+            self.recheck_at = self.len.saturating_mul(2);
+            if build::shared_now(self) > self.prefix.len() {
+                let mut entries = Vec::with_capacity(self.len);
+                self.collect(&mut Vec::new(), &mut entries);
+                if build::prefix_len(&entries) > self.prefix.len() {
+                    let recheck_at = self.recheck_at;
+                    *self = build::layer_owned(&entries);
+                    self.recheck_at = recheck_at;
+                }
+            }
+        }
+    }
+
+    /// Removes `key` (whose bytes before `at` lead to this layer).
+    fn remove(&mut self, key: &[u8], at: usize) -> Option<u64> {
+        let p = self.prefix.len();
+        if key.get(at..at + p) != Some(&self.prefix[..]) {
+            return None;
+        }
+        let d = at + p;
+        let s = slice(key, d);
+        let rem = key.len() - d;
+        let w = self.index.get(s)?;
+        if !is_bucket(w) {
+            if rem != 8 {
+                return None;
+            }
+            self.index.remove(s);
+            self.len -= 1;
+            return Some(w);
+        }
+        // SAFETY: `w` is a live bucket of this layer, held mutably.
+        let view = unsafe { BucketRef::from_word(w) };
+        let removed;
+        if rem >= 8 {
+            // SAFETY: `self` is borrowed mutably; the view is not used after this block.
+            match unsafe { view.child_mut() } {
+                Some(child) => {
+                    removed = child.remove(key, d + 8)?;
+                    if child.len > MAX_FOLD {
+                        self.len -= 1;
+                        return Some(removed);
+                    }
+                }
+                None => {
+                    view.find_long(&key[d + 8..])?;
+                    removed = 0; // replaced below
+                }
+            }
+        } else {
+            view.find_short(rem)?;
+            removed = 0;
+        }
+        // SAFETY: `w` is live and no view of it is used after this.
+        let mut data = unsafe { BucketData::take(w) };
+        let mut removed = removed;
+        if rem < 8 || data.child.is_none() {
+            let tail = Tail::of(key, d);
+            let i = data
+                .entries
+                .binary_search_by(|(t, _)| t.cmp(&tail))
+                .expect("the entry was found above");
+            removed = data.entries.remove(i).1;
+        }
+        build::fold_child(&mut data);
+        self.len -= 1;
+        match (data.entries.as_slice(), &data.child) {
+            ([], None) => {
+                self.index.remove(s);
+            }
+            ([(Tail::Long(rest), only)], None) if rest.is_empty() => {
+                self.index.insert(s, *only);
+            }
+            _ => {
+                self.index.insert(s, data.encode());
+            }
+        }
+        Some(removed)
+    }
+
+    /// Appends every key of the layer (relative to its start, after `path`) and word, in order.
+    fn collect(&self, path: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, u64)>) {
+        let base = path.len();
+        path.extend_from_slice(&self.prefix);
+        let d = path.len();
+        for (s, w) in self.index.iter() {
+            let sb = s.to_be_bytes();
+            if !is_bucket(w) {
+                path.extend_from_slice(&sb);
+                out.push((path.clone(), w));
+                path.truncate(d);
+                continue;
+            }
+            // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
+            let bucket = unsafe { BucketRef::from_word(w) };
+            for e in bucket.entries() {
+                if e.code < 8 {
+                    path.extend_from_slice(&sb[..e.code]);
+                } else {
+                    path.extend_from_slice(&sb);
+                    path.extend_from_slice(e.rest);
+                }
+                out.push((path.clone(), e.word));
+                path.truncate(d);
+            }
+            if let Some(child) = bucket.child() {
+                path.extend_from_slice(&sb);
+                child.collect(path, out);
+                path.truncate(d);
+            }
+        }
+        path.truncate(base);
+    }
+
+    fn add_stats(&self, depth: usize, s: &mut TrieStats) {
+        s.layers += 1;
+        s.depth = s.depth.max(depth);
+        s.alex_bytes += self.index.model_bytes() + self.index.data_bytes();
+        s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.len();
+        for (_, w) in self.index.iter() {
+            if !is_bucket(w) {
+                s.direct += 1;
+                continue;
+            }
+            // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
+            let bucket = unsafe { BucketRef::from_word(w) };
+            s.buckets += 1;
+            s.bucket_bytes += bucket.allocated_bytes();
+            if let Some(child) = bucket.child() {
+                child.add_stats(depth + 1, s);
+            }
+        }
+    }
+
+    /// Checks the layer (module docs of [`Trie::check_invariants`]); returns its key count.
+    fn check(&self, at: usize) -> Result<usize, String> {
+        let d = at + self.prefix.len();
+        let mut count = 0;
+        let mut keys = Vec::new();
+        self.collect(&mut Vec::new(), &mut keys);
+        if !keys.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Err(format!("layer at {at}: keys out of order"));
+        }
+        for (s, w) in self.index.iter() {
+            if !is_bucket(w) {
+                count += 1;
+                continue;
+            }
+            // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
+            let bucket = unsafe { BucketRef::from_word(w) };
+            let entries: Vec<_> = bucket.entries().collect();
+            if entries.len() != bucket.len() {
+                return Err(format!("layer at {at}, slice {s:#x}: entry count"));
+            }
+            count += entries.len();
+            match bucket.child() {
+                Some(child) => {
+                    if entries.iter().any(|e| e.code >= 8) {
+                        return Err(format!("slice {s:#x}: long entries beside a child"));
+                    }
+                    let n = child.check(d + 8)?;
+                    if n != child.len {
+                        return Err(format!("slice {s:#x}: child counts {} of {n}", child.len));
+                    }
+                    if n <= MAX_FOLD {
+                        let mut keys = Vec::new();
+                        child.collect(&mut Vec::new(), &mut keys);
+                        let data = BucketData {
+                            entries: keys.into_iter().map(|(r, w)| (Tail::Long(r), w)).collect(),
+                            child: None,
+                        };
+                        if !data.too_many_long() {
+                            return Err(format!("slice {s:#x}: child of {n} keys not folded"));
+                        }
+                    }
+                    count += n;
+                }
+                None => {
+                    if entries.is_empty() {
+                        return Err(format!("slice {s:#x}: empty bucket"));
+                    }
+                    if entries.len() == 1 && entries[0].code == 8 {
+                        return Err(format!("slice {s:#x}: bucket of one direct key"));
+                    }
+                    let long = entries.iter().filter(|e| e.code >= 8).count();
+                    if long > bucket::MAX_LONG_ENTRIES {
+                        return Err(format!("slice {s:#x}: {long} long entries packed"));
+                    }
+                }
+            }
+        }
+        if count != self.len {
+            return Err(format!("layer at {at}: len {} but {count} keys", self.len));
+        }
+        Ok(count)
+    }
+}
+
+/// A child layer left with this many keys or fewer goes back into its bucket.
+const MAX_FOLD: usize = bucket::MAX_LONG_ENTRIES / 2;

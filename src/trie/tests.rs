@@ -1,0 +1,253 @@
+//! The trie against `BTreeMap<Vec<u8>, u64>`: adversarial key sets, random operations, scans.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use proptest::prelude::*;
+
+use super::{Trie, TrieError, MAX_KEY_LEN, RESERVED_WORDS};
+
+/// Checks every observable answer of `t` against `model`.
+fn agree(t: &Trie, model: &BTreeMap<Vec<u8>, u64>, probes: &[Vec<u8>]) {
+    t.check_invariants().unwrap();
+    assert_eq!(t.len(), model.len());
+    for (k, w) in model {
+        assert_eq!(t.get(k), Some(*w), "key {k:?}");
+    }
+    let mut all = Vec::new();
+    t.scan_from(Bound::Unbounded, |k, w| {
+        all.push((k.to_vec(), w));
+        true
+    });
+    let expect: Vec<_> = model.iter().map(|(k, w)| (k.clone(), *w)).collect();
+    assert_eq!(all, expect);
+    assert_eq!(t.first(), model.iter().next().map(|(k, w)| (k.clone(), *w)));
+    assert_eq!(
+        t.last(),
+        model.iter().next_back().map(|(k, w)| (k.clone(), *w))
+    );
+    for p in probes {
+        assert_eq!(t.get(p), model.get(p).copied(), "probe {p:?}");
+        for (bound, range) in [
+            (
+                Bound::Included(p.as_slice()),
+                model.range::<[u8], _>((Bound::Included(p.as_slice()), Bound::Unbounded)),
+            ),
+            (
+                Bound::Excluded(p.as_slice()),
+                model.range::<[u8], _>((Bound::Excluded(p.as_slice()), Bound::Unbounded)),
+            ),
+        ] {
+            let want: Vec<_> = range.take(5).map(|(k, w)| (k.clone(), *w)).collect();
+            let mut got = Vec::new();
+            t.scan_from(bound, |k, w| {
+                got.push((k.to_vec(), w));
+                got.len() < 5
+            });
+            assert_eq!(got, want, "scan from {bound:?}");
+        }
+    }
+}
+
+/// Keys sharing prefixes of every length from 0 to 64, with endings across the 8-byte slice
+/// boundaries: empty key, prefixes of others, zero bytes, 0xFF runs.
+fn adversarial_keys() -> Vec<Vec<u8>> {
+    let mut keys = vec![Vec::new(), vec![0], vec![0, 0], vec![0xFF], vec![0xFF; 9]];
+    let base: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) | 1).collect();
+    for len in 0..=64 {
+        let p = &base[..len];
+        keys.push(p.to_vec());
+        for tail in [
+            &[0u8][..],
+            &[0, 0],
+            &[0xFF],
+            &[0xFF, 0xFF, 0xFF],
+            &[1],
+            &[0, 1],
+            &[7; 8],
+        ] {
+            let mut k = p.to_vec();
+            k.extend_from_slice(tail);
+            keys.push(k);
+        }
+    }
+    for n in 0..=20 {
+        keys.push(vec![0; n]);
+        keys.push(vec![0xFF; n]);
+    }
+    keys.push(vec![b'x'; MAX_KEY_LEN]);
+    let mut long = vec![b'x'; MAX_KEY_LEN - 1];
+    long.push(0);
+    keys.push(long);
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn adversarial_keys_inserted_removed_and_bulk_loaded_agree_with_the_model() {
+    let keys = adversarial_keys();
+    let mut t = Trie::new();
+    let mut model = BTreeMap::new();
+    // Insert in a scrambled order, checking as we go.
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    for (n, &i) in order.iter().enumerate() {
+        assert_eq!(t.insert(&keys[i], i as u64).unwrap(), None);
+        model.insert(keys[i].clone(), i as u64);
+        if n % 37 == 0 {
+            agree(&t, &model, &keys);
+        }
+    }
+    agree(&t, &model, &keys);
+    let s = t.stats();
+    assert!(s.layers >= 3 && s.depth >= 3 && s.buckets > 0, "{s:?}");
+    let words: Vec<u64> = (0..keys.len() as u64).collect();
+    let loaded = Trie::bulk_load(&keys, &words).unwrap();
+    let by_index: BTreeMap<_, _> = keys.iter().cloned().zip(words.iter().copied()).collect();
+    agree(&loaded, &by_index, &keys);
+    for (n, &i) in order.iter().enumerate() {
+        assert_eq!(t.remove(&keys[i]), Some(i as u64));
+        model.remove(&keys[i]);
+        assert_eq!(t.remove(&keys[i]), None);
+        if n % 37 == 0 {
+            agree(&t, &model, &keys);
+        }
+    }
+    agree(&t, &model, &keys);
+}
+
+#[test]
+fn many_keys_per_slice_move_to_child_layers_and_back() {
+    // 200 keys share the slice "tenant00" and go on: a child layer; then most are removed again.
+    let mut t = Trie::new();
+    let mut model = BTreeMap::new();
+    // A short key keeps the root from skipping the shared prefix.
+    let mut keys: Vec<Vec<u8>> = vec![b"t".to_vec()];
+    keys.extend((0..200).map(|i| format!("tenant00/user/{i:05}/name").into_bytes()));
+    for (i, k) in keys.iter().enumerate() {
+        t.insert(k, i as u64).unwrap();
+        model.insert(k.clone(), i as u64);
+    }
+    agree(&t, &model, &keys);
+    let s = t.stats();
+    assert!(s.layers > 1 && s.root_prefix == 0, "{s:?}");
+    for (i, k) in keys.iter().enumerate().skip(4) {
+        assert_eq!(t.remove(k), Some(i as u64));
+        model.remove(k);
+    }
+    agree(&t, &model, &keys);
+}
+
+#[test]
+fn u64_keys_are_direct_words_in_one_layer() {
+    let keys: Vec<[u8; 8]> = (0..10_000u64).map(|i| (i * 7919).to_be_bytes()).collect();
+    let words: Vec<u64> = (0..10_000).collect();
+    let t = Trie::bulk_load(&keys, &words).unwrap();
+    let s = t.stats();
+    assert_eq!(
+        (s.layers, s.buckets, s.direct, s.root_prefix),
+        (1, 0, 10_000, 0)
+    );
+    let mut t2 = Trie::new();
+    for (k, w) in keys.iter().zip(&words) {
+        t2.insert(k, *w).unwrap();
+    }
+    let s2 = t2.stats();
+    assert_eq!((s2.layers, s2.buckets, s2.direct), (1, 0, 10_000));
+    assert_eq!(t2.get(&keys[77]), Some(77));
+}
+
+#[test]
+fn shared_prefixes_are_skipped_once_inserted_keys_share_them() {
+    let mut t = Trie::new();
+    for i in 0..5000u64 {
+        t.insert(
+            format!("user{:019}", i * 3_000_000_007 % 10u64.pow(19)).as_bytes(),
+            i,
+        )
+        .unwrap();
+    }
+    assert!(t.stats().root_prefix >= 4, "{:?}", t.stats());
+    t.check_invariants().unwrap();
+    // A key outside the prefix rebuilds the root with a shorter one.
+    t.insert(b"admin", 9).unwrap();
+    assert_eq!(t.stats().root_prefix, 0);
+    assert_eq!(t.get(b"admin"), Some(9));
+    assert_eq!(t.len(), 5001);
+    t.check_invariants().unwrap();
+}
+
+#[test]
+fn bad_input_is_refused_with_a_typed_error() {
+    let mut t = Trie::new();
+    let long = vec![1u8; MAX_KEY_LEN + 1];
+    assert_eq!(
+        t.insert(&long, 1),
+        Err(TrieError::KeyTooLong {
+            len: MAX_KEY_LEN + 1
+        })
+    );
+    assert_eq!(
+        t.insert(b"k", RESERVED_WORDS),
+        Err(TrieError::ReservedWord(RESERVED_WORDS))
+    );
+    assert!(t.is_empty());
+    assert_eq!(t.get(&long), None);
+    assert_eq!(t.remove(&long), None);
+    assert!(Trie::bulk_load(&[long], &[1]).is_err());
+}
+
+fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+    // Few distinct bytes and lengths across the slice boundaries, so keys collide on slices,
+    // share prefixes and end inside slices.
+    prop_oneof![
+        proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8)], 0..20),
+        proptest::collection::vec(prop_oneof![Just(b'a'), Just(0u8)], 6..11),
+        (0usize..30, proptest::collection::vec(any::<u8>(), 0..4)).prop_map(|(n, tail)| {
+            let mut k = b"shared/prefix/of/thirty/bytes/"[..n].to_vec();
+            k.extend(tail);
+            k
+        }),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(Vec<u8>, u64),
+    Remove(Vec<u8>),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn random_operations_agree_with_the_model(
+        ops in proptest::collection::vec(
+            prop_oneof![
+                3 => (key_strategy(), 0u64..1000).prop_map(|(k, w)| Op::Insert(k, w)),
+                1 => key_strategy().prop_map(Op::Remove),
+            ],
+            1..300,
+        ),
+        probes in proptest::collection::vec(key_strategy(), 0..20),
+    ) {
+        let mut t = Trie::new();
+        let mut model = BTreeMap::new();
+        for op in &ops {
+            match op {
+                Op::Insert(k, w) => prop_assert_eq!(t.insert(k, *w).unwrap(), model.insert(k.clone(), *w)),
+                Op::Remove(k) => prop_assert_eq!(t.remove(k), model.remove(k)),
+            }
+        }
+        agree(&t, &model, &probes);
+        let keys: Vec<_> = model.keys().cloned().collect();
+        let words: Vec<_> = model.values().copied().collect();
+        agree(&Trie::bulk_load(&keys, &words).unwrap(), &model, &probes);
+    }
+}
