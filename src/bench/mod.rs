@@ -16,6 +16,8 @@
 //! | `memory`    | peak and current RSS, directory sizes                                 |
 //! | `alloc`     | a counting global allocator: live heap bytes of a structure          |
 //! | `index_compare` | the index benchmark: ALEX vs BTreeMap vs sorted Vec             |
+//! | `byte_keys` | byte-string key sets by kind (`--key-kind`)                           |
+//! | `byte_index_compare` | the byte-key index benchmark: the trie vs `BTreeMap<Vec<u8>, _>` |
 //! | `insert_load` | `ycsb_benchmark --mode read-under-insert`: read tail under inserts |
 //! | `child`     | run one system's phase in a child process and collect its result      |
 //! | `defaults_run` | `defaults_benchmark`: default options vs RocksDB's, data beyond the caches |
@@ -31,6 +33,8 @@
 //! | `report`    | aligned text tables, JSON output, unit formatting                     |
 
 pub mod alloc;
+pub mod byte_index_compare;
+pub mod byte_keys;
 pub mod child;
 pub mod defaults_run;
 pub mod histogram;

@@ -10,9 +10,10 @@
 use std::path::PathBuf;
 
 use alexkv::bench::alloc::CountingAlloc;
-use alexkv::bench::index_compare;
+use alexkv::bench::byte_keys::KeyKind;
 use alexkv::bench::keys::KeyDist;
 use alexkv::bench::report::{fmt_ns, fmt_rate, write_json, Table};
+use alexkv::bench::{byte_index_compare, index_compare};
 use clap::Parser;
 
 #[global_allocator]
@@ -37,6 +38,10 @@ struct Args {
     /// Structures to run (comma-separated: alex,btreemap,sorted_vec); all by default.
     #[arg(long, value_delimiter = ',')]
     structures: Vec<String>,
+    /// Byte-string keys instead: the trie against `BTreeMap<Vec<u8>, _>` on keys of this kind
+    /// (u64, ycsb, composite, url, random16, or all); `--dist` is then unused.
+    #[arg(long)]
+    key_kind: Option<String>,
     /// Write every figure and the configuration to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -44,6 +49,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    if let Some(kind) = &args.key_kind {
+        byte_keys_main(&args, kind);
+        return;
+    }
     let dists: Vec<KeyDist> = if args.dist == "all" {
         KeyDist::ALL.to_vec()
     } else {
@@ -128,6 +137,79 @@ fn main() {
     }
     if let Some(path) = args.json {
         if let Err(e) = write_json(&path, &reports) {
+            eprintln!("index_benchmark: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `--key-kind`: the trie against `BTreeMap<Vec<u8>, u64>`.
+fn byte_keys_main(args: &Args, kind: &str) {
+    let kinds: Vec<KeyKind> = if kind == "all" {
+        KeyKind::ALL.to_vec()
+    } else {
+        match kind.parse() {
+            Ok(k) => vec![k],
+            Err(e) => {
+                eprintln!("index_benchmark: {e}");
+                std::process::exit(2);
+            }
+        }
+    };
+    let mut reports = Vec::new();
+    for kind in kinds {
+        let report =
+            byte_index_compare::run(kind, args.keys, args.queries, args.seed, &args.structures);
+        println!(
+            "\n{} {} keys (mean {:.1} bytes), {} lookups per round",
+            report.keys, kind, report.mean_key_len, args.queries
+        );
+        let mut t = Table::new([
+            "structure",
+            "bulk load",
+            "lookup",
+            "min-max of 5",
+            "inserts",
+            "lookup after ins",
+            "bytes/key",
+            "RSS growth/key",
+            "bytes/key after",
+        ]);
+        for r in &report.results {
+            t.row([
+                r.structure.clone(),
+                format!("{:.3} s", r.bulk_load_s),
+                fmt_ns(r.lookup_ns_mean),
+                format!("{}-{}", fmt_ns(r.lookup_ns_min), fmt_ns(r.lookup_ns_max)),
+                fmt_rate(r.insert_ops_per_s),
+                fmt_ns(r.lookup_after_insert_ns_mean),
+                format!("{:.1}", r.bytes_per_key),
+                r.rss_growth_per_key
+                    .map_or("-".into(), |g| format!("{g:.1}")),
+                format!("{:.1}", r.bytes_per_key_after_insert),
+            ]);
+        }
+        t.print();
+        if let Some(s) = &report.trie_after_bulk_load {
+            println!("trie shape after bulk load: {s:?}");
+        }
+        if let Some(s) = &report.trie_after_inserts {
+            println!("trie shape after inserts:   {s:?}");
+        }
+        if let (Some(trie), Some(btree)) = (
+            report.results.iter().find(|r| r.structure == "trie"),
+            report.results.iter().find(|r| r.structure == "btreemap"),
+        ) {
+            println!(
+                "trie lookups are {:.2}x faster than BTreeMap<Vec<u8>, u64>; memory {:.2}x of its",
+                btree.lookup_ns_mean / trie.lookup_ns_mean,
+                trie.bytes_per_key / btree.bytes_per_key
+            );
+        }
+        reports.push(report);
+    }
+    if let Some(path) = &args.json {
+        if let Err(e) = write_json(path, &reports) {
             eprintln!("index_benchmark: cannot write {}: {e}", path.display());
             std::process::exit(1);
         }

@@ -119,7 +119,7 @@ pub(crate) fn slice(key: &[u8], at: usize) -> u64 {
 }
 
 /// Layer statistics, summed over all layers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TrieStats {
     /// Number of layers (1 = the root alone).
     pub layers: usize,
@@ -133,6 +133,9 @@ pub struct TrieStats {
     pub bucket_bytes: usize,
     /// Bytes of the layers' ALEX indexes (models and data nodes, mapped arrays included).
     pub alex_bytes: usize,
+    /// Of `alex_bytes`, the node arrays mapped from the kernel directly (invisible to a
+    /// counting global allocator).
+    pub alex_mapped_bytes: usize,
     /// Bytes of layer headers and prefixes.
     pub layer_bytes: usize,
     /// Length of the root layer's prefix.
@@ -491,6 +494,7 @@ impl Layer {
         s.layers += 1;
         s.depth = s.depth.max(depth);
         s.alex_bytes += self.index.model_bytes() + self.index.data_bytes();
+        s.alex_mapped_bytes += self.index.mapped_bytes();
         s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.len();
         for (_, w) in self.index.iter() {
             if !is_bucket(w) {
