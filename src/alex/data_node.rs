@@ -535,8 +535,22 @@ impl<P: Copy> DataNode<P> {
         self.num_keys >= self.grow_at
     }
 
+    /// Whether the node must grow before it takes another key: it is full, or its inserts have
+    /// shifted a catastrophic number of slots on average. Keys the model cannot spread (runs
+    /// of close keys, such as slices of ASCII digits) otherwise pay long shifts on every insert
+    /// until the node fills; the grow then splits it (`Alex::grow`: catastrophic shifts always
+    /// split), and the new nodes start with fresh counters.
+    #[inline]
+    pub(crate) fn must_grow(&self) -> bool {
+        let c = &self.counters;
+        self.is_full()
+            || (c.inserts >= cost::MIN_INSERTS_FOR_STATS
+                && c.shifts as f64 > cost::CATASTROPHIC_SHIFTS * c.inserts as f64)
+    }
+
     /// Inserts `key`, or replaces its payload when present. Returns `Full` without changing
-    /// anything when a new key would exceed the node's density bound.
+    /// anything when a new key would exceed the node's density bound, or the node's inserts
+    /// have been shifting catastrophically ([`DataNode::must_grow`]).
     pub(crate) fn insert(&mut self, key: u64, payload: P) -> NodeInsert<P> {
         if key == u64::MAX {
             if let Some(s) = self.find_max() {
@@ -552,7 +566,7 @@ impl<P: Copy> DataNode<P> {
         if key != u64::MAX && ub > 0 && self.keys[ub - 1] == key {
             return NodeInsert::Replaced(self.replace(ub - 1, payload));
         }
-        if self.is_full() {
+        if self.must_grow() {
             return NodeInsert::Full;
         }
         // Every slot before `lb` holds a key < `key`; `lb - 1`, when it exists, is real (a gap

@@ -76,12 +76,12 @@ impl<P: Copy> Alex<P> {
         }
     }
 
-    /// Whether inserting `key` needs a grow first: its data node is full and `key` is absent.
-    /// Cheap (one lookup).
+    /// Whether inserting `key` needs a grow first: its data node is full (or shifting
+    /// catastrophically) and `key` is absent. Cheap (one lookup).
     #[inline]
     pub fn needs_grow(&self, key: u64) -> bool {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
-        leaf.is_full() && leaf.find(key).is_none()
+        leaf.must_grow() && leaf.find(key).is_none()
     }
 
     /// Plans and builds the grow an insert of `key` needs, or `None` when it needs none. Takes

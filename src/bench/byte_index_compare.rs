@@ -119,25 +119,41 @@ impl Structure for BTreeMap<Vec<u8>, u64> {
     }
 }
 
-fn time_lookups<S: Structure>(
-    s: &S,
-    keys: &KeySet,
-    queries: &[usize],
-    warmup: &[usize],
-) -> (f64, f64, f64) {
-    for &q in warmup {
-        black_box(s.lookup(keys.get(q)));
+/// Lookups in query order: the query keys copied into one buffer in that order (so fetching the
+/// next query is a sequential read, as in the `u64` benchmark), and the word each must return.
+struct Queries {
+    keys: KeySet,
+    words: Vec<u64>,
+}
+
+impl Queries {
+    fn new(keys: &KeySet, ids: &[usize]) -> Queries {
+        let mut q = KeySet::default();
+        for &i in ids {
+            q.push(keys.get(i));
+        }
+        Queries {
+            keys: q,
+            words: ids.iter().map(|&i| word(i)).collect(),
+        }
     }
+}
+
+fn time_lookups<S: Structure>(s: &S, queries: &Queries, warmup: &Queries) -> (f64, f64, f64) {
+    for k in warmup.keys.iter() {
+        black_box(s.lookup(k));
+    }
+    let n = queries.words.len();
     let mut rounds: Vec<f64> = (0..LOOKUP_ROUNDS)
         .map(|_| {
             let start = Instant::now();
             let mut wrong = 0usize;
-            for &q in queries {
-                if black_box(s.lookup(keys.get(q))) != Some(word(q)) {
+            for (k, &w) in queries.keys.iter().zip(&queries.words) {
+                if black_box(s.lookup(k)) != Some(w) {
                     wrong += 1;
                 }
             }
-            let ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
+            let ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
             assert_eq!(
                 wrong,
                 0,
@@ -157,8 +173,8 @@ fn time_lookups<S: Structure>(
 
 fn run_structure<S: Structure>(
     keys: &KeySet,
-    queries: &[usize],
-    warmup: &[usize],
+    queries: &Queries,
+    warmup: &Queries,
     order: &[usize],
 ) -> (ByteIndexResult, S, S) {
     let per_key = |b: usize, n: usize| b as f64 / n.max(1) as f64;
@@ -172,7 +188,7 @@ fn run_structure<S: Structure>(
     let rss_growth_per_key = rss_before
         .zip(current_rss_bytes())
         .map(|(b, a)| per_key(a.saturating_sub(b) as usize, keys.len()));
-    let (lookup_ns_mean, lookup_ns_min, lookup_ns_max) = time_lookups(&s, keys, queries, warmup);
+    let (lookup_ns_mean, lookup_ns_min, lookup_ns_max) = time_lookups(&s, queries, warmup);
 
     let half = order.len() / 2;
     let mut base: Vec<usize> = order[..half].to_vec();
@@ -187,7 +203,7 @@ fn run_structure<S: Structure>(
     let bytes_per_key_after_insert =
         per_key(live_bytes() - before + grown.mapped_bytes(), keys.len());
     drop(base);
-    let lookup_after_insert_ns_mean = time_lookups(&grown, keys, queries, &warmup[..0]).0;
+    let lookup_after_insert_ns_mean = time_lookups(&grown, queries, &Queries::new(keys, &[])).0;
     let result = ByteIndexResult {
         structure: S::NAME.to_string(),
         bulk_load_s,
@@ -214,7 +230,9 @@ pub fn run(
     let keys = generate(kind, n, seed);
     let mut rng = Rng::derive(seed, 0x51);
     let query_ids: Vec<usize> = (0..queries).map(|_| rng.below(n as u64) as usize).collect();
-    let warmup: Vec<usize> = (0..queries).map(|_| rng.below(n as u64) as usize).collect();
+    let warmup_ids: Vec<usize> = (0..queries).map(|_| rng.below(n as u64) as usize).collect();
+    let query_ids = Queries::new(&keys, &query_ids);
+    let warmup = Queries::new(&keys, &warmup_ids);
     let mut order: Vec<usize> = (0..n).collect();
     Rng::derive(seed, 0x1A5).shuffle(&mut order);
     let wanted = |name: &str| structures.is_empty() || structures.iter().any(|s| s == name);
