@@ -9,10 +9,17 @@
 //!  0..4  allocation size in bytes (u32, little-endian)
 //!  4..6  entry count (u16)
 //!  6     1 when a child layer follows, else 0
-//!  7     unused
+//!  7     1 when entries carry their slices (the layer has a feature, `radix.rs`), else 0
 //!  8..16 the child layer (`*mut Layer`), only when byte 6 is 1
-//!  then  entries, in key order: code (u16), rest bytes, payload word (u64), unaligned
+//!  then  the child's slice (u64), only when bytes 6 and 7 are 1
+//!  then  entries, in key order: code (u16), slice (u64, only when byte 7 is 1), rest bytes,
+//!        payload word (u64), unaligned
 //! ```
+//!
+//! In a layer without a feature every key of a bucket has the bucket's slice (the ALEX key). In a
+//! layer with one, the ALEX key is the slice's feature, which several slices may share (keys with
+//! bytes outside the ranges seen at build), so entries carry their slice and the child its own;
+//! entries then sort by (slice, tail) and the child's keys sit where its slice's long keys would.
 //!
 //! An entry's code is the key's length within the slice when it ends inside it (0..=7: a
 //! *short* key, no rest bytes), or 8 + the number of key bytes after the slice (a *long* key,
@@ -80,19 +87,23 @@ impl Tail {
 
 /// A bucket taken apart for mutation.
 pub(super) struct BucketData {
-    /// Entries in key order (see the module docs); with a child, short ones only.
-    pub entries: Vec<(Tail, u64)>,
-    /// The layer holding every long key of the slice, if they outgrew the bucket.
-    pub child: Option<Box<Layer>>,
+    /// `(slice, tail, word)` in key order (see the module docs); no long entry has the child's
+    /// slice.
+    pub entries: Vec<(u64, Tail, u64)>,
+    /// The child's slice and the layer holding every long key of that slice, if they outgrew
+    /// the bucket.
+    pub child: Option<(u64, Box<Layer>)>,
+    /// Whether entries carry their slices (the layer has a feature).
+    pub explicit: bool,
 }
 
 impl BucketData {
-    /// Whether the long entries are too many (or too large) to stay packed.
-    pub(super) fn too_many_long(&self) -> bool {
+    /// Whether the long entries of `slice` are too many (or too large) to stay packed.
+    pub(super) fn too_many_long(&self, slice: u64) -> bool {
         let mut count = 0;
         let mut bytes = 0;
-        for (tail, _) in &self.entries {
-            if let Tail::Long(_) = tail {
+        for (s, tail, _) in &self.entries {
+            if let (true, Tail::Long(_)) = (*s == slice, tail) {
                 count += 1;
                 bytes += tail.encoded_len();
             }
@@ -100,15 +111,25 @@ impl BucketData {
         count > MAX_LONG_ENTRIES || (count > 1 && bytes > MAX_LONG_BYTES)
     }
 
+    /// The position of `(slice, tail)` among the entries, or where it would go.
+    pub(super) fn search(&self, slice: u64, tail: &Tail) -> Result<usize, usize> {
+        self.entries
+            .binary_search_by(|(s, t, _)| (*s, t).cmp(&(slice, tail)))
+    }
+
     /// Packs the bucket into a new allocation and returns its word.
     pub(super) fn encode(self) -> u64 {
-        let child_bytes = if self.child.is_some() { CHILD } else { 0 };
+        let slice_bytes = if self.explicit { 8 } else { 0 };
+        let child_bytes = match self.child {
+            Some(_) => CHILD + slice_bytes,
+            None => 0,
+        };
         let size = HEADER
             + child_bytes
             + self
                 .entries
                 .iter()
-                .map(|(t, _)| t.encoded_len())
+                .map(|(_, t, _)| t.encoded_len() + slice_bytes)
                 .sum::<usize>();
         let count = u16::try_from(self.entries.len()).expect("a bucket holds few entries");
         let size32 = u32::try_from(size).expect("a bucket is small");
@@ -126,19 +147,26 @@ impl BucketData {
         bytes.extend_from_slice(&size32.to_le_bytes());
         bytes.extend_from_slice(&count.to_le_bytes());
         bytes.push(u8::from(self.child.is_some()));
-        bytes.push(0);
-        if let Some(child) = self.child {
+        bytes.push(u8::from(self.explicit));
+        if let Some((slice, child)) = self.child {
             bytes.extend_from_slice(&(Box::into_raw(child) as u64).to_le_bytes());
-        }
-        for (tail, word) in &self.entries {
-            match tail {
-                Tail::Short(n) => bytes.extend_from_slice(&u16::from(*n).to_le_bytes()),
-                Tail::Long(rest) => {
-                    let code = u16::try_from(8 + rest.len()).expect("keys are at most 1 KiB");
-                    bytes.extend_from_slice(&code.to_le_bytes());
-                    bytes.extend_from_slice(rest);
-                }
+            if self.explicit {
+                bytes.extend_from_slice(&slice.to_le_bytes());
             }
+        }
+        for (slice, tail, word) in &self.entries {
+            let (code, rest): (u16, &[u8]) = match tail {
+                Tail::Short(n) => (u16::from(*n), &[]),
+                Tail::Long(rest) => (
+                    u16::try_from(8 + rest.len()).expect("keys are at most 1 KiB"),
+                    rest,
+                ),
+            };
+            bytes.extend_from_slice(&code.to_le_bytes());
+            if self.explicit {
+                bytes.extend_from_slice(&slice.to_le_bytes());
+            }
+            bytes.extend_from_slice(rest);
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         debug_assert_eq!(bytes.len(), size);
@@ -148,12 +176,13 @@ impl BucketData {
     }
 
     /// Takes the bucket named by `word` apart, freeing its allocation; the child layer (if any)
-    /// moves into the result.
+    /// moves into the result. `key` is the ALEX key the bucket is stored under (the slice of
+    /// entries that do not carry one).
     ///
     /// # Safety
     /// `word` names a live bucket (made by [`BucketData::encode`] and not yet taken or freed),
     /// and no reference from [`BucketRef`] to it is used afterwards.
-    pub(super) unsafe fn take(word: u64) -> BucketData {
+    pub(super) unsafe fn take(word: u64, key: u64) -> BucketData {
         // SAFETY: the caller guarantees the bucket is live.
         let view = unsafe { BucketRef::from_word(word) };
         let entries = view
@@ -163,17 +192,23 @@ impl BucketData {
                     n @ 0..=7 => Tail::Short(n as u8),
                     _ => Tail::Long(e.rest.to_vec()),
                 };
-                (tail, e.word)
+                (e.slice.unwrap_or(key), tail, e.word)
             })
             .collect();
+        let child_slice = view.child_slice().unwrap_or(key);
         let child = view.child_ptr().map(|p| {
             // SAFETY: the pointer came from `Box::into_raw` in `encode` and the bucket owns it;
             // the bucket is freed below, so ownership moves to this Box exactly once.
-            unsafe { Box::from_raw(p) }
+            (child_slice, unsafe { Box::from_raw(p) })
         });
+        let explicit = view.explicit();
         // SAFETY: the caller guarantees the bucket is live; nothing refers to it after this.
         unsafe { free_allocation(word) };
-        BucketData { entries, child }
+        BucketData {
+            entries,
+            child,
+            explicit,
+        }
     }
 }
 
@@ -183,7 +218,7 @@ impl BucketData {
 /// As [`BucketData::take`].
 pub(super) unsafe fn free(word: u64) {
     // SAFETY: forwarded from the caller; dropping the data drops the child.
-    drop(unsafe { BucketData::take(word) });
+    drop(unsafe { BucketData::take(word, 0) });
 }
 
 /// # Safety
@@ -202,6 +237,8 @@ unsafe fn free_allocation(word: u64) {
 pub(super) struct Entry<'a> {
     /// Length within the slice (0..=7) for a short key, 8 + rest length for a long one.
     pub code: usize,
+    /// The entry's slice, when entries carry theirs.
+    pub slice: Option<u64>,
     /// The key bytes after the slice (empty for short keys).
     pub rest: &'a [u8],
     /// The payload word.
@@ -237,6 +274,20 @@ impl<'a> BucketRef<'a> {
         self.bytes[6] != 0
     }
 
+    /// Whether entries (and the child) carry their slices.
+    #[inline(always)]
+    pub(super) fn explicit(&self) -> bool {
+        self.bytes[7] != 0
+    }
+
+    /// The child's slice, when it carries one.
+    pub(super) fn child_slice(&self) -> Option<u64> {
+        (self.has_child() && self.explicit()).then(|| {
+            let at = HEADER + CHILD;
+            u64::from_le_bytes(self.bytes[at..at + 8].try_into().unwrap())
+        })
+    }
+
     fn child_ptr(&self) -> Option<*mut Layer> {
         self.has_child().then(|| {
             let raw = u64::from_le_bytes(self.bytes[HEADER..HEADER + CHILD].try_into().unwrap());
@@ -244,21 +295,37 @@ impl<'a> BucketRef<'a> {
         })
     }
 
-    /// The child layer holding this slice's long keys, if they outgrew the bucket.
+    /// The child layer and its slice (`key` when the child carries none: the ALEX key).
     #[inline]
-    pub(super) fn child(&self) -> Option<&'a Layer> {
+    pub(super) fn child(&self, key: u64) -> Option<(u64, &'a Layer)> {
         // SAFETY: the child is owned by the bucket, which is live for 'a.
-        self.child_ptr().map(|p| unsafe { &*p })
+        self.child_ptr()
+            .map(|p| (self.child_slice().unwrap_or(key), unsafe { &*p }))
     }
 
-    /// The child layer, mutably.
+    /// The child layer holding the long keys of `slice`, if any.
+    #[inline]
+    pub(super) fn child_for(&self, slice: u64) -> Option<&'a Layer> {
+        let p = self.child_ptr()?;
+        if self.child_slice().is_some_and(|c| c != slice) {
+            return None;
+        }
+        // SAFETY: the child is owned by the bucket, which is live for 'a.
+        Some(unsafe { &*p })
+    }
+
+    /// The child layer holding the long keys of `slice`, mutably.
     ///
     /// # Safety
     /// The caller holds the layer owning this bucket mutably for `'a`, and makes no other
     /// reference to the child meanwhile.
-    pub(super) unsafe fn child_mut(&self) -> Option<&'a mut Layer> {
+    pub(super) unsafe fn child_for_mut(&self, slice: u64) -> Option<&'a mut Layer> {
+        let p = self.child_ptr()?;
+        if self.child_slice().is_some_and(|c| c != slice) {
+            return None;
+        }
         // SAFETY: the caller's exclusive borrow of the owning layer covers the child.
-        self.child_ptr().map(|p| unsafe { &mut *p })
+        Some(unsafe { &mut *p })
     }
 
     /// The number of entries (not counting the child's keys).
@@ -269,41 +336,32 @@ impl<'a> BucketRef<'a> {
     /// The entries in key order.
     #[inline]
     pub(super) fn entries(&self) -> Entries<'a> {
-        let start = HEADER + if self.has_child() { CHILD } else { 0 };
+        let explicit = self.explicit();
+        let child = match (self.has_child(), explicit) {
+            (false, _) => 0,
+            (true, false) => CHILD,
+            (true, true) => CHILD + 8,
+        };
         Entries {
-            bytes: &self.bytes[start..],
+            bytes: &self.bytes[HEADER + child..],
+            explicit,
         }
     }
 
-    /// The payload of the short key of `len` bytes within the slice.
+    /// The payload of the short key of `len` bytes within `slice`.
     #[inline]
-    pub(super) fn find_short(&self, len: usize) -> Option<u64> {
-        for e in self.entries() {
-            if e.code == len {
-                return Some(e.word);
-            }
-            if e.code > len {
-                return None;
-            }
-        }
-        None
+    pub(super) fn find_short(&self, slice: u64, len: usize) -> Option<u64> {
+        self.entries()
+            .find(|e| e.code == len && e.slice.is_none_or(|s| s == slice))
+            .map(|e| e.word)
     }
 
-    /// The payload of the long key whose bytes after the slice are `rest` (only meaningful
-    /// without a child).
+    /// The payload of the packed long key of `slice` whose bytes after the slice are `rest`.
     #[inline]
-    pub(super) fn find_long(&self, rest: &[u8]) -> Option<u64> {
-        for e in self.entries() {
-            if e.code < 8 {
-                continue;
-            }
-            match e.rest.cmp(rest) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => return Some(e.word),
-                std::cmp::Ordering::Greater => return None,
-            }
-        }
-        None
+    pub(super) fn find_long(&self, slice: u64, rest: &[u8]) -> Option<u64> {
+        self.entries()
+            .find(|e| e.code >= 8 && e.rest == rest && e.slice.is_none_or(|s| s == slice))
+            .map(|e| e.word)
     }
 
     /// Bytes of the allocation.
@@ -315,6 +373,7 @@ impl<'a> BucketRef<'a> {
 /// The entries of a bucket, in key order.
 pub(super) struct Entries<'a> {
     bytes: &'a [u8],
+    explicit: bool,
 }
 
 impl<'a> Iterator for Entries<'a> {
@@ -326,11 +385,21 @@ impl<'a> Iterator for Entries<'a> {
             return None;
         }
         let code = u16::from_le_bytes([self.bytes[0], self.bytes[1]]) as usize;
+        let mut at = 2;
+        let slice = self.explicit.then(|| {
+            at += 8;
+            u64::from_le_bytes(self.bytes[2..10].try_into().unwrap())
+        });
         let rest_len = code.saturating_sub(8);
-        let rest = &self.bytes[2..2 + rest_len];
-        let word_at = 2 + rest_len;
+        let rest = &self.bytes[at..at + rest_len];
+        let word_at = at + rest_len;
         let word = u64::from_le_bytes(self.bytes[word_at..word_at + 8].try_into().unwrap());
         self.bytes = &self.bytes[word_at + 8..];
-        Some(Entry { code, rest, word })
+        Some(Entry {
+            code,
+            slice,
+            rest,
+            word,
+        })
     }
 }

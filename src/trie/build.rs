@@ -1,7 +1,8 @@
-//! Building layers from sorted keys: bulk load, rebuilds with another prefix, and moving a
-//! bucket's long keys to a child layer and back.
+//! Building layers from sorted keys: bulk load, rebuilds with another prefix or feature, and
+//! moving a bucket's long keys to a child layer and back.
 
 use super::bucket::{BucketData, Tail};
+use super::radix::Radix;
 use super::{slice, Layer, MAX_FOLD};
 use crate::alex::Alex;
 
@@ -22,28 +23,36 @@ pub(super) fn prefix_len<K: AsRef<[u8]>>(keys: &[(K, u64)]) -> usize {
     shared.min(shortest.saturating_sub(8))
 }
 
+/// The feature a layer over these sorted keys with a prefix of `p` bytes models its slices by.
+pub(super) fn radix_for<K: AsRef<[u8]>>(keys: &[(K, u64)], p: usize) -> Option<Radix> {
+    Radix::for_slices(keys.iter().map(|(k, _)| slice(k.as_ref(), p)))
+}
+
 /// A layer over `entries`: keys relative to the layer's start, strictly increasing.
 pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
     if entries.is_empty() {
         return Layer::empty();
     }
     let p = prefix_len(entries);
-    let mut slices = Vec::new();
+    let radix = radix_for(entries, p);
+    let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s));
+    let mut keys = Vec::new();
     let mut words = Vec::new();
     let mut i = 0;
     while i < entries.len() {
-        let s = slice(entries[i].0, p);
+        let v = alex_key(slice(entries[i].0, p));
         let mut j = i + 1;
-        while j < entries.len() && slice(entries[j].0, p) == s {
+        while j < entries.len() && alex_key(slice(entries[j].0, p)) == v {
             j += 1;
         }
-        slices.push(s);
-        words.push(slot_word(&entries[i..j], p));
+        keys.push(v);
+        words.push(slot_word(&entries[i..j], p, radix.is_some()));
         i = j;
     }
-    let index = Alex::bulk_load(&slices, &words).expect("slices of sorted keys are sorted");
+    let index = Alex::bulk_load(&keys, &words).expect("features of sorted slices are sorted");
     Layer {
         prefix: entries[0].0[..p].into(),
+        radix,
         index,
         len: entries.len(),
         recheck_at: (entries.len() * 2).max(2),
@@ -56,61 +65,68 @@ pub(super) fn layer_owned(entries: &[(Vec<u8>, u64)]) -> Layer {
     layer(&refs)
 }
 
-/// The word for the keys of one slice starting at `d`.
-fn slot_word(group: &[(&[u8], u64)], d: usize) -> u64 {
+/// The word for the keys of one slot (one slice: a layer's feature separates the slices it is
+/// built from) starting at `d`.
+fn slot_word(group: &[(&[u8], u64)], d: usize, explicit: bool) -> u64 {
     if let [(key, word)] = group {
-        if key.len() == d + 8 {
+        if key.len() == d + 8 && !explicit {
             return *word;
         }
     }
+    let s = slice(group[0].0, d);
+    debug_assert!(group.iter().all(|(k, _)| slice(k, d) == s));
     let mut data = BucketData {
-        entries: group.iter().map(|(k, w)| (Tail::of(k, d), *w)).collect(),
+        entries: group.iter().map(|(k, w)| (s, Tail::of(k, d), *w)).collect(),
         child: None,
+        explicit,
     };
-    if data.too_many_long() {
+    if data.too_many_long(s) {
         let long: Vec<(&[u8], u64)> = group
             .iter()
             .filter(|(k, _)| k.len() >= d + 8)
             .map(|(k, w)| (&k[d + 8..], *w))
             .collect();
-        data.entries.retain(|(t, _)| matches!(t, Tail::Short(_)));
-        data.child = Some(Box::new(layer(&long)));
+        data.entries.retain(|(_, t, _)| matches!(t, Tail::Short(_)));
+        data.child = Some((s, Box::new(layer(&long))));
     }
     data.encode()
 }
 
-/// Moves a bucket's long entries into a new child layer.
-pub(super) fn move_long_to_child(data: &mut BucketData) {
+/// Moves the long entries of `slice` into a new child layer.
+pub(super) fn move_long_to_child(data: &mut BucketData, slice: u64) {
     let mut long = Vec::new();
-    data.entries.retain(|(t, w)| match t {
-        Tail::Short(_) => true,
-        Tail::Long(rest) => {
+    data.entries.retain(|(s, t, w)| match t {
+        Tail::Long(rest) if *s == slice => {
             long.push((rest.clone(), *w));
             false
         }
+        _ => true,
     });
-    data.child = Some(Box::new(layer_owned(&long)));
+    data.child = Some((slice, Box::new(layer_owned(&long))));
 }
 
 /// Moves a small child layer's keys back into its bucket, when they fit there.
 pub(super) fn fold_child(data: &mut BucketData) {
-    let Some(child) = &data.child else { return };
+    let Some((cs, child)) = &data.child else {
+        return;
+    };
     if child.len > MAX_FOLD {
         return;
     }
+    let cs = *cs;
     let mut keys = Vec::with_capacity(child.len);
     child.collect(&mut Vec::new(), &mut keys);
     let mut folded = BucketData {
-        entries: std::mem::take(&mut data.entries),
+        entries: data.entries.clone(),
         child: None,
+        explicit: data.explicit,
     };
-    folded
-        .entries
-        .extend(keys.into_iter().map(|(rest, w)| (Tail::Long(rest), w)));
-    if folded.too_many_long() {
-        folded.entries.retain(|(t, _)| matches!(t, Tail::Short(_)));
-        data.entries = folded.entries;
-    } else {
+    for (rest, w) in keys {
+        let tail = Tail::Long(rest);
+        let at = folded.search(cs, &tail).unwrap_err();
+        folded.entries.insert(at, (cs, tail, w));
+    }
+    if !folded.too_many_long(cs) {
         data.entries = folded.entries;
         data.child = None;
     }

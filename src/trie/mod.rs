@@ -45,12 +45,14 @@
 
 mod bucket;
 mod build;
+mod radix;
 mod scan;
 #[cfg(test)]
 mod tests;
 
 use crate::alex::Alex;
 use bucket::{is_bucket, BucketData, BucketRef, Tail};
+use radix::Radix;
 
 pub use bucket::TAG as RESERVED_WORDS;
 
@@ -82,9 +84,12 @@ impl std::fmt::Display for TrieError {
 
 impl std::error::Error for TrieError {}
 
-/// One layer: a prefix and an ALEX from slices to words (module docs).
+/// One layer: a prefix and an ALEX from slices (or their feature) to words (module docs).
 pub(crate) struct Layer {
     prefix: Box<[u8]>,
+    /// The model feature of slices whose bytes use few values (`radix.rs`); with one, buckets
+    /// carry their entries' slices and there are no direct words.
+    radix: Option<Radix>,
     index: Alex<u64>,
     /// Keys in this layer and below.
     len: usize,
@@ -118,6 +123,11 @@ pub(crate) fn slice(key: &[u8], at: usize) -> u64 {
     }
 }
 
+/// The slice of `key` at byte `at` (8 bytes, zero-padded, big-endian), as a layer reads it.
+pub fn slice_of(key: &[u8], at: usize) -> u64 {
+    slice(key, at)
+}
+
 /// Layer statistics, summed over all layers.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TrieStats {
@@ -138,6 +148,8 @@ pub struct TrieStats {
     pub alex_mapped_bytes: usize,
     /// Bytes of layer headers and prefixes.
     pub layer_bytes: usize,
+    /// Layers whose ALEX keys are a feature of the slices (mixed radix).
+    pub featured_layers: usize,
     /// Length of the root layer's prefix.
     pub root_prefix: usize,
 }
@@ -194,7 +206,8 @@ impl Trie {
                 }
                 at += p.len();
             }
-            let word = layer.index.get(slice(key, at))?;
+            let s = slice(key, at);
+            let word = layer.index.get(layer.alex_key(s))?;
             let rem = key.len().wrapping_sub(at);
             if !is_bucket(word) {
                 return (rem == 8).then_some(word);
@@ -202,14 +215,14 @@ impl Trie {
             // SAFETY: the word came from `layer`, borrowed from `self` for this call.
             let bucket = unsafe { BucketRef::from_word(word) };
             if rem < 8 {
-                return bucket.find_short(rem);
+                return bucket.find_short(s, rem);
             }
-            match bucket.child() {
+            match bucket.child_for(s) {
                 Some(child) => {
                     layer = child;
                     at += 8;
                 }
-                None => return bucket.find_long(&key[at + 8..]),
+                None => return bucket.find_long(s, &key[at + 8..]),
             }
         }
     }
@@ -284,10 +297,34 @@ impl Layer {
     fn empty() -> Layer {
         Layer {
             prefix: Box::default(),
+            radix: None,
             index: Alex::new(),
             len: 0,
             recheck_at: 2,
         }
+    }
+
+    /// The ALEX key of slice `s`: the slice, or its feature.
+    #[inline(always)]
+    fn alex_key(&self, s: u64) -> u64 {
+        match &self.radix {
+            None => s,
+            Some(r) => r.encode(s),
+        }
+    }
+
+    /// Rebuilds the layer from its keys and `extra` (a key relative to the layer's start, absent
+    /// from it): a new prefix and feature.
+    fn rebuild(&mut self, extra: Option<(Vec<u8>, u64)>) {
+        let mut entries = Vec::with_capacity(self.len + 1);
+        self.collect(&mut Vec::new(), &mut entries);
+        if let Some((key, word)) = extra {
+            let pos = entries.partition_point(|(k, _)| *k < key);
+            entries.insert(pos, (key, word));
+        }
+        let recheck_at = self.recheck_at;
+        *self = build::layer_owned(&entries);
+        self.recheck_at = self.recheck_at.max(recheck_at);
     }
 
     /// Inserts `key` (whose bytes before `at` lead to this layer).
@@ -295,44 +332,43 @@ impl Layer {
         let p = self.prefix.len();
         if key.get(at..at + p) != Some(&self.prefix[..]) {
             // The key leaves the prefix: it is new, and the layer is rebuilt with a shorter one.
-            let mut entries = Vec::with_capacity(self.len + 1);
-            self.collect(&mut Vec::new(), &mut entries);
-            let new = key[at..].to_vec();
-            let pos = entries.partition_point(|(k, _)| *k < new);
-            entries.insert(pos, (new, word));
-            *self = build::layer_owned(&entries);
+            self.rebuild(Some((key[at..].to_vec(), word)));
             return None;
         }
         let d = at + p;
         let s = slice(key, d);
+        let v = self.alex_key(s);
         let rem = key.len() - d;
-        let old = match self.index.get(s) {
+        let explicit = self.radix.is_some();
+        let old = match self.index.get(v) {
             None => {
-                let w = if rem == 8 {
+                let w = if rem == 8 && !explicit {
                     word
                 } else {
                     BucketData {
-                        entries: vec![(Tail::of(key, d), word)],
+                        entries: vec![(s, Tail::of(key, d), word)],
                         child: None,
+                        explicit,
                     }
                     .encode()
                 };
-                self.index.insert(s, w);
+                self.index.insert(v, w);
                 None
             }
             Some(w) if !is_bucket(w) => {
                 if rem == 8 {
-                    self.index.insert(s, word);
+                    self.index.insert(v, word);
                     return Some(w);
                 }
-                let mut entries = vec![(Tail::Long(Vec::new()), w), (Tail::of(key, d), word)];
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut entries = vec![(s, Tail::Long(Vec::new()), w), (s, Tail::of(key, d), word)];
+                entries.sort_by(|a, b| a.1.cmp(&b.1));
                 let nw = BucketData {
                     entries,
                     child: None,
+                    explicit,
                 }
                 .encode();
-                self.index.insert(s, nw);
+                self.index.insert(v, nw);
                 None
             }
             Some(w) => {
@@ -340,7 +376,7 @@ impl Layer {
                 let view = unsafe { BucketRef::from_word(w) };
                 if rem >= 8 {
                     // SAFETY: `self` is borrowed mutably; the view is not used after this.
-                    if let Some(child) = unsafe { view.child_mut() } {
+                    if let Some(child) = unsafe { view.child_for_mut(s) } {
                         let old = child.insert(key, d + 8, word);
                         if old.is_none() {
                             self.note_inserted();
@@ -349,19 +385,30 @@ impl Layer {
                     }
                 }
                 // SAFETY: `w` is live and no view of it is used after this.
-                let mut data = unsafe { BucketData::take(w) };
+                let mut data = unsafe { BucketData::take(w, v) };
                 let tail = Tail::of(key, d);
-                let old = match data.entries.binary_search_by(|(t, _)| t.cmp(&tail)) {
-                    Ok(i) => Some(std::mem::replace(&mut data.entries[i].1, word)),
+                let old = match data.search(s, &tail) {
+                    Ok(i) => Some(std::mem::replace(&mut data.entries[i].2, word)),
                     Err(i) => {
-                        data.entries.insert(i, (tail, word));
+                        data.entries.insert(i, (s, tail, word));
                         None
                     }
                 };
-                if data.child.is_none() && data.too_many_long() {
-                    build::move_long_to_child(&mut data);
+                let too_many = data.too_many_long(s);
+                if too_many && data.child.is_none() {
+                    build::move_long_to_child(&mut data, s);
+                } else if too_many || data.entries.len() > MAX_MIXED {
+                    // Slices collide on the feature (bytes outside its ranges), and another
+                    // slice's long keys already have the child, or too many share the slot: a
+                    // rebuild widens the ranges.
+                    self.index.insert(v, data.encode());
+                    if old.is_none() {
+                        self.len += 1;
+                    }
+                    self.rebuild(None);
+                    return old;
                 }
-                self.index.insert(s, data.encode());
+                self.index.insert(v, data.encode());
                 old
             }
         };
@@ -372,15 +419,17 @@ impl Layer {
     }
 
     /// Counts a new key, and rebuilds the layer when its keys have come to share a longer
-    /// prefix than it skips (checked each time the layer doubles).
+    /// prefix than it skips, or when it has a feature (checked each time the layer doubles).
     fn note_inserted(&mut self) {
         self.len += 1;
         if self.len >= self.recheck_at {
             self.recheck_at = self.len.saturating_mul(2);
-            if build::shared_now(self) > self.prefix.len() {
+            if self.radix.is_some() || build::shared_now(self) > self.prefix.len() {
                 let mut entries = Vec::with_capacity(self.len);
                 self.collect(&mut Vec::new(), &mut entries);
-                if build::prefix_len(&entries) > self.prefix.len() {
+                let prefix = build::prefix_len(&entries);
+                let radix = build::radix_for(&entries, prefix);
+                if prefix > self.prefix.len() || radix != self.radix {
                     let recheck_at = self.recheck_at;
                     *self = build::layer_owned(&entries);
                     self.recheck_at = recheck_at;
@@ -397,60 +446,60 @@ impl Layer {
         }
         let d = at + p;
         let s = slice(key, d);
+        let v = self.alex_key(s);
         let rem = key.len() - d;
-        let w = self.index.get(s)?;
+        let w = self.index.get(v)?;
         if !is_bucket(w) {
             if rem != 8 {
                 return None;
             }
-            self.index.remove(s);
+            self.index.remove(v);
             self.len -= 1;
             return Some(w);
         }
         // SAFETY: `w` is a live bucket of this layer, held mutably.
         let view = unsafe { BucketRef::from_word(w) };
-        let removed;
+        let mut from_child = None;
         if rem >= 8 {
             // SAFETY: `self` is borrowed mutably; the view is not used after this block.
-            match unsafe { view.child_mut() } {
+            match unsafe { view.child_for_mut(s) } {
                 Some(child) => {
-                    removed = child.remove(key, d + 8)?;
+                    let removed = child.remove(key, d + 8)?;
                     if child.len > MAX_FOLD {
                         self.len -= 1;
                         return Some(removed);
                     }
+                    from_child = Some(removed);
                 }
                 None => {
-                    view.find_long(&key[d + 8..])?;
-                    removed = 0; // replaced below
+                    view.find_long(s, &key[d + 8..])?;
                 }
             }
         } else {
-            view.find_short(rem)?;
-            removed = 0;
+            view.find_short(s, rem)?;
         }
         // SAFETY: `w` is live and no view of it is used after this.
-        let mut data = unsafe { BucketData::take(w) };
-        let mut removed = removed;
-        if rem < 8 || data.child.is_none() {
-            let tail = Tail::of(key, d);
-            let i = data
-                .entries
-                .binary_search_by(|(t, _)| t.cmp(&tail))
-                .expect("the entry was found above");
-            removed = data.entries.remove(i).1;
-        }
+        let mut data = unsafe { BucketData::take(w, v) };
+        let removed = match from_child {
+            Some(removed) => removed,
+            None => {
+                let i = data
+                    .search(s, &Tail::of(key, d))
+                    .expect("the entry was found above");
+                data.entries.remove(i).2
+            }
+        };
         build::fold_child(&mut data);
         self.len -= 1;
         match (data.entries.as_slice(), &data.child) {
             ([], None) => {
-                self.index.remove(s);
+                self.index.remove(v);
             }
-            ([(Tail::Long(rest), only)], None) if rest.is_empty() => {
-                self.index.insert(s, *only);
+            ([(_, Tail::Long(rest), only)], None) if rest.is_empty() && !data.explicit => {
+                self.index.insert(v, *only);
             }
             _ => {
-                self.index.insert(s, data.encode());
+                self.index.insert(v, data.encode());
             }
         }
         Some(removed)
@@ -458,45 +507,20 @@ impl Layer {
 
     /// Appends every key of the layer (relative to its start, after `path`) and word, in order.
     fn collect(&self, path: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, u64)>) {
-        let base = path.len();
-        path.extend_from_slice(&self.prefix);
-        let d = path.len();
-        for (s, w) in self.index.iter() {
-            let sb = s.to_be_bytes();
-            if !is_bucket(w) {
-                path.extend_from_slice(&sb);
-                out.push((path.clone(), w));
-                path.truncate(d);
-                continue;
-            }
-            // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
-            let bucket = unsafe { BucketRef::from_word(w) };
-            for e in bucket.entries() {
-                if e.code < 8 {
-                    path.extend_from_slice(&sb[..e.code]);
-                } else {
-                    path.extend_from_slice(&sb);
-                    path.extend_from_slice(e.rest);
-                }
-                out.push((path.clone(), e.word));
-                path.truncate(d);
-            }
-            if let Some(child) = bucket.child() {
-                path.extend_from_slice(&sb);
-                child.collect(path, out);
-                path.truncate(d);
-            }
-        }
-        path.truncate(base);
+        self.scan(path, None, &mut |k, w| {
+            out.push((k.to_vec(), w));
+            true
+        });
     }
 
     fn add_stats(&self, depth: usize, s: &mut TrieStats) {
         s.layers += 1;
         s.depth = s.depth.max(depth);
+        s.featured_layers += usize::from(self.radix.is_some());
         s.alex_bytes += self.index.model_bytes() + self.index.data_bytes();
         s.alex_mapped_bytes += self.index.mapped_bytes();
         s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.len();
-        for (_, w) in self.index.iter() {
+        for (v, w) in self.index.iter() {
             if !is_bucket(w) {
                 s.direct += 1;
                 continue;
@@ -505,7 +529,7 @@ impl Layer {
             let bucket = unsafe { BucketRef::from_word(w) };
             s.buckets += 1;
             s.bucket_bytes += bucket.allocated_bytes();
-            if let Some(child) = bucket.child() {
+            if let Some((_, child)) = bucket.child(v) {
                 child.add_stats(depth + 1, s);
             }
         }
@@ -520,51 +544,69 @@ impl Layer {
         if !keys.windows(2).all(|w| w[0].0 < w[1].0) {
             return Err(format!("layer at {at}: keys out of order"));
         }
-        for (s, w) in self.index.iter() {
+        if keys.iter().any(|(k, _)| !k.starts_with(&self.prefix)) {
+            return Err(format!("layer at {at}: a key outside the prefix"));
+        }
+        for (v, w) in self.index.iter() {
             if !is_bucket(w) {
+                if self.radix.is_some() {
+                    return Err(format!("layer at {at}: a direct word beside a feature"));
+                }
                 count += 1;
                 continue;
             }
             // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
             let bucket = unsafe { BucketRef::from_word(w) };
+            if bucket.explicit() != self.radix.is_some() {
+                return Err(format!("slot {v:#x}: bucket slices do not match the layer"));
+            }
             let entries: Vec<_> = bucket.entries().collect();
             if entries.len() != bucket.len() {
-                return Err(format!("layer at {at}, slice {s:#x}: entry count"));
+                return Err(format!("layer at {at}, slot {v:#x}: entry count"));
+            }
+            if entries
+                .iter()
+                .any(|e| self.alex_key(e.slice.unwrap_or(v)) != v)
+            {
+                return Err(format!("slot {v:#x}: an entry of another slot"));
             }
             count += entries.len();
-            match bucket.child() {
-                Some(child) => {
-                    if entries.iter().any(|e| e.code >= 8) {
-                        return Err(format!("slice {s:#x}: long entries beside a child"));
-                    }
-                    let n = child.check(d + 8)?;
-                    if n != child.len {
-                        return Err(format!("slice {s:#x}: child counts {} of {n}", child.len));
-                    }
-                    if n <= MAX_FOLD {
-                        let mut keys = Vec::new();
-                        child.collect(&mut Vec::new(), &mut keys);
-                        let data = BucketData {
-                            entries: keys.into_iter().map(|(r, w)| (Tail::Long(r), w)).collect(),
-                            child: None,
-                        };
-                        if !data.too_many_long() {
-                            return Err(format!("slice {s:#x}: child of {n} keys not folded"));
-                        }
-                    }
-                    count += n;
+            if let Some((cs, child)) = bucket.child(v) {
+                if self.alex_key(cs) != v {
+                    return Err(format!("slot {v:#x}: the child of another slot"));
                 }
-                None => {
-                    if entries.is_empty() {
-                        return Err(format!("slice {s:#x}: empty bucket"));
+                if entries
+                    .iter()
+                    .any(|e| e.code >= 8 && e.slice.unwrap_or(v) == cs)
+                {
+                    return Err(format!("slot {v:#x}: long entries beside their child"));
+                }
+                let n = child.check(d + 8)?;
+                if n != child.len {
+                    return Err(format!("slot {v:#x}: child counts {} of {n}", child.len));
+                }
+                if n <= MAX_FOLD {
+                    let mut keys = Vec::new();
+                    child.collect(&mut Vec::new(), &mut keys);
+                    let data = BucketData {
+                        entries: keys
+                            .into_iter()
+                            .map(|(r, w)| (cs, Tail::Long(r), w))
+                            .collect(),
+                        child: None,
+                        explicit: false,
+                    };
+                    if !data.too_many_long(cs) {
+                        return Err(format!("slot {v:#x}: child of {n} keys not folded"));
                     }
-                    if entries.len() == 1 && entries[0].code == 8 {
-                        return Err(format!("slice {s:#x}: bucket of one direct key"));
-                    }
-                    let long = entries.iter().filter(|e| e.code >= 8).count();
-                    if long > bucket::MAX_LONG_ENTRIES {
-                        return Err(format!("slice {s:#x}: {long} long entries packed"));
-                    }
+                }
+                count += n;
+            } else {
+                if entries.is_empty() {
+                    return Err(format!("slot {v:#x}: empty bucket"));
+                }
+                if entries.len() == 1 && entries[0].code == 8 && self.radix.is_none() {
+                    return Err(format!("slot {v:#x}: bucket of one direct key"));
                 }
             }
         }
@@ -574,6 +616,10 @@ impl Layer {
         Ok(count)
     }
 }
+
+/// A bucket of a layer with a feature holds at most this many entries; more (slices colliding
+/// on the feature) rebuild the layer with wider ranges.
+const MAX_MIXED: usize = 64;
 
 /// A child layer left with this many keys or fewer goes back into its bucket.
 const MAX_FOLD: usize = bucket::MAX_LONG_ENTRIES / 2;

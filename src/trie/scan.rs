@@ -72,20 +72,32 @@ impl Layer {
         }
         path.extend_from_slice(prefix);
         let d = path.len();
-        let from = lo.map_or(0, |l| slice(l, d));
+        let lo_slice = lo.map(|l| slice(l, d));
+        let from = lo_slice.map_or(0, |s| self.alex_key(s));
         let mut go_on = true;
-        for (s, w) in self.index.range(from..) {
-            let spine = lo.filter(|_| s == from);
-            let sb = s.to_be_bytes();
+        for (v, w) in self.index.range(from..) {
+            // Only the first slot can hold keys below `lo`.
+            let spine = lo.filter(|_| v == from);
             if !is_bucket(w) {
-                path.extend_from_slice(&sb);
+                path.extend_from_slice(&v.to_be_bytes());
                 let below = spine.is_some_and(|l| &path[..] < l);
                 go_on = below || f(path, w);
                 path.truncate(d);
             } else {
                 // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
                 let bucket = unsafe { BucketRef::from_word(w) };
+                let mut child = bucket.child(v);
                 for e in bucket.entries() {
+                    let es = e.slice.unwrap_or(v);
+                    // The child's keys come before this entry's when its slice is smaller.
+                    if let Some((cs, c)) = child.filter(|(cs, _)| *cs < es) {
+                        child = None;
+                        go_on = visit_child(path, d, cs, c, spine, lo_slice, f);
+                        if !go_on {
+                            break;
+                        }
+                    }
+                    let sb = es.to_be_bytes();
                     if e.code < 8 {
                         path.extend_from_slice(&sb[..e.code]);
                     } else {
@@ -100,10 +112,8 @@ impl Layer {
                     }
                 }
                 if go_on {
-                    if let Some(child) = bucket.child() {
-                        path.extend_from_slice(&sb);
-                        go_on = child.scan(path, spine, f);
-                        path.truncate(d);
+                    if let Some((cs, c)) = child {
+                        go_on = visit_child(path, d, cs, c, spine, lo_slice, f);
                     }
                 }
             }
@@ -117,20 +127,26 @@ impl Layer {
 
     /// Appends the layer's largest key (after the layer's start) to `path` and returns its word.
     pub(super) fn last(&self, path: &mut Vec<u8>) -> Option<u64> {
-        let (s, w) = self.index.last()?;
+        let (v, w) = self.index.last()?;
         path.extend_from_slice(&self.prefix);
-        let sb = s.to_be_bytes();
         if !is_bucket(w) {
-            path.extend_from_slice(&sb);
+            path.extend_from_slice(&v.to_be_bytes());
             return Some(w);
         }
         // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
         let bucket = unsafe { BucketRef::from_word(w) };
-        if let Some(child) = bucket.child() {
-            path.extend_from_slice(&sb);
-            return child.last(path);
+        let last = bucket.entries().last();
+        let child = bucket.child(v);
+        match (last, child) {
+            (Some(e), Some((cs, _))) if e.slice.unwrap_or(v) > cs => {}
+            (_, Some((cs, c))) => {
+                path.extend_from_slice(&cs.to_be_bytes());
+                return c.last(path);
+            }
+            _ => {}
         }
-        let e = bucket.entries().last()?;
+        let e = last?;
+        let sb = e.slice.unwrap_or(v).to_be_bytes();
         if e.code < 8 {
             path.extend_from_slice(&sb[..e.code]);
         } else {
@@ -155,4 +171,25 @@ impl Layer {
         let mut path = Vec::new();
         self.last(&mut path).map(|_| path)
     }
+}
+
+/// Walks child layer `c` of slice `cs` under `path` (the key bytes before its slice, `d` long):
+/// its keys are all below `lo`, all above, or `lo` runs through them.
+fn visit_child(
+    path: &mut Vec<u8>,
+    d: usize,
+    cs: u64,
+    c: &Layer,
+    spine: Option<&[u8]>,
+    lo_slice: Option<u64>,
+    f: &mut dyn FnMut(&[u8], u64) -> bool,
+) -> bool {
+    path.extend_from_slice(&cs.to_be_bytes());
+    let go = match (spine, lo_slice) {
+        (Some(l), Some(ls)) if cs == ls => c.scan(path, Some(l), f),
+        (Some(_), Some(ls)) if cs < ls => true,
+        _ => c.scan(path, None, f),
+    };
+    path.truncate(d);
+    go
 }

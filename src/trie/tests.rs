@@ -185,6 +185,47 @@ fn shared_prefixes_are_skipped_once_inserted_keys_share_them() {
 }
 
 #[test]
+fn digit_keys_get_a_feature_and_keys_outside_its_ranges_still_answer_exactly() {
+    let mut model = BTreeMap::new();
+    let keys: Vec<Vec<u8>> = (0..3000u64)
+        .map(|i| format!("user{}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 1).into_bytes())
+        .collect();
+    let words: Vec<u64> = (0..3000).collect();
+    let mut sorted: Vec<(Vec<u8>, u64)> = keys.iter().cloned().zip(words.iter().copied()).collect();
+    sorted.sort();
+    let (k, w): (Vec<_>, Vec<_>) = sorted.iter().cloned().unzip();
+    let mut t = Trie::bulk_load(&k, &w).unwrap();
+    assert!(t.stats().featured_layers >= 1, "{:?}", t.stats());
+    model.extend(sorted);
+    let mut probes: Vec<Vec<u8>> = keys[..50].to_vec();
+    // Letters, zero bytes and 0xFF inside the digits: outside the feature's ranges, so their
+    // slices collide with digit slices and with each other; many of them force rebuilds.
+    for i in 0..600u64 {
+        let mut key = keys[(i * 7 % 3000) as usize].clone();
+        let at = 4 + (i as usize % 12).min(key.len() - 5);
+        key[at] = [b'a', 0, 0xFF, b'/'][(i % 4) as usize];
+        if i % 5 == 0 {
+            key.truncate(at + 1);
+        }
+        probes.push(key.clone());
+        assert_eq!(
+            t.insert(&key, 10_000 + i).unwrap(),
+            model.insert(key, 10_000 + i)
+        );
+        if i % 100 == 0 {
+            agree(&t, &model, &probes);
+        }
+    }
+    agree(&t, &model, &probes);
+    for (n, key) in probes.iter().enumerate() {
+        if n % 2 == 0 {
+            assert_eq!(t.remove(key), model.remove(key));
+        }
+    }
+    agree(&t, &model, &probes);
+}
+
+#[test]
 fn bad_input_is_refused_with_a_typed_error() {
     let mut t = Trie::new();
     let long = vec![1u8; MAX_KEY_LEN + 1];
@@ -210,6 +251,11 @@ fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8)], 0..20),
         proptest::collection::vec(prop_oneof![Just(b'a'), Just(0u8)], 6..11),
+        // Digits with the odd byte outside their range: layers with a feature, colliding slices.
+        proptest::collection::vec(
+            prop_oneof![8 => (b'0'..=b'9'), 1 => Just(b'a'), 1 => Just(0u8), 1 => Just(0xFFu8)],
+            0..26,
+        ),
         (0usize..30, proptest::collection::vec(any::<u8>(), 0..4)).prop_map(|(n, tail)| {
             let mut k = b"shared/prefix/of/thirty/bytes/"[..n].to_vec();
             k.extend(tail);
