@@ -12,14 +12,15 @@
 //!  7     1 when entries carry their slices (the layer has a feature, `radix.rs`), else 0
 //!  8..16 the child layer (`*mut Layer`), only when byte 6 is 1
 //!  then  the child's slice (u64), only when bytes 6 and 7 are 1
-//!  then  entries, in key order: code (u16), slice (u64, only when byte 7 is 1), rest bytes,
-//!        payload word (u64), unaligned
+//!  then  entries, in key order: code (u16), slice (u64, only when the code's top bit is
+//!        set), rest bytes, payload word (u64), unaligned
 //! ```
 //!
 //! In a layer without a feature every key of a bucket has the bucket's slice (the ALEX key). In a
 //! layer with one, the ALEX key is the slice's feature, which several slices may share (keys with
-//! bytes outside the ranges seen at build), so entries carry their slice and the child its own;
-//! entries then sort by (slice, tail) and the child's keys sit where its slice's long keys would.
+//! bytes outside the ranges seen at build): an entry whose slice is not the one the feature
+//! decodes to carries it (the code's top bit says so), and the child carries its own; entries
+//! sort by (slice, tail) and the child's keys sit where its slice's long keys would.
 //!
 //! An entry's code is the key's length within the slice when it ends inside it (0..=7: a
 //! *short* key, no rest bytes), or 8 + the number of key bytes after the slice (a *long* key,
@@ -48,6 +49,8 @@ pub(super) const MAX_LONG_ENTRIES: usize = 16;
 pub(super) const MAX_LONG_BYTES: usize = 1024;
 
 const HEADER: usize = 8;
+/// The top bit of an entry's code: its slice follows the code.
+const CARRIES_SLICE: u16 = 0x8000;
 const CHILD: usize = 8;
 const ALIGN: usize = 8;
 
@@ -93,8 +96,10 @@ pub(super) struct BucketData {
     /// The child's slice and the layer holding every long key of that slice, if they outgrew
     /// the bucket.
     pub child: Option<(u64, Box<Layer>)>,
-    /// Whether entries carry their slices (the layer has a feature).
+    /// Whether the layer has a feature (the child carries its slice).
     pub explicit: bool,
+    /// The slice entries need not carry: the one the slot's ALEX key decodes to.
+    pub implicit: u64,
 }
 
 impl BucketData {
@@ -119,17 +124,19 @@ impl BucketData {
 
     /// Packs the bucket into a new allocation and returns its word.
     pub(super) fn encode(self) -> u64 {
-        let slice_bytes = if self.explicit { 8 } else { 0 };
-        let child_bytes = match self.child {
-            Some(_) => CHILD + slice_bytes,
-            None => 0,
+        let child_bytes = match (&self.child, self.explicit) {
+            (None, _) => 0,
+            (Some(_), false) => CHILD,
+            (Some(_), true) => CHILD + 8,
         };
+        let implicit = self.implicit;
+        debug_assert!(self.explicit || self.entries.iter().all(|e| e.0 == implicit));
         let size = HEADER
             + child_bytes
             + self
                 .entries
                 .iter()
-                .map(|(_, t, _)| t.encoded_len() + slice_bytes)
+                .map(|(s, t, _)| t.encoded_len() + if *s == implicit { 0 } else { 8 })
                 .sum::<usize>();
         let count = u16::try_from(self.entries.len()).expect("a bucket holds few entries");
         let size32 = u32::try_from(size).expect("a bucket is small");
@@ -162,8 +169,10 @@ impl BucketData {
                     rest,
                 ),
             };
-            bytes.extend_from_slice(&code.to_le_bytes());
-            if self.explicit {
+            if *slice == implicit {
+                bytes.extend_from_slice(&code.to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&(code | CARRIES_SLICE).to_le_bytes());
                 bytes.extend_from_slice(&slice.to_le_bytes());
             }
             bytes.extend_from_slice(rest);
@@ -176,13 +185,13 @@ impl BucketData {
     }
 
     /// Takes the bucket named by `word` apart, freeing its allocation; the child layer (if any)
-    /// moves into the result. `key` is the ALEX key the bucket is stored under (the slice of
-    /// entries that do not carry one).
+    /// moves into the result. `implicit` is the slice of entries that do not carry one (the
+    /// slot's ALEX key decoded).
     ///
     /// # Safety
     /// `word` names a live bucket (made by [`BucketData::encode`] and not yet taken or freed),
     /// and no reference from [`BucketRef`] to it is used afterwards.
-    pub(super) unsafe fn take(word: u64, key: u64) -> BucketData {
+    pub(super) unsafe fn take(word: u64, implicit: u64) -> BucketData {
         // SAFETY: the caller guarantees the bucket is live.
         let view = unsafe { BucketRef::from_word(word) };
         let entries = view
@@ -192,10 +201,10 @@ impl BucketData {
                     n @ 0..=7 => Tail::Short(n as u8),
                     _ => Tail::Long(e.rest.to_vec()),
                 };
-                (e.slice.unwrap_or(key), tail, e.word)
+                (e.slice.unwrap_or(implicit), tail, e.word)
             })
             .collect();
-        let child_slice = view.child_slice().unwrap_or(key);
+        let child_slice = view.child_slice().unwrap_or(implicit);
         let child = view.child_ptr().map(|p| {
             // SAFETY: the pointer came from `Box::into_raw` in `encode` and the bucket owns it;
             // the bucket is freed below, so ownership moves to this Box exactly once.
@@ -208,6 +217,7 @@ impl BucketData {
             entries,
             child,
             explicit,
+            implicit,
         }
     }
 }
@@ -237,7 +247,7 @@ unsafe fn free_allocation(word: u64) {
 pub(super) struct Entry<'a> {
     /// Length within the slice (0..=7) for a short key, 8 + rest length for a long one.
     pub code: usize,
-    /// The entry's slice, when entries carry theirs.
+    /// The entry's slice, when it carries one (else the bucket's implicit slice).
     pub slice: Option<u64>,
     /// The key bytes after the slice (empty for short keys).
     pub rest: &'a [u8],
@@ -295,33 +305,34 @@ impl<'a> BucketRef<'a> {
         })
     }
 
-    /// The child layer and its slice (`key` when the child carries none: the ALEX key).
+    /// The child layer and its slice (`implicit` when the child carries none).
     #[inline]
-    pub(super) fn child(&self, key: u64) -> Option<(u64, &'a Layer)> {
+    pub(super) fn child(&self, implicit: u64) -> Option<(u64, &'a Layer)> {
         // SAFETY: the child is owned by the bucket, which is live for 'a.
         self.child_ptr()
-            .map(|p| (self.child_slice().unwrap_or(key), unsafe { &*p }))
+            .map(|p| (self.child_slice().unwrap_or(implicit), unsafe { &*p }))
     }
 
-    /// The child layer holding the long keys of `slice`, if any.
+    /// The child layer holding the long keys of `slice` (`exact`: the bucket's implicit slice),
+    /// if any.
     #[inline]
-    pub(super) fn child_for(&self, slice: u64) -> Option<&'a Layer> {
+    pub(super) fn child_for(&self, slice: u64, exact: bool) -> Option<&'a Layer> {
         let p = self.child_ptr()?;
-        if self.child_slice().is_some_and(|c| c != slice) {
+        if !self.child_slice().map_or(exact, |c| c == slice) {
             return None;
         }
         // SAFETY: the child is owned by the bucket, which is live for 'a.
         Some(unsafe { &*p })
     }
 
-    /// The child layer holding the long keys of `slice`, mutably.
+    /// [`BucketRef::child_for`], mutably.
     ///
     /// # Safety
     /// The caller holds the layer owning this bucket mutably for `'a`, and makes no other
     /// reference to the child meanwhile.
-    pub(super) unsafe fn child_for_mut(&self, slice: u64) -> Option<&'a mut Layer> {
+    pub(super) unsafe fn child_for_mut(&self, slice: u64, exact: bool) -> Option<&'a mut Layer> {
         let p = self.child_ptr()?;
-        if self.child_slice().is_some_and(|c| c != slice) {
+        if !self.child_slice().map_or(exact, |c| c == slice) {
             return None;
         }
         // SAFETY: the caller's exclusive borrow of the owning layer covers the child.
@@ -336,31 +347,30 @@ impl<'a> BucketRef<'a> {
     /// The entries in key order.
     #[inline]
     pub(super) fn entries(&self) -> Entries<'a> {
-        let explicit = self.explicit();
-        let child = match (self.has_child(), explicit) {
+        let child = match (self.has_child(), self.explicit()) {
             (false, _) => 0,
             (true, false) => CHILD,
             (true, true) => CHILD + 8,
         };
         Entries {
             bytes: &self.bytes[HEADER + child..],
-            explicit,
         }
     }
 
-    /// The payload of the short key of `len` bytes within `slice`.
+    /// The payload of the short key of `len` bytes within `slice` (`exact`: `slice` is the
+    /// bucket's implicit slice).
     #[inline]
-    pub(super) fn find_short(&self, slice: u64, len: usize) -> Option<u64> {
+    pub(super) fn find_short(&self, slice: u64, exact: bool, len: usize) -> Option<u64> {
         self.entries()
-            .find(|e| e.code == len && e.slice.is_none_or(|s| s == slice))
+            .find(|e| e.code == len && e.slice.map_or(exact, |s| s == slice))
             .map(|e| e.word)
     }
 
     /// The payload of the packed long key of `slice` whose bytes after the slice are `rest`.
     #[inline]
-    pub(super) fn find_long(&self, slice: u64, rest: &[u8]) -> Option<u64> {
+    pub(super) fn find_long(&self, slice: u64, exact: bool, rest: &[u8]) -> Option<u64> {
         self.entries()
-            .find(|e| e.code >= 8 && e.rest == rest && e.slice.is_none_or(|s| s == slice))
+            .find(|e| e.code >= 8 && e.rest == rest && e.slice.map_or(exact, |s| s == slice))
             .map(|e| e.word)
     }
 
@@ -373,7 +383,6 @@ impl<'a> BucketRef<'a> {
 /// The entries of a bucket, in key order.
 pub(super) struct Entries<'a> {
     bytes: &'a [u8],
-    explicit: bool,
 }
 
 impl<'a> Iterator for Entries<'a> {
@@ -384,9 +393,10 @@ impl<'a> Iterator for Entries<'a> {
         if self.bytes.is_empty() {
             return None;
         }
-        let code = u16::from_le_bytes([self.bytes[0], self.bytes[1]]) as usize;
+        let raw = u16::from_le_bytes([self.bytes[0], self.bytes[1]]);
+        let code = usize::from(raw & !CARRIES_SLICE);
         let mut at = 2;
-        let slice = self.explicit.then(|| {
+        let slice = (raw & CARRIES_SLICE != 0).then(|| {
             at += 8;
             u64::from_le_bytes(self.bytes[2..10].try_into().unwrap())
         });

@@ -35,7 +35,7 @@ pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
     }
     let p = prefix_len(entries);
     let radix = radix_for(entries, p);
-    let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s));
+    let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s).0);
     let mut keys = Vec::new();
     let mut words = Vec::new();
     let mut i = 0;
@@ -79,6 +79,7 @@ fn slot_word(group: &[(&[u8], u64)], d: usize, explicit: bool) -> u64 {
         entries: group.iter().map(|(k, w)| (s, Tail::of(k, d), *w)).collect(),
         child: None,
         explicit,
+        implicit: s,
     };
     if data.too_many_long(s) {
         let long: Vec<(&[u8], u64)> = group
@@ -120,6 +121,7 @@ pub(super) fn fold_child(data: &mut BucketData) {
         entries: data.entries.clone(),
         child: None,
         explicit: data.explicit,
+        implicit: data.implicit,
     };
     for (rest, w) in keys {
         let tail = Tail::Long(rest);
@@ -129,14 +131,5 @@ pub(super) fn fold_child(data: &mut BucketData) {
     if !folded.too_many_long(cs) {
         data.entries = folded.entries;
         data.child = None;
-    }
-}
-
-/// The prefix the layer's keys share now (relative to its start), before the cap of
-/// [`prefix_len`]: that of its first and last keys.
-pub(super) fn shared_now(layer: &Layer) -> usize {
-    match (layer.first_key(), layer.last_key()) {
-        (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
-        _ => 0,
     }
 }

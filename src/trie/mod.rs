@@ -207,7 +207,8 @@ impl Trie {
                 at += p.len();
             }
             let s = slice(key, at);
-            let word = layer.index.get(layer.alex_key(s))?;
+            let (v, exact) = layer.alex_key(s);
+            let word = layer.index.get(v)?;
             let rem = key.len().wrapping_sub(at);
             if !is_bucket(word) {
                 return (rem == 8).then_some(word);
@@ -215,14 +216,14 @@ impl Trie {
             // SAFETY: the word came from `layer`, borrowed from `self` for this call.
             let bucket = unsafe { BucketRef::from_word(word) };
             if rem < 8 {
-                return bucket.find_short(s, rem);
+                return bucket.find_short(s, exact, rem);
             }
-            match bucket.child_for(s) {
+            match bucket.child_for(s, exact) {
                 Some(child) => {
                     layer = child;
                     at += 8;
                 }
-                None => return bucket.find_long(s, &key[at + 8..]),
+                None => return bucket.find_long(s, exact, &key[at + 8..]),
             }
         }
     }
@@ -304,12 +305,22 @@ impl Layer {
         }
     }
 
-    /// The ALEX key of slice `s`: the slice, or its feature.
+    /// The ALEX key of slice `s` (the slice, or its feature), and whether `s` is the slot's
+    /// implicit slice ([`Layer::implicit`]).
     #[inline(always)]
-    fn alex_key(&self, s: u64) -> u64 {
+    fn alex_key(&self, s: u64) -> (u64, bool) {
         match &self.radix {
-            None => s,
+            None => (s, true),
             Some(r) => r.encode(s),
+        }
+    }
+
+    /// The slice bucket entries of slot `v` need not carry: `v` itself, or the one slice whose
+    /// exact feature is `v`.
+    fn implicit(&self, v: u64) -> u64 {
+        match &self.radix {
+            None => v,
+            Some(r) => r.decode(v),
         }
     }
 
@@ -337,9 +348,10 @@ impl Layer {
         }
         let d = at + p;
         let s = slice(key, d);
-        let v = self.alex_key(s);
+        let (v, exact) = self.alex_key(s);
         let rem = key.len() - d;
         let explicit = self.radix.is_some();
+        let implicit = self.implicit(v);
         let old = match self.index.get(v) {
             None => {
                 let w = if rem == 8 && !explicit {
@@ -349,6 +361,7 @@ impl Layer {
                         entries: vec![(s, Tail::of(key, d), word)],
                         child: None,
                         explicit,
+                        implicit,
                     }
                     .encode()
                 };
@@ -366,6 +379,7 @@ impl Layer {
                     entries,
                     child: None,
                     explicit,
+                    implicit,
                 }
                 .encode();
                 self.index.insert(v, nw);
@@ -376,7 +390,7 @@ impl Layer {
                 let view = unsafe { BucketRef::from_word(w) };
                 if rem >= 8 {
                     // SAFETY: `self` is borrowed mutably; the view is not used after this.
-                    if let Some(child) = unsafe { view.child_for_mut(s) } {
+                    if let Some(child) = unsafe { view.child_for_mut(s, exact) } {
                         let old = child.insert(key, d + 8, word);
                         if old.is_none() {
                             self.note_inserted();
@@ -385,7 +399,7 @@ impl Layer {
                     }
                 }
                 // SAFETY: `w` is live and no view of it is used after this.
-                let mut data = unsafe { BucketData::take(w, v) };
+                let mut data = unsafe { BucketData::take(w, implicit) };
                 let tail = Tail::of(key, d);
                 let old = match data.search(s, &tail) {
                     Ok(i) => Some(std::mem::replace(&mut data.entries[i].2, word)),
@@ -418,24 +432,65 @@ impl Layer {
         old
     }
 
-    /// Counts a new key, and rebuilds the layer when its keys have come to share a longer
-    /// prefix than it skips, or when it has a feature (checked each time the layer doubles).
+    /// Counts a new key; each time the layer doubles, rebuilds it when its keys now call for a
+    /// longer prefix or another feature than it has. The check reads the slots (and the first and
+    /// last keys), not every key.
     fn note_inserted(&mut self) {
         self.len += 1;
-        if self.len >= self.recheck_at {
-            self.recheck_at = self.len.saturating_mul(2);
-            if self.radix.is_some() || build::shared_now(self) > self.prefix.len() {
-                let mut entries = Vec::with_capacity(self.len);
-                self.collect(&mut Vec::new(), &mut entries);
-                let prefix = build::prefix_len(&entries);
-                let radix = build::radix_for(&entries, prefix);
-                if prefix > self.prefix.len() || radix != self.radix {
-                    let recheck_at = self.recheck_at;
-                    *self = build::layer_owned(&entries);
-                    self.recheck_at = recheck_at;
-                }
-            }
+        if self.len < self.recheck_at {
+            return;
         }
+        self.recheck_at = self.len.saturating_mul(2);
+        let radix = Radix::for_slices(self.slices());
+        let shared = match (self.first_key(), self.last_key()) {
+            (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
+            _ => 0,
+        };
+        if shared <= self.prefix.len() && radix == self.radix {
+            return;
+        }
+        let mut entries = Vec::with_capacity(self.len);
+        self.collect(&mut Vec::new(), &mut entries);
+        if build::prefix_len(&entries) > self.prefix.len() || radix != self.radix {
+            let recheck_at = self.recheck_at;
+            *self = build::layer_owned(&entries);
+            self.recheck_at = recheck_at;
+        }
+    }
+
+    /// The slice of every slot and entry (with repeats).
+    fn slices(&self) -> impl Iterator<Item = u64> + '_ {
+        self.index.iter().flat_map(move |(v, w)| {
+            let implicit = self.implicit(v);
+            let carried: Vec<u64> = if is_bucket(w) {
+                // SAFETY: `w` is a live bucket of this layer, borrowed for the iteration.
+                let bucket = unsafe { BucketRef::from_word(w) };
+                bucket
+                    .entries()
+                    .filter_map(|e| e.slice)
+                    .chain(bucket.child(implicit).map(|(cs, _)| cs))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            std::iter::once(implicit).chain(carried)
+        })
+    }
+
+    /// The layer's smallest key, relative to its start.
+    fn first_key(&self) -> Option<Vec<u8>> {
+        let mut out = None;
+        self.scan(&mut Vec::new(), None, &mut |k, _| {
+            out = Some(k.to_vec());
+            false
+        });
+        out
+    }
+
+    /// The layer's largest key, relative to its start.
+    fn last_key(&self) -> Option<Vec<u8>> {
+        let mut path = Vec::new();
+        self.last(&mut path).map(|_| path)
     }
 
     /// Removes `key` (whose bytes before `at` lead to this layer).
@@ -446,7 +501,7 @@ impl Layer {
         }
         let d = at + p;
         let s = slice(key, d);
-        let v = self.alex_key(s);
+        let (v, exact) = self.alex_key(s);
         let rem = key.len() - d;
         let w = self.index.get(v)?;
         if !is_bucket(w) {
@@ -462,7 +517,7 @@ impl Layer {
         let mut from_child = None;
         if rem >= 8 {
             // SAFETY: `self` is borrowed mutably; the view is not used after this block.
-            match unsafe { view.child_for_mut(s) } {
+            match unsafe { view.child_for_mut(s, exact) } {
                 Some(child) => {
                     let removed = child.remove(key, d + 8)?;
                     if child.len > MAX_FOLD {
@@ -472,14 +527,14 @@ impl Layer {
                     from_child = Some(removed);
                 }
                 None => {
-                    view.find_long(s, &key[d + 8..])?;
+                    view.find_long(s, exact, &key[d + 8..])?;
                 }
             }
         } else {
-            view.find_short(s, rem)?;
+            view.find_short(s, exact, rem)?;
         }
         // SAFETY: `w` is live and no view of it is used after this.
-        let mut data = unsafe { BucketData::take(w, v) };
+        let mut data = unsafe { BucketData::take(w, self.implicit(v)) };
         let removed = match from_child {
             Some(removed) => removed,
             None => {
@@ -529,7 +584,7 @@ impl Layer {
             let bucket = unsafe { BucketRef::from_word(w) };
             s.buckets += 1;
             s.bucket_bytes += bucket.allocated_bytes();
-            if let Some((_, child)) = bucket.child(v) {
+            if let Some((_, child)) = bucket.child(self.implicit(v)) {
                 child.add_stats(depth + 1, s);
             }
         }
@@ -564,20 +619,24 @@ impl Layer {
             if entries.len() != bucket.len() {
                 return Err(format!("layer at {at}, slot {v:#x}: entry count"));
             }
+            let implicit = self.implicit(v);
             if entries
                 .iter()
-                .any(|e| self.alex_key(e.slice.unwrap_or(v)) != v)
+                .any(|e| self.alex_key(e.slice.unwrap_or(implicit)).0 != v)
             {
                 return Err(format!("slot {v:#x}: an entry of another slot"));
             }
+            if entries.iter().any(|e| e.slice == Some(implicit)) {
+                return Err(format!("slot {v:#x}: an entry carries the implicit slice"));
+            }
             count += entries.len();
-            if let Some((cs, child)) = bucket.child(v) {
-                if self.alex_key(cs) != v {
+            if let Some((cs, child)) = bucket.child(implicit) {
+                if self.alex_key(cs).0 != v {
                     return Err(format!("slot {v:#x}: the child of another slot"));
                 }
                 if entries
                     .iter()
-                    .any(|e| e.code >= 8 && e.slice.unwrap_or(v) == cs)
+                    .any(|e| e.code >= 8 && e.slice.unwrap_or(implicit) == cs)
                 {
                     return Err(format!("slot {v:#x}: long entries beside their child"));
                 }
@@ -595,6 +654,7 @@ impl Layer {
                             .collect(),
                         child: None,
                         explicit: false,
+                        implicit: cs,
                     };
                     if !data.too_many_long(cs) {
                         return Err(format!("slot {v:#x}: child of {n} keys not folded"));

@@ -12,6 +12,11 @@
 //! (a slice that differs first at byte `i` can only tie, never cross) but not one-to-one, so a
 //! layer with a feature keeps each entry's slice in its bucket and compares it.
 
+/// A byte whose values span fewer than this many is narrow. Decimal digits (10), hex (16 or 22)
+/// and one case of letters (26) are; URL text (`.`, `/`, digits and letters: 77) is not, and
+/// measured slower with the feature (`internal/PERFORMANCE.md`, issue 22).
+const NARROW: u8 = 64;
+
 /// The mixed-radix feature of one layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Radix {
@@ -40,7 +45,8 @@ impl Radix {
             return None;
         }
         let first_varying = (0..8).find(|&i| lo[i] != hi[i])?;
-        let narrow_later = (first_varying + 1..8).any(|i| lo[i] != hi[i] && (hi[i] - lo[i]) < 128);
+        let narrow_later =
+            (first_varying + 1..8).any(|i| lo[i] != hi[i] && (hi[i] - lo[i]) < NARROW);
         if !narrow_later {
             return None;
         }
@@ -53,23 +59,37 @@ impl Radix {
         Some(Radix { lo, hi, w })
     }
 
-    /// The feature of slice `s` (non-decreasing in `s`, see the module docs).
+    /// The feature of slice `s` (non-decreasing in `s`, see the module docs), and whether it is
+    /// exact: every byte within its range, so that [`Radix::decode`] gives `s` back.
     #[inline(always)]
-    pub(crate) fn encode(&self, s: u64) -> u64 {
+    pub(crate) fn encode(&self, s: u64) -> (u64, bool) {
         let bytes = s.to_be_bytes();
         let mut v = 0u64;
         for i in 0..8 {
             let b = bytes[i];
             if b < self.lo[i] {
-                return v;
+                return (v, false);
             }
             if b > self.hi[i] {
                 // This byte at its top and every later byte at its top.
-                return v + u64::from(self.hi[i] - self.lo[i]) * self.w[i] + (self.w[i] - 1);
+                let top = v + u64::from(self.hi[i] - self.lo[i]) * self.w[i] + (self.w[i] - 1);
+                return (top, false);
             }
             v += u64::from(b - self.lo[i]) * self.w[i];
         }
-        v
+        (v, true)
+    }
+
+    /// The one slice whose exact feature is `v`.
+    pub(crate) fn decode(&self, v: u64) -> u64 {
+        let mut bytes = [0u8; 8];
+        let mut rest = v;
+        for i in 0..8 {
+            let digit = rest / self.w[i];
+            rest %= self.w[i];
+            bytes[i] = self.lo[i] + digit as u8;
+        }
+        u64::from_be_bytes(bytes)
     }
 }
 
@@ -85,7 +105,8 @@ mod tests {
     fn decimal_slices_become_their_numbers_and_order_is_kept_for_any_slice() {
         let r = Radix::for_slices([digits(0), digits(99_999_999)].into_iter()).unwrap();
         for n in [0, 1, 9, 10, 12_345_678, 99_999_999] {
-            assert_eq!(r.encode(digits(n)), n);
+            assert_eq!(r.encode(digits(n)), (n, true));
+            assert_eq!(r.decode(n), digits(n));
         }
         // Non-decreasing over arbitrary slices, including bytes outside the ranges.
         let mut x = 7u64;
@@ -104,7 +125,16 @@ mod tests {
         probes.extend([0, u64::MAX, digits(0) - 1, digits(99_999_999) + 1]);
         probes.sort_unstable();
         for w in probes.windows(2) {
-            assert!(r.encode(w[0]) <= r.encode(w[1]), "{:#x} {:#x}", w[0], w[1]);
+            assert!(
+                r.encode(w[0]).0 <= r.encode(w[1]).0,
+                "{:#x} {:#x}",
+                w[0],
+                w[1]
+            );
+        }
+        for &p in &probes {
+            let (v, exact) = r.encode(p);
+            assert_eq!(exact, r.decode(v) == p, "{p:#x}");
         }
     }
 

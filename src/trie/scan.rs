@@ -73,7 +73,7 @@ impl Layer {
         path.extend_from_slice(prefix);
         let d = path.len();
         let lo_slice = lo.map(|l| slice(l, d));
-        let from = lo_slice.map_or(0, |s| self.alex_key(s));
+        let from = lo_slice.map_or(0, |s| self.alex_key(s).0);
         let mut go_on = true;
         for (v, w) in self.index.range(from..) {
             // Only the first slot can hold keys below `lo`.
@@ -86,9 +86,10 @@ impl Layer {
             } else {
                 // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
                 let bucket = unsafe { BucketRef::from_word(w) };
-                let mut child = bucket.child(v);
+                let implicit = self.implicit(v);
+                let mut child = bucket.child(implicit);
                 for e in bucket.entries() {
-                    let es = e.slice.unwrap_or(v);
+                    let es = e.slice.unwrap_or(implicit);
                     // The child's keys come before this entry's when its slice is smaller.
                     if let Some((cs, c)) = child.filter(|(cs, _)| *cs < es) {
                         child = None;
@@ -135,10 +136,11 @@ impl Layer {
         }
         // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
         let bucket = unsafe { BucketRef::from_word(w) };
+        let implicit = self.implicit(v);
         let last = bucket.entries().last();
-        let child = bucket.child(v);
+        let child = bucket.child(implicit);
         match (last, child) {
-            (Some(e), Some((cs, _))) if e.slice.unwrap_or(v) > cs => {}
+            (Some(e), Some((cs, _))) if e.slice.unwrap_or(implicit) > cs => {}
             (_, Some((cs, c))) => {
                 path.extend_from_slice(&cs.to_be_bytes());
                 return c.last(path);
@@ -146,7 +148,7 @@ impl Layer {
             _ => {}
         }
         let e = last?;
-        let sb = e.slice.unwrap_or(v).to_be_bytes();
+        let sb = e.slice.unwrap_or(implicit).to_be_bytes();
         if e.code < 8 {
             path.extend_from_slice(&sb[..e.code]);
         } else {
@@ -154,22 +156,6 @@ impl Layer {
             path.extend_from_slice(e.rest);
         }
         Some(e.word)
-    }
-
-    /// The layer's smallest key, relative to its start.
-    pub(super) fn first_key(&self) -> Option<Vec<u8>> {
-        let mut out = None;
-        self.scan(&mut Vec::new(), None, &mut |k, _| {
-            out = Some(k.to_vec());
-            false
-        });
-        out
-    }
-
-    /// The layer's largest key, relative to its start.
-    pub(super) fn last_key(&self) -> Option<Vec<u8>> {
-        let mut path = Vec::new();
-        self.last(&mut path).map(|_| path)
     }
 }
 
