@@ -23,18 +23,42 @@ pub(super) fn prefix_len<K: AsRef<[u8]>>(keys: &[(K, u64)]) -> usize {
     shared.min(shortest.saturating_sub(8))
 }
 
-/// The feature a layer over these sorted keys with a prefix of `p` bytes models its slices by.
-pub(super) fn radix_for<K: AsRef<[u8]>>(keys: &[(K, u64)], p: usize) -> Option<Radix> {
-    Radix::for_slices(keys.iter().map(|(k, _)| slice(k.as_ref(), p)))
+/// The prefix length and feature for a layer over `entries` (sorted, relative to its start) that
+/// will also hold `extra` (not among them).
+pub(super) fn choice_with<K: AsRef<[u8]>>(
+    entries: &[(K, u64)],
+    extra: Option<&[u8]>,
+) -> (usize, Option<Radix>) {
+    let mut p = prefix_len(entries);
+    if let Some(x) = extra {
+        p = match entries.first() {
+            None => x.len().saturating_sub(8),
+            Some((k, _)) => {
+                let shared = k.as_ref().iter().zip(x).take_while(|(a, b)| a == b).count();
+                p.min(shared).min(x.len().saturating_sub(8))
+            }
+        };
+    }
+    let radix = Radix::for_slices(
+        entries
+            .iter()
+            .map(|(k, _)| slice(k.as_ref(), p))
+            .chain(extra.map(|x| slice(x, p))),
+    );
+    (p, radix)
 }
 
 /// A layer over `entries`: keys relative to the layer's start, strictly increasing.
 pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
+    layer_with(entries, None)
+}
+
+/// [`layer`], with the prefix and feature chosen as if `extra` were among the keys too.
+pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Layer {
     if entries.is_empty() {
         return Layer::empty();
     }
-    let p = prefix_len(entries);
-    let radix = radix_for(entries, p);
+    let (p, radix) = choice_with(entries, extra);
     let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s).0);
     let mut keys = Vec::new();
     let mut words = Vec::new();
@@ -61,8 +85,13 @@ pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
 
 /// [`layer`] over owned keys.
 pub(super) fn layer_owned(entries: &[(Vec<u8>, u64)]) -> Layer {
+    layer_owned_with(entries, None)
+}
+
+/// [`layer_with`] over owned keys.
+pub(super) fn layer_owned_with(entries: &[(Vec<u8>, u64)], extra: Option<&[u8]>) -> Layer {
     let refs: Vec<(&[u8], u64)> = entries.iter().map(|(k, w)| (k.as_slice(), *w)).collect();
-    layer(&refs)
+    layer_with(&refs, extra)
 }
 
 /// The word for the keys of one slot (one slice: a layer's feature separates the slices it is

@@ -45,6 +45,7 @@
 
 mod bucket;
 mod build;
+mod grow;
 mod radix;
 mod scan;
 #[cfg(test)]
@@ -55,6 +56,7 @@ use bucket::{is_bucket, BucketData, BucketRef, Tail};
 use radix::Radix;
 
 pub use bucket::TAG as RESERVED_WORDS;
+pub use grow::{TrieGrow, TrieRetired};
 
 /// The longest key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -165,6 +167,8 @@ impl TrieStats {
 /// [`RESERVED_WORDS`]. See the module docs.
 pub struct Trie {
     root: Layer,
+    /// Bumped by every change, so a grow plan made against another state is detected.
+    version: u64,
 }
 
 impl Default for Trie {
@@ -178,6 +182,7 @@ impl Trie {
     pub fn new() -> Self {
         Trie {
             root: Layer::empty(),
+            version: 0,
         }
     }
 
@@ -242,6 +247,15 @@ impl Trie {
         if is_bucket(word) {
             return Err(TrieError::ReservedWord(word));
         }
+        // Each plan makes progress; the bound only guards against a bug looping forever (the
+        // insert below still does whatever is left, in place).
+        for _ in 0..64 {
+            match self.prepare_grow(key) {
+                Some(plan) => drop(self.install_grow(plan)),
+                None => break,
+            }
+        }
+        self.version += 1;
         Ok(self.root.insert(key, 0, word))
     }
 
@@ -250,6 +264,7 @@ impl Trie {
         if key.len() > MAX_KEY_LEN {
             return None;
         }
+        self.version += 1;
         self.root.remove(key, 0)
     }
 
@@ -273,6 +288,7 @@ impl Trie {
         );
         Ok(Trie {
             root: build::layer(&entries),
+            version: 0,
         })
     }
 
@@ -327,6 +343,8 @@ impl Layer {
     /// Rebuilds the layer from its keys and `extra` (a key relative to the layer's start, absent
     /// from it): a new prefix and feature.
     fn rebuild(&mut self, extra: Option<(Vec<u8>, u64)>) {
+        #[cfg(test)]
+        tests::UNPLANNED_REBUILDS.with(|n| n.set(n.get() + 1));
         let mut entries = Vec::with_capacity(self.len + 1);
         self.collect(&mut Vec::new(), &mut entries);
         if let Some((key, word)) = extra {
@@ -432,30 +450,11 @@ impl Layer {
         old
     }
 
-    /// Counts a new key; each time the layer doubles, rebuilds it when its keys now call for a
-    /// longer prefix or another feature than it has. The check reads the slots (and the first and
-    /// last keys), not every key.
+    /// Counts a new key. The recheck each doubling calls for is planned before the insert
+    /// (`grow.rs`); an insert that was not planned (a caller that let the trie change between
+    /// plan and insert) runs late checks at the next planned insert.
     fn note_inserted(&mut self) {
         self.len += 1;
-        if self.len < self.recheck_at {
-            return;
-        }
-        self.recheck_at = self.len.saturating_mul(2);
-        let radix = Radix::for_slices(self.slices());
-        let shared = match (self.first_key(), self.last_key()) {
-            (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
-            _ => 0,
-        };
-        if shared <= self.prefix.len() && radix == self.radix {
-            return;
-        }
-        let mut entries = Vec::with_capacity(self.len);
-        self.collect(&mut Vec::new(), &mut entries);
-        if build::prefix_len(&entries) > self.prefix.len() || radix != self.radix {
-            let recheck_at = self.recheck_at;
-            *self = build::layer_owned(&entries);
-            self.recheck_at = recheck_at;
-        }
     }
 
     /// The slice of every slot and entry (with repeats).
