@@ -38,7 +38,7 @@ pub struct TrieGrow {
 unsafe impl Send for TrieGrow {}
 
 enum Step {
-    Alex(PreparedGrow<u64>),
+    Alex(Box<PreparedGrow<u64>>),
     Rebuild(Box<Layer>),
     Recheck(usize),
 }
@@ -234,7 +234,7 @@ impl Trie {
                         return Some(make(hops, layer, Step::Recheck(0)));
                     }
                     if let Some(plan) = layer.index.prepare_grow(v) {
-                        return Some(make(hops, layer, Step::Alex(plan)));
+                        return Some(make(hops, layer, Step::Alex(Box::new(plan))));
                     }
                 }
             }
@@ -291,7 +291,7 @@ impl Trie {
             return retired;
         }
         match plan.step {
-            Step::Alex(p) => retired._alex = Some(layer.index.install_grow(p)),
+            Step::Alex(p) => retired._alex = Some(layer.index.install_grow(*p)),
             Step::Rebuild(new) => retired._layer = Some(std::mem::replace(layer, *new)),
             Step::Recheck(next) => layer.recheck_at = next,
         }

@@ -125,11 +125,6 @@ pub(crate) fn slice(key: &[u8], at: usize) -> u64 {
     }
 }
 
-/// The slice of `key` at byte `at` (8 bytes, zero-padded, big-endian), as a layer reads it.
-pub fn slice_of(key: &[u8], at: usize) -> u64 {
-    slice(key, at)
-}
-
 /// Layer statistics, summed over all layers.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TrieStats {

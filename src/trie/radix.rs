@@ -63,10 +63,8 @@ impl Radix {
     /// exact: every byte within its range, so that [`Radix::decode`] gives `s` back.
     #[inline(always)]
     pub(crate) fn encode(&self, s: u64) -> (u64, bool) {
-        let bytes = s.to_be_bytes();
         let mut v = 0u64;
-        for i in 0..8 {
-            let b = bytes[i];
+        for (i, b) in s.to_be_bytes().into_iter().enumerate() {
             if b < self.lo[i] {
                 return (v, false);
             }
@@ -84,10 +82,10 @@ impl Radix {
     pub(crate) fn decode(&self, v: u64) -> u64 {
         let mut bytes = [0u8; 8];
         let mut rest = v;
-        for i in 0..8 {
+        for (i, byte) in bytes.iter_mut().enumerate() {
             let digit = rest / self.w[i];
             rest %= self.w[i];
-            bytes[i] = self.lo[i] + digit as u8;
+            *byte = self.lo[i] + digit as u8;
         }
         u64::from_be_bytes(bytes)
     }
