@@ -48,6 +48,43 @@ pub struct DefaultsConfig {
     pub seed: u64,
     /// Working directory (one subdirectory per system, deleted at the end).
     pub dir: PathBuf,
+    /// Experiment (0 = off): before each timed get, plain RocksDB also reads two dependent
+    /// random words of an array of this many MiB, the memory traffic of one index lookup, so
+    /// that what that traffic costs RocksDB's own read can be measured (`internal/PERFORMANCE.md`,
+    /// issue 23).
+    #[serde(default)]
+    pub rocksdb_touch_mib: usize,
+}
+
+/// An array read at two dependent random places per get ([`DefaultsConfig::rocksdb_touch_mib`]).
+struct Touch {
+    words: Vec<u64>,
+}
+
+impl Touch {
+    fn new(mib: usize) -> Touch {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let words = (0..(mib << 20) / 8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect();
+        Touch { words }
+    }
+
+    /// Two dependent reads, the first placed by `k`.
+    #[inline]
+    fn read(&self, k: u64) -> u64 {
+        let n = self.words.len() as u64;
+        if n == 0 {
+            return 0;
+        }
+        let first = self.words[(crate::bench::rng::mix64(k) % n) as usize];
+        self.words[(first % n) as usize]
+    }
 }
 
 /// What one system measured.
@@ -229,13 +266,29 @@ fn run_rocksdb(
     let db = rocksdb::DB::open(&opts, dir).map_err(err)?;
     let reopen_secs = started.elapsed().as_secs_f64();
     let ro = rocksdb::ReadOptions::default();
+    let touch = Touch::new(config.rocksdb_touch_mib);
+    if config.rocksdb_touch_mib > 0 {
+        let started = Instant::now();
+        let sum = queries
+            .iter()
+            .fold(0u64, |s, &k| s.wrapping_add(touch.read(k ^ 0x55)));
+        std::hint::black_box(sum);
+        eprintln!(
+            "defaults_benchmark: rocksdb touches {} MiB per get; the touches alone: {:.0} ns per get",
+            config.rocksdb_touch_mib,
+            started.elapsed().as_nanos() as f64 / queries.len().max(1) as f64
+        );
+    }
     let latency = timed_gets(
         "rocksdb",
         config,
         warm,
         queries,
         || {},
-        |k| db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err),
+        |k| {
+            std::hint::black_box(touch.read(k));
+            db.get_pinned_opt(k.to_be_bytes(), &ro).map_err(err)
+        },
     )?;
     Ok(DefaultsResult {
         system: "rocksdb".into(),
@@ -246,9 +299,15 @@ fn run_rocksdb(
         get_p50_ns: latency.p50 as f64,
         get_p99_ns: latency.p99 as f64,
         disk_bytes,
-        options: "RocksDB defaults (an internal 32 MiB block cache, index and filter blocks \
-                  held by the table readers, Snappy), full bloom filter 10 bits/key"
-            .into(),
+        options: format!(
+            "RocksDB defaults (an internal 32 MiB block cache, index and filter blocks held by \
+             the table readers, Snappy), full bloom filter 10 bits/key{}",
+            match config.rocksdb_touch_mib {
+                0 => String::new(),
+                mib =>
+                    format!("; experiment: 2 dependent random reads of a {mib} MiB array per get"),
+            }
+        ),
         read_profile: None,
     })
 }

@@ -34,6 +34,10 @@ struct Args {
     /// Working directory.
     #[arg(long, default_value = "target/defaults-benchmark")]
     dir: PathBuf,
+    /// Experiment: plain RocksDB also reads two dependent random words of an array of this many
+    /// MiB before each timed get (the memory traffic of an index lookup). 0 = off.
+    #[arg(long, default_value_t = 0)]
+    rocksdb_touch_mib: usize,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -59,6 +63,7 @@ fn main() {
         warmup: args.warmup,
         seed: args.seed,
         dir: args.dir.clone(),
+        rocksdb_touch_mib: args.rocksdb_touch_mib,
     };
     let result = defaults_run::run(&config);
     let _ = std::fs::remove_dir_all(&args.dir);
