@@ -340,3 +340,56 @@ proptest! {
         agree(&Trie::bulk_load(&keys, &words).unwrap(), &model, &probes);
     }
 }
+
+/// Many keys of every generated kind at once, inserted and removed at random, against the model.
+/// Longer with `ALEXKV_TRIE_STRESS_KEYS` (default 20,000).
+#[test]
+fn mixed_key_kinds_inserted_and_removed_agree_with_the_model() {
+    let n: usize = std::env::var("ALEXKV_TRIE_STRESS_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut keys: Vec<Vec<u8>> = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let r = next();
+        keys.push(match i % 6 {
+            0 => r.to_be_bytes().to_vec(),
+            1 => format!("user{}", r >> 1).into_bytes(),
+            2 => format!(
+                "user:{:010}:{}",
+                r % 5000,
+                ["a", "bb", "email"][(r % 3) as usize]
+            )
+            .into_bytes(),
+            3 => format!("https://www.h{}.com/p/{}/{}", r % 7, (r >> 8) % 9, r >> 40).into_bytes(),
+            4 => {
+                let mut k = r.to_be_bytes().to_vec();
+                k.extend_from_slice(&next().to_be_bytes());
+                k
+            }
+            _ => r.to_be_bytes()[..(r % 9) as usize].to_vec(),
+        });
+    }
+    let mut t = Trie::new();
+    let mut model = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(
+            t.insert(k, i as u64).unwrap(),
+            model.insert(k.clone(), i as u64)
+        );
+        if next() % 4 == 0 {
+            let victim = &keys[(next() % (i as u64 + 1)) as usize];
+            assert_eq!(t.remove(victim), model.remove(victim));
+        }
+    }
+    agree(&t, &model, &keys[..500]);
+    let (k, w): (Vec<_>, Vec<_>) = model.iter().map(|(k, w)| (k.clone(), *w)).unzip();
+    agree(&Trie::bulk_load(&k, &w).unwrap(), &model, &keys[..500]);
+}
