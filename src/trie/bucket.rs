@@ -222,6 +222,19 @@ impl BucketData {
     }
 }
 
+/// Held while a bucket has been taken apart (its allocation freed) but its slot still names it:
+/// a panic in that window would unwind into `Layer::drop`, which would free the bucket again, so
+/// it aborts instead. Every `take` whose slot is then rewritten keeps one alive until it is.
+pub(super) struct Taken;
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            std::process::abort();
+        }
+    }
+}
+
 /// Frees a bucket and its child layer.
 ///
 /// # Safety

@@ -157,7 +157,9 @@ pub(super) fn fold_child(data: &mut BucketData) {
         let at = folded.search(cs, &tail).unwrap_err();
         folded.entries.insert(at, (cs, tail, w));
     }
-    if !folded.too_many_long(cs) {
+    // A bucket of a layer with a feature may hold other slices' entries too: folding must not
+    // take it past what a bucket holds (an insert would then rebuild the layer unplanned).
+    if !folded.too_many_long(cs) && folded.entries.len() <= super::MAX_MIXED {
         data.entries = folded.entries;
         data.child = None;
     }

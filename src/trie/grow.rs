@@ -24,8 +24,9 @@ use crate::alex::{PreparedGrow, Retired};
 
 /// Work an insert needs, prepared ([`Trie::prepare_grow`]).
 pub struct TrieGrow {
-    /// The trie's mutation count when planned: any change since voids the plan.
-    stamp: u64,
+    /// The trie's identity and mutation count when planned: another trie, or any change since,
+    /// voids the plan.
+    stamp: (u64, u64),
     key: Vec<u8>,
     /// Layers below the root on the key's path to the layer the plan is for.
     hops: usize,
@@ -213,7 +214,7 @@ impl Trie {
         path.push((layer, at));
         let hops = path.len() - 1;
         let make = |hops: usize, layer: &Layer, step: Step| TrieGrow {
-            stamp: self.version,
+            stamp: (self.instance, self.version),
             key: key.to_vec(),
             hops,
             layer: layer as *const Layer,
@@ -260,7 +261,7 @@ impl Trie {
             _alex: None,
             _layer: None,
         };
-        if plan.stamp != self.version {
+        if plan.stamp != (self.instance, self.version) {
             return retired;
         }
         self.version += 1;

@@ -162,8 +162,16 @@ impl TrieStats {
 /// [`RESERVED_WORDS`]. See the module docs.
 pub struct Trie {
     root: Layer,
+    /// Unique per trie; with `version`, the stamp of a grow plan.
+    instance: u64,
     /// Bumped by every change, so a grow plan made against another state is detected.
     version: u64,
+}
+
+/// Identities of tries, never reused in a process.
+fn next_instance() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Default for Trie {
@@ -177,6 +185,7 @@ impl Trie {
     pub fn new() -> Self {
         Trie {
             root: Layer::empty(),
+            instance: next_instance(),
             version: 0,
         }
     }
@@ -283,6 +292,7 @@ impl Trie {
         );
         Ok(Trie {
             root: build::layer(&entries),
+            instance: next_instance(),
             version: 0,
         })
     }
@@ -411,6 +421,7 @@ impl Layer {
                         return old;
                     }
                 }
+                let _taken = bucket::Taken;
                 // SAFETY: `w` is live and no view of it is used after this.
                 let mut data = unsafe { BucketData::take(w, implicit) };
                 let tail = Tail::of(key, d);
@@ -527,6 +538,7 @@ impl Layer {
         } else {
             view.find_short(s, exact, rem)?;
         }
+        let _taken = bucket::Taken;
         // SAFETY: `w` is live and no view of it is used after this.
         let mut data = unsafe { BucketData::take(w, self.implicit(v)) };
         let removed = match from_child {
@@ -650,7 +662,7 @@ impl Layer {
                         explicit: false,
                         implicit: cs,
                     };
-                    if !data.too_many_long(cs) {
+                    if !data.too_many_long(cs) && entries.len() + n <= MAX_MIXED {
                         return Err(format!("slot {v:#x}: child of {n} keys not folded"));
                     }
                 }

@@ -251,7 +251,7 @@ fn planned_inserts_leave_nothing_for_the_insert_to_grow_or_rebuild() {
             assert!(plans < 16, "plans for {k:?} do not converge");
         }
         assert!(!t.needs_grow(k));
-        // A stale plan (made before another change) installs nothing.
+        // A stale plan (made before another change, or for another trie) installs nothing.
         let stale = t.prepare_grow(b"zzzz-not-needed");
         assert_eq!(
             t.insert(k, i as u64).unwrap(),
@@ -266,6 +266,19 @@ fn planned_inserts_leave_nothing_for_the_insert_to_grow_or_rebuild() {
     }
     agree(&t, &model, &keys[..200]);
     assert_eq!(UNPLANNED_REBUILDS.with(|n| n.get()), 0);
+}
+
+#[test]
+fn a_plan_for_another_trie_installs_nothing() {
+    let mut t = Trie::bulk_load(&[b"aaaaaaaaaaaaaaaa"], &[1]).unwrap();
+    let plan = t
+        .prepare_grow(b"b")
+        .expect("b leaves the root's prefix: a rebuild");
+    t = Trie::bulk_load(&[b"zzzzzzzzzzzzzzzz"], &[2]).unwrap();
+    drop(t.install_grow(plan));
+    assert_eq!(t.get(b"zzzzzzzzzzzzzzzz"), Some(2));
+    assert_eq!(t.get(b"aaaaaaaaaaaaaaaa"), None);
+    assert_eq!(t.len(), 1);
 }
 
 #[test]
