@@ -54,6 +54,12 @@ const CARRIES_SLICE: u16 = 0x8000;
 const CHILD: usize = 8;
 const ALIGN: usize = 8;
 
+/// Whether `count` long entries of one slice taking `bytes` are too many (or too large) to stay
+/// packed in a bucket.
+pub(super) fn long_overflow(count: usize, bytes: usize) -> bool {
+    count > MAX_LONG_ENTRIES || (count > 1 && bytes > MAX_LONG_BYTES)
+}
+
 /// Whether a word names a bucket (else it is a direct payload).
 #[inline(always)]
 pub(super) fn is_bucket(word: u64) -> bool {
@@ -80,11 +86,17 @@ impl Tail {
         }
     }
 
-    fn encoded_len(&self) -> usize {
+    /// Bytes of its entry in a bucket (code, rest, word; without a carried slice).
+    pub(super) fn encoded_len(&self) -> usize {
         match self {
             Tail::Short(_) => 2 + 8,
-            Tail::Long(rest) => 2 + rest.len() + 8,
+            Tail::Long(rest) => Self::long_encoded_len(rest.len()),
         }
+    }
+
+    /// Bytes of a long entry with `rest` bytes after the slice.
+    pub(super) fn long_encoded_len(rest: usize) -> usize {
+        2 + rest + 8
     }
 }
 
@@ -113,7 +125,7 @@ impl BucketData {
                 bytes += tail.encoded_len();
             }
         }
-        count > MAX_LONG_ENTRIES || (count > 1 && bytes > MAX_LONG_BYTES)
+        long_overflow(count, bytes)
     }
 
     /// The position of `(slice, tail)` among the entries, or where it would go.

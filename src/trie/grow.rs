@@ -18,8 +18,8 @@
 //! the same identity, and an ALEX plan checks its own stamp; the insert then does what is still
 //! needed itself.
 
-use super::bucket::{is_bucket, BucketRef, Tail};
-use super::{build, slice, Layer, Trie, MAX_MIXED};
+use super::bucket::{is_bucket, long_overflow, BucketRef, Tail};
+use super::{build, slice, Layer, Spot, Trie, MAX_MIXED};
 use crate::alex::{PreparedGrow, Retired};
 
 /// Work an insert needs, prepared ([`Trie::prepare_grow`]).
@@ -74,14 +74,16 @@ enum Action {
 impl Layer {
     /// Where the insert of `key` (whose bytes before `at` lead here) goes.
     fn find_insert(&self, key: &[u8], at: usize) -> Found<'_> {
-        let p = self.prefix.len();
-        if key.get(at..at + p) != Some(&self.prefix[..]) {
+        let Some(Spot {
+            d,
+            s,
+            v,
+            exact,
+            rem,
+        }) = self.locate(key, at)
+        else {
             return Found::New(Action::Rebuild);
-        }
-        let d = at + p;
-        let s = slice(key, d);
-        let (v, exact) = self.alex_key(s);
-        let rem = key.len() - d;
+        };
         let Some(w) = self.index.get(v) else {
             return Found::New(Action::NewSlot(v));
         };
@@ -107,19 +109,17 @@ impl Layer {
         // A new entry in this bucket: would it overflow what the bucket can hold?
         let tail = Tail::of(key, d);
         let implicit = self.implicit(v);
-        let mut long_of_s = usize::from(matches!(tail, Tail::Long(_)));
-        let mut long_bytes = 0;
+        let (mut long_of_s, mut long_bytes) = match &tail {
+            Tail::Long(_) => (1, tail.encoded_len()),
+            Tail::Short(_) => (0, 0),
+        };
         for e in bucket.entries() {
             if e.code >= 8 && e.slice.unwrap_or(implicit) == s {
                 long_of_s += 1;
-                long_bytes += 10 + e.rest.len();
+                long_bytes += Tail::long_encoded_len(e.rest.len());
             }
         }
-        if let Tail::Long(rest) = &tail {
-            long_bytes += 10 + rest.len();
-        }
-        let too_many = long_of_s > super::bucket::MAX_LONG_ENTRIES
-            || (long_of_s > 1 && long_bytes > super::bucket::MAX_LONG_BYTES);
+        let too_many = long_overflow(long_of_s, long_bytes);
         let has_other_child = bucket.child(implicit).is_some();
         if (too_many && has_other_child) || bucket.len() + 1 > MAX_MIXED {
             Found::New(Action::Rebuild)
@@ -269,13 +269,9 @@ impl Trie {
         let mut layer = &mut self.root;
         let mut at = 0;
         for _ in 0..plan.hops {
-            let p = layer.prefix.len();
-            if key.get(at..at + p) != Some(&layer.prefix[..]) {
+            let Some(Spot { d, s, v, exact, .. }) = layer.locate(key, at) else {
                 return retired;
-            }
-            let d = at + p;
-            let s = slice(key, d);
-            let (v, exact) = layer.alex_key(s);
+            };
             let Some(w) = layer.index.get(v).filter(|&w| is_bucket(w)) else {
                 return retired;
             };

@@ -345,6 +345,26 @@ impl Layer {
         }
     }
 
+    /// Where `key` (whose bytes before `at` lead to this layer) falls in it, or `None` when it
+    /// leaves the layer's prefix.
+    #[inline]
+    fn locate(&self, key: &[u8], at: usize) -> Option<Spot> {
+        let p = self.prefix.len();
+        if key.get(at..at + p) != Some(&self.prefix[..]) {
+            return None;
+        }
+        let d = at + p;
+        let s = slice(key, d);
+        let (v, exact) = self.alex_key(s);
+        Some(Spot {
+            d,
+            s,
+            v,
+            exact,
+            rem: key.len() - d,
+        })
+    }
+
     /// Rebuilds the layer from its keys and `extra` (a key relative to the layer's start, absent
     /// from it): a new prefix and feature.
     fn rebuild(&mut self, extra: Option<(Vec<u8>, u64)>) {
@@ -363,16 +383,18 @@ impl Layer {
 
     /// Inserts `key` (whose bytes before `at` lead to this layer).
     fn insert(&mut self, key: &[u8], at: usize, word: u64) -> Option<u64> {
-        let p = self.prefix.len();
-        if key.get(at..at + p) != Some(&self.prefix[..]) {
+        let Some(Spot {
+            d,
+            s,
+            v,
+            exact,
+            rem,
+        }) = self.locate(key, at)
+        else {
             // The key leaves the prefix: it is new, and the layer is rebuilt with a shorter one.
             self.rebuild(Some((key[at..].to_vec(), word)));
             return None;
-        }
-        let d = at + p;
-        let s = slice(key, d);
-        let (v, exact) = self.alex_key(s);
-        let rem = key.len() - d;
+        };
         let explicit = self.radix.is_some();
         let implicit = self.implicit(v);
         let old = match self.index.get(v) {
@@ -500,14 +522,13 @@ impl Layer {
 
     /// Removes `key` (whose bytes before `at` lead to this layer).
     fn remove(&mut self, key: &[u8], at: usize) -> Option<u64> {
-        let p = self.prefix.len();
-        if key.get(at..at + p) != Some(&self.prefix[..]) {
-            return None;
-        }
-        let d = at + p;
-        let s = slice(key, d);
-        let (v, exact) = self.alex_key(s);
-        let rem = key.len() - d;
+        let Spot {
+            d,
+            s,
+            v,
+            exact,
+            rem,
+        } = self.locate(key, at)?;
         let w = self.index.get(v)?;
         if !is_bucket(w) {
             if rem != 8 {
@@ -681,6 +702,20 @@ impl Layer {
         }
         Ok(count)
     }
+}
+
+/// Where a key falls in a layer ([`Layer::locate`]).
+struct Spot {
+    /// Key bytes before the slice (the layer's start and prefix).
+    d: usize,
+    /// The slice.
+    s: u64,
+    /// Its ALEX key.
+    v: u64,
+    /// Whether `s` is the slot's implicit slice.
+    exact: bool,
+    /// Key bytes from the slice on.
+    rem: usize,
 }
 
 /// A bucket of a layer with a feature holds at most this many entries; more (slices colliding
