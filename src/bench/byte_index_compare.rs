@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::alloc::live_bytes;
 use super::byte_keys::{generate, KeyKind, KeySet};
-use super::index_compare::LOOKUP_ROUNDS;
+use super::index_compare::{median_of_rounds, IndexBenchResult};
 use super::memory::current_rss_bytes;
 use super::rng::Rng;
 use crate::trie::{Trie, TrieStats};
@@ -25,31 +25,6 @@ use crate::trie::{Trie, TrieStats};
 #[inline]
 fn word(i: usize) -> u64 {
     i as u64 ^ 0x0DEE_CE66_D1CE_4E5B
-}
-
-/// One structure's figures.
-#[derive(Clone, Debug, Serialize)]
-pub struct ByteIndexResult {
-    /// `trie` or `btreemap`.
-    pub structure: String,
-    /// Seconds to build from all (sorted) keys.
-    pub bulk_load_s: f64,
-    /// Mean ns per random lookup (median round).
-    pub lookup_ns_mean: f64,
-    /// Fastest round.
-    pub lookup_ns_min: f64,
-    /// Slowest round.
-    pub lookup_ns_max: f64,
-    /// Bytes held per key after the bulk build.
-    pub bytes_per_key: f64,
-    /// RSS growth over the bulk build, per key.
-    pub rss_growth_per_key: Option<f64>,
-    /// Inserts per second (half bulk built, the other half inserted in random order).
-    pub insert_ops_per_s: f64,
-    /// Mean ns per lookup after the inserts.
-    pub lookup_after_insert_ns_mean: f64,
-    /// Bytes held per key after the inserts.
-    pub bytes_per_key_after_insert: f64,
 }
 
 /// A whole run.
@@ -66,7 +41,7 @@ pub struct ByteIndexReport {
     /// Seed.
     pub seed: u64,
     /// One entry per structure.
-    pub results: Vec<ByteIndexResult>,
+    pub results: Vec<IndexBenchResult>,
     /// The trie's shape after the bulk build and after the inserts.
     pub trie_after_bulk_load: Option<TrieStats>,
     /// See `trie_after_bulk_load`.
@@ -143,32 +118,14 @@ fn time_lookups<S: Structure>(s: &S, queries: &Queries, warmup: &Queries) -> (f6
     for k in warmup.keys.iter() {
         black_box(s.lookup(k));
     }
-    let n = queries.words.len();
-    let mut rounds: Vec<f64> = (0..LOOKUP_ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            let mut wrong = 0usize;
-            for (k, &w) in queries.keys.iter().zip(&queries.words) {
-                if black_box(s.lookup(k)) != Some(w) {
-                    wrong += 1;
-                }
-            }
-            let ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
-            assert_eq!(
-                wrong,
-                0,
-                "{}: {wrong} lookups returned a wrong word",
-                S::NAME
-            );
-            ns
-        })
-        .collect();
-    rounds.sort_by(f64::total_cmp);
-    (
-        rounds[rounds.len() / 2],
-        rounds[0],
-        rounds[rounds.len() - 1],
-    )
+    median_of_rounds(S::NAME, queries.words.len(), || {
+        queries
+            .keys
+            .iter()
+            .zip(&queries.words)
+            .filter(|&(k, &w)| black_box(s.lookup(k)) != Some(w))
+            .count()
+    })
 }
 
 fn run_structure<S: Structure>(
@@ -176,7 +133,7 @@ fn run_structure<S: Structure>(
     queries: &Queries,
     warmup: &Queries,
     order: &[usize],
-) -> (ByteIndexResult, S, S) {
+) -> (IndexBenchResult, S, S) {
     let per_key = |b: usize, n: usize| b as f64 / n.max(1) as f64;
     let all: Vec<usize> = (0..keys.len()).collect();
     let rss_before = current_rss_bytes();
@@ -204,7 +161,7 @@ fn run_structure<S: Structure>(
         per_key(live_bytes() - before + grown.mapped_bytes(), keys.len());
     drop(base);
     let lookup_after_insert_ns_mean = time_lookups(&grown, queries, &Queries::new(keys, &[])).0;
-    let result = ByteIndexResult {
+    let result = IndexBenchResult {
         structure: S::NAME.to_string(),
         bulk_load_s,
         lookup_ns_mean,
@@ -213,8 +170,10 @@ fn run_structure<S: Structure>(
         bytes_per_key,
         rss_growth_per_key,
         insert_ops_per_s: (order.len() - half) as f64 / insert_s.max(1e-12),
+        inserts_timed: order.len() - half,
         lookup_after_insert_ns_mean,
         bytes_per_key_after_insert,
+        trace: None,
     };
     (result, s, grown)
 }

@@ -204,22 +204,28 @@ fn time_lookups<S: Structure>(s: &S, queries: &[u64], warmup: &[u64]) -> (f64, f
     for &q in warmup {
         black_box(s.lookup(q));
     }
+    median_of_rounds(S::NAME, queries.len(), || {
+        queries
+            .iter()
+            .filter(|&&q| black_box(s.lookup(q)) != Some(payload(q)))
+            .count()
+    })
+}
+
+/// Times `round` (one pass over `n` checked lookups, returning how many answered wrongly)
+/// [`LOOKUP_ROUNDS`] times; returns the median, fastest and slowest round's mean ns per lookup.
+/// A wrong answer aborts the run.
+pub(super) fn median_of_rounds(
+    name: &str,
+    n: usize,
+    mut round: impl FnMut() -> usize,
+) -> (f64, f64, f64) {
     let mut rounds: Vec<f64> = (0..LOOKUP_ROUNDS)
         .map(|_| {
             let start = Instant::now();
-            let mut wrong = 0usize;
-            for &q in queries {
-                if black_box(s.lookup(q)) != Some(payload(q)) {
-                    wrong += 1;
-                }
-            }
-            let ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
-            assert_eq!(
-                wrong,
-                0,
-                "{}: {wrong} lookups returned a wrong payload",
-                S::NAME
-            );
+            let wrong = round();
+            let ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
+            assert_eq!(wrong, 0, "{name}: {wrong} lookups returned a wrong answer");
             ns
         })
         .collect();

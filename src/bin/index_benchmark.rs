@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use alexkv::bench::alloc::CountingAlloc;
 use alexkv::bench::byte_keys::KeyKind;
+use alexkv::bench::index_compare::IndexBenchResult;
 use alexkv::bench::keys::KeyDist;
 use alexkv::bench::report::{fmt_ns, fmt_rate, write_json, Table};
 use alexkv::bench::{byte_index_compare, index_compare};
@@ -75,41 +76,7 @@ fn main() {
             "\n{} keys, {} distribution, {} lookups per phase",
             args.keys, dist, args.queries
         );
-        let mut t = Table::new([
-            "structure",
-            "bulk load",
-            "lookup",
-            "min-max of 5",
-            "inserts",
-            "lookup after ins",
-            "bytes/key",
-            "RSS growth/key",
-            "bytes/key after",
-        ]);
-        for r in &report.results {
-            let inserts = if r.inserts_timed < args.keys - args.keys / 2 {
-                format!(
-                    "{} ({} timed)",
-                    fmt_rate(r.insert_ops_per_s),
-                    r.inserts_timed
-                )
-            } else {
-                fmt_rate(r.insert_ops_per_s)
-            };
-            t.row([
-                r.structure.clone(),
-                format!("{:.3} s", r.bulk_load_s),
-                fmt_ns(r.lookup_ns_mean),
-                format!("{}-{}", fmt_ns(r.lookup_ns_min), fmt_ns(r.lookup_ns_max)),
-                inserts,
-                fmt_ns(r.lookup_after_insert_ns_mean),
-                format!("{:.1}", r.bytes_per_key),
-                r.rss_growth_per_key
-                    .map_or("-".into(), |g| format!("{g:.1}")),
-                format!("{:.1}", r.bytes_per_key_after_insert),
-            ]);
-        }
-        t.print();
+        print_results(&report.results, args.keys - args.keys / 2);
         for r in &report.results {
             if let Some(tr) = &r.trace {
                 println!(
@@ -164,32 +131,7 @@ fn byte_keys_main(args: &Args, kind: &str) {
             "\n{} {} keys (mean {:.1} bytes), {} lookups per round",
             report.keys, kind, report.mean_key_len, args.queries
         );
-        let mut t = Table::new([
-            "structure",
-            "bulk load",
-            "lookup",
-            "min-max of 5",
-            "inserts",
-            "lookup after ins",
-            "bytes/key",
-            "RSS growth/key",
-            "bytes/key after",
-        ]);
-        for r in &report.results {
-            t.row([
-                r.structure.clone(),
-                format!("{:.3} s", r.bulk_load_s),
-                fmt_ns(r.lookup_ns_mean),
-                format!("{}-{}", fmt_ns(r.lookup_ns_min), fmt_ns(r.lookup_ns_max)),
-                fmt_rate(r.insert_ops_per_s),
-                fmt_ns(r.lookup_after_insert_ns_mean),
-                format!("{:.1}", r.bytes_per_key),
-                r.rss_growth_per_key
-                    .map_or("-".into(), |g| format!("{g:.1}")),
-                format!("{:.1}", r.bytes_per_key_after_insert),
-            ]);
-        }
-        t.print();
+        print_results(&report.results, args.keys - args.keys / 2);
         if let Some(s) = &report.trie_after_bulk_load {
             println!("trie shape after bulk load: {s:?}");
         }
@@ -214,4 +156,44 @@ fn byte_keys_main(args: &Args, kind: &str) {
             std::process::exit(1);
         }
     }
+}
+
+/// One row per structure; an insert rate measured on fewer than `inserts_wanted` inserts says
+/// how many.
+fn print_results(results: &[IndexBenchResult], inserts_wanted: usize) {
+    let mut t = Table::new([
+        "structure",
+        "bulk load",
+        "lookup",
+        "min-max of 5",
+        "inserts",
+        "lookup after ins",
+        "bytes/key",
+        "RSS growth/key",
+        "bytes/key after",
+    ]);
+    for r in results {
+        let inserts = if r.inserts_timed < inserts_wanted {
+            format!(
+                "{} ({} timed)",
+                fmt_rate(r.insert_ops_per_s),
+                r.inserts_timed
+            )
+        } else {
+            fmt_rate(r.insert_ops_per_s)
+        };
+        t.row([
+            r.structure.clone(),
+            format!("{:.3} s", r.bulk_load_s),
+            fmt_ns(r.lookup_ns_mean),
+            format!("{}-{}", fmt_ns(r.lookup_ns_min), fmt_ns(r.lookup_ns_max)),
+            inserts,
+            fmt_ns(r.lookup_after_insert_ns_mean),
+            format!("{:.1}", r.bytes_per_key),
+            r.rss_growth_per_key
+                .map_or("-".into(), |g| format!("{g:.1}")),
+            format!("{:.1}", r.bytes_per_key_after_insert),
+        ]);
+    }
+    t.print();
 }
