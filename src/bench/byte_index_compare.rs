@@ -2,7 +2,7 @@
 //! ([`super::byte_keys`]), same query order (`index_benchmark --key-kind KIND`).
 //!
 //! Phases per structure, as in [`super::index_compare`]: bulk build from the sorted keys; random
-//! lookups of present keys (median of [`LOOKUP_ROUNDS`] rounds after a warm-up, with min and
+//! lookups of present keys (median of [`LOOKUP_ROUNDS`](super::index_compare::LOOKUP_ROUNDS) rounds after a warm-up, with min and
 //! max); bytes held per key (live heap bytes plus arrays mapped from the kernel; the key set
 //! itself is not counted, each structure holds its own copy of the keys); the process's RSS
 //! growth as a check; then a build from a random half and inserts of the other half in random
