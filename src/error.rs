@@ -10,6 +10,8 @@
 //! | [`Error::Corruption`] | restore from backup; the message names the file |
 //! | [`Error::InvalidOptions`] | fix the configuration (the message names the field or variable) |
 //! | [`Error::ValueTooLarge`] | split the value or raise `Options::max_value_bytes` |
+//! | [`Error::KeyTooLong`] / [`Error::InvalidKey`] | use a key of at most `MAX_KEY_LEN` bytes / a non-negative integer |
+//! | [`Error::KeyNotU64`] | the database holds byte keys: read keys back as `Vec<u8>` |
 //! | [`Error::Unsorted`] | sort the input of a bulk load |
 //! | [`Error::Poisoned`] | drop the `Db` and open it again (the index is rebuilt from RocksDB) |
 //! | [`Error::Io`] / [`Error::Rocks`] | environmental; the message carries the path or operation |
@@ -70,10 +72,13 @@ pub enum Error {
     InvalidOptions(String),
 
     /// A value is longer than `Options::max_value_bytes`.
-    #[error("value for key {key} is {len} bytes, over the limit of {limit} bytes")]
+    #[error(
+        "value for key {} is {len} bytes, over the limit of {limit} bytes",
+        show_key(key)
+    )]
     ValueTooLarge {
-        /// The key being written.
-        key: u64,
+        /// The key being written (its bytes: a `u64` key is its 8 big-endian bytes).
+        key: Vec<u8>,
         /// The value's length in bytes.
         len: usize,
         /// The configured limit (`Options::max_value_bytes`).
@@ -120,21 +125,74 @@ pub enum Error {
     },
 
     /// A bulk load received keys that are not strictly increasing.
-    #[error("bulk load keys must be strictly increasing: {key} came after {previous}")]
+    #[error(
+        "bulk load keys must be strictly increasing: {} came after {}",
+        show_key(key),
+        show_key(previous)
+    )]
     Unsorted {
         /// The key before the offending one.
-        previous: u64,
+        previous: Vec<u8>,
         /// The offending key.
-        key: u64,
+        key: Vec<u8>,
     },
+
+    /// A key is longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes; nothing was written.
+    #[error("key of {len} bytes is over the limit of {limit} bytes")]
+    KeyTooLong {
+        /// The key's length.
+        len: usize,
+        /// The limit ([`MAX_KEY_LEN`](crate::MAX_KEY_LEN)).
+        limit: usize,
+    },
+
+    /// A value given as a key is not one (a negative `i32`: signed keys go through the `_i64`
+    /// methods).
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+
+    /// A stored key was asked for as a `u64` but is not 8 bytes long (the database holds byte
+    /// keys too: ask for `Vec<u8>`).
+    #[error("key {} is not a u64 key (8 bytes)", show_key(key))]
+    KeyNotU64 {
+        /// The stored key.
+        key: Vec<u8>,
+    },
+}
+
+/// A key for messages: an 8-byte key as its `u64` value, else printable ASCII as it is and other
+/// bytes as `\xNN`, at most 64 bytes shown.
+pub(crate) fn show_key(key: &[u8]) -> String {
+    if let Ok(w) = <[u8; 8]>::try_from(key) {
+        if !w.iter().all(|b| b.is_ascii_graphic()) {
+            return u64::from_be_bytes(w).to_string();
+        }
+    }
+    let mut s = String::from("\"");
+    for &b in key.iter().take(64) {
+        if (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s.push('"');
+    if key.len() > 64 {
+        s.push_str(&format!("... ({} bytes)", key.len()));
+    }
+    s
 }
 
 /// `Err(ValueTooLarge)` when a `len`-byte value of `key` is over `limit`
 /// (`Options::max_value_bytes`). Every write path (put, batch, ingestion) checks with this,
 /// before anything is written.
-pub(crate) fn check_value_len(key: u64, len: usize, limit: usize) -> Result<()> {
+pub(crate) fn check_value_len(key: &[u8], len: usize, limit: usize) -> Result<()> {
     if len > limit {
-        return Err(Error::ValueTooLarge { key, len, limit });
+        return Err(Error::ValueTooLarge {
+            key: key.to_vec(),
+            len,
+            limit,
+        });
     }
     Ok(())
 }
@@ -168,7 +226,7 @@ impl Error {
             },
             Error::InvalidOptions(m) => Error::InvalidOptions(m.clone()),
             Error::ValueTooLarge { key, len, limit } => Error::ValueTooLarge {
-                key: *key,
+                key: key.clone(),
                 len: *len,
                 limit: *limit,
             },
@@ -179,9 +237,15 @@ impl Error {
             Error::NotADirectory { path } => Error::NotADirectory { path: path.clone() },
             Error::Poisoned { path } => Error::Poisoned { path: path.clone() },
             Error::Unsorted { previous, key } => Error::Unsorted {
-                previous: *previous,
-                key: *key,
+                previous: previous.clone(),
+                key: key.clone(),
             },
+            Error::KeyTooLong { len, limit } => Error::KeyTooLong {
+                len: *len,
+                limit: *limit,
+            },
+            Error::InvalidKey(m) => Error::InvalidKey(m.clone()),
+            Error::KeyNotU64 { key } => Error::KeyNotU64 { key: key.clone() },
         }
     }
 
@@ -247,7 +311,7 @@ mod tests {
     #[test]
     fn messages_carry_context() {
         let e = Error::ValueTooLarge {
-            key: 7,
+            key: 7u64.to_be_bytes().to_vec(),
             len: 10,
             limit: 5,
         };
@@ -260,6 +324,14 @@ mod tests {
             std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
         );
         assert!(e.to_string().contains("/x/y"));
+    }
+
+    #[test]
+    fn keys_are_shown_as_integers_or_escaped_text() {
+        assert_eq!(show_key(&7u64.to_be_bytes()), "7");
+        assert_eq!(show_key(b"user:1\x00\\"), "\"user:1\\x00\\x5c\"");
+        assert_eq!(show_key(b"abcdefgh"), "\"abcdefgh\"");
+        assert!(show_key(&[b'x'; 100]).ends_with("... (100 bytes)"));
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! * `tag` is 1 for Hot. Cold is the all-zero word; any word with tag 0 decodes as Cold.
-//! * `segment` indexes the hot tier's segment files: at most [`MAX_SEGMENTS`] (1024).
+//! * `segment` indexes the hot tier's segment files: at most [`MAX_SEGMENTS`] (1023). Segment
+//!   number 1023 is never used: every Hot word of it is at or above `trie::RESERVED_WORDS`, the
+//!   words the byte-key index keeps for its own buckets (asserted in `db`).
 //! * `generation` is the segment's recycle count modulo 2^14. A Location whose generation differs
 //!   from the segment's current one is stale and must not be read (the hot tier checks). Equal
 //!   generations alone do not prove a location current (a re-created segment starts again at 0,
@@ -34,8 +36,9 @@ pub(crate) const LEN_BITS: u32 = 16;
 
 /// Records start on multiples of this many bytes; offsets are stored divided by it.
 pub(crate) const OFFSET_UNIT: usize = 8;
-/// The most segments a hot tier may have.
-pub(crate) const MAX_SEGMENTS: usize = 1 << SEGMENT_BITS;
+/// The most segments a hot tier may have: one less than the bits could number, since the words
+/// of segment 1023 are the index's reserved words.
+pub(crate) const MAX_SEGMENTS: usize = (1 << SEGMENT_BITS) - 1;
 /// Generations wrap modulo this value.
 pub(crate) const GENERATION_MODULUS: u32 = 1 << GENERATION_BITS;
 /// The largest segment file a Location can address.
@@ -99,6 +102,14 @@ impl Location {
     pub(crate) const fn from_raw(word: u64) -> Self {
         Location(word)
     }
+
+    /// The largest word [`Location::hot`] can produce (segment `MAX_SEGMENTS - 1`, every other
+    /// field at its maximum): the byte-key index must accept every word up to it.
+    pub(crate) const MAX_WORD: u64 = (1u64 << TAG_SHIFT)
+        | ((MAX_SEGMENTS as u64 - 1) << SEGMENT_SHIFT)
+        | (mask(GENERATION_BITS) << GENERATION_SHIFT)
+        | (mask(OFFSET_BITS) << OFFSET_SHIFT)
+        | mask(LEN_BITS);
 
     /// The word to store in the index.
     pub(crate) const fn to_raw(self) -> u64 {
@@ -180,7 +191,7 @@ mod tests {
         let max_gen = GENERATION_MODULUS - 1;
         let others = [
             (0usize, 0u32, 0usize, 0usize),
-            (1023, max_gen, max_off, 65535),
+            (MAX_SEGMENTS - 1, max_gen, max_off, 65535),
         ];
         for &(s, g, o, l) in &others {
             for seg in 0..MAX_SEGMENTS {
@@ -205,6 +216,22 @@ mod tests {
         assert!(Location::hot(0, 0, MAX_SEGMENT_BYTES, 0).is_none());
         assert!(Location::hot(0, 0, 4, 0).is_none(), "misaligned offset");
         assert!(Location::hot(0, 0, 0, MAX_HOT_VALUE_LEN + 1).is_none());
+    }
+
+    #[test]
+    fn the_largest_hot_word_is_max_word() {
+        let max_off = MAX_SEGMENT_BYTES - OFFSET_UNIT;
+        let top = Location::hot(
+            MAX_SEGMENTS - 1,
+            GENERATION_MODULUS - 1,
+            max_off,
+            MAX_HOT_VALUE_LEN,
+        );
+        assert_eq!(top.unwrap().to_raw(), Location::MAX_WORD);
+        assert!(
+            Location::hot(1023, 0, 0, 0).is_none(),
+            "segment 1023 is reserved"
+        );
     }
 
     #[test]

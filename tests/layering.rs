@@ -16,6 +16,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("machine", &[]),
     ("location", &[]),
     ("error", &[]),
+    ("keys", &["error"]),
     ("stats", &[]),
     ("write_batch", &["error"]),
     ("alex", &["machine"]),

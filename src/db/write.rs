@@ -259,7 +259,7 @@ impl Db {
     /// assert!(db.contains(u64::MAX));
     /// ```
     pub fn put(&self, key: u64, value: &[u8]) -> Result<()> {
-        check_value_len(key, value.len(), self.opts.max_value_bytes)?;
+        check_value_len(&key.to_be_bytes(), value.len(), self.opts.max_value_bytes)?;
         self.ops.puts.inc();
         self.commit(Change::Put(key, value))
     }
@@ -299,7 +299,7 @@ impl Db {
         // Even an empty batch: a poisoned handle refuses every write.
         self.check_usable()?;
         if let Some((key, len)) = batch.first_oversized(self.opts.max_value_bytes) {
-            check_value_len(key, len, self.opts.max_value_bytes)?;
+            check_value_len(&key.to_be_bytes(), len, self.opts.max_value_bytes)?;
         }
         if batch.is_empty() {
             return Ok(());

@@ -52,7 +52,7 @@ impl Options {
     ///   at most 64 MiB (the reach of a packed `Location`), and large enough for the segment
     ///   header plus one record of the largest value the tier accepts
     ///   (`min(max_value_bytes, 65535)`); the tier holds at least 2 segments (so recycling the
-    ///   oldest never recycles the one being written) and at most 1024.
+    ///   oldest never recycles the one being written) and at most 1023.
     /// - `promote_reads_to_hot` needs the hot tier on.
     pub fn validate(&self) -> Result<()> {
         self.validate_rocksdb()?;

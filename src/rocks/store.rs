@@ -200,7 +200,7 @@ impl RocksStore {
         for (key, value) in ops {
             match value {
                 Some(v) => {
-                    check_value_len(key, v.len(), self.max_value_bytes)?;
+                    check_value_len(&key.to_be_bytes(), v.len(), self.max_value_bytes)?;
                     batch.put(encode_key(key), v);
                     bytes += 8 + v.len() as u64;
                 }
@@ -338,9 +338,12 @@ impl RocksStore {
         for (key, value) in pairs {
             let value = value.as_ref();
             if let Some(previous) = previous.filter(|&p| p >= key) {
-                return Err(Error::Unsorted { previous, key });
+                return Err(Error::Unsorted {
+                    previous: previous.to_be_bytes().to_vec(),
+                    key: key.to_be_bytes().to_vec(),
+                });
             }
-            check_value_len(key, value.len(), self.max_value_bytes)?;
+            check_value_len(&key.to_be_bytes(), value.len(), self.max_value_bytes)?;
             writer
                 .put(encode_key(key), value)
                 .map_err(self.rocks_err("ingest"))?;
