@@ -1,9 +1,12 @@
 //! The value cache: a sharded LRU of values of Cold keys, bounded in bytes and in entries.
 //!
-//! Keys are spread over `value_cache_shards` shards, each an [`lru::LruCache`] behind its own
-//! `parking_lot::Mutex`, so readers of different keys rarely contend. Values are `Arc<[u8]>`: a
-//! hit clones a pointer under the lock and copies nothing. Each entry is charged what it costs the
-//! heap ([`entry_charge`]: the value's block, the LRU node, a share of the hash table); a shard
+//! Keys (byte strings) are spread over `value_cache_shards` shards by their hash
+//! (`machine::hash::spread_bytes`), each an [`lru::LruCache`] behind its own
+//! `parking_lot::Mutex`, so readers of different keys rarely contend. The LRU owns each key as a
+//! `Box<[u8]>` and is looked up by `&[u8]` (`Box<[u8]>: Borrow<[u8]>`), so a lookup allocates
+//! nothing. Values are `Arc<[u8]>`: a hit clones a pointer under the lock and copies nothing.
+//! Each entry is charged what it costs the heap ([`entry_charge`]: the key's and the value's
+//! blocks, the LRU node, a share of the hash table); a shard
 //! evicts least-recently-used entries until it is within
 //! `1/shards` of both bounds. Values handed out stay alive while the caller holds them, so
 //! memory can briefly exceed the bound by what callers hold.
@@ -49,7 +52,7 @@
 //! costs a little hit rate under heavy writes and never correctness. The pending count has 32
 //! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
-use crate::machine::hash::spread;
+use crate::machine::hash::spread_bytes;
 use crate::stats::{ratio, CacheStats, Counter};
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -68,18 +71,37 @@ pub(crate) struct CacheConfig {
     pub shards: usize,
 }
 
-/// Bytes charged per entry beyond its value's own heap block: the LRU node (key, `Arc` pointer
-/// and length, two links: a 48-byte heap block) and its share of the hash table (a 16-byte slot
-/// and a control byte, at 44-88% load).
-const ENTRY_OVERHEAD: usize = 72;
+/// Bytes charged per entry beyond its key's and value's own heap blocks: the LRU node (the key's
+/// `Box<[u8]>` pointer and length, the value's `Arc` pointer and length, two links: 48 bytes,
+/// a 64-byte heap block with the allocator's header) and its share of the hash table (a 16-byte
+/// slot and a control byte, at 44-88% load).
+const ENTRY_OVERHEAD: usize = 88;
+/// The allocator's smallest block (glibc: a 24-byte request takes 32 bytes).
+const MIN_BLOCK: usize = 32;
 
-/// What one entry whose value is `len` bytes costs the heap, and is charged against the
-/// cache's byte bound: the value's `Arc<[u8]>` block (two counts and the bytes, plus the
-/// allocator's 8-byte header, in 16-byte steps) and [`ENTRY_OVERHEAD`]. (It was `len + 64`
-/// until the fifth session, 36 bytes short for 100-byte values: at a 67.5 MB cache, 14 MB
-/// over its bound; DESIGN.md, "Decisions that still hold", "Index and memory".)
-pub(crate) const fn entry_charge(len: usize) -> usize {
-    (len.saturating_add(24 + 15) / 16 * 16).saturating_add(ENTRY_OVERHEAD)
+/// What one entry of a `key_len`-byte key and a `value_len`-byte value costs the heap, and is
+/// charged against the cache's byte bound: the value's `Arc<[u8]>` block (two counts and the
+/// bytes, plus the allocator's 8-byte header, in 16-byte steps), the key's `Box<[u8]>` block
+/// (the bytes and the header; none for the empty key), and [`ENTRY_OVERHEAD`]. (It was
+/// `len + 64` until the fifth session, 36 bytes short for 100-byte values: at a 67.5 MB cache,
+/// 14 MB over its bound; DESIGN.md, "Decisions that still hold", "Index and memory". Keyed by
+/// `u64`, held in the node, an entry cost its value's block and 72 bytes: 200 for a 100-byte
+/// value, where an 8-byte key now costs 248.)
+pub(crate) const fn entry_charge(key_len: usize, value_len: usize) -> usize {
+    let value_block = value_len.saturating_add(24 + 15) / 16 * 16;
+    let key_block = if key_len == 0 {
+        0
+    } else {
+        let b = key_len.saturating_add(8 + 15) / 16 * 16;
+        if b < MIN_BLOCK {
+            MIN_BLOCK
+        } else {
+            b
+        }
+    };
+    value_block
+        .saturating_add(key_block)
+        .saturating_add(ENTRY_OVERHEAD)
 }
 /// Version stripes per shard.
 const STRIPES_PER_SHARD: usize = 64;
@@ -93,7 +115,11 @@ const VERSION_UNIT: u64 = 1 << 32;
 #[derive(Debug)]
 #[must_use = "a fill ticket is only useful if passed to ValueCache::fill"]
 pub(crate) struct FillTicket {
-    key: u64,
+    /// The key, owned: the entry a fill inserts keeps this allocation. Empty (no allocation)
+    /// for a ticket no fill can use: the cache is off or the ticket is void.
+    key: Box<[u8]>,
+    /// The key's hash ([`spread_bytes`]), so the fill does not hash it again.
+    hash: u64,
     /// The stripe word when the ticket was taken.
     word: u64,
 }
@@ -106,7 +132,7 @@ impl FillTicket {
 }
 
 struct ShardInner {
-    lru: LruCache<u64, Arc<[u8]>>,
+    lru: LruCache<Box<[u8]>, Arc<[u8]>>,
     bytes: usize,
 }
 
@@ -177,20 +203,20 @@ impl ValueCache {
         !self.shards.is_empty()
     }
 
+    /// The shard and stripe of a key whose hash ([`spread_bytes`]) is `hash`.
     #[inline]
-    fn locate(&self, key: u64) -> (&Shard, usize) {
-        let h = spread(key);
-        let shard = &self.shards[(h as usize) & self.shard_mask];
-        (shard, (h >> 32) as usize % STRIPES_PER_SHARD)
+    fn locate(&self, hash: u64) -> (&Shard, usize) {
+        let shard = &self.shards[(hash as usize) & self.shard_mask];
+        (shard, (hash >> 32) as usize % STRIPES_PER_SHARD)
     }
 
     /// The cached value of `key`, marking it most recently used.
-    pub(crate) fn get(&self, key: u64) -> Option<Arc<[u8]>> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Arc<[u8]>> {
         if !self.is_enabled() {
             return None;
         }
-        let (shard, _) = self.locate(key);
-        let found = shard.inner.lock().lru.get(&key).cloned();
+        let (shard, _) = self.locate(spread_bytes(key));
+        let found = shard.inner.lock().lru.get(key).cloned();
         match found {
             Some(_) => self.hits.inc(),
             None => self.misses.inc(),
@@ -199,16 +225,29 @@ impl ValueCache {
     }
 
     /// Takes a ticket for filling `key`. Call it **before** reading the value from RocksDB.
-    pub(crate) fn begin_fill(&self, key: u64) -> FillTicket {
-        let word = if self.is_enabled() {
-            let (shard, stripe) = self.locate(key);
-            // Acquire pairs with the Release of `end_write`: seeing its word means seeing the
-            // RocksDB write that preceded it.
-            shard.words[stripe].load(Ordering::Acquire)
-        } else {
-            0
+    /// A usable ticket holds a copy of the key (the one allocation a fill needs for it).
+    pub(crate) fn begin_fill(&self, key: &[u8]) -> FillTicket {
+        if !self.is_enabled() {
+            return FillTicket {
+                key: Box::default(),
+                hash: 0,
+                word: 0,
+            };
+        }
+        let hash = spread_bytes(key);
+        let (shard, stripe) = self.locate(hash);
+        // Acquire pairs with the Release of `end_write`: seeing its word means seeing the
+        // RocksDB write that preceded it.
+        let word = shard.words[stripe].load(Ordering::Acquire);
+        let mut ticket = FillTicket {
+            key: Box::default(),
+            hash,
+            word,
         };
-        FillTicket { key, word }
+        if !ticket.is_void() {
+            ticket.key = Box::from(key);
+        }
+        ticket
     }
 
     /// Inserts the value a reader fetched after taking `ticket`, unless a write of a key of the
@@ -218,12 +257,12 @@ impl ValueCache {
         if !self.is_enabled() {
             return false;
         }
-        let charge = entry_charge(value.len());
+        let charge = entry_charge(ticket.key.len(), value.len());
         if charge > self.shard_bytes || ticket.is_void() {
             self.rejected_fills.inc();
             return false;
         }
-        let (shard, stripe) = self.locate(ticket.key);
+        let (shard, stripe) = self.locate(ticket.hash);
         if shard.words[stripe].load(Ordering::Relaxed) != ticket.word {
             // Already refused: skip the allocation and the lock.
             self.rejected_fills.inc();
@@ -239,15 +278,15 @@ impl ValueCache {
             self.rejected_fills.inc();
             return false;
         }
-        if let Some((_, old)) = inner.lru.push(ticket.key, value) {
-            inner.bytes -= entry_charge(old.len());
+        if let Some((k, old)) = inner.lru.push(ticket.key, value) {
+            inner.bytes -= entry_charge(k.len(), old.len());
         }
         inner.bytes += charge;
         let mut evicted = 0;
         while inner.bytes > self.shard_bytes || inner.lru.len() > self.shard_entries {
             match inner.lru.pop_lru() {
-                Some((_, v)) => {
-                    inner.bytes -= entry_charge(v.len());
+                Some((k, v)) => {
+                    inner.bytes -= entry_charge(k.len(), v.len());
                     evicted += 1;
                 }
                 None => break,
@@ -263,15 +302,15 @@ impl ValueCache {
 
     /// Announces a write of `key`: removes it and refuses every fill of its stripe until the
     /// matching [`ValueCache::end_write`]. Call it before the RocksDB write.
-    pub(crate) fn begin_write(&self, key: u64) {
+    pub(crate) fn begin_write(&self, key: &[u8]) {
         if !self.is_enabled() {
             return;
         }
-        let (shard, stripe) = self.locate(key);
+        let (shard, stripe) = self.locate(spread_bytes(key));
         let mut inner = shard.inner.lock();
         shard.words[stripe].fetch_add(1, Ordering::Release);
-        if let Some(old) = inner.lru.pop(&key) {
-            inner.bytes -= entry_charge(old.len());
+        if let Some(old) = inner.lru.pop(key) {
+            inner.bytes -= entry_charge(key.len(), old.len());
         }
         drop(inner);
         self.invalidations.inc();
@@ -279,11 +318,11 @@ impl ValueCache {
 
     /// Ends a write announced by [`ValueCache::begin_write`], after the RocksDB write (whether it
     /// succeeded or not). Tickets taken from now on see the write.
-    pub(crate) fn end_write(&self, key: u64) {
+    pub(crate) fn end_write(&self, key: &[u8]) {
         if !self.is_enabled() {
             return;
         }
-        let (shard, stripe) = self.locate(key);
+        let (shard, stripe) = self.locate(spread_bytes(key));
         let _inner = shard.inner.lock();
         // Release: a reader whose ticket sees this word also sees the writer's RocksDB write.
         // Pending -1 and version +1 in one step, so the word never returns to an old value.
@@ -315,7 +354,7 @@ impl ValueCache {
     /// Removes `key` and refuses every fill whose ticket predates this call: a
     /// [`ValueCache::begin_write`] and [`ValueCache::end_write`] with nothing in between.
     #[cfg(test)]
-    pub(crate) fn invalidate(&self, key: u64) {
+    pub(crate) fn invalidate(&self, key: &[u8]) {
         self.begin_write(key);
         self.end_write(key);
     }
@@ -369,77 +408,133 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
 
-    fn fill_now(c: &ValueCache, key: u64, v: &[u8]) -> bool {
+    /// The bytes of the `u64` key `n`.
+    fn kb(n: u64) -> [u8; 8] {
+        n.to_be_bytes()
+    }
+
+    fn fill_now(c: &ValueCache, key: &[u8], v: &[u8]) -> bool {
         c.fill(c.begin_fill(key), v)
     }
 
     #[test]
     fn fill_then_get_hits_and_counts() {
         let c = ValueCache::new(1 << 20, 1000, 4);
-        assert!(c.get(1).is_none());
-        assert!(fill_now(&c, 1, b"one"));
-        assert_eq!(c.get(1).as_deref(), Some(&b"one"[..]));
+        assert!(c.get(&kb(1)).is_none());
+        assert!(fill_now(&c, &kb(1), b"one"));
+        assert_eq!(c.get(&kb(1)).as_deref(), Some(&b"one"[..]));
         let s = c.stats();
         assert_eq!((s.hits, s.misses, s.inserts, s.entries), (1, 1, 1, 1));
-        assert_eq!(s.bytes, entry_charge(3) as u64);
+        assert_eq!(s.bytes, entry_charge(8, 3) as u64);
         assert_eq!(c.hit_rate(), 0.5);
     }
 
     #[test]
     fn fill_after_invalidate_is_refused() {
         let c = ValueCache::new(1 << 20, 1000, 4);
-        let t = c.begin_fill(7);
-        c.invalidate(7); // a writer replaced key 7 between our ticket and our fill
+        let t = c.begin_fill(&kb(7));
+        c.invalidate(&kb(7)); // a writer replaced key 7 between our ticket and our fill
         assert!(!c.fill(t, b"old"));
-        assert!(c.get(7).is_none());
+        assert!(c.get(&kb(7)).is_none());
         assert_eq!(c.stats().rejected_fills, 1);
         // A fresh ticket works.
-        assert!(fill_now(&c, 7, b"new"));
+        assert!(fill_now(&c, &kb(7), b"new"));
     }
 
     #[test]
     fn invalidate_removes_a_filled_value() {
         let c = ValueCache::new(1 << 20, 1000, 1);
-        assert!(fill_now(&c, 3, b"v"));
-        c.invalidate(3);
-        assert!(c.get(3).is_none());
+        assert!(fill_now(&c, &kb(3), b"v"));
+        c.invalidate(&kb(3));
+        assert!(c.get(&kb(3)).is_none());
         assert_eq!(c.stats().bytes, 0);
     }
 
     #[test]
     fn refill_replaces_and_recharges() {
         let c = ValueCache::new(1 << 20, 1000, 1);
-        assert!(fill_now(&c, 3, &[0; 100]));
-        assert!(fill_now(&c, 3, &[0; 10]));
+        assert!(fill_now(&c, &kb(3), &[0; 100]));
+        assert!(fill_now(&c, &kb(3), &[0; 10]));
         let s = c.stats();
-        assert_eq!((s.entries, s.bytes), (1, entry_charge(10) as u64));
+        assert_eq!((s.entries, s.bytes), (1, entry_charge(8, 10) as u64));
+    }
+
+    #[test]
+    fn keys_that_prefix_each_other_and_the_empty_key_are_distinct_entries() {
+        let c = ValueCache::new(1 << 20, 1000, 4);
+        let keys: [&[u8]; 8] = [
+            b"",
+            b"\0",
+            b"a",
+            b"ab",
+            b"ab\0",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghi",
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            assert!(fill_now(&c, key, &[i as u8]));
+        }
+        let charged: usize = keys.iter().map(|k| entry_charge(k.len(), 1)).sum();
+        assert_eq!(c.stats().bytes, charged as u64);
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(c.get(key).as_deref(), Some(&[i as u8][..]), "{key:?}");
+        }
+        // Writing a key leaves its prefixes and extensions cached.
+        for gone in [&b""[..], b"ab"] {
+            c.invalidate(gone);
+            assert!(c.get(gone).is_none());
+        }
+        for (i, key) in keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| !key.is_empty() && **key != b"ab")
+        {
+            assert_eq!(c.get(key).as_deref(), Some(&[i as u8][..]), "{key:?}");
+        }
+        let left = charged - entry_charge(0, 1) - entry_charge(2, 1);
+        assert_eq!(c.stats().bytes, left as u64);
+    }
+
+    #[test]
+    fn an_entry_is_charged_its_keys_bytes() {
+        // The empty key has no block of its own; a key's block grows with it.
+        assert_eq!(entry_charge(8, 1) - entry_charge(0, 1), MIN_BLOCK);
+        assert!(entry_charge(1024, 1) >= entry_charge(0, 1) + 1024 + 8);
+        let c = ValueCache::new(1 << 20, 1000, 1);
+        let long = vec![7u8; 1024];
+        assert!(fill_now(&c, &long, b"v"));
+        assert_eq!(c.stats().bytes, entry_charge(1024, 1) as u64);
+        c.begin_write(&long);
+        assert_eq!(c.stats().bytes, 0);
+        c.end_write(&long);
     }
 
     #[test]
     fn entry_bound_evicts_least_recently_used() {
         let c = ValueCache::new(1 << 20, 2, 1);
-        fill_now(&c, 1, b"a");
-        fill_now(&c, 2, b"b");
-        c.get(1); // 2 is now least recently used
-        fill_now(&c, 3, b"c");
-        assert!(c.get(2).is_none());
-        assert!(c.get(1).is_some() && c.get(3).is_some());
+        fill_now(&c, &kb(1), b"a");
+        fill_now(&c, &kb(2), b"b");
+        c.get(&kb(1)); // 2 is now least recently used
+        fill_now(&c, &kb(3), b"c");
+        assert!(c.get(&kb(2)).is_none());
+        assert!(c.get(&kb(1)).is_some() && c.get(&kb(3)).is_some());
         assert_eq!(c.stats().evictions, 1);
     }
 
     #[test]
     fn byte_bound_is_kept() {
-        let cap = 10 * entry_charge(100);
+        let cap = 10 * entry_charge(8, 100);
         let c = ValueCache::new(cap, 1_000_000, 1);
         for k in 0..100 {
-            fill_now(&c, k, &[k as u8; 100]);
+            fill_now(&c, &kb(k), &[k as u8; 100]);
         }
         let s = c.stats();
         assert!(s.bytes <= cap as u64);
         assert_eq!(s.entries, 10);
         assert_eq!(s.evictions, 90);
         // A value larger than a shard is refused instead of flushing the shard.
-        assert!(!fill_now(&c, 1000, &vec![0; cap]));
+        assert!(!fill_now(&c, &kb(1000), &vec![0; cap]));
         assert_eq!(c.stats().entries, 10);
     }
 
@@ -447,9 +542,9 @@ mod tests {
     fn zero_capacity_cache_is_a_no_op() {
         for c in [ValueCache::new(0, 100, 4), ValueCache::new(100, 0, 4)] {
             assert!(!c.is_enabled());
-            assert!(!fill_now(&c, 1, b"x"));
-            assert!(c.get(1).is_none());
-            c.invalidate(1);
+            assert!(!fill_now(&c, &kb(1), b"x"));
+            assert!(c.get(&kb(1)).is_none());
+            c.invalidate(&kb(1));
             c.clear();
             let s = c.stats();
             assert!(!s.enabled);
@@ -460,59 +555,62 @@ mod tests {
     #[test]
     fn clear_drops_entries_and_outstanding_tickets() {
         let c = ValueCache::new(1 << 20, 100, 2);
-        fill_now(&c, 1, b"x");
-        let t = c.begin_fill(2);
+        fill_now(&c, &kb(1), b"x");
+        let t = c.begin_fill(&kb(2));
         c.clear();
-        assert!(c.get(1).is_none());
+        assert!(c.get(&kb(1)).is_none());
         assert!(!c.fill(t, b"y"));
     }
 
     #[test]
     fn tickets_taken_during_a_write_are_void_and_the_key_is_gone() {
         let c = ValueCache::new(1 << 20, 1000, 1);
-        assert!(fill_now(&c, 4, b"old"));
-        let before = c.begin_fill(4);
-        c.begin_write(4);
-        assert!(c.get(4).is_none(), "begin_write removes the key");
-        let during = c.begin_fill(4);
+        assert!(fill_now(&c, &kb(4), b"old"));
+        let before = c.begin_fill(&kb(4));
+        c.begin_write(&kb(4));
+        assert!(c.get(&kb(4)).is_none(), "begin_write removes the key");
+        let during = c.begin_fill(&kb(4));
         assert!(!c.fill(during, b"old"), "a ticket taken mid-write is void");
-        c.end_write(4);
+        c.end_write(&kb(4));
         // The word moved on: a ticket from before the write is refused too (no ABA).
         assert!(!c.fill(before, b"old"));
-        assert!(c.get(4).is_none());
-        assert!(fill_now(&c, 4, b"new"));
-        assert_eq!(c.get(4).as_deref(), Some(&b"new"[..]));
+        assert!(c.get(&kb(4)).is_none());
+        assert!(fill_now(&c, &kb(4), b"new"));
+        assert_eq!(c.get(&kb(4)).as_deref(), Some(&b"new"[..]));
     }
 
     #[test]
     fn overlapping_writes_in_one_stripe_keep_fills_refused_until_the_last_ends() {
         let c = ValueCache::new(1 << 20, 1000, 1);
         // Two keys of one stripe: with one shard and 64 stripes, among 65 keys two collide.
-        let stripe = |k: u64| c.locate(k).1;
+        let stripe = |k: u64| c.locate(spread_bytes(&kb(k))).1;
         let a = 0u64;
         let b = (1..).find(|&k| stripe(k) == stripe(a)).unwrap();
-        c.begin_write(a);
-        c.begin_write(b);
-        c.end_write(a);
-        assert!(!fill_now(&c, a, b"x"), "b's write is still in progress");
-        c.end_write(b);
-        assert!(fill_now(&c, a, b"x"));
+        c.begin_write(&kb(a));
+        c.begin_write(&kb(b));
+        c.end_write(&kb(a));
+        assert!(
+            !fill_now(&c, &kb(a), b"x"),
+            "b's write is still in progress"
+        );
+        c.end_write(&kb(b));
+        assert!(fill_now(&c, &kb(a), b"x"));
     }
 
     #[test]
     fn write_all_empties_the_cache_and_refuses_fills_until_it_ends() {
         let c = ValueCache::new(1 << 20, 1000, 4);
         for k in 0..50 {
-            fill_now(&c, k, b"v");
+            fill_now(&c, &kb(k), b"v");
         }
-        let before = c.begin_fill(7);
+        let before = c.begin_fill(&kb(7));
         c.begin_write_all();
         assert_eq!(c.stats().entries, 0);
         assert_eq!(c.stats().bytes, 0);
-        assert!(!fill_now(&c, 7, b"w"));
+        assert!(!fill_now(&c, &kb(7), b"w"));
         c.end_write_all();
         assert!(!c.fill(before, b"v"));
-        assert!(fill_now(&c, 7, b"w"));
+        assert!(fill_now(&c, &kb(7), b"w"));
     }
 
     /// One writer replaces values (begin_write, store, end_write) while readers run the fill
@@ -534,13 +632,13 @@ mod tests {
                     while !done.load(Ordering::Relaxed) {
                         let k = i % KEYS;
                         i += 7;
-                        if let Some(v) = cache.get(k as u64) {
+                        if let Some(v) = cache.get(&kb(k as u64)) {
                             let v = u64::from_le_bytes(v[..].try_into().unwrap());
                             assert!(v >= seen[k], "key {k}: hit {v} after reading {}", seen[k]);
                             seen[k] = v;
                             continue;
                         }
-                        let t = cache.begin_fill(k as u64);
+                        let t = cache.begin_fill(&kb(k as u64));
                         let v = store[k].load(Ordering::Acquire);
                         seen[k] = seen[k].max(v);
                         if i % 3 == 0 {
@@ -557,13 +655,13 @@ mod tests {
         while round < 20_000 || (cache.inserts.get() < 1_000 && start.elapsed().as_secs() < 20) {
             round += 1;
             let k = (round as usize * 5) % KEYS;
-            cache.begin_write(k as u64);
+            cache.begin_write(&kb(k as u64));
             store[k].store(round, Ordering::Release);
             if round % 7 == 0 {
                 std::thread::yield_now(); // widen the window between the store and end_write
             }
-            cache.end_write(k as u64);
-            if let Some(v) = cache.get(k as u64) {
+            cache.end_write(&kb(k as u64));
+            if let Some(v) = cache.get(&kb(k as u64)) {
                 let v = u64::from_le_bytes(v[..].try_into().unwrap());
                 assert_eq!(v, round, "stale value for key {k}");
             }
@@ -573,7 +671,7 @@ mod tests {
             r.join().unwrap();
         }
         for (k, slot) in store.iter().enumerate() {
-            if let Some(v) = cache.get(k as u64) {
+            if let Some(v) = cache.get(&kb(k as u64)) {
                 assert_eq!(&v[..], &slot.load(Ordering::Relaxed).to_le_bytes()[..]);
             }
         }

@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn keys_are_shown_as_integers_or_escaped_text() {
         assert_eq!(show_key(&7u64.to_be_bytes()), "7");
-        assert_eq!(show_key(b"user:1\x00\\"), "\"user:1\\x00\\x5c\"");
+        assert_eq!(show_key(b"user:12\x00\\"), "\"user:12\\x00\\x5c\"");
         assert_eq!(show_key(b"abcdefgh"), "\"abcdefgh\"");
         assert!(show_key(&[b'x'; 100]).ends_with("... (100 bytes)"));
     }

@@ -23,7 +23,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use std::ops::Deref;
+use std::ops::{Bound, Deref};
 
 /// The longest key, in bytes. A longer key is refused with [`Error::KeyTooLong`] and nothing is
 /// written.
@@ -50,14 +50,27 @@ impl Deref for KeyBytes<'_> {
     }
 }
 
-/// A type usable as a key. See the [module docs](self) for the implementations.
+/// A type usable as a key: `u64` (its 8 big-endian bytes, so integer keys sort numerically);
+/// `i32`, so that an integer literal such as `db.get(7)` means the `u64` key 7 (a negative one is
+/// refused with [`Error::InvalidKey`]); byte strings as `[u8]`, `[u8; N]`, `Vec<u8>`; text as
+/// `str` or `String` (its UTF-8 bytes); and a reference to any of them. Every form is a key of
+/// one key space, ordered bytewise (`memcmp`), a key before its extensions.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
+/// db.put(7, b"seven").unwrap(); // the u64 key 7
+/// db.put("user:42", b"ada").unwrap(); // the 7 bytes of "user:42"
+/// assert_eq!(db.get(7u64.to_be_bytes()).unwrap(), Some(b"seven".to_vec()));
+/// assert_eq!(db.get(b"user:42").unwrap(), Some(b"ada".to_vec()));
+/// ```
 pub trait Key {
     /// The type a range given in this key type yields its keys as (`u64` for integers,
     /// `Vec<u8>` for byte strings and text).
     type Owned: FromKey;
 
-    /// The key's bytes, or why this value is not a key (a negative `i32`). The length is
-    /// checked by the engine ([`check_len`]).
+    /// The key's bytes, or why this value is not a key (a negative `i32`). The engine checks
+    /// the length (at most [`MAX_KEY_LEN`]).
     fn key_bytes(&self) -> Result<KeyBytes<'_>>;
 }
 
@@ -176,6 +189,63 @@ impl FromKey for Vec<u8> {
     }
 }
 
+/// A range of keys: `a..b`, `a..=b`, `a..`, `..b`, `..=b`, `(Bound, Bound)` of any [`Key`]
+/// type, or `..` (every key). A range of integers yields `u64` keys, any other range
+/// (`..` included) yields `Vec<u8>` keys.
+pub trait KeyRange {
+    /// The type the range's keys are handed back as.
+    type Owned: FromKey;
+
+    /// The bounds as bytes, or why a bound is not a key (a negative `i32`).
+    fn byte_bounds(&self) -> Result<(Bound<KeyBytes<'_>>, Bound<KeyBytes<'_>>)>;
+}
+
+fn bound_bytes<K: Key + ?Sized>(b: Bound<&K>) -> Result<Bound<KeyBytes<'_>>> {
+    Ok(match b {
+        Bound::Included(k) => Bound::Included(k.key_bytes()?),
+        Bound::Excluded(k) => Bound::Excluded(k.key_bytes()?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+macro_rules! key_range_for {
+    ($($range:ty),*) => {$(
+        impl<K: Key> KeyRange for $range {
+            type Owned = K::Owned;
+            fn byte_bounds(&self) -> Result<(Bound<KeyBytes<'_>>, Bound<KeyBytes<'_>>)> {
+                use std::ops::RangeBounds;
+                Ok((bound_bytes(self.start_bound())?, bound_bytes(self.end_bound())?))
+            }
+        }
+    )*};
+}
+
+key_range_for!(
+    std::ops::Range<K>,
+    std::ops::RangeInclusive<K>,
+    std::ops::RangeFrom<K>,
+    std::ops::RangeTo<K>,
+    std::ops::RangeToInclusive<K>,
+    (Bound<K>, Bound<K>)
+);
+
+impl KeyRange for std::ops::RangeFull {
+    type Owned = Vec<u8>;
+    fn byte_bounds(&self) -> Result<(Bound<KeyBytes<'_>>, Bound<KeyBytes<'_>>)> {
+        Ok((Bound::Unbounded, Bound::Unbounded))
+    }
+}
+
+/// The range of every key starting with `prefix`: `[prefix, next)` where `next` is the prefix
+/// with its trailing `0xFF` bytes dropped and its last byte incremented (unbounded when the
+/// prefix is empty or all `0xFF`).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let keep = prefix.iter().rposition(|&b| b != 0xFF)?;
+    let mut end = prefix[..=keep].to_vec();
+    end[keep] += 1;
+    Some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +255,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::needless_borrows_for_generic_args,
+        reason = "the borrowed forms are what is tested"
+    )]
     fn every_key_form_gives_its_bytes() {
         assert_eq!(bytes(7u64), 7u64.to_be_bytes());
         assert_eq!(bytes(7), 7u64.to_be_bytes());
@@ -206,6 +280,39 @@ mod tests {
             bytes_of(&vec![0u8; MAX_KEY_LEN + 1]),
             Err(Error::KeyTooLong { len, limit }) if len == MAX_KEY_LEN + 1 && limit == MAX_KEY_LEN
         ));
+    }
+
+    #[test]
+    fn prefix_ranges_end_after_the_last_extension() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn ranges_of_every_form_give_their_bounds() {
+        fn own(x: Bound<KeyBytes<'_>>) -> Bound<Vec<u8>> {
+            x.map(|k| k.to_vec())
+        }
+        let r = 1..9;
+        let (s, e) = r.byte_bounds().unwrap();
+        assert_eq!(own(s), Bound::Included(1u64.to_be_bytes().to_vec()));
+        assert_eq!(own(e), Bound::Excluded(9u64.to_be_bytes().to_vec()));
+        let r = "a"..="b";
+        let (s, e) = r.byte_bounds().unwrap();
+        assert_eq!(
+            (own(s), own(e)),
+            (
+                Bound::Included(b"a".to_vec()),
+                Bound::Included(b"b".to_vec())
+            )
+        );
+        assert!(matches!(
+            (..).byte_bounds().unwrap(),
+            (Bound::Unbounded, Bound::Unbounded)
+        ));
+        assert!((-1..5).byte_bounds().is_err());
     }
 
     #[test]

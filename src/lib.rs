@@ -119,7 +119,7 @@ mod write_batch;
 
 pub use db::{Db, RangeIter, ReadProfile};
 pub use error::{Error, Result};
-pub use keys::{FromKey, Key, KeyBytes, MAX_KEY_LEN};
+pub use keys::{FromKey, Key, KeyBytes, KeyRange, MAX_KEY_LEN};
 pub use options::{CompactionStyle, Compression, Options};
 pub use stats::{CacheStats, HotTierStats, IndexStats, OpStats, OpenStats, RocksDbStats, Stats};
 pub use write_batch::WriteBatch;

@@ -62,11 +62,14 @@ pub struct OpenStats {
 #[derive(Serialize, Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct IndexStats {
-    /// Heap bytes used by the index.
+    /// Heap bytes used by the index (every layer's ALEX, buckets, layer headers).
     pub bytes: u64,
-    /// Levels from the root to the deepest data node.
+    /// Layers from the root layer to the deepest (1: every key is decided by its first 8
+    /// bytes after the root's shared prefix, as for `u64` keys).
     pub depth: u32,
-    /// Number of data (leaf) nodes.
+    /// Layers of the trie (one ALEX each).
+    pub layers: u64,
+    /// Number of data (leaf) nodes, over every layer.
     pub data_nodes: u64,
     /// Number of model (inner) nodes.
     pub model_nodes: u64,

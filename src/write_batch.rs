@@ -10,31 +10,50 @@
 //! values; key order makes RocksDB's memtable inserts and the index updates walk their
 //! structures in order).
 
+use crate::keys::{Key, MAX_KEY_LEN};
+
 /// A batch of puts and deletes, applied atomically: after a crash either all of it is visible
-/// or none of it.
+/// or none of it. Keys are any [`Key`]: `u64`, byte strings, text.
 ///
 /// ```
 /// use alexkv::WriteBatch;
 ///
 /// let mut batch = WriteBatch::new();
 /// batch.put(1, b"one");
-/// batch.put(2, "two");
+/// batch.put("two", "two");
 /// batch.delete(1);
 /// assert_eq!(batch.len(), 3);
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     ops: Vec<RawOp>,
+    /// Every operation's key, and a put's value after it.
     data: Vec<u8>,
+    /// Bytes of values in `data`.
+    value_bytes: usize,
+    /// The first key that is not one (too long, a negative `i32`): [`Db::write`] refuses the
+    /// batch with it, and the operation was not added.
+    ///
+    /// [`Db::write`]: crate::Db::write
+    bad_key: Option<BadKey>,
 }
 
-/// One operation; a put's value is `data[start..start + len]`.
+/// Why a key given to a batch was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BadKey {
+    /// Longer than `MAX_KEY_LEN`.
+    TooLong(usize),
+    /// Not a key at all (the message of `Error::InvalidKey`).
+    Invalid(String),
+}
+
+/// One operation: its key is `data[start..start + key_len]`, a put's value follows it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct RawOp {
-    key: u64,
     start: usize,
+    key_len: u32,
     /// `None` for a delete.
-    len: Option<usize>,
+    len: Option<u32>,
 }
 
 impl WriteBatch {
@@ -43,33 +62,62 @@ impl WriteBatch {
         Self::default()
     }
 
-    /// An empty batch with room for `ops` operations and `value_bytes` bytes of values.
+    /// An empty batch with room for `ops` operations and `value_bytes` bytes of values (and
+    /// 8-byte keys).
     pub fn with_capacity(ops: usize, value_bytes: usize) -> Self {
         WriteBatch {
             ops: Vec::with_capacity(ops),
-            data: Vec::with_capacity(value_bytes),
+            data: Vec::with_capacity(value_bytes + 8 * ops),
+            ..Self::default()
         }
     }
 
-    /// Adds "set `key` to `value`".
-    pub fn put(&mut self, key: u64, value: impl AsRef<[u8]>) {
+    /// Adds "set `key` to `value`". A key that is not one (longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN), a negative `i32`) makes the whole batch fail when
+    /// written, with nothing written.
+    pub fn put(&mut self, key: impl Key, value: impl AsRef<[u8]>) {
         let value = value.as_ref();
-        let start = self.data.len();
-        self.data.extend_from_slice(value);
-        self.ops.push(RawOp {
-            key,
-            start,
-            len: Some(value.len()),
-        });
+        if let Some(start) = self.push_key(&key) {
+            self.data.extend_from_slice(value);
+            self.value_bytes += value.len();
+            let key_len = (self.data.len() - start - value.len()) as u32;
+            self.ops.push(RawOp {
+                start,
+                key_len,
+                len: Some(value.len() as u32),
+            });
+        }
     }
 
     /// Adds "remove `key`" (a no-op if it is absent when the batch is applied).
-    pub fn delete(&mut self, key: u64) {
-        self.ops.push(RawOp {
-            key,
-            start: self.data.len(),
-            len: None,
-        });
+    pub fn delete(&mut self, key: impl Key) {
+        if let Some(start) = self.push_key(&key) {
+            let key_len = (self.data.len() - start) as u32;
+            self.ops.push(RawOp {
+                start,
+                key_len,
+                len: None,
+            });
+        }
+    }
+
+    /// Appends the key's bytes to `data` and returns where they start, or records why it is
+    /// not a key.
+    fn push_key(&mut self, key: &impl Key) -> Option<usize> {
+        let bytes = match key.key_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                self.bad_key.get_or_insert(BadKey::Invalid(e.to_string()));
+                return None;
+            }
+        };
+        if bytes.len() > MAX_KEY_LEN {
+            self.bad_key.get_or_insert(BadKey::TooLong(bytes.len()));
+            return None;
+        }
+        let start = self.data.len();
+        self.data.extend_from_slice(&bytes);
+        Some(start)
     }
 
     /// Number of operations (a key written twice counts twice).
@@ -86,51 +134,58 @@ impl WriteBatch {
     pub fn clear(&mut self) {
         self.ops.clear();
         self.data.clear();
+        self.value_bytes = 0;
+        self.bad_key = None;
     }
 
     /// Total bytes of the values of all puts.
     pub fn value_bytes(&self) -> usize {
-        self.data.len()
+        self.value_bytes
+    }
+
+    /// The first key refused by `put` or `delete`, if any.
+    pub(crate) fn bad_key(&self) -> Option<&BadKey> {
+        self.bad_key.as_ref()
     }
 
     /// Every operation in insertion order: `(key, Some(value))` for a put, `(key, None)` for a
     /// delete.
-    pub(crate) fn ops(&self) -> impl ExactSizeIterator<Item = (u64, Option<&[u8]>)> + '_ {
+    pub(crate) fn ops(&self) -> impl ExactSizeIterator<Item = (&[u8], Option<&[u8]>)> + '_ {
         self.ops.iter().map(|op| self.view(op))
     }
 
     /// Only the last operation of each key, in increasing key order. Applying these gives the
     /// same final state as applying [`WriteBatch::ops`] (each key is touched once, so their
     /// order does not matter to the result).
-    pub(crate) fn final_ops(&self) -> Vec<(u64, Option<&[u8]>)> {
-        let mut order: Vec<usize> = (0..self.ops.len()).collect();
-        // Stable sort by key keeps insertion order within a key, so the last index of each run
-        // is that key's final operation.
-        order.sort_by_key(|&i| self.ops[i].key);
-        let mut out = Vec::with_capacity(order.len());
-        for (pos, &i) in order.iter().enumerate() {
-            let next_same = order
-                .get(pos + 1)
-                .is_some_and(|&j| self.ops[j].key == self.ops[i].key);
-            if !next_same {
-                out.push(self.view(&self.ops[i]));
+    pub(crate) fn final_ops(&self) -> Vec<(&[u8], Option<&[u8]>)> {
+        let mut all: Vec<(&[u8], Option<&[u8]>)> = self.ops().collect();
+        // Stable sort by key keeps insertion order within a key, so the last of each run is
+        // that key's final operation.
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(all.len());
+        for op in all {
+            match out.last_mut() {
+                Some(last) if last.0 == op.0 => *last = op,
+                _ => out.push(op),
             }
         }
         out
     }
 
     /// The first put whose value is longer than `limit`, as `(key, len)`.
-    pub(crate) fn first_oversized(&self, limit: usize) -> Option<(u64, usize)> {
+    pub(crate) fn first_oversized(&self, limit: usize) -> Option<(&[u8], usize)> {
         self.ops.iter().find_map(|op| match op.len {
-            Some(len) if len > limit => Some((op.key, len)),
+            Some(len) if len as usize > limit => Some((self.view(op).0, len as usize)),
             _ => None,
         })
     }
 
-    fn view(&self, op: &RawOp) -> (u64, Option<&[u8]>) {
+    fn view(&self, op: &RawOp) -> (&[u8], Option<&[u8]>) {
+        let key_end = op.start + op.key_len as usize;
         (
-            op.key,
-            op.len.map(|len| &self.data[op.start..op.start + len]),
+            &self.data[op.start..key_end],
+            op.len
+                .map(|len| &self.data[key_end..key_end + len as usize]),
         )
     }
 }
@@ -139,7 +194,7 @@ impl std::fmt::Debug for WriteBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteBatch")
             .field("ops", &self.ops.len())
-            .field("value_bytes", &self.data.len())
+            .field("value_bytes", &self.value_bytes)
             .finish()
     }
 }
@@ -150,6 +205,29 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
+    fn k(n: u64) -> [u8; 8] {
+        n.to_be_bytes()
+    }
+
+    #[test]
+    fn byte_keys_mix_with_integer_keys_and_bad_keys_are_recorded() {
+        let mut b = WriteBatch::new();
+        b.put("ab", b"1");
+        b.put(b"", b"2");
+        b.put(1u64, b"3");
+        b.delete("ab\0");
+        assert_eq!(b.bad_key(), None);
+        b.put(vec![0u8; MAX_KEY_LEN + 1], b"x");
+        b.put(-1, b"y");
+        assert_eq!(b.len(), 4, "refused keys add no operation");
+        assert_eq!(b.bad_key(), Some(&BadKey::TooLong(MAX_KEY_LEN + 1)));
+        let keys: Vec<&[u8]> = b.final_ops().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![&b""[..], &k(1)[..], b"ab", b"ab\0"]);
+        assert_eq!(b.value_bytes(), 3);
+        b.clear();
+        assert_eq!(b.bad_key(), None);
+    }
+
     #[test]
     fn ops_keep_insertion_order() {
         let mut b = WriteBatch::new();
@@ -159,7 +237,11 @@ mod tests {
         let ops: Vec<_> = b.ops().collect();
         assert_eq!(
             ops,
-            vec![(3, Some(&b"c"[..])), (1, None), (2, Some(&b""[..]))]
+            vec![
+                (&k(3)[..], Some(&b"c"[..])),
+                (&k(1)[..], None),
+                (&k(2)[..], Some(&b""[..]))
+            ]
         );
         assert_eq!(b.len(), 3);
         assert_eq!(b.value_bytes(), 1);
@@ -177,9 +259,9 @@ mod tests {
         assert_eq!(
             fin,
             vec![
-                (1, None),
-                (2, Some(&b"bb"[..])),
-                (u64::MAX, Some(&b"max"[..]))
+                (&k(1)[..], None),
+                (&k(2)[..], Some(&b"bb"[..])),
+                (&k(u64::MAX)[..], Some(&b"max"[..]))
             ]
         );
     }
@@ -200,7 +282,7 @@ mod tests {
         b.put(1, [0u8; 4]);
         b.delete(9);
         b.put(2, [0u8; 10]);
-        assert_eq!(b.first_oversized(4), Some((2, 10)));
+        assert_eq!(b.first_oversized(4), Some((&k(2)[..], 10)));
         assert_eq!(b.first_oversized(10), None);
     }
 
@@ -210,15 +292,15 @@ mod tests {
             ops in proptest::collection::vec((0u64..8, proptest::option::of(any::<u8>())), 0..40)
         ) {
             let mut b = WriteBatch::new();
-            let mut model: BTreeMap<u64, Option<Vec<u8>>> = BTreeMap::new();
+            let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
             for (k, v) in &ops {
                 match v {
-                    Some(byte) => { b.put(*k, [*byte]); model.insert(*k, Some(vec![*byte])); }
-                    None => { b.delete(*k); model.insert(*k, None); }
+                    Some(byte) => { b.put(*k, [*byte]); model.insert(k.to_be_bytes().to_vec(), Some(vec![*byte])); }
+                    None => { b.delete(*k); model.insert(k.to_be_bytes().to_vec(), None); }
                 }
             }
-            let fin: BTreeMap<u64, Option<Vec<u8>>> =
-                b.final_ops().into_iter().map(|(k, v)| (k, v.map(<[u8]>::to_vec))).collect();
+            let fin: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                b.final_ops().into_iter().map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect();
             prop_assert_eq!(b.final_ops().len(), fin.len(), "one op per key");
             prop_assert!(b.final_ops().windows(2).all(|w| w[0].0 < w[1].0), "key order");
             prop_assert_eq!(fin, model);

@@ -356,6 +356,7 @@ fn limited_scanner(shared: &Shared, s: u64) -> u64 {
         let n = shared
             .db
             .scan_with(lo..=hi, limit, |key, v| {
+                let key = u64::from_be_bytes(key.try_into().expect("u64 keys"));
                 // The bytes are borrowed: decode (and check the body) while they are.
                 let version = match index_of(key) {
                     Some(_) => decode(key, v),

@@ -290,7 +290,7 @@ fn kill_cycles(cycles: u64) {
                 "cycle {cycle}: the child wrote, so the old snapshot must not be used"
             );
         }
-        let content: BTreeMap<u64, Vec<u8>> = db.range(..).map(|r| r.unwrap()).collect();
+        let content: BTreeMap<u64, Vec<u8>> = db.range(0u64..).map(|r| r.unwrap()).collect();
         assert_eq!(
             db.len(),
             content.len() as u64,

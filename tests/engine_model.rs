@@ -261,7 +261,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
                 let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
                 let n = db
                     .scan_with(bounds, limit, |k, v| {
-                        got.push((k, v.to_vec()));
+                        got.push((u64::from_be_bytes(k.try_into().unwrap()), v.to_vec()));
                         if Some(got.len()) == stop_at {
                             ControlFlow::Break(())
                         } else {
@@ -368,7 +368,7 @@ fn run(opts: &Options, seed: u64, ops: usize) -> (Transcript, alexkv::Stats) {
 /// Every key of the model and every key of the database agree.
 fn check_all(db: &Db, model: &BTreeMap<u64, Vec<u8>>, t: &mut Transcript) {
     assert_eq!(db.len(), model.len() as u64);
-    let all: Vec<(u64, Vec<u8>)> = db.range(..).map(|r| r.unwrap()).collect();
+    let all: Vec<(u64, Vec<u8>)> = db.range(0u64..).map(|r| r.unwrap()).collect();
     assert!(
         all.iter().map(|(k, _)| *k).eq(model.keys().copied()),
         "full scan keys differ from the model"
@@ -458,7 +458,7 @@ fn reopen_after_clean_close_keeps_every_write_and_uses_the_snapshot() {
         let db = Db::open(dir.path(), tiers_on()).unwrap();
         assert!(db.stats().open.index_from_snapshot);
         assert_eq!(db.len(), model.len() as u64);
-        let all: Vec<_> = db.range(..).map(|r| r.unwrap()).collect();
+        let all: Vec<_> = db.range(0u64..).map(|r| r.unwrap()).collect();
         assert!(all.into_iter().eq(model.clone()));
     }
     // A session that writes replaces it; the next open trusts the new one.
@@ -483,7 +483,7 @@ fn i64_keys_keep_signed_order() {
         db.put_i64(k, &k.to_le_bytes()).unwrap();
     }
     let order: Vec<i64> = db
-        .range(..)
+        .range(0u64..)
         .map(|r| alexkv::alex::key_to_i64(r.unwrap().0))
         .collect();
     assert_eq!(order, keys);

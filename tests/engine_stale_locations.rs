@@ -181,7 +181,7 @@ fn check_all(db: &Db, model: &BTreeMap<u64, Vec<u8>>, ctx: &str) {
             "{ctx}: get_with({k})"
         );
     }
-    let all: Vec<(u64, Vec<u8>)> = db.range(..).collect::<Result<_, _>>().unwrap();
+    let all: Vec<(u64, Vec<u8>)> = db.range(0u64..).collect::<Result<_, _>>().unwrap();
     let want: Vec<(u64, Vec<u8>)> = model.iter().map(|(&k, v)| (k, v.clone())).collect();
     assert_eq!(all, want, "{ctx}: range(..)");
 }

@@ -279,6 +279,13 @@ pub fn query_sequence(keys: &[u64], n_queries: usize, seed: u64) -> Vec<u64> {
         .collect()
 }
 
+/// A `u64` key from the 8 big-endian bytes a scan hands back (0 for a key of another length,
+/// which the benchmarks never write).
+#[inline]
+pub fn u64_key(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

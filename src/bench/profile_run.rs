@@ -111,7 +111,7 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     };
     let index_from_snapshot = db.stats().open.index_from_snapshot;
     let rows = db.len();
-    let keys: Vec<u64> = db.keys();
+    let keys: Vec<u64> = db.keys().map_err(|e| e.to_string())?;
     if keys.is_empty() {
         return Err("the database is empty".into());
     }

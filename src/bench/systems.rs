@@ -82,7 +82,7 @@ pub fn alexkv_options(budget: u64, sync: bool, value_len: usize) -> Options {
     let mut o = alexkv_rocksdb_options(sync)
         .block_cache_bytes((budget - hot - cache).max(1 << 20))
         .value_cache_bytes(cache)
-        .value_cache_entries((cache / Options::value_cache_entry_bytes(value_len)).max(1024))
+        .value_cache_entries((cache / Options::value_cache_entry_bytes(8, value_len)).max(1024))
         .hot_tier_bytes(hot)
         .hot_segment_bytes(segment);
     o.max_value_bytes = o.max_value_bytes.max(value_len);
@@ -289,7 +289,7 @@ impl Session<'_> {
         match self {
             Session::Alexkv(db) => db
                 .scan_with(from.., n, |k, v| {
-                    f(k, v);
+                    f(crate::bench::keys::u64_key(k), v);
                     std::ops::ControlFlow::Continue(())
                 })
                 .map_err(|e| e.to_string()),

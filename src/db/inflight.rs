@@ -59,7 +59,7 @@
 //! or finds the mark gone, finds the write's index update done). A key not in any list has no
 //! write of it in flight, whatever its stripe says.
 
-use crate::machine::hash::stripe;
+use crate::machine::hash::spread_bytes;
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -78,7 +78,9 @@ pub(super) struct InFlight {
     /// Writes in flight (writers of different keys overlap). Lets a scan skip the per-key checks
     /// when no write was in flight before it looked at the index.
     writes: AtomicU32,
-    /// The keys of every listed write in flight, each sorted, with the write's ticket.
+    /// The key hashes ([`hash`]) of every listed write in flight, each sorted, with the
+    /// write's ticket. A hash shared by another key only sends that key's readers to the Cold
+    /// path, which is always correct.
     lists: RwLock<Vec<(u64, Box<[u64]>)>>,
     /// The next listed write's ticket.
     next_ticket: AtomicU64,
@@ -93,9 +95,23 @@ pub(super) struct Listed {
     all: bool,
 }
 
+/// A key's hash: its stripe is the low bits, and listed writes list it.
 #[inline]
-fn stripe_of(key: u64) -> usize {
-    stripe(key, STRIPES)
+pub(super) fn hash(key: &[u8]) -> u64 {
+    spread_bytes(key)
+}
+
+#[inline]
+fn stripe_of(hash: u64) -> usize {
+    hash as usize & (STRIPES - 1)
+}
+
+/// The sorted, deduplicated hashes of `keys`, for [`InFlight::begin_listed`].
+pub(super) fn list_of<'k>(keys: impl Iterator<Item = &'k [u8]>) -> Box<[u64]> {
+    let mut v: Vec<u64> = keys.map(hash).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_boxed_slice()
 }
 
 impl InFlight {
@@ -128,17 +144,17 @@ impl InFlight {
     /// Marks `key` (unlisted: its whole stripe counts as marked). Call before the RocksDB
     /// commit.
     #[inline]
-    pub(super) fn begin(&self, key: u64) {
+    pub(super) fn begin(&self, key: &[u8]) {
         // SeqCst orders the mark before the commit that follows; a reader that sees the commit
         // (through RocksDB's own synchronisation) then sees the mark, or its removal.
-        self.stripes[stripe_of(key)].fetch_add(UNLISTED, Ordering::SeqCst);
+        self.stripes[stripe_of(hash(key))].fetch_add(UNLISTED, Ordering::SeqCst);
     }
 
     /// Unmarks `key`. Call after the index update.
     #[inline]
-    pub(super) fn end(&self, key: u64) {
+    pub(super) fn end(&self, key: &[u8]) {
         // Release: a reader that sees the count drop also sees the index update before it.
-        self.stripes[stripe_of(key)].fetch_sub(UNLISTED, Ordering::Release);
+        self.stripes[stripe_of(hash(key))].fetch_sub(UNLISTED, Ordering::Release);
     }
 
     /// Marks every key (bulk writes whose keys are not listed).
@@ -155,8 +171,8 @@ impl InFlight {
         }
     }
 
-    /// Lists `keys` (strictly increasing: the caller checks, nothing here may panic once a
-    /// write has begun) and marks them; with more than `all_above` keys,
+    /// Lists `keys` (hashes from [`list_of`]: sorted and distinct, nothing here may panic once
+    /// a write has begun) and marks them; with more than `all_above` keys,
     /// every stripe is marked instead of each key's (one add per stripe, not per key). Call
     /// before the RocksDB commit.
     pub(super) fn begin_listed(&self, keys: Box<[u64]>, all_above: usize) -> Listed {
@@ -208,24 +224,25 @@ impl InFlight {
     /// True when a write of `key` is in flight (or, for unlisted marks, a write of a key
     /// sharing its stripe).
     #[inline]
-    pub(super) fn is_marked(&self, key: u64) -> bool {
-        let marks = self.stripes[stripe_of(key)].load(Ordering::Acquire);
+    pub(super) fn is_marked(&self, key: &[u8]) -> bool {
+        let h = hash(key);
+        let marks = self.stripes[stripe_of(h)].load(Ordering::Acquire);
         if marks == 0 {
             false
         } else if marks & (LISTED - 1) != 0 {
             true
         } else {
-            self.is_listed(key)
+            self.is_listed(h)
         }
     }
 
-    /// Whether a listed write in flight holds `key`.
+    /// Whether a listed write in flight holds a key of hash `h`.
     #[cold]
-    fn is_listed(&self, key: u64) -> bool {
+    fn is_listed(&self, h: u64) -> bool {
         self.lists
             .read()
             .iter()
-            .any(|(_, keys)| keys.binary_search(&key).is_ok())
+            .any(|(_, keys)| keys.binary_search(&h).is_ok())
     }
 }
 
@@ -233,29 +250,43 @@ impl InFlight {
 mod tests {
     use super::*;
 
+    fn k(n: u64) -> [u8; 8] {
+        n.to_be_bytes()
+    }
+
+    fn listed(keys: &[u64]) -> Box<[u64]> {
+        let bytes: Vec<[u8; 8]> = keys.iter().map(|&n| k(n)).collect();
+        list_of(bytes.iter().map(|b| &b[..]))
+    }
+
     #[test]
     fn marks_count_and_bulk_marks_cover_every_key() {
         let f = InFlight::new();
-        assert!(!f.is_marked(7) && !f.any());
+        assert!(!f.is_marked(&k(7)) && !f.any());
         f.enter();
         assert!(f.any());
         f.exit();
-        f.begin(7);
-        f.begin(7);
-        f.end(7);
-        assert!(f.is_marked(7), "one write of the stripe is still in flight");
-        f.end(7);
-        assert!(!f.is_marked(7));
+        f.begin(&k(7));
+        f.begin(&k(7));
+        f.end(&k(7));
+        assert!(
+            f.is_marked(&k(7)),
+            "one write of the stripe is still in flight"
+        );
+        f.end(&k(7));
+        assert!(!f.is_marked(&k(7)));
         f.begin_all();
-        assert!((0..10_000u64).all(|k| f.is_marked(k * 31)));
+        assert!((0..10_000u64).all(|n| f.is_marked(&k(n * 31))));
         f.end_all();
-        assert!((0..10_000u64).all(|k| !f.is_marked(k * 31)));
+        assert!((0..10_000u64).all(|n| !f.is_marked(&k(n * 31))));
     }
 
     /// Two keys of one stripe.
     fn stripe_mates() -> (u64, u64) {
         let a = 7u64;
-        let b = (8..).find(|&k| stripe_of(k) == stripe_of(a)).unwrap();
+        let b = (8..)
+            .find(|&n| stripe_of(hash(&k(n))) == stripe_of(hash(&k(a))))
+            .unwrap();
         (a, b)
     }
 
@@ -263,19 +294,19 @@ mod tests {
     fn a_listed_write_marks_its_own_keys_only() {
         let f = InFlight::new();
         let (a, b) = stripe_mates();
-        let listed = f.begin_listed(vec![a, 1 << 40].into_boxed_slice(), 4096);
-        assert!(f.is_marked(a) && f.is_marked(1 << 40));
+        let marks = f.begin_listed(listed(&[a, 1 << 40]), 4096);
+        assert!(f.is_marked(&k(a)) && f.is_marked(&k(1 << 40)));
         assert!(
-            !f.is_marked(b),
+            !f.is_marked(&k(b)),
             "a stripe mate of a listed key is not in flight"
         );
         // An unlisted mark of the stripe marks the whole stripe again.
-        f.begin(b);
-        assert!(f.is_marked(a) && f.is_marked(b));
-        f.end(b);
-        assert!(!f.is_marked(b));
-        f.end_listed(&listed);
-        assert!(!f.is_marked(a) && !f.is_marked(1 << 40));
+        f.begin(&k(b));
+        assert!(f.is_marked(&k(a)) && f.is_marked(&k(b)));
+        f.end(&k(b));
+        assert!(!f.is_marked(&k(b)));
+        f.end_listed(&marks);
+        assert!(!f.is_marked(&k(a)) && !f.is_marked(&k(1 << 40)));
         assert!(f.stripes.iter().all(|s| s.load(Ordering::Relaxed) == 0));
     }
 
@@ -283,20 +314,20 @@ mod tests {
     fn a_large_listed_write_marks_every_stripe_but_only_its_keys() {
         let f = InFlight::new();
         let keys: Vec<u64> = (0..100u64).map(|k| k * 1000).collect();
-        let listed = f.begin_listed(keys.clone().into_boxed_slice(), 10);
+        let marks = f.begin_listed(listed(&keys), 10);
         assert!(f
             .stripes
             .iter()
             .all(|s| s.load(Ordering::Relaxed) == LISTED));
-        assert!(keys.iter().all(|&k| f.is_marked(k)));
-        assert!(!f.is_marked(1) && !f.is_marked(999));
+        assert!(keys.iter().all(|&n| f.is_marked(&k(n))));
+        assert!(!f.is_marked(&k(1)) && !f.is_marked(&k(999)));
         // Two listed writes at once, each removed by its own ticket.
-        let other = f.begin_listed(vec![1].into_boxed_slice(), 10);
-        assert!(f.is_marked(1));
-        f.end_listed(&listed);
-        assert!(f.is_marked(1) && !f.is_marked(0));
+        let other = f.begin_listed(listed(&[1]), 10);
+        assert!(f.is_marked(&k(1)));
+        f.end_listed(&marks);
+        assert!(f.is_marked(&k(1)) && !f.is_marked(&k(0)));
         f.end_listed(&other);
-        assert!(!f.is_marked(1));
+        assert!(!f.is_marked(&k(1)));
         assert!(f.stripes.iter().all(|s| s.load(Ordering::Relaxed) == 0));
     }
 }

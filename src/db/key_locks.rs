@@ -22,7 +22,7 @@
 //! no deadlock); a larger write takes `bulk` exclusively, which waits for every striped
 //! write and keeps new ones out.
 
-use crate::machine::hash::stripe;
+use crate::machine::hash::stripe_bytes;
 use crossbeam::utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -55,8 +55,8 @@ pub(super) enum KeyGuard<'a> {
 }
 
 #[inline]
-fn stripe_of(key: u64) -> usize {
-    stripe(key, STRIPES)
+fn stripe_of(key: &[u8]) -> usize {
+    stripe_bytes(key, STRIPES)
 }
 
 impl KeyLocks {
@@ -71,7 +71,10 @@ impl KeyLocks {
 
     /// Locks the stripes of `keys` (any order, repeats allowed), or everything when there are
     /// more than [`MAX_STRIPED_KEYS`].
-    pub(super) fn lock(&self, keys: impl ExactSizeIterator<Item = u64>) -> KeyGuard<'_> {
+    pub(super) fn lock<K: AsRef<[u8]>>(
+        &self,
+        keys: impl ExactSizeIterator<Item = K>,
+    ) -> KeyGuard<'_> {
         let n = keys.len();
         if n > MAX_STRIPED_KEYS {
             return self.lock_all();
@@ -79,13 +82,13 @@ impl KeyLocks {
         let shared = self.bulk.read();
         if n == 1 {
             let mut keys = keys;
-            let stripe = keys.next().map_or(0, stripe_of);
+            let stripe = keys.next().map_or(0, |k| stripe_of(k.as_ref()));
             return KeyGuard::One {
                 _bulk: shared,
                 _stripe: self.stripes[stripe].lock(),
             };
         }
-        let mut ids: Vec<usize> = keys.map(stripe_of).collect();
+        let mut ids: Vec<usize> = keys.map(|k| stripe_of(k.as_ref())).collect();
         ids.sort_unstable();
         ids.dedup();
         KeyGuard::Some {
@@ -124,7 +127,7 @@ mod tests {
                             1 => vec![t * 1000 + i, 7, t * 1000 + i + 1],
                             _ => (0..100).map(|j| t * 1_000_000 + j).chain([7]).collect(),
                         };
-                        let _g = locks.lock(keys.into_iter());
+                        let _g = locks.lock(keys.into_iter().map(u64::to_be_bytes));
                         if inside.fetch_add(1, SeqCst) != 0 {
                             overlapped.store(true, SeqCst);
                         }
@@ -142,13 +145,15 @@ mod tests {
         let locks = KeyLocks::new();
         // Two keys in different stripes.
         let a = 1u64;
-        let b = (2..).find(|&k| stripe_of(k) != stripe_of(a)).unwrap();
+        let b = (2u64..)
+            .find(|&k| stripe_of(&k.to_be_bytes()) != stripe_of(&a.to_be_bytes()))
+            .unwrap();
         let both_inside = Barrier::new(2);
         std::thread::scope(|s| {
             for key in [a, b] {
                 let (locks, both_inside) = (&locks, &both_inside);
                 s.spawn(move || {
-                    let _g = locks.lock([key, key].into_iter());
+                    let _g = locks.lock([key, key].into_iter().map(u64::to_be_bytes));
                     // Deadlocks (and the test hangs) if the two guards exclude each other.
                     both_inside.wait();
                 });
@@ -161,13 +166,14 @@ mod tests {
         let locks = KeyLocks::new();
         let all = locks.lock(
             (0..MAX_STRIPED_KEYS as u64 + 1)
+                .map(u64::to_be_bytes)
                 .collect::<Vec<_>>()
                 .into_iter(),
         );
         assert!(matches!(all, KeyGuard::All { .. }));
         assert!(locks.bulk.try_read().is_none());
         drop(all);
-        let one = locks.lock([5u64].into_iter());
+        let one = locks.lock([5u64.to_be_bytes()].into_iter());
         assert!(locks.bulk.try_write().is_none());
         drop(one);
         assert!(locks.bulk.try_write().is_some());

@@ -4,7 +4,7 @@
 //!                 key locks, then after the RocksDB commit      readers (no engine-wide lock)
 //!                 the writer mutex (one index update at a time)
 //!                 ---------------------------------------------  -----------------------------
-//!  index       IndexLock<Alex<u64>>: key -> packed Location <-   read lock (this thread's shard)
+//!  index       IndexLock<Trie>: key bytes -> packed Location <-   read lock (this thread's shard)
 //!                                                                for one lookup only
 //!  hot tier    mmap segments, recent values                <-   no lock: validated copy
 //!  value cache sharded LRU of Cold values                  <-   shard lock, Arc clone
@@ -155,20 +155,21 @@ mod write;
 pub use profile::ReadProfile;
 pub use range::RangeIter;
 
-use crate::alex::Alex;
 use crate::cache::ValueCache;
 use crate::hot_tier::{Appender, HotTier};
 use crate::options::Options;
 use crate::rocks::RocksStore;
 use crate::stats::{Counter, IndexStats, OpCounters, OpenStats, Stats};
+use crate::trie::Trie;
 use crossbeam::utils::CachePadded;
 use index_lock::IndexLock;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// An alexkv database: `u64` keys found by a learned index in memory, values in RocksDB, recent
-/// values in a memory-mapped hot tier and a value cache.
+/// An alexkv database: byte-string keys (a `u64` key is its 8 big-endian bytes, see
+/// [`Key`](crate::Key)) found by a learned index in memory, values in RocksDB, recent values in
+/// a memory-mapped hot tier and a value cache.
 ///
 /// Every method takes `&self`; share one `Db` between threads by reference or in an
 /// [`Arc`](std::sync::Arc). Writes are serialised internally; reads run in parallel and never
@@ -199,7 +200,7 @@ pub struct Db {
     hot: HotTier,
     cache: ValueCache,
     /// Every live key -> `Location::to_raw()`.
-    index: IndexLock<Alex<u64>>,
+    index: IndexLock<Trie>,
     /// Serialises writes of a shared key from before their commit to after their index update
     /// (`key_locks`).
     key_locks: key_locks::KeyLocks,
@@ -235,6 +236,10 @@ pub struct Db {
     open_stats: OpenStats,
     closed: bool,
 }
+
+// The trie refuses words at or above `RESERVED_WORDS` (its buckets' tags); no Location is one.
+const _: () = assert!(crate::location::Location::MAX_WORD < crate::trie::RESERVED_WORDS);
+const _: () = assert!(crate::keys::MAX_KEY_LEN == crate::trie::MAX_KEY_LEN);
 
 // `Db` must be shareable between threads; this fails to compile if a field breaks that.
 const _: () = {
@@ -295,13 +300,18 @@ impl Db {
             crate::machine::huge_pages::huge_page_bytes([&arrays, &self.hot.mapped_ranges()]);
         hot_tier.huge_page_bytes = hot_huge;
         Stats {
-            keys: index.keys as u64,
+            keys: self.len(),
             index: IndexStats {
-                bytes: (index.model_bytes + index.data_bytes) as u64,
+                bytes: index.total_bytes() as u64,
                 depth: index.depth as u32,
+                layers: index.layers as u64,
                 data_nodes: index.data_nodes as u64,
                 model_nodes: index.model_nodes as u64,
-                avg_fill: index.avg_fill,
+                avg_fill: if index.slots == 0 {
+                    0.0
+                } else {
+                    index.alex_keys as f64 / index.slots as f64
+                },
                 huge_page_bytes: index_huge,
             },
             cache: self.cache.stats(),

@@ -40,7 +40,6 @@
 use super::index_lock::IndexLock;
 use super::snapshot::{self, Expected};
 use super::{Db, FLAG};
-use crate::alex::Alex;
 use crate::cache::ValueCache;
 use crate::error::{Error, Result};
 use crate::hot_tier::{Appender, HotTier};
@@ -48,6 +47,7 @@ use crate::location::Location;
 use crate::options::Options;
 use crate::rocks::RocksStore;
 use crate::stats::{Counter, OpCounters, OpenStats};
+use crate::trie::Trie;
 use crossbeam::utils::CachePadded;
 use parking_lot::Mutex;
 use std::path::Path;
@@ -163,7 +163,9 @@ impl Db {
         };
         // Streamed from the index under its read lock (the writer mutex keeps it unchanged).
         let index = self.index.read();
-        snapshot::write(&self.path, &origin, index.len(), || index.range(..))?;
+        snapshot::write(&self.path, &origin, index.len(), |f| {
+            index.scan_from(std::ops::Bound::Unbounded, |k, w| f(k, w))
+        })?;
         drop(index);
         self.snapshot_on_disk.store(true, FLAG);
         self.dirty.store(false, FLAG);
@@ -173,7 +175,7 @@ impl Db {
 
 /// The index `build_index` made, and how.
 struct Built {
-    index: Alex<u64>,
+    index: Trie,
     /// The snapshot was used.
     from_snapshot: bool,
     /// Why a snapshot present was rejected.
@@ -199,7 +201,7 @@ fn build_index(
         marker,
         bounds: rocks.key_bounds()?,
     };
-    let cold = |keys: Vec<u64>| {
+    let cold = |keys: snapshot::KeyList| {
         let locations = vec![Location::COLD.to_raw(); keys.len()];
         snapshot::SnapshotIndex {
             keys,
@@ -209,8 +211,8 @@ fn build_index(
     };
     let (mut found, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
         Ok(Some(found)) => (found, true, None),
-        Ok(None) => (cold(scan_keys(rocks)?), false, None),
-        Err(reason) => (cold(scan_keys(rocks)?), false, Some(reason)),
+        Ok(None) => (cold(scan_keys(rocks, dir)?), false, None),
+        Err(reason) => (cold(scan_keys(rocks, dir)?), false, Some(reason)),
     };
     let mut stale_hot_locations = 0;
     if from_snapshot {
@@ -221,15 +223,17 @@ fn build_index(
         } else {
             &[]
         };
-        stale_hot_locations = hot.keep_exact(saved, &found.keys, &mut found.locations);
+        let keys = found.keys.slices();
+        stale_hot_locations = hot.keep_exact(saved, &keys, &mut found.locations);
     }
-    let (keys, payloads) = (found.keys, found.locations);
-    let index = Alex::bulk_load_with_key_filter(&keys, &payloads, key_filter).map_err(|e| {
-        Error::Corruption {
-            path: dir.to_path_buf(),
-            detail: format!("index rebuild: {e}"),
-        }
+    let keys = found.keys.slices();
+    let mut index = Trie::bulk_load(&keys, &found.locations).map_err(|e| Error::Corruption {
+        path: dir.to_path_buf(),
+        detail: format!("index rebuild: {e:?}"),
     })?;
+    if key_filter {
+        index.set_key_filter(true);
+    }
     Ok(Built {
         index,
         from_snapshot,
@@ -259,11 +263,28 @@ fn fresh_token() -> u128 {
     (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
-/// Every key in RocksDB, in order, without copying values.
-fn scan_keys(rocks: &RocksStore) -> Result<Vec<u64>> {
-    let mut keys = Vec::with_capacity(rocks.estimate_num_keys().unwrap_or(0).min(1 << 28) as usize);
-    for key in rocks.bulk_scan().keys() {
-        keys.push(key?);
+/// Every key in RocksDB, in order, without copying values. A key longer than `MAX_KEY_LEN`
+/// (no alexkv writes one) means the database holds foreign data.
+fn scan_keys(rocks: &RocksStore, dir: &Path) -> Result<snapshot::KeyList> {
+    let n = rocks.estimate_num_keys().unwrap_or(0).min(1 << 28) as usize;
+    let mut keys = snapshot::KeyList {
+        lens: Vec::with_capacity(n),
+        bytes: Vec::with_capacity(n * 8),
+    };
+    let mut scan = rocks.bulk_scan();
+    while let Some(len) = scan.next_with(|k, _| {
+        if k.len() <= crate::keys::MAX_KEY_LEN {
+            keys.push(k);
+        }
+        k.len()
+    }) {
+        let len = len?;
+        if len > crate::keys::MAX_KEY_LEN {
+            return Err(Error::Corruption {
+                path: dir.to_path_buf(),
+                detail: format!("a stored key of {len} bytes, over alexkv's limit"),
+            });
+        }
     }
     Ok(keys)
 }

@@ -32,10 +32,10 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
     // The unwind ended every announcement of the write it interrupted (ingestions included).
     assert!(!db.inflight.any(), "a write still counted in flight");
     assert!(
-        !db.inflight.is_marked(key),
+        !db.inflight.is_marked(&key.to_be_bytes()),
         "key {key} still marked in flight"
     );
-    let ticket = db.cache.begin_fill(key);
+    let ticket = db.cache.begin_fill(&key.to_be_bytes());
     assert!(
         db.cache.fill(ticket, b"v"),
         "the value cache still refuses fills of {key}"
@@ -67,11 +67,11 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
     assert_poisoned("scan_with", visited);
     assert_poisoned("flush", db.flush());
     assert_poisoned("compact", db.compact());
-    assert_poisoned("first", db.first());
-    assert_poisoned("last", db.last());
+    assert_poisoned("first", db.first::<u64>());
+    assert_poisoned("last", db.last::<u64>());
     // What still answers, from the index.
-    assert_eq!(db.len() as usize, db.keys().len());
-    assert_eq!(db.is_empty(), db.keys().is_empty());
+    assert_eq!(db.len() as usize, db.keys::<u64>().unwrap().len());
+    assert_eq!(db.is_empty(), db.keys::<u64>().unwrap().is_empty());
     assert_eq!(db.stats().keys, db.len());
     db.close().unwrap(); // flushes RocksDB, writes no snapshot
 

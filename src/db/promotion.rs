@@ -25,12 +25,12 @@ impl Db {
     /// Returns whether it did.
     pub(super) fn promote(
         &self,
-        key: u64,
+        key: &[u8],
         seen: Location,
         seq_before_read: u64,
         value: &[u8],
     ) -> bool {
-        if !self.hot.accepts(value.len()) {
+        if !self.hot.accepts(key.len(), value.len()) {
             return false;
         }
         let Some(mut writer) = self.writer.try_lock() else {
@@ -44,8 +44,11 @@ impl Db {
         // From the append (which may recycle a segment) to the end of the index update, as for
         // a write: a panic in between would leave demotions undone or a grow half installed.
         let poison = PoisonOnUnwind::arm(self);
-        let mut ops: Vec<IndexOp> = Vec::new();
-        let appended = self.append_one(&mut writer, key, value, &mut ops);
+        let (appended, recycled) = self.append_one(&mut writer, key, value);
+        let mut ops: Vec<IndexOp<'_>> = Vec::new();
+        if let Some(records) = &recycled {
+            ops.extend(records.iter().map(|(k, old)| IndexOp::Demote(k, old)));
+        }
         if let Some(loc) = appended {
             ops.push(IndexOp::Set(key, loc));
         }

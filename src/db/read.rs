@@ -28,6 +28,7 @@ use super::Db;
 use crate::alex::i64_to_key;
 use crate::error::Result;
 use crate::hot_tier::ReadMark;
+use crate::keys::{bytes_of, FromKey, Key};
 use crate::location::Location;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -52,6 +53,8 @@ thread_local! {
 
 impl Db {
     /// The value of `key`, or `None` when it is absent (answered by the index without I/O).
+    /// `key` is any [`Key`]: a `u64`, a byte string, text. A key longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) fails with [`Error::KeyTooLong`](crate::Error::KeyTooLong).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -59,8 +62,17 @@ impl Db {
     /// db.put(9, b"nine").unwrap();
     /// assert_eq!(db.get(9).unwrap(), Some(b"nine".to_vec()));
     /// assert_eq!(db.get(10).unwrap(), None);
+    /// db.put("user6284781860667377211", b"{...}").unwrap();
+    /// assert_eq!(db.get("user6284781860667377211").unwrap(), Some(b"{...}".to_vec()));
+    /// assert_eq!(db.get(b"user").unwrap(), None);
     /// ```
-    pub fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
+    #[inline]
+    pub fn get(&self, key: impl Key) -> Result<Option<Vec<u8>>> {
+        let key = bytes_of(&key)?;
+        self.get_bytes(&key)
+    }
+
+    fn get_bytes(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
@@ -88,7 +100,13 @@ impl Db {
     /// assert_eq!(db.get_with(1, |v| v.len()).unwrap(), Some(5));
     /// assert_eq!(db.get_with(2, |v| v.len()).unwrap(), None);
     /// ```
-    pub fn get_with<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+    #[inline]
+    pub fn get_with<R>(&self, key: impl Key, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let key = bytes_of(&key)?;
+        self.get_with_bytes(&key, f)
+    }
+
+    fn get_with_bytes<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
@@ -146,17 +164,19 @@ impl Db {
     /// let got = db.multi_get(&[3, 2, 1]).unwrap();
     /// assert_eq!(got, vec![Some(b"c".to_vec()), None, Some(b"a".to_vec())]);
     /// ```
-    pub fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn multi_get<K: Key>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
         self.check_usable()?;
+        let key_bytes = keys.iter().map(bytes_of).collect::<Result<Vec<_>>>()?;
+        let keys: Vec<&[u8]> = key_bytes.iter().map(|k| &k[..]).collect();
         self.ops.gets.add(keys.len() as u64);
         // Marks first, then the index (the order `inflight` requires).
-        let marked: Vec<bool> = keys.iter().map(|&k| self.inflight.is_marked(k)).collect();
+        let marked: Vec<bool> = keys.iter().map(|k| self.inflight.is_marked(k)).collect();
         let found: Vec<Found> = {
             let index = self.index.read();
             let mark = self.hot.read_mark();
             keys.iter()
                 .zip(&marked)
-                .map(|(&k, &m)| match (m, index.get(k)) {
+                .map(|(k, &m)| match (m, index.get(k)) {
                     (true, _) => Found::InFlight,
                     (false, None) => Found::Absent,
                     (false, Some(raw)) => Found::At(Location::from_raw(raw), mark),
@@ -188,7 +208,7 @@ impl Db {
             .iter()
             .map(|&i| self.cache.begin_fill(keys[i]))
             .collect();
-        let miss_keys: Vec<u64> = misses.iter().map(|&i| keys[i]).collect();
+        let miss_keys: Vec<&[u8]> = misses.iter().map(|&i| keys[i]).collect();
         let values = self.rocks.multi_get(&miss_keys)?;
         for ((i, ticket), value) in misses.into_iter().zip(tickets).zip(values) {
             if let Some(v) = &value {
@@ -212,12 +232,14 @@ impl Db {
     /// assert!(db.contains(0));
     /// assert!(!db.contains(1));
     /// ```
-    pub fn contains(&self, key: u64) -> bool {
+    pub fn contains(&self, key: impl Key) -> bool {
         self.ops.contains.inc();
-        self.index.read().contains(key)
+        // A key too long or not a key at all is in no database.
+        bytes_of(&key).is_ok_and(|k| self.index.read().contains(&k))
     }
 
     /// [`Db::get`] for an `i64` key (see [`Db::put_i64`]).
+    #[inline]
     pub fn get_i64(&self, key: i64) -> Result<Option<Vec<u8>>> {
         self.get(i64_to_key(key))
     }
@@ -232,42 +254,46 @@ impl Db {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = alexkv::Db::open(dir.path(), alexkv::Options::default()).unwrap();
-    /// assert_eq!(db.first().unwrap(), None);
+    /// assert_eq!(db.first::<u64>().unwrap(), None);
     /// db.put(8, b"b").unwrap();
     /// db.put(2, b"a").unwrap();
-    /// assert_eq!(db.first().unwrap(), Some((2, b"a".to_vec())));
-    /// assert_eq!(db.last().unwrap(), Some((8, b"b".to_vec())));
+    /// assert_eq!(db.first().unwrap(), Some((2u64, b"a".to_vec())));
+    /// assert_eq!(db.last::<u64>().unwrap(), Some((8, b"b".to_vec())));
+    /// let (key, _): (Vec<u8>, _) = db.last().unwrap().unwrap();
+    /// assert_eq!(key, 8u64.to_be_bytes());
     /// ```
-    pub fn first(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        self.scan(.., 1).next().transpose()
+    pub fn first<K: FromKey>(&self) -> Result<Option<(K, Vec<u8>)>> {
+        match self.scan(.., 1).next() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r?;
+                Ok(Some((K::from_key(&k)?, v)))
+            }
+        }
     }
 
     /// The largest key and its value, or `None` when the database is empty.
-    pub fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        self.check_usable()?;
-        let mut below = std::ops::Bound::Unbounded;
+    pub fn last<K: FromKey>(&self) -> Result<Option<(K, Vec<u8>)>> {
         loop {
-            let entry = self
-                .index
-                .read()
-                .range((std::ops::Bound::Unbounded, below))
-                .next_back();
-            let Some((key, _)) = entry else {
+            self.check_usable()?;
+            let entry = self.index.read().last().map(|(k, _)| k);
+            let Some(key) = entry else {
                 return Ok(None);
             };
             // Read through `get`: it checks the in-flight mark before its own index lookup.
-            if let Some(v) = self.get(key)? {
-                return Ok(Some((key, v)));
+            if let Some(v) = self.get_bytes(&key)? {
+                return Ok(Some((K::from_key(&key)?, v)));
             }
-            // Deleted since the index lookup: look further down.
-            below = std::ops::Bound::Excluded(key);
+            // Deleted since the index lookup, by a write that has committed and is about to
+            // remove the key from the index: look again once it has.
+            std::thread::yield_now();
         }
     }
 
     /// Where to read `key`: its in-flight mark is checked **before** the index lookup (see
     /// `inflight`); the index read lock is held for the lookup only.
     #[inline]
-    fn lookup(&self, key: u64) -> Found {
+    fn lookup(&self, key: &[u8]) -> Found {
         if self.inflight.is_marked(key) {
             return Found::InFlight;
         }
@@ -285,7 +311,7 @@ impl Db {
     /// The value of `key` whose index entry was `loc`. `probe` times the read when sampled.
     pub(super) fn read_at(
         &self,
-        key: u64,
+        key: &[u8],
         loc: Location,
         mark: ReadMark,
         probe: &mut Option<Probe>,
@@ -333,8 +359,22 @@ impl Db {
     }
 
     /// Every key, in order, from the index (no I/O). Takes the index read lock for the copy.
-    pub fn keys(&self) -> Vec<u64> {
-        self.index.read().iter().map(|(k, _)| k).collect()
+    /// Fails only when a key is not a `K` ([`crate::Error::KeyNotU64`]).
+    pub fn keys<K: FromKey>(&self) -> Result<Vec<K>> {
+        let index = self.index.read();
+        let mut out = Vec::with_capacity(index.len());
+        let mut bad = None;
+        index.scan_from(std::ops::Bound::Unbounded, |k, _| match K::from_key(k) {
+            Ok(k) => {
+                out.push(k);
+                true
+            }
+            Err(e) => {
+                bad = Some(e);
+                false
+            }
+        });
+        bad.map_or(Ok(out), Err)
     }
 
     /// The Cold path: value cache, else RocksDB with the fill protocol (module docs). `seen` is
@@ -343,7 +383,7 @@ impl Db {
     /// saying "absent" is the answer, whatever the index said.
     fn read_cold<R>(
         &self,
-        key: u64,
+        key: &[u8],
         seen: Option<Location>,
         f: impl FnOnce(&[u8]) -> R,
         probe: &mut Option<Probe>,

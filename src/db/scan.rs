@@ -53,7 +53,8 @@ use super::Db;
 use crate::error::Result;
 use crate::hot_tier::ReadMark;
 use crate::location::Location;
-use std::ops::{Bound, ControlFlow, RangeBounds};
+use crate::rocks::Span;
+use std::ops::{Bound, ControlFlow};
 
 /// First chunk of an unlimited scan: a scan stopped early by its caller costs little.
 pub(super) const FIRST_CHUNK: usize = 32;
@@ -112,27 +113,27 @@ pub(super) fn choose(quiet: bool, len: usize, hot: usize) -> Source {
 /// A scan in progress: what is left of the range and of the limit. [`Cursor::step`] visits the
 /// next chunk.
 pub(super) struct Cursor {
-    /// Lower bound of the keys not yet scanned.
-    from: Bound<u64>,
-    to: Bound<u64>,
-    /// Pairs still to visit (what is left of the limit).
+    from: Bound<Vec<u8>>,
+    to: Bound<Vec<u8>>,
+    /// Pairs still to visit.
     remaining: usize,
-    /// Index entries the next chunk takes at most.
+    /// Entries to take from the index in the next chunk.
     chunk: usize,
-    /// The range, the limit or the caller ended the scan, or an error did.
     done: bool,
-    /// The chunk being visited (reused from chunk to chunk).
-    entries: Vec<(u64, Location)>,
-    /// Hot values are copied here (validated, see `hot_tier`) before the visitor sees them.
+    /// This chunk's keys, one after the other (reused between chunks: no allocation per key).
+    keys: Vec<u8>,
+    /// This chunk's entries: where its key ends in `keys`, and its location.
+    entries: Vec<(usize, Location)>,
+    /// A hot record's value, copied.
     buf: Vec<u8>,
 }
 
 impl Cursor {
-    /// A scan of the keys in `range`, visiting at most `limit` pairs.
-    pub(super) fn new(range: impl RangeBounds<u64>, limit: usize) -> Self {
+    /// A cursor over the keys between `from` and `to`, visiting at most `limit` pairs.
+    pub(super) fn new(from: Bound<Vec<u8>>, to: Bound<Vec<u8>>, limit: usize) -> Self {
         Cursor {
-            from: range.start_bound().cloned(),
-            to: range.end_bound().cloned(),
+            from,
+            to,
             remaining: limit,
             chunk: if limit == usize::MAX {
                 FIRST_CHUNK
@@ -140,22 +141,23 @@ impl Cursor {
                 limit.clamp(1, MAX_CHUNK)
             },
             done: false,
+            keys: Vec::new(),
             entries: Vec::new(),
             buf: Vec::new(),
         }
     }
 
-    /// True when nothing is left to visit.
+    /// True once the range or the limit is exhausted, the visitor stopped, or a step failed.
     pub(super) fn is_done(&self) -> bool {
         self.done
     }
 
-    /// Visits the pairs of the next chunk in key order. `f` returning `Break` ends the scan
-    /// (the pair it was given counts as visited). The first error ends the scan too.
+    /// Visits the next chunk's pairs with `f` (see the module docs for where their values come
+    /// from). An error ends the cursor.
     pub(super) fn step(
         &mut self,
         db: &Db,
-        f: &mut impl FnMut(u64, &[u8]) -> ControlFlow<()>,
+        f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<()> {
         let result = self.step_inner(db, f);
         if result.is_err() {
@@ -167,7 +169,7 @@ impl Cursor {
     fn step_inner(
         &mut self,
         db: &Db,
-        f: &mut impl FnMut(u64, &[u8]) -> ControlFlow<()>,
+        f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<()> {
         if self.done {
             return Ok(());
@@ -178,44 +180,52 @@ impl Cursor {
             return Ok(());
         }
         let want = self.chunk.min(self.remaining);
-        // Checked before the lookup: if no write was in flight then, the index holds every
-        // committed write (`inflight`), and the chunk may be served from it.
+        // Before the index is read: a write in flight then may have committed keys the index
+        // does not hold yet (module docs).
         let quiet = !db.inflight.any();
         self.entries.clear();
+        self.keys.clear();
         let mut hot = 0;
         let mark;
         {
             let index = db.index.read();
-            // Before the lookup: the chunk's hot reads are refused after any recycle since.
             mark = db.hot.read_mark();
-            for (key, raw) in index.range((self.from, self.to)).take(want) {
+            let (keys, entries, to) = (&mut self.keys, &mut self.entries, &self.to);
+            index.scan_from(as_ref(&self.from), |key, raw| {
+                if entries.len() == want || !below(key, to) {
+                    return false;
+                }
                 let loc = Location::from_raw(raw);
                 hot += usize::from(loc.is_hot());
-                self.entries.push((key, loc));
-            }
+                keys.extend_from_slice(key);
+                entries.push((keys.len(), loc));
+                true
+            });
         }
         if quiet && self.entries.is_empty() {
-            // The index held every committed key of the range: there is none left.
             self.done = true;
             return Ok(());
         }
-        // The index has nothing in the range after this chunk: the last span runs to the end of
-        // the range (a RocksDB span then also covers keys being inserted past the index's last).
         let index_ends = self.entries.len() < want;
-        let last = self.entries.last().map(|&(k, _)| k);
-        let span_end = match last {
-            Some(k) if !index_ends => Bound::Included(k),
-            _ => self.to,
+        let last: Option<Vec<u8>> = self
+            .entries
+            .len()
+            .checked_sub(1)
+            .map(|i| self.key(i).to_vec());
+        // The chunk's span: up to its last index key, or to the range's end when the index has
+        // no more keys in it (RocksDB may still hold keys in flight there).
+        let span_end = match &last {
+            Some(k) if !index_ends => Bound::Included(k.clone()),
+            _ => self.to.clone(),
         };
         self.chunk = (self.chunk.saturating_mul(2)).min(MAX_CHUNK);
         let (flow, capped_at) = match choose(quiet, self.entries.len(), hot) {
             Source::Rocks => self.visit_rocks(db, span_end, want, f)?,
             Source::Index => (self.visit_index(db, mark, f)?, None),
         };
-        // Continue after the last pair a capped RocksDB span visited, else after the span.
         match capped_at.or(if index_ends { None } else { last }) {
-            Some(k) if k < u64::MAX => self.from = Bound::Excluded(k),
-            _ => self.done = true,
+            Some(k) => self.from = Bound::Excluded(k),
+            None => self.done = true,
         }
         if flow.is_break() || self.remaining == 0 {
             self.done = true;
@@ -223,68 +233,98 @@ impl Cursor {
         Ok(())
     }
 
-    /// Serves the span from the cursor's lower bound to `end` with one RocksDB iterator,
-    /// visiting at most `cap` pairs. Returns how the visitor left it and, when the cap stopped
-    /// the span, the last key visited: a chunk never holds more than `cap` pairs, even when
-    /// RocksDB is ahead of the index.
+    /// The length of entry `i`'s key.
+    fn key_len(&self, i: usize) -> usize {
+        let start = if i == 0 { 0 } else { self.entries[i - 1].0 };
+        self.entries[i].0 - start
+    }
+
+    /// The key of entry `i` of this chunk.
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.entries[i - 1].0 };
+        &self.keys[start..self.entries[i].0]
+    }
+
+    /// Visits the pairs from `self.from` to `end` with one RocksDB iterator, at most `cap` of
+    /// them. Returns how the visitor ended and, when `cap` pairs were visited, the last key
+    /// (the next chunk starts after it: RocksDB may have had more keys than the index there).
     fn visit_rocks(
         &mut self,
         db: &Db,
-        end: Bound<u64>,
+        end: Bound<Vec<u8>>,
         cap: usize,
-        f: &mut impl FnMut(u64, &[u8]) -> ControlFlow<()>,
-    ) -> Result<(ControlFlow<()>, Option<u64>)> {
-        let mut last_visited = None;
-        let (visited, flow) = db.rocks.scan_with((self.from, end), cap, &mut |k, v| {
-            last_visited = Some(k);
+        f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<(ControlFlow<()>, Option<Vec<u8>>)> {
+        let mut last_visited: Vec<u8> = Vec::new();
+        let span = Span::new(as_ref(&self.from), as_ref(&end));
+        let (visited, flow) = db.rocks.scan_with(&span, cap, &mut |k, v| {
+            last_visited.clear();
+            last_visited.extend_from_slice(k);
             f(k, v)
         })?;
         self.remaining -= visited;
-        Ok((flow, last_visited.filter(|_| visited == cap)))
+        Ok((
+            flow,
+            (visited == cap && visited > 0).then_some(last_visited),
+        ))
     }
 
-    /// Serves a quiet chunk from the index's locations (module docs).
+    /// Visits the chunk's entries: hot values copied from the tier (records prefetched
+    /// [`PREFETCH_AHEAD`] entries ahead), the rest by point reads. A key RocksDB no longer has
+    /// (deleted since the index was read) is skipped.
     fn visit_index(
         &mut self,
         db: &Db,
         mark: ReadMark,
-        f: &mut impl FnMut(u64, &[u8]) -> ControlFlow<()>,
+        f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
-        let Cursor {
-            entries,
-            buf,
-            remaining,
-            ..
-        } = self;
-        // The records are scattered over the tier (write order): ask for the next few ahead so
-        // their cache and TLB misses overlap instead of queueing one behind the other.
-        for &(_, loc) in entries.iter().take(PREFETCH_AHEAD) {
-            db.hot.prefetch(loc);
+        for i in 0..self.entries.len().min(PREFETCH_AHEAD) {
+            db.hot.prefetch(self.entries[i].1, self.key_len(i));
         }
-        for (i, &(key, loc)) in entries.iter().enumerate() {
-            if *remaining == 0 {
+        let mut start = 0;
+        for i in 0..self.entries.len() {
+            if self.remaining == 0 {
                 break;
             }
-            if let Some(&(_, ahead)) = entries.get(i + PREFETCH_AHEAD) {
-                db.hot.prefetch(ahead);
+            if let Some(&(_, ahead)) = self.entries.get(i + PREFETCH_AHEAD) {
+                db.hot.prefetch(ahead, self.key_len(i + PREFETCH_AHEAD));
             }
-            let hot_copy = loc.is_hot() && db.hot.read_into(mark, loc, key, buf);
+            let (end, loc) = self.entries[i];
+            let key = &self.keys[start..end];
+            start = end;
+            let hot_copy = loc.is_hot() && db.hot.read_into(mark, loc, key, &mut self.buf);
             let flow = if hot_copy {
-                f(key, buf)
+                f(key, &self.buf)
             } else {
-                // Cold, or refused by the tier: RocksDB's answer is final, and "absent" is a
-                // delete that committed since the chunk was taken.
                 match db.rocks.get_pinned(key, |v| f(key, v))? {
                     Some(flow) => flow,
                     None => continue,
                 }
             };
-            *remaining -= 1;
+            self.remaining -= 1;
             if flow.is_break() {
                 return Ok(flow);
             }
         }
         Ok(ControlFlow::Continue(()))
+    }
+}
+
+/// A borrowed view of an owned bound.
+pub(super) fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k),
+        Bound::Excluded(k) => Bound::Excluded(k),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// True when `key` is before the range's end `to`.
+fn below(key: &[u8], to: &Bound<Vec<u8>>) -> bool {
+    match to {
+        Bound::Included(t) => key <= &t[..],
+        Bound::Excluded(t) => key < &t[..],
+        Bound::Unbounded => true,
     }
 }
 
@@ -294,6 +334,7 @@ mod tests {
     use crate::{Options, WriteBatch};
     use std::cell::Cell;
     use std::collections::BTreeMap;
+    use std::ops::RangeBounds;
 
     thread_local! {
         /// Makes every chunk of this thread's scans use one source.
@@ -348,11 +389,15 @@ mod tests {
         (db, model)
     }
 
+    fn n(k: &[u8]) -> u64 {
+        u64::from_be_bytes(k.try_into().unwrap())
+    }
+
     fn scan_all(db: &Db, range: (Bound<u64>, Bound<u64>), limit: usize) -> Vec<(u64, Vec<u8>)> {
         let mut got = Vec::new();
         let n = db
             .scan_with(range, limit, |k, v| {
-                got.push((k, v.to_vec()));
+                got.push((n(k), v.to_vec()));
                 ControlFlow::Continue(())
             })
             .unwrap();
@@ -407,7 +452,7 @@ mod tests {
             let before = hot_hits();
             let n = db
                 .scan_with(10.., 500, |k, _| {
-                    if k == 59 {
+                    if n(k) == 59 {
                         ControlFlow::Break(())
                     } else {
                         ControlFlow::Continue(())
@@ -447,12 +492,12 @@ mod tests {
         let written: Vec<u64> = [50, 55, 60].into_iter().chain(1000..1100).collect();
         db.inflight.enter();
         for &k in &written {
-            db.inflight.begin(k);
+            db.inflight.begin(&k.to_be_bytes());
         }
-        db.rocks.put(50, &value(50, 2)).unwrap();
-        db.rocks.delete(60).unwrap();
+        db.rocks.put(50u64.to_be_bytes(), &value(50, 2)).unwrap();
+        db.rocks.delete(60u64.to_be_bytes()).unwrap();
         for &k in written.iter().filter(|&&k| k == 55 || k >= 1000) {
-            db.rocks.put(k, &value(k, 2)).unwrap();
+            db.rocks.put(k.to_be_bytes(), &value(k, 2)).unwrap();
         }
         let want: Vec<u64> = (0..200u64)
             .step_by(2)
@@ -495,15 +540,18 @@ mod tests {
             assert_eq!(limited, from_151[..40], "{source:?}");
         }
         for &k in &written {
-            db.inflight.end(k);
+            db.inflight.end(&k.to_be_bytes());
         }
         db.inflight.exit();
         // The write done: the index has caught up (here by hand), the hot tier may serve again.
         for &k in written.iter().filter(|&&k| k == 55 || k >= 1000) {
-            db.index.write().insert(k, Location::COLD.to_raw());
+            db.index
+                .write()
+                .insert(&k.to_be_bytes(), Location::COLD.to_raw())
+                .unwrap();
         }
-        db.index.write().remove(60);
-        let keys: Vec<u64> = db.range(..).map(|r| r.unwrap().0).collect();
+        db.index.write().remove(&60u64.to_be_bytes());
+        let keys: Vec<u64> = db.range(0u64..).map(|r| r.unwrap().0).collect();
         assert_eq!(keys, want);
     }
 }

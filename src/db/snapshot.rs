@@ -7,7 +7,8 @@
 //! bincode (fixed-width little-endian integers) of SnapshotFile:
 //!     magic "ALXSNAP1" | format u32 | sequence u64 | identity String | token u128
 //!     | hot: (epoch_floor u64, segments Vec<(index u32, epoch u64)>)
-//!     | keys Vec<u64> | locations Vec<u64>   (one packed Location per key)
+//!     | key_lens Vec<u16> | key_bytes Vec<u8>   (the keys, one after the other)
+//!     | locations Vec<u64>                     (one packed Location per key)
 //! then crc32 (u32 LE) of every byte before it
 //! ```
 //!
@@ -16,7 +17,8 @@
 //! random value of the snapshot marker written into RocksDB just before the file (see
 //! `rocks::marker`), `hot` the hot tier's state at the close: the identity (slot and epoch) of
 //! every segment, and the epoch its next segment would have taken. Format 3 added the token,
-//! format 4 the hot tier's state; files of older formats are refused (one rescan).
+//! format 4 the hot tier's state, format 5 byte keys (format 4 held `u64` keys); files of
+//! older formats are refused (one rescan of RocksDB's keys, which are the same bytes).
 //!
 //! # When a snapshot is trusted
 //!
@@ -48,6 +50,7 @@
 
 use crate::error::{Error, Result};
 use crate::hot_tier::{SegmentIdentity, MAX_EPOCH};
+use crate::keys::MAX_KEY_LEN;
 use bincode::Options as _;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -59,7 +62,7 @@ pub(super) const SNAPSHOT_FILE: &str = "index.snapshot";
 /// Temporary name while it is written.
 const SNAPSHOT_TMP: &str = "index.snapshot.tmp";
 const MAGIC: [u8; 8] = *b"ALXSNAP1";
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
@@ -88,15 +91,50 @@ pub(super) struct HotState {
 #[derive(Serialize, Deserialize)]
 struct SnapshotFile {
     header: SnapshotHeader,
-    keys: Vec<u64>,
+    key_lens: Vec<u16>,
+    key_bytes: Vec<u8>,
     locations: Vec<u64>,
+}
+
+/// Keys one after the other, with their lengths: one allocation for millions of keys.
+#[derive(Debug, Default, PartialEq, Eq, Clone)]
+pub(super) struct KeyList {
+    /// Each key's length.
+    pub lens: Vec<u16>,
+    /// The keys' bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl KeyList {
+    /// Appends a key (at most `MAX_KEY_LEN` bytes).
+    pub fn push(&mut self, key: &[u8]) {
+        debug_assert!(key.len() <= MAX_KEY_LEN);
+        self.lens.push(key.len() as u16);
+        self.bytes.extend_from_slice(key);
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Every key, in order. The lengths must add up to the bytes (`load` checks).
+    pub fn slices(&self) -> Vec<&[u8]> {
+        let mut out = Vec::with_capacity(self.lens.len());
+        let mut at = 0;
+        for &n in &self.lens {
+            out.push(&self.bytes[at..at + n as usize]);
+            at += n as usize;
+        }
+        out
+    }
 }
 
 /// The index as the snapshot holds it.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct SnapshotIndex {
     /// Strictly increasing keys.
-    pub keys: Vec<u64>,
+    pub keys: KeyList,
     /// `Location::to_raw()` of each key.
     pub locations: Vec<u64>,
     /// The hot tier the Hot locations were taken against.
@@ -112,7 +150,7 @@ pub(super) struct Expected<'a> {
     /// The snapshot marker RocksDB holds (`None`: RocksDB vouches for no snapshot).
     pub marker: Option<u128>,
     /// RocksDB's smallest and largest key (`None` when it is empty).
-    pub bounds: Option<(u64, u64)>,
+    pub bounds: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The content of RocksDB's `IDENTITY` file, or an empty string when there is none.
@@ -170,11 +208,21 @@ pub(super) fn load(
             file.header.sequence, expected.sequence
         ));
     }
-    if file.locations.len() != file.keys.len() {
+    if file.locations.len() != file.key_lens.len() {
         return Err(format!(
             "{} keys but {} locations",
-            file.keys.len(),
+            file.key_lens.len(),
             file.locations.len()
+        ));
+    }
+    if let Some(i) = file.key_lens.iter().position(|&n| n as usize > MAX_KEY_LEN) {
+        return Err(format!("key {i} is {} bytes long", file.key_lens[i]));
+    }
+    let total: u64 = file.key_lens.iter().map(|&n| u64::from(n)).sum();
+    if total != file.key_bytes.len() as u64 {
+        return Err(format!(
+            "key lengths add up to {total} bytes, the file holds {}",
+            file.key_bytes.len()
         ));
     }
     let hot = &file.header.hot;
@@ -184,22 +232,26 @@ pub(super) fn load(
             hot.segments, hot.epoch_floor
         ));
     }
-    if let Some(i) = file.keys.windows(2).position(|w| w[0] >= w[1]) {
-        return Err(format!("keys not increasing at position {}", i + 1));
-    }
-    let bounds = file
-        .keys
-        .first()
-        .zip(file.keys.last())
-        .map(|(a, b)| (*a, *b));
-    if bounds != expected.bounds {
-        return Err(format!(
-            "first and last keys {bounds:?} differ from RocksDB's {:?}",
-            expected.bounds
-        ));
+    let keys = KeyList {
+        lens: file.key_lens,
+        bytes: file.key_bytes,
+    };
+    {
+        let slices = keys.slices();
+        if let Some(i) = slices.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(format!("keys not increasing at position {}", i + 1));
+        }
+        let bounds = slices.first().zip(slices.last());
+        let want = expected.bounds.as_ref().map(|(a, b)| (&a[..], &b[..]));
+        if bounds.map(|(a, b)| (*a, *b)) != want {
+            return Err(format!(
+                "first and last keys {bounds:?} differ from RocksDB's {:?}",
+                expected.bounds
+            ));
+        }
     }
     Ok(Some(SnapshotIndex {
-        keys: file.keys,
+        keys,
         locations: file.locations,
         hot: file.header.hot,
     }))
@@ -285,16 +337,17 @@ impl<W: Write> Write for Checksummed<W> {
     }
 }
 
-/// Writes a snapshot, atomically, of the `len` entries `(key, location)` that `entries()`
-/// yields (strictly increasing keys; called twice, once per array, and must yield the same
-/// entries both times). The file is streamed: its bytes are those of bincode's encoding of
-/// [`SnapshotFile`] and its checksum, but neither the arrays nor the encoding are ever held
-/// in memory (for 10M keys that was 320 MB at every close, the close's peak memory).
-pub(super) fn write<I: Iterator<Item = (u64, u64)>>(
+/// Writes a snapshot, atomically, of the `len` entries `(key, location)` that `entries(f)`
+/// hands to `f` (strictly increasing keys; called once per array, and must hand over the same
+/// entries every time; `f` returning false asks it to stop). The file is streamed: its bytes
+/// are those of bincode's encoding of [`SnapshotFile`] and its checksum, but neither the
+/// arrays nor the encoding are ever held in memory (for 10M keys that was 320 MB at every
+/// close, the close's peak memory).
+pub(super) fn write(
     dir: &Path,
     origin: &Origin<'_>,
     len: usize,
-    entries: impl Fn() -> I,
+    entries: impl Fn(&mut dyn FnMut(&[u8], u64) -> bool),
 ) -> Result<()> {
     let tmp = dir.join(SNAPSHOT_TMP);
     let dst = dir.join(SNAPSHOT_FILE);
@@ -319,22 +372,16 @@ pub(super) fn write<I: Iterator<Item = (u64, u64)>>(
     };
     let mut body = || -> std::io::Result<()> {
         w.write_all(&header)?;
-        let pick: [fn((u64, u64)) -> u64; 2] = [|(k, _)| k, |(_, loc)| loc];
-        for pick in pick {
-            w.write_all(&(len as u64).to_le_bytes())?;
-            let mut written = 0usize;
-            for entry in entries() {
-                w.write_all(&pick(entry).to_le_bytes())?;
-                written += 1;
-            }
-            if written != len {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("the index yielded {written} entries, expected {len}"),
-                ));
-            }
-        }
-        Ok(())
+        w.write_all(&(len as u64).to_le_bytes())?;
+        let mut key_bytes = 0u64;
+        pass(&entries, len, &mut |k, _| {
+            key_bytes += k.len() as u64;
+            w.write_all(&(k.len() as u16).to_le_bytes())
+        })?;
+        w.write_all(&key_bytes.to_le_bytes())?;
+        pass(&entries, len, &mut |k, _| w.write_all(k))?;
+        w.write_all(&(len as u64).to_le_bytes())?;
+        pass(&entries, len, &mut |_, loc| w.write_all(&loc.to_le_bytes()))
     };
     body().map_err(|e| Error::io(&tmp, e))?;
     let crc = w.crc.finalize();
@@ -351,6 +398,34 @@ pub(super) fn write<I: Iterator<Item = (u64, u64)>>(
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
+}
+
+/// One pass over the entries, `emit` writing each one's part of an array; fails when `emit`
+/// does or when the entries are not `len`.
+fn pass(
+    entries: &impl Fn(&mut dyn FnMut(&[u8], u64) -> bool),
+    len: usize,
+    emit: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (mut written, mut failed) = (0usize, None);
+    entries(&mut |k, loc| match emit(k, loc) {
+        Ok(()) => {
+            written += 1;
+            true
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None if written != len => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the index yielded {written} entries, expected {len}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Deletes the snapshot and any temporary left by a crash during a close. Returns whether a
@@ -379,8 +454,21 @@ mod tests {
             sequence,
             identity: "id-1",
             marker: Some(TOKEN),
-            bounds,
+            bounds: bounds.map(|(a, b)| (k(a), k(b))),
         }
+    }
+
+    fn k(n: u64) -> Vec<u8> {
+        n.to_be_bytes().to_vec()
+    }
+
+    /// A key list of `u64` keys.
+    fn keys(ns: impl IntoIterator<Item = u64>) -> KeyList {
+        let mut l = KeyList::default();
+        for n in ns {
+            l.push(&n.to_be_bytes());
+        }
+        l
     }
 
     const TOKEN: u128 = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321;
@@ -406,12 +494,13 @@ mod tests {
 
     /// [`write`] of a materialised index.
     fn write_index(dir: &Path, origin: &Origin<'_>, index: SnapshotIndex) -> Result<()> {
-        let entries = || {
-            index
-                .keys
-                .iter()
-                .copied()
-                .zip(index.locations.iter().copied())
+        let slices = index.keys.slices();
+        let entries = |f: &mut dyn FnMut(&[u8], u64) -> bool| {
+            for (key, &loc) in slices.iter().zip(&index.locations) {
+                if !f(key, loc) {
+                    return;
+                }
+            }
         };
         write(dir, origin, index.keys.len(), entries)
     }
@@ -419,7 +508,13 @@ mod tests {
     #[test]
     fn the_streamed_file_is_bincode_of_the_whole_struct_and_its_crc() {
         let dir = tempfile::tempdir().unwrap();
-        let keys: Vec<u64> = (0..1000).map(|k| k * 7 + 1).collect();
+        let mut keys = KeyList::default();
+        for i in 0..1000u64 {
+            // Keys of every length from 0 to 40, increasing.
+            let mut key = format!("{i:04}").into_bytes();
+            key.resize(4 + (i % 37) as usize, b'x');
+            keys.push(&key);
+        }
         let locations: Vec<u64> = (0..1000).map(|k| k ^ 0xABCD).collect();
         let o = origin(42);
         let index = SnapshotIndex {
@@ -437,7 +532,8 @@ mod tests {
                 token: o.token,
                 hot: o.hot.clone(),
             },
-            keys,
+            key_lens: keys.lens,
+            key_bytes: keys.bytes,
             locations,
         })
         .unwrap();
@@ -449,8 +545,8 @@ mod tests {
     #[test]
     fn an_index_that_yields_fewer_entries_than_announced_writes_no_snapshot() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write(dir.path(), &origin(1), 3, || {
-            [(1u64, 0u64), (2, 0)].into_iter()
+        let err = write(dir.path(), &origin(1), 3, |f| {
+            let _ = f(b"a", 0) && f(b"b", 0);
         });
         assert!(err.is_err());
         assert!(!dir.path().join(SNAPSHOT_FILE).exists());
@@ -462,7 +558,7 @@ mod tests {
         let d = dir.path();
         assert_eq!(load(d, &expected(5, None)), Ok(None));
         let index = || SnapshotIndex {
-            keys: vec![1, 7, u64::MAX],
+            keys: keys([1, 7, u64::MAX]),
             locations: vec![0, 5, 9],
             hot: hot_state(),
         };
@@ -473,7 +569,7 @@ mod tests {
         assert!(load(d, &expected(5, Some((1, 8)))).is_err());
         let other = Expected {
             identity: "id-2",
-            ..ok
+            ..expected(5, Some((1, u64::MAX)))
         };
         assert!(load(d, &other).is_err());
         let no_marker = Expected {
@@ -497,7 +593,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let index = SnapshotIndex {
-            keys: (0..50).map(|k| k * 3).collect(),
+            keys: keys((0..50).map(|k| k * 3)),
             locations: vec![0; 50],
             hot: hot_state(),
         };
@@ -520,7 +616,7 @@ mod tests {
     fn hot_epochs_at_or_above_the_floor_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let index = || SnapshotIndex {
-            keys: vec![1, 9],
+            keys: keys([1, 9]),
             locations: vec![0; 2],
             hot: hot_state(),
         };
@@ -546,7 +642,7 @@ mod tests {
     fn unsorted_keys_with_a_valid_checksum_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let index = SnapshotIndex {
-            keys: vec![1, 5, 3, 9],
+            keys: keys([1, 5, 3, 9]),
             locations: vec![0; 4],
             hot: hot_state(),
         };
@@ -566,7 +662,7 @@ mod tests {
         fn valid_file(n: u64) -> Vec<u8> {
             let dir = tempfile::tempdir().unwrap();
             let index = SnapshotIndex {
-                keys: (0..n).map(|k| k * 5 + 1).collect(),
+                keys: keys((0..n).map(|k| k * 5 + 1)),
                 locations: (0..n).map(|k| k << 40).collect(),
                 hot: hot_state(),
             };

@@ -14,9 +14,9 @@
 //! ```text
 //! let (tier, mut appender, report) = HotTier::open(dir, &config)?; // after RocksStore::open holds the LOCK
 //! // write path (after the RocksDB commit, the appender held under the writer mutex),
-//! // for each final (key, value):
+//! // for each final (key: &[u8], value):
 //! if let Some(a) = tier.append(&mut appender, key, value)? {
-//!     for (k, old) in a.recycled { index: if index[k] == old { index[k] = Cold } }
+//!     for (k, old) in a.recycled.iter() { index: if index[k] == old { index[k] = Cold } }
 //!     index[key] = a.location;
 //! }
 //! // read path: the mark before the index lookup, then, when the index says Hot(loc):
@@ -24,6 +24,10 @@
 //! let loc = index[key];
 //! match tier.read_vec(mark, loc, key) { Some(v) => v, None => /* read RocksDB */ }
 //! ```
+//!
+//! Keys are byte strings of 0 to [`MAX_KEY_LEN`] bytes; a record stores its key, and a read
+//! passes the key it looked up, which must equal the record's byte for byte (length included).
+//! A location does not carry the key's length: a reader knows it from its query.
 //!
 //! A demoted key needs nothing from the value cache: the cache holds nothing for a key while its
 //! write is in progress, and a Cold key's value is filled on its next read.
@@ -33,11 +37,12 @@
 //!   [`ReadMark`], taken before its index lookup); the caller falls back to
 //!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`)
 //!   and never wait for the appender or a recycle.
-//! * `append` returns `Ok(None)` when the tier is off or the value is longer than
-//!   [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
+//! * `append` returns `Ok(None)` when the tier is off, the key is longer than [`MAX_KEY_LEN`]
+//!   or the value longer than [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
 //!   engine should keep the key Cold (the write itself already succeeded in RocksDB).
-//! * The recycled list may contain the very key being appended (an older record of it).
-//!   Demote by comparing locations (as above), so the order of the two steps does not matter.
+//! * The recycled list ([`Records`]: all keys' bytes in one buffer, not one allocation per key)
+//!   may contain the very key being appended (an older record of it). Demote by comparing
+//!   locations (as above), so the order of the two steps does not matter.
 //!
 //! # Reopen
 //!
@@ -73,11 +78,14 @@
 //! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps most page faults of a fresh
 //! segment (a zeroed 2 MiB folio each) out of the writer mutex.
 
+mod records;
 mod segment;
 
+pub(crate) use records::Records;
 pub(crate) use segment::{record_span, SEGMENT_HEADER_BYTES};
 
 use crate::error::{Error, Result};
+use crate::keys::MAX_KEY_LEN;
 use crate::location::{Location, GENERATION_MODULUS, MAX_HOT_VALUE_LEN, MAX_SEGMENT_BYTES};
 use crate::stats::{Counter, HotTierStats};
 use crossbeam::utils::CachePadded;
@@ -99,7 +107,7 @@ pub(crate) struct HotTierConfig {
     /// Segments in the ring (0: the tier is off).
     pub segments: usize,
     /// Bytes of each segment file: a multiple of 8, at most `MAX_SEGMENT_BYTES`, room for the
-    /// header and a record.
+    /// header and a record of a [`MAX_KEY_LEN`]-byte key.
     pub segment_bytes: usize,
 }
 
@@ -109,7 +117,7 @@ pub(crate) struct Appended {
     /// Where the new record is.
     pub location: Location,
     /// Records of the segment recycled to make room, oldest first (empty when none was).
-    pub recycled: Vec<(u64, Location)>,
+    pub recycled: Records,
 }
 
 /// What `HotTier::open` found on disk.
@@ -195,7 +203,7 @@ impl HotTier {
         debug_assert!(
             count == 0
                 || (size <= MAX_SEGMENT_BYTES
-                    && size >= SEGMENT_HEADER_BYTES + record_span(0)
+                    && size >= SEGMENT_HEADER_BYTES + record_span(MAX_KEY_LEN, 0)
                     && size % 8 == 0)
         );
         let mut report = OpenReport::default();
@@ -296,7 +304,8 @@ impl HotTier {
     /// does not name exactly a record of this tier: `saved` are the segment identities the
     /// locations were taken against (from the snapshot), `keys[i]` is the key of
     /// `locations[i]`. A location is kept only when its segment exists now with the identity
-    /// saved for it, and a record of that key and length starts at its offset, at or below the
+    /// saved for it, and a record of that key (the same bytes) and value length starts at its
+    /// offset, at or below the
     /// end of the records verified at open (the walk from the segment's header, so the offset
     /// is a record start, not the middle of a value). Returns how many were demoted.
     ///
@@ -304,7 +313,7 @@ impl HotTier {
     pub(crate) fn keep_exact(
         &self,
         saved: &[SegmentIdentity],
-        keys: &[u64],
+        keys: &[&[u8]],
         locations: &mut [u64],
     ) -> u64 {
         debug_assert_eq!(keys.len(), locations.len());
@@ -339,7 +348,7 @@ impl HotTier {
                 while r.next_if(|(_, loc)| loc_offset(*loc) < offset).is_some() {}
                 let exact = r
                     .peek()
-                    .is_some_and(|&&(key, loc)| key == keys[i] && loc == want);
+                    .is_some_and(|&(key, loc)| key == keys[i] && loc == want);
                 if !exact {
                     locations[i] = Location::COLD.to_raw();
                     demoted += 1;
@@ -361,11 +370,13 @@ impl HotTier {
         !self.slots.is_empty()
     }
 
-    /// True when a value of `len` bytes can go into the tier.
-    pub(crate) fn accepts(&self, len: usize) -> bool {
+    /// True when a record of a `key_len`-byte key and a `value_len`-byte value can go into the
+    /// tier.
+    pub(crate) fn accepts(&self, key_len: usize, value_len: usize) -> bool {
         self.is_enabled()
-            && len <= MAX_HOT_VALUE_LEN
-            && SEGMENT_HEADER_BYTES + record_span(len) <= self.segment_bytes
+            && key_len <= MAX_KEY_LEN
+            && value_len <= MAX_HOT_VALUE_LEN
+            && SEGMENT_HEADER_BYTES + record_span(key_len, value_len) <= self.segment_bytes
     }
 
     /// Appends a copy of `key`'s value; see the module docs for the outcome and how to apply
@@ -373,15 +384,15 @@ impl HotTier {
     pub(crate) fn append(
         &self,
         w: &mut Appender,
-        key: u64,
+        key: &[u8],
         value: &[u8],
     ) -> Result<Option<Appended>> {
         // The segments' single-appender rule rests on this: one appender per tier, held `&mut`.
         assert_eq!(w.tier, self.id, "an appender of another hot tier");
-        if !self.accepts(value.len()) {
+        if !self.accepts(key.len(), value.len()) {
             return Ok(None);
         }
-        let mut recycled = Vec::new();
+        let mut recycled = Records::default();
         // A fresh or recycled segment always fits the record (`accepts`), so this loop turns at
         // most twice.
         for _ in 0..2 {
@@ -434,7 +445,8 @@ impl HotTier {
     }
 
     /// Copies the value at `loc` into `out` (cleared first) after checking the segment
-    /// generation, the key and the length (not the checksum: see `Segment::read_into`), and
+    /// generation, the key (its every byte and its length) and the value length (not the
+    /// checksum: see `Segment::read_into`), and
     /// that no segment was recycled since `mark` was taken, before the lookup that gave `loc`
     /// (a 14-bit generation can come round again; a recycle count cannot). False means "not
     /// here, read RocksDB" (`out` is then empty).
@@ -443,7 +455,7 @@ impl HotTier {
         &self,
         mark: ReadMark,
         loc: Location,
-        key: u64,
+        key: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
         let found = loc
@@ -466,17 +478,18 @@ impl HotTier {
 
     /// The value at `loc` as a new `Vec`, or `None` ([`HotTier::read_into`]).
     #[inline]
-    pub(crate) fn read_vec(&self, mark: ReadMark, loc: Location, key: u64) -> Option<Vec<u8>> {
+    pub(crate) fn read_vec(&self, mark: ReadMark, loc: Location, key: &[u8]) -> Option<Vec<u8>> {
         let mut v = Vec::new();
         self.read_into(mark, loc, key, &mut v).then_some(v)
     }
 
-    /// Asks the CPU to load the record at `loc` into its caches ahead of a [`HotTier::read_into`]
-    /// (a no-op for a Cold location or a segment not created yet; never waits).
-    pub(crate) fn prefetch(&self, loc: Location) {
+    /// Asks the CPU to load the record of a `key_len`-byte key at `loc` into its caches ahead
+    /// of a [`HotTier::read_into`] (a no-op for a Cold location or a segment not created yet;
+    /// never waits).
+    pub(crate) fn prefetch(&self, loc: Location, key_len: usize) {
         let Some(hot) = loc.as_hot() else { return };
         if let Some(seg) = self.slots.get(hot.segment as usize).and_then(OnceLock::get) {
-            seg.prefetch(hot);
+            seg.prefetch(hot, key_len);
         }
     }
 
@@ -494,14 +507,17 @@ impl HotTier {
 
     /// The `(key, Location)` of every record, oldest segment first.
     #[cfg(test)]
-    pub(crate) fn records(&self) -> Vec<(u64, Location)> {
-        let mut by_epoch: Vec<(u64, Vec<(u64, Location)>)> = self
+    pub(crate) fn records(&self) -> Vec<(Vec<u8>, Location)> {
+        let mut by_epoch: Vec<(u64, Records)> = self
             .slots
             .iter()
             .filter_map(|slot| slot.get().map(|s| (s.epoch(), s.records())))
             .collect();
         by_epoch.sort_by_key(|(epoch, _)| *epoch);
-        by_epoch.into_iter().flat_map(|(_, r)| r).collect()
+        by_epoch
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(|(k, loc)| (k.to_vec(), loc)))
+            .collect()
     }
 
     /// `(start address, length)` of every segment mapping (for the huge-page report).

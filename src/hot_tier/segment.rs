@@ -3,18 +3,29 @@
 //! # File layout
 //!
 //! ```text
-//! [0, 32)   header: magic "ALXHOT01" | generation u32 | 0u32 | epoch u64 | crc32(0..24) | 0u32
+//! [0, 32)   header: magic "ALXHOT02" | generation u32 | 0u32 | epoch u64 | crc32(0..24) | 0u32
 //! [32, ..)  records, each starting on a multiple of 8:
-//!           key u64 | len u32 | crc u32 | value (len bytes) | zero padding to a multiple of 8
+//!           word 0: value len u16 | key len u16 with bit 15 set | crc u32
+//!           key bytes, zero-padded to a multiple of 8
+//!           value bytes, zero-padded to a multiple of 8
 //!           then an end marker: 16 zero bytes, when they fit
 //! ```
 //!
-//! All integers are little-endian. A record's crc is CRC-32 over its key, len and value bytes,
-//! seeded with the segment's generation ([`record_crc`]): after a recycle, leftover records of
-//! the previous generation no longer verify, so the scan at open cannot take them for current
-//! ones. Reads do not recompute it (see [`Segment::read_into`]): a reader checks the generation
-//! it was given against the segment's, then the key and length at the offset. `epoch` orders
-//! segments by when they were (re)started; the highest epoch is the segment being written.
+//! All integers are little-endian. Bit 15 of the key length makes a record's word 0 never zero,
+//! so a record of an empty key and an empty value (8 bytes) is not an end marker. Keys are at
+//! most [`MAX_KEY_LEN`] bytes, values at most `MAX_HOT_VALUE_LEN`. An 8-byte key costs 16
+//! bytes before its value (word 0 and one key word), as the `key u64 | len u32 | crc u32`
+//! header of the previous format did; a file of that format (magic `ALXHOT01`) is discarded at
+//! open like any foreign file (the tier is a cache: RocksDB has every value).
+//!
+//! A record's crc is CRC-32 over its key length, key bytes, value length and value bytes, seeded
+//! with the segment's generation ([`record_crc`]): after a recycle, leftover records of the
+//! previous generation no longer verify, so the scan at open cannot take them for current ones.
+//! The scan also requires a key's padding to be zero, since reads compare whole key words. Reads
+//! do not recompute the crc (see [`Segment::read_into`]): a reader checks the generation it was
+//! given against the segment's, then the lengths and the key words at the offset. `epoch`
+//! orders segments by when they were (re)started; the highest epoch is the segment being
+//! written.
 //!
 //! # Synchronisation (who touches which bytes)
 //!
@@ -35,15 +46,17 @@
 //! * A prefault ([`Segment::prefault_to`], any thread) touches no byte: it asks the kernel to
 //!   fault pages in (`MADV_POPULATE_WRITE`) and only claims ranges through `prefaulted`.
 //! * A reader ([`Segment::read_into`]) Acquire-loads `generation` and `committed`, checks its
-//!   Location against them, copies the record's words with Relaxed loads, issues an Acquire fence
-//!   and loads `generation` again. If any word it copied was written after a recycle, the fences
+//!   Location against them, compares word 0 and the key words and copies the value's words with
+//!   Relaxed loads, issues an Acquire fence and loads `generation` again. If any word it copied was written after a recycle, the fences
 //!   make that recycle's generation visible to the second load, and the reader discards the copy
 //!   (a stale read, which sends it to RocksDB). The generation wraps after
 //!   [`GENERATION_MODULUS`] recycles of the same segment; the tier closes that gap with its
 //!   recycle count, which a reader loads before its index lookup and checks after the copy
 //!   (`HotTier::read_into`): any recycle in between refuses the read.
 
+use super::records::Records;
 use crate::error::{Error, Result};
+use crate::keys::MAX_KEY_LEN;
 use crate::location::{HotLocation, Location, GENERATION_MODULUS, OFFSET_UNIT};
 use crate::machine::prefetch;
 use memmap2::{MmapMut, MmapOptions};
@@ -55,22 +68,63 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 32;
 /// Prefaults ([`Segment::prefault_to`]) cover whole units of this many bytes: a huge page.
 pub(super) const PREFAULT_UNIT: usize = 2 << 20;
-/// Bytes of a record header (key, len, crc).
-pub(crate) const RECORD_HEADER_BYTES: usize = 16;
-const MAGIC: &[u8; 8] = b"ALXHOT01";
+/// Bytes of a record's word 0 (lengths and crc), before its key.
+const RECORD_HEAD_BYTES: usize = 8;
+/// Bytes of the end marker (zero), where they fit.
+const END_MARKER_BYTES: usize = 16;
+/// Bit 15 of word 0's key-length field: set in every record, so word 0 is never zero.
+const KEY_LEN_FLAG: u32 = 0x8000;
+const MAGIC: &[u8; 8] = b"ALXHOT02";
+/// The magic of the previous record format (`key u64 | len u32 | crc u32 | value`): such a file
+/// is discarded at open, named as the old format in the report.
+const OLD_MAGIC: &[u8; 8] = b"ALXHOT01";
 
-/// Bytes a record of a `len`-byte value occupies, padding included.
-pub(crate) const fn record_span(len: usize) -> usize {
-    (RECORD_HEADER_BYTES + len).div_ceil(OFFSET_UNIT) * OFFSET_UNIT
+const _: () = assert!(MAX_KEY_LEN < KEY_LEN_FLAG as usize);
+
+/// `n` rounded up to whole words.
+const fn padded(n: usize) -> usize {
+    n.div_ceil(OFFSET_UNIT) * OFFSET_UNIT
+}
+
+/// Bytes a record of a `key_len`-byte key and a `value_len`-byte value occupies, padding
+/// included.
+pub(crate) const fn record_span(key_len: usize, value_len: usize) -> usize {
+    RECORD_HEAD_BYTES + padded(key_len) + padded(value_len)
+}
+
+/// The low 32 bits of word 0 of a record of these lengths (the value length in bits 0..16, the
+/// key length with [`KEY_LEN_FLAG`] in bits 16..32). Only for lengths the format holds: a key
+/// of at most [`MAX_KEY_LEN`] bytes, a value of at most 65535.
+#[inline(always)]
+const fn record_lengths(key_len: usize, value_len: usize) -> u32 {
+    value_len as u32 | (key_len as u32 | KEY_LEN_FLAG) << 16
+}
+
+/// `(key length, value length)` of a record's word 0, or `None` when it is no record's (the
+/// flag is missing or the key is longer than any the tier stores).
+fn parse_lengths(word0: u64) -> Option<(usize, usize)> {
+    let key_field = (word0 >> 16) as u32 & 0xFFFF;
+    let key_len = (key_field & !KEY_LEN_FLAG) as usize;
+    (key_field & KEY_LEN_FLAG != 0 && key_len <= MAX_KEY_LEN)
+        .then_some((key_len, (word0 & 0xFFFF) as usize))
 }
 
 /// CRC-32 of a record, seeded with the segment generation.
-pub(super) fn record_crc(generation: u32, key: u64, value: &[u8]) -> u32 {
+pub(super) fn record_crc(generation: u32, key: &[u8], value: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(generation.wrapping_mul(0x9E37_79B9));
-    h.update(&key.to_le_bytes());
-    h.update(&(value.len() as u32).to_le_bytes());
+    h.update(&(key.len() as u16).to_le_bytes());
+    h.update(key);
+    h.update(&(value.len() as u16).to_le_bytes());
     h.update(value);
     h.finalize()
+}
+
+/// The last, partial word of a key (`rest`: 1 to 7 bytes) as the segment stores it: zero-padded.
+#[inline(always)]
+fn padded_word(rest: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    u64::from_le_bytes(w)
 }
 
 /// File name of segment `index`.
@@ -164,6 +218,9 @@ impl Segment {
         }
         let seg = Self::map(file, path.to_path_buf(), index, size)?;
         let header = seg.bytes(0, SEGMENT_HEADER_BYTES);
+        if &header[..8] == OLD_MAGIC {
+            return Ok(Err("an older record format (ALXHOT01)".into()));
+        }
         if &header[..8] != MAGIC {
             return Ok(Err("bad magic".into()));
         }
@@ -219,13 +276,14 @@ impl Segment {
         })
     }
 
-    /// Asks the CPU to load the cache lines of the record at `loc` (a hint: nothing is read,
-    /// nothing can fault; a stale `loc` only wastes the hint). Reads call it before copying, and
-    /// scans for the records they will read next, so the misses of scattered records overlap.
+    /// Asks the CPU to load the cache lines of the record of a `key_len`-byte key at `loc` (a
+    /// hint: nothing is read, nothing can fault; a stale `loc` only wastes the hint). Reads call
+    /// it before copying, and scans for the records they will read next, so the misses of
+    /// scattered records overlap.
     #[inline]
-    pub(super) fn prefetch(&self, loc: HotLocation) {
+    pub(super) fn prefetch(&self, loc: HotLocation, key_len: usize) {
         let off = loc.offset as usize;
-        let end = off + record_span(loc.len as usize);
+        let end = off + record_span(key_len.min(MAX_KEY_LEN), loc.len as usize);
         if end > self.size {
             return;
         }
@@ -275,32 +333,46 @@ impl Segment {
     /// Stores the end marker (zero words) at `at`, the end of the records, as far as it fits
     /// in the segment.
     fn store_end_marker(&self, at: usize) {
-        let marker_end = (at + RECORD_HEADER_BYTES).min(self.size);
+        let marker_end = (at + END_MARKER_BYTES).min(self.size);
         for w in (at..marker_end).step_by(8) {
             self.word(w).store(0, Ordering::Relaxed);
         }
     }
 
-    /// Walks the records from the header, verifying each; stops at an end marker or when no
-    /// further record header fits. Any record that fails verification damages the segment.
-    /// Returns the end of the last record.
+    /// Walks the records from the header, verifying each; stops at an end marker (a zero word
+    /// 0, which no record has) or at the segment's end. Any record that fails verification
+    /// damages the segment. Returns the end of the last record.
     fn verify_records(&self) -> std::result::Result<usize, String> {
+        let generation = self.generation();
         let mut off = SEGMENT_HEADER_BYTES;
-        while off + RECORD_HEADER_BYTES <= self.size {
-            let head = self.bytes(off, RECORD_HEADER_BYTES);
-            if head.iter().all(|&b| b == 0) {
+        while off + RECORD_HEAD_BYTES <= self.size {
+            let word0 = u64_at(self.bytes(off, RECORD_HEAD_BYTES), 0);
+            if word0 == 0 {
                 break; // end marker
             }
-            let key = u64_at(head, 0);
-            let len = u32_at(head, 8) as usize;
-            let span = record_span(len);
-            let loc = Location::hot(self.index, self.generation(), off, len);
-            let (Some(_), true) = (loc, off + span <= self.size) else {
-                return Err(format!("record at {off} has impossible length {len}"));
+            let Some((key_len, len)) = parse_lengths(word0) else {
+                return Err(format!("record at {off} has a bad header {word0:#018x}"));
             };
-            let value = self.bytes(off + RECORD_HEADER_BYTES, len);
-            if u32_at(head, 12) != record_crc(self.generation(), key, value) {
-                return Err(format!("record at {off} (key {key}) fails its checksum"));
+            let span = record_span(key_len, len);
+            let loc = Location::hot(self.index, generation, off, len);
+            let (Some(_), true) = (loc, off + span <= self.size) else {
+                return Err(format!(
+                    "record at {off} has impossible lengths (key {key_len}, value {len})"
+                ));
+            };
+            let key_at = off + RECORD_HEAD_BYTES;
+            let key = self.bytes(key_at, key_len);
+            let key_padding = self.bytes(key_at + key_len, padded(key_len) - key_len);
+            if key_padding.iter().any(|&b| b != 0) {
+                // Reads compare whole key words: such a record could never be read.
+                return Err(format!("record at {off} has a non-zero key padding"));
+            }
+            let value = self.bytes(key_at + padded(key_len), len);
+            if (word0 >> 32) as u32 != record_crc(generation, key, value) {
+                return Err(format!(
+                    "record at {off} (key \"{}\") fails its checksum",
+                    key.escape_ascii()
+                ));
             }
             off += span;
         }
@@ -354,14 +426,20 @@ impl Segment {
         self.committed.load(Ordering::Relaxed)
     }
 
-    /// Appends a record and returns its Location, or `None` when it does not fit.
+    /// Appends a record of `key` and `value` and returns its Location, or `None` when it does
+    /// not fit (or the key is longer than [`MAX_KEY_LEN`], or the value than a Location's
+    /// length field).
     ///
     /// Only the tier's single appender (the holder of its `Appender`) may call this.
-    pub(super) fn try_append(&self, key: u64, value: &[u8]) -> Option<Location> {
+    pub(super) fn try_append(&self, key: &[u8], value: &[u8]) -> Option<Location> {
+        if key.len() > MAX_KEY_LEN {
+            return None;
+        }
         let start = self.committed.load(Ordering::Relaxed);
-        let span = record_span(value.len());
+        let span = record_span(key.len(), value.len());
         let end = start.checked_add(span).filter(|&e| e <= self.size)?;
         let generation = self.generation();
+        // Refuses a value longer than the 16-bit length field (and any offset it cannot encode).
         let loc = Location::hot(self.index, generation, start, value.len())?;
         let crc = record_crc(generation, key, value);
         // Pairs with a reader's Acquire fence, like `reset`'s: the appender may be another
@@ -370,63 +448,91 @@ impl Segment {
         // generation and the tier's recycle count visible to a reader that copies any word
         // stored below. (A compiler barrier only on x86-64.)
         fence(Ordering::Release);
-        self.word(start).store(key, Ordering::Relaxed);
-        self.word(start + 8)
-            .store(value.len() as u64 | u64::from(crc) << 32, Ordering::Relaxed);
-        // The value, zero-padded to the record's span.
-        self.store_words(start + RECORD_HEADER_BYTES, value);
+        let lengths = record_lengths(key.len(), value.len());
+        self.word(start)
+            .store(u64::from(lengths) | u64::from(crc) << 32, Ordering::Relaxed);
+        // The key and the value, each zero-padded to whole words.
+        let key_at = start + RECORD_HEAD_BYTES;
+        self.store_words(key_at, key);
+        self.store_words(key_at + padded(key.len()), value);
         self.store_end_marker(end);
         // Release: a reader that Acquire-loads the new `committed` sees the record's words.
         self.committed.store(end, Ordering::Release);
         Some(loc)
     }
 
+    /// True when the key words from `at` are `key`'s, zero-padded (an 8-byte key: one compare).
+    ///
+    /// The words must lie inside the mapping (the caller checked the record's span).
+    #[inline(always)]
+    fn key_matches(&self, at: usize, key: &[u8]) -> bool {
+        if let Ok(word) = <[u8; 8]>::try_from(key) {
+            return self.word(at).load(Ordering::Relaxed) == u64::from_le_bytes(word);
+        }
+        let mut chunks = key.chunks_exact(8);
+        let mut w = at;
+        for c in &mut chunks {
+            let want = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            if self.word(w).load(Ordering::Relaxed) != want {
+                return false;
+            }
+            w += 8;
+        }
+        let rest = chunks.remainder();
+        rest.is_empty() || self.word(w).load(Ordering::Relaxed) == padded_word(rest)
+    }
+
     /// Copies the value of the record at `loc` into `out` (cleared first) and returns true, or
     /// returns false when the Location outlived its record: it belongs to an earlier
     /// generation, points past the written records, or finds another key's record (or another
-    /// length) there, which is what a location from before the segment was re-created looks
-    /// like; or the segment was recycled while the copy ran (module docs). `out` is then
-    /// empty.
+    /// key or value length) there, which is what a location from before the segment was
+    /// re-created looks like; or the segment was recycled while the copy ran (module docs).
+    /// `out` is then empty.
     ///
     /// The checksum is not recomputed: within one generation an offset is written once, so
-    /// generation, offset, key and length identify the record the index meant, and every record
-    /// on disk was checksummed when the segment was opened ([`Segment::open_existing`]).
+    /// generation, offset, key and lengths identify the record the index meant, and every
+    /// record on disk was checksummed when the segment was opened ([`Segment::open_existing`]).
     /// Records written since live in memory this process wrote.
     #[inline]
-    pub(super) fn read_into(&self, loc: HotLocation, key: u64, out: &mut Vec<u8>) -> bool {
+    pub(super) fn read_into(&self, loc: HotLocation, key: &[u8], out: &mut Vec<u8>) -> bool {
         out.clear();
         let generation = self.generation.load(Ordering::Acquire);
-        if u32::from(loc.generation) != generation {
+        // No record has a longer key; the check also keeps `record_lengths` exact.
+        if u32::from(loc.generation) != generation || key.len() > MAX_KEY_LEN {
             return false;
         }
         let off = loc.offset as usize;
         let len = loc.len as usize;
-        let end = off + record_span(len);
+        let end = off + record_span(key.len(), len);
         // Acquire pairs with the Release in `try_append`.
         if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
             return false;
         }
         // Start loading every line of the record at once: the word-by-word copy below would
         // otherwise keep only as many lines in flight as the store buffer lets it run ahead.
-        self.prefetch(loc);
-        if self.word(off).load(Ordering::Relaxed) != key
-            || self.word(off + 8).load(Ordering::Relaxed) as u32 as usize != len
+        self.prefetch(loc, key.len());
+        let key_at = off + RECORD_HEAD_BYTES;
+        if self.word(off).load(Ordering::Relaxed) as u32 != record_lengths(key.len(), len)
+            || !self.key_matches(key_at, key)
         {
             return false;
         }
         let words = len.div_ceil(8);
-        out.reserve(words * 8);
-        // SAFETY: the record lies inside the mapping, below `committed` (checked above), and
-        // `out` has room for `words * 8` bytes (reserved above; it is empty).
-        unsafe {
-            copy_words(
-                self.word(off + RECORD_HEADER_BYTES),
-                words,
-                out.as_mut_ptr(),
-            )
-        };
-        // SAFETY: the first `words * 8 >= len` bytes were just written.
-        unsafe { out.set_len(len) };
+        // An empty value has no word to point at (its record may end at the segment's end).
+        if words > 0 {
+            out.reserve(words * 8);
+            // SAFETY: the record lies inside the mapping, below `committed` (checked above),
+            // and `out` has room for `words * 8` bytes (reserved above; it is empty).
+            unsafe {
+                copy_words(
+                    self.word(key_at + padded(key.len())),
+                    words,
+                    out.as_mut_ptr(),
+                )
+            };
+            // SAFETY: the first `words * 8 >= len` bytes were just written.
+            unsafe { out.set_len(len) };
+        }
         // Pairs with the Release fence in `reset`: if a word above came from after a recycle,
         // the recycle's generation is visible now.
         fence(Ordering::Acquire);
@@ -437,18 +543,28 @@ impl Segment {
         true
     }
 
-    /// The `(key, Location)` of every record, in file order.
-    pub(super) fn records(&self) -> Vec<(u64, Location)> {
+    /// The key and Location of every record, in file order. Only for the appender (or at
+    /// open): it views the records' bytes directly.
+    pub(super) fn records(&self) -> Records {
         let committed = self.committed.load(Ordering::Acquire);
+        let generation = self.generation();
         let mut off = SEGMENT_HEADER_BYTES;
-        let mut out = Vec::new();
-        while off + RECORD_HEADER_BYTES <= committed {
-            let head = self.bytes(off, RECORD_HEADER_BYTES);
-            let len = u32_at(head, 8) as usize;
-            if let Some(loc) = Location::hot(self.index, self.generation(), off, len) {
-                out.push((u64_at(head, 0), loc));
+        let mut out = Records::default();
+        while off + RECORD_HEAD_BYTES <= committed {
+            // Verified at open or written by this process: a word 0 that does not parse can only
+            // be damage done since, and ends the list.
+            let Some((key_len, len)) = parse_lengths(u64_at(self.bytes(off, RECORD_HEAD_BYTES), 0))
+            else {
+                break;
+            };
+            let span = record_span(key_len, len);
+            if off + span > committed {
+                break;
             }
-            off += record_span(len);
+            if let Some(loc) = Location::hot(self.index, generation, off, len) {
+                out.push(self.bytes(off + RECORD_HEAD_BYTES, key_len), loc);
+            }
+            off += span;
         }
         out
     }

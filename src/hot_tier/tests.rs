@@ -21,20 +21,43 @@ fn value(key: u64, round: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The bytes of the `u64` key `n`, as the engine stores it.
+fn k(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// The `u64` key whose bytes are `key` (8 of them).
+fn u64_of(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key.try_into().expect("an 8-byte key"))
+}
+
+/// Records of 8-byte keys, keyed by their `u64`.
+fn u64_records<'a>(records: impl IntoIterator<Item = (&'a [u8], Location)>) -> Recs {
+    records
+        .into_iter()
+        .map(|(key, loc)| (u64_of(key), loc))
+        .collect()
+}
+
+/// The tier's records (`HotTier::records`), keyed by their `u64`.
+fn tier_records(t: &HotTier) -> Recs {
+    u64_records(t.records().iter().map(|(key, loc)| (&key[..], *loc)))
+}
+
 /// A read whose lookup happened just now (the mark taken here).
-fn read_vec(t: &HotTier, loc: Location, key: u64) -> Option<Vec<u8>> {
+fn read_vec(t: &HotTier, loc: Location, key: &[u8]) -> Option<Vec<u8>> {
     t.read_vec(t.read_mark(), loc, key)
 }
 
-type Records = Vec<(u64, Location)>;
+type Recs = Vec<(u64, Location)>;
 
 /// Appends one value per key, returning (key, location) of each and every recycled record.
-fn fill(t: &HotTier, w: &mut Appender, keys: std::ops::Range<u64>) -> (Records, Records) {
+fn fill(t: &HotTier, w: &mut Appender, keys: std::ops::Range<u64>) -> (Recs, Recs) {
     let (mut locs, mut recycled) = (Vec::new(), Vec::new());
-    for k in keys {
-        let a = t.append(w, k, &value(k, 0)).unwrap().expect("accepted");
-        locs.push((k, a.location));
-        recycled.extend(a.recycled);
+    for n in keys {
+        let a = t.append(w, &k(n), &value(n, 0)).unwrap().expect("accepted");
+        locs.push((n, a.location));
+        recycled.extend(u64_records(a.recycled.iter()));
     }
     (locs, recycled)
 }
@@ -46,8 +69,8 @@ fn append_then_read_returns_the_value() {
     assert_eq!(report.kept_segments, 0);
     let (locs, recycled) = fill(&t, &mut w, 0..20);
     assert!(recycled.is_empty());
-    for (k, loc) in locs {
-        assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)));
+    for (n, loc) in locs {
+        assert_eq!(read_vec(&t, loc, &k(n)), Some(value(n, 0)));
     }
     let s = t.stats();
     assert_eq!((s.appends, s.hits, s.segments), (20, 20, 1));
@@ -58,39 +81,39 @@ fn append_then_read_returns_the_value() {
 fn wrong_key_or_cold_location_reads_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
-    let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
-    assert_eq!(read_vec(&t, a.location, 6), None);
+    let a = t.append(&mut w, &k(5), b"five").unwrap().unwrap();
+    assert_eq!(read_vec(&t, a.location, &k(6)), None);
     assert_eq!(t.stats().stale, 1, "another key's record: stale");
-    assert_eq!(read_vec(&t, Location::COLD, 5), None);
+    assert_eq!(read_vec(&t, Location::COLD, &k(5)), None);
     // A location in a segment never created is stale, not a panic.
     let ghost = Location::hot(2, 0, SEGMENT_HEADER_BYTES, 4).unwrap();
-    assert_eq!(read_vec(&t, ghost, 5), None);
+    assert_eq!(read_vec(&t, ghost, &k(5)), None);
     let beyond = Location::hot(1000, 0, SEGMENT_HEADER_BYTES, 4).unwrap();
-    assert_eq!(read_vec(&t, beyond, 5), None);
+    assert_eq!(read_vec(&t, beyond, &k(5)), None);
 }
 
 #[test]
 fn damage_to_a_records_key_reads_nothing_and_value_damage_is_caught_at_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
-    let a = t.append(&mut w, 5, b"five").unwrap().unwrap();
-    let b = t.append(&mut w, 6, b"six").unwrap().unwrap();
+    let a = t.append(&mut w, &k(5), b"five").unwrap().unwrap();
+    let b = t.append(&mut w, &k(6), b"six").unwrap().unwrap();
     t.flush().unwrap();
     // The mapping is shared: a byte changed in the file is seen by the next read. A changed key
-    // no longer names the record the index meant: stale.
-    let key_at = a.location.as_hot().unwrap().offset as usize;
-    corrupt_file(&dir.path().join(segment_file_name(0)), key_at, &[0xEE]);
-    assert_eq!(read_vec(&t, a.location, 5), None);
+    // (its last byte, after word 0) no longer names the record the index meant: stale.
+    let key_end = a.location.as_hot().unwrap().offset as usize + 16;
+    corrupt_file(&dir.path().join(segment_file_name(0)), key_end - 1, &[0xEE]);
+    assert_eq!(read_vec(&t, a.location, &k(5)), None);
     assert_eq!(t.stats().stale, 1);
-    // Reads do not recompute checksums (generation, offset, key and length identify the
+    // Reads do not recompute checksums (generation, offset, key and lengths identify the
     // record), so damaged value bytes are caught when the segment is verified at open.
     let value_at = b.location.as_hot().unwrap().offset as usize + 16;
     corrupt_file(&dir.path().join(segment_file_name(0)), value_at, b"S");
-    assert_eq!(read_vec(&t, b.location, 6), Some(b"Six".to_vec()));
+    assert_eq!(read_vec(&t, b.location, &k(6)), Some(b"Six".to_vec()));
     drop((t, w));
     let (t, _w, report) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert_eq!(report.discarded.len(), 1, "{:?}", report.discarded);
-    assert_eq!(read_vec(&t, b.location, 6), None);
+    assert_eq!(read_vec(&t, b.location, &k(6)), None);
 }
 
 #[test]
@@ -99,23 +122,31 @@ fn an_appender_appends_only_to_its_own_tier() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (_t1, mut w1, _) = HotTier::open(d1.path(), &opts(3).hot_tier_config()).unwrap();
     let (t2, _w2, _) = HotTier::open(d2.path(), &opts(3).hot_tier_config()).unwrap();
-    let _ = t2.append(&mut w1, 1, b"x");
+    let _ = t2.append(&mut w1, &k(1), b"x");
 }
 
 #[test]
 fn values_the_tier_cannot_hold_are_declined() {
     let dir = tempfile::tempdir().unwrap();
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
-    assert!(t.append(&mut w, 1, &vec![0; SEG]).unwrap().is_none());
+    assert!(t.append(&mut w, &k(1), &vec![0; SEG]).unwrap().is_none());
     let big = Options::default(); // 8 MiB segments
     let dir2 = tempfile::tempdir().unwrap();
     let (t2, mut w2, _) = HotTier::open(dir2.path(), &big.hot_tier_config()).unwrap();
+    let longest = vec![1u8; MAX_KEY_LEN];
+    assert!(t2.accepts(MAX_KEY_LEN, MAX_HOT_VALUE_LEN));
     assert!(t2
-        .append(&mut w2, 1, &vec![0; MAX_HOT_VALUE_LEN])
+        .append(&mut w2, &longest, &vec![0; MAX_HOT_VALUE_LEN])
         .unwrap()
         .is_some());
+    assert!(!t2.accepts(8, MAX_HOT_VALUE_LEN + 1));
     assert!(t2
-        .append(&mut w2, 1, &vec![0; MAX_HOT_VALUE_LEN + 1])
+        .append(&mut w2, &k(1), &vec![0; MAX_HOT_VALUE_LEN + 1])
+        .unwrap()
+        .is_none());
+    assert!(!t2.accepts(MAX_KEY_LEN + 1, 1));
+    assert!(t2
+        .append(&mut w2, &vec![1u8; MAX_KEY_LEN + 1], b"v")
         .unwrap()
         .is_none());
 }
@@ -125,13 +156,14 @@ fn full_tier_recycles_the_oldest_segment_and_stales_its_locations() {
     let dir = tempfile::tempdir().unwrap();
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
     let mut locs = Vec::new();
-    let mut k = 0;
+    let mut n = 0;
     let recycled = loop {
-        let a = t.append(&mut w, k, &value(k, 0)).unwrap().unwrap();
-        locs.push((k, a.location));
-        k += 1;
+        let a = t.append(&mut w, &k(n), &value(n, 0)).unwrap().unwrap();
+        locs.push((n, a.location));
+        n += 1;
         if !a.recycled.is_empty() {
-            break a.recycled;
+            assert_eq!(a.recycled.len(), a.recycled.iter().count());
+            break u64_records(a.recycled.iter());
         }
     };
     // Exactly the records of segment 0, in order.
@@ -141,24 +173,24 @@ fn full_tier_recycles_the_oldest_segment_and_stales_its_locations() {
         .filter(|(_, l)| l.as_hot().unwrap().segment == 0 && l.as_hot().unwrap().generation == 0)
         .collect();
     assert_eq!(recycled, seg0);
-    for (k, loc) in &seg0 {
+    for (n, loc) in &seg0 {
         assert_eq!(
-            read_vec(&t, *loc, *k),
+            read_vec(&t, *loc, &k(*n)),
             None,
-            "stale location of key {k} read"
+            "stale location of key {n} read"
         );
     }
     // The newest record lives in recycled segment 0 under generation 1.
-    let (last_k, last_loc) = *locs.last().unwrap();
+    let (last_n, last_loc) = *locs.last().unwrap();
     assert_eq!(last_loc.as_hot().unwrap().segment, 0);
     assert_eq!(last_loc.as_hot().unwrap().generation, 1);
-    assert_eq!(read_vec(&t, last_loc, last_k), Some(value(last_k, 0)));
+    assert_eq!(read_vec(&t, last_loc, &k(last_n)), Some(value(last_n, 0)));
     // Segment 1 is untouched.
-    for (k, loc) in locs
+    for (n, loc) in locs
         .iter()
         .filter(|(_, l)| l.as_hot().unwrap().segment == 1)
     {
-        assert_eq!(read_vec(&t, *loc, *k), Some(value(*k, 0)));
+        assert_eq!(read_vec(&t, *loc, &k(*n)), Some(value(*n, 0)));
     }
     let s = t.stats();
     assert_eq!(s.recycled, 1);
@@ -184,12 +216,12 @@ fn reopen_recovers_records_oldest_first_with_their_generations() {
     let (t, mut w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert!(report.discarded.is_empty(), "{:?}", report.discarded);
     assert_eq!(report.kept_segments, 2);
-    assert_eq!(t.records(), live);
-    for (k, loc) in &live {
-        assert_eq!(read_vec(&t, *loc, *k), Some(value(*k, 0)));
+    assert_eq!(tier_records(&t), live);
+    for (n, loc) in &live {
+        assert_eq!(read_vec(&t, *loc, &k(*n)), Some(value(*n, 0)));
     }
     // Appending continues in the newest segment, then recycles the older one.
-    let a = t.append(&mut w, 1000, b"x").unwrap().unwrap();
+    let a = t.append(&mut w, &k(1000), b"x").unwrap().unwrap();
     assert_eq!(
         a.location.as_hot().unwrap().segment,
         live.last().unwrap().1.as_hot().unwrap().segment
@@ -229,12 +261,12 @@ fn damaged_truncated_or_foreign_segments_are_discarded_not_trusted() {
     assert_eq!(discarded, vec![p0.clone(), p1.clone(), p3.clone()]);
     assert!(!p0.exists() && !p1.exists() && !p3.exists());
     assert_eq!(report.kept_segments, 1);
-    let records = t.records();
+    let records = tier_records(&t);
     assert!(records
         .iter()
         .all(|(_, l)| l.as_hot().unwrap().segment == 2));
-    for (k, loc) in &records {
-        assert_eq!(read_vec(&t, *loc, *k), Some(value(*k, 0)));
+    for (n, loc) in &records {
+        assert_eq!(read_vec(&t, *loc, &k(*n)), Some(value(*n, 0)));
     }
 }
 
@@ -248,20 +280,20 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
         let (locs, _) = fill(&t, &mut w, 0..2);
         let old = std::fs::read(&p0).unwrap();
         let second = locs[1].1.as_hot().unwrap().offset as usize;
-        let mut k = 2;
+        let mut n = 2;
         while t
-            .append(&mut w, k, &value(k, 0))
+            .append(&mut w, &k(n), &value(n, 0))
             .unwrap()
             .unwrap()
             .recycled
             .is_empty()
         {
-            k += 1;
+            n += 1;
         }
         // Segment 0 now holds one generation-1 record at the start. Simulate a lost end marker:
         // copy generation 0's second record (valid under its old seed) right after it.
-        let first_span = record_span(value(k, 0).len());
-        let old_rec = &old[second..second + record_span(value(1, 0).len())];
+        let first_span = record_span(8, value(n, 0).len());
+        let old_rec = &old[second..second + record_span(8, value(1, 0).len())];
         corrupt_file(&p0, SEGMENT_HEADER_BYTES + first_span, old_rec);
     }
     let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
@@ -270,7 +302,7 @@ fn an_old_generation_record_behind_the_end_is_never_resurrected() {
         1,
         "old-generation bytes must not verify"
     );
-    assert!(t.records().iter().all(|(k, _)| *k != 1));
+    assert!(tier_records(&t).iter().all(|&(n, _)| n != 1));
 }
 
 #[test]
@@ -287,7 +319,7 @@ fn disabled_or_shrunk_tier_deletes_surplus_segments() {
         HotTier::open(dir.path(), &opts(2).hot_tier_bytes(0).hot_tier_config()).unwrap();
     assert_eq!(report.discarded.len(), 2);
     assert!(!t.is_enabled());
-    assert!(t.append(&mut w, 1, b"x").unwrap().is_none());
+    assert!(t.append(&mut w, &k(1), b"x").unwrap().is_none());
     assert!(!t.stats().enabled);
     let left = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(left, 0);
@@ -320,9 +352,9 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
                     i = i
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    let (k, round, loc) = entry;
-                    if let Some(v) = t.read_vec(mark, loc, k) {
-                        assert_eq!(v, value(k, round), "key {k} round {round}");
+                    let (n, round, loc) = entry;
+                    if let Some(v) = t.read_vec(mark, loc, &k(n)) {
+                        assert_eq!(v, value(n, round), "key {n} round {round}");
                         hits += 1;
                     }
                 }
@@ -335,13 +367,13 @@ fn concurrent_reads_during_recycling_never_return_wrong_bytes() {
     let mut round = 0u64;
     while round < 4000 || (t.stats().hits < 1_000 && start.elapsed().as_secs() < 20) {
         round += 1;
-        let k = round % 37;
-        let a = t.append(&mut w, k, &value(k, round)).unwrap().unwrap();
+        let n = round % 37;
+        let a = t.append(&mut w, &k(n), &value(n, round)).unwrap().unwrap();
         let mut p = published.write();
         if p.len() >= 64 {
             p.remove(0);
         }
-        p.push((k, round, a.location));
+        p.push((n, round, a.location));
     }
     done.store(true, Ordering::Relaxed);
     let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
@@ -378,7 +410,10 @@ fn prefaults_run_ahead_of_the_appender_and_start_over_on_recycle() {
     };
     let mut key = 0u64;
     let mut append = |w: &mut Appender| {
-        let a = t.append(w, key, &value(key, 0)).unwrap().expect("accepted");
+        let a = t
+            .append(w, &k(key), &value(key, 0))
+            .unwrap()
+            .expect("accepted");
         key += 1;
         a.location.as_hot().expect("hot").segment as usize
     };
@@ -450,18 +485,18 @@ fn prefaults_racing_the_appender_change_no_byte() {
     stop.store(true, Ordering::Relaxed);
     helper.join().unwrap();
     assert!(recycled.is_empty());
-    for &(k, loc) in &locs {
-        assert_eq!(read_vec(&t, loc, k), Some(value(k, 0)), "key {k}");
+    for &(n, loc) in &locs {
+        assert_eq!(read_vec(&t, loc, &k(n)), Some(value(n, 0)), "key {n}");
     }
     // Every record still verifies at reopen (its checksum covers its bytes).
     drop(Arc::try_unwrap(t).ok().expect("no other owner"));
     let (t, _, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
     assert_eq!((report.kept_segments, report.discarded.len()), (1, 0));
-    for &(k, loc) in &locs {
+    for &(n, loc) in &locs {
         assert_eq!(
-            read_vec(&t, loc, k),
-            Some(value(k, 0)),
-            "key {k} after reopen"
+            read_vec(&t, loc, &k(n)),
+            Some(value(n, 0)),
+            "key {n} after reopen"
         );
     }
 }
@@ -472,23 +507,23 @@ fn prefaults_racing_the_appender_change_no_byte() {
 fn a_read_whose_mark_predates_a_recycle_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
-    let a = t.append(&mut w, 1, b"one").unwrap().unwrap();
+    let a = t.append(&mut w, &k(1), b"one").unwrap().unwrap();
     let mark = t.read_mark();
-    assert_eq!(t.read_vec(mark, a.location, 1), Some(b"one".to_vec()));
+    assert_eq!(t.read_vec(mark, a.location, &k(1)), Some(b"one".to_vec()));
     // Fill on until a segment is recycled.
-    let mut k = 10;
+    let mut n = 10;
     while t.stats().recycled == 0 {
-        t.append(&mut w, k, &value(k, 0)).unwrap().unwrap();
-        k += 1;
+        t.append(&mut w, &k(n), &value(n, 0)).unwrap().unwrap();
+        n += 1;
     }
-    let b = t.append(&mut w, 2, b"two").unwrap().unwrap();
+    let b = t.append(&mut w, &k(2), b"two").unwrap().unwrap();
     assert_eq!(
-        t.read_vec(mark, b.location, 2),
+        t.read_vec(mark, b.location, &k(2)),
         None,
         "lookup before the recycle"
     );
     assert_eq!(
-        t.read_vec(t.read_mark(), b.location, 2),
+        t.read_vec(t.read_mark(), b.location, &k(2)),
         Some(b"two".to_vec())
     );
 }
@@ -508,7 +543,7 @@ fn a_segment_epoch_at_the_limit_is_discarded_not_wrapped() {
             report.discarded
         );
         assert_eq!(t.epoch_floor(&w), 1);
-        t.append(&mut w, 1, b"x").unwrap().unwrap();
+        t.append(&mut w, &k(1), b"x").unwrap().unwrap();
         assert_eq!(t.identities(), vec![SegmentIdentity { index: 0, epoch: 1 }]);
         assert!(!t.raise_epoch_floor(&mut w, MAX_EPOCH));
         assert_eq!(t.epoch_floor(&w), 2);
@@ -525,7 +560,7 @@ fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
     let size = 1 << 20;
     let o = big_opts(1, size);
     let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
-    let a = t.append(&mut w, 7, b"seven").unwrap().unwrap();
+    let a = t.append(&mut w, &k(7), b"seven").unwrap().unwrap();
     t.flush().unwrap();
     drop((t, w));
     let path = dir.path().join(segment_file_name(0));
@@ -547,7 +582,7 @@ fn a_sparse_segment_gets_its_blocks_reserved_at_open() {
         "{} bytes allocated",
         blocks(&path)
     );
-    assert_eq!(read_vec(&t, a.location, 7), Some(b"seven".to_vec()));
+    assert_eq!(read_vec(&t, a.location, &k(7)), Some(b"seven".to_vec()));
 }
 
 /// `keep_exact` keeps a saved location only when its segment still has the saved identity and
@@ -563,7 +598,8 @@ fn keep_exact_keeps_only_locations_that_name_their_record() {
     drop((t, w));
     let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
     assert!(t.raise_epoch_floor(&mut w, floor));
-    let keys: Vec<u64> = locs.iter().map(|&(k, _)| k).collect();
+    let key_bytes: Vec<[u8; 8]> = locs.iter().map(|&(n, _)| k(n)).collect();
+    let keys: Vec<&[u8]> = key_bytes.iter().map(|b| &b[..]).collect();
     let raw = |l: Location| l.to_raw();
     let mut exact: Vec<u64> = locs.iter().map(|&(_, l)| raw(l)).collect();
     assert_eq!(t.keep_exact(&saved, &keys, &mut exact), 0);
@@ -590,7 +626,8 @@ fn keep_exact_keeps_only_locations_that_name_their_record() {
         raw(Location::hot(1, 0, SEGMENT_HEADER_BYTES, h.len as usize).unwrap()), // no segment 1
         Location::COLD.to_raw(),
     ];
-    let keys3 = vec![3u64; bad.len()];
+    let three = k(3);
+    let keys3 = vec![&three[..]; bad.len()];
     assert_eq!(t.keep_exact(&saved, &keys3, &mut bad), 5);
     assert!(bad.iter().all(|&l| l == Location::COLD.to_raw()), "{bad:?}");
 
@@ -612,6 +649,259 @@ fn keep_exact_keeps_only_locations_that_name_their_record() {
     assert_eq!(t.keep_exact(&saved, &keys, &mut again), 10);
 }
 
+/// A key of `len` bytes that differs from its neighbours in every word.
+fn long_key(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| seed.wrapping_mul(29) ^ (i as u8).wrapping_mul(7) ^ 0x5a)
+        .collect()
+}
+
+const KEY_LENS: [usize; 7] = [0, 1, 7, 8, 9, 16, MAX_KEY_LEN];
+
+#[test]
+fn keys_of_any_length_read_back_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = big_opts(2, 64 << 10);
+    let appended: Vec<(Vec<u8>, Vec<u8>, Location)> = {
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+        let mut out = Vec::new();
+        for (i, &len) in KEY_LENS.iter().enumerate() {
+            let key = long_key(len, i as u8);
+            for v in [&b""[..], b"v", b"a value of 17 b.."] {
+                let a = t.append(&mut w, &key, v).unwrap().expect("accepted");
+                let h = a.location.as_hot().unwrap();
+                assert_eq!(h.len as usize, v.len(), "the location's len is the value's");
+                out.push((key.clone(), v.to_vec(), a.location));
+            }
+        }
+        for (key, v, loc) in &out {
+            assert_eq!(read_vec(&t, *loc, key).as_ref(), Some(v), "key {key:?}");
+        }
+        let spans: usize = out
+            .iter()
+            .map(|(key, v, _)| record_span(key.len(), v.len()))
+            .sum();
+        assert_eq!(t.stats().bytes, spans as u64);
+        t.flush().unwrap();
+        out
+    };
+    let (t, _w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+    assert_eq!(
+        (report.kept_segments, report.discarded.len()),
+        (1, 0),
+        "{:?}",
+        report.discarded
+    );
+    let want: Vec<(Vec<u8>, Location)> = appended
+        .iter()
+        .map(|(key, _, loc)| (key.clone(), *loc))
+        .collect();
+    assert_eq!(t.records(), want, "records give back the exact key bytes");
+    for (key, v, loc) in &appended {
+        assert_eq!(read_vec(&t, *loc, key).as_ref(), Some(v), "key {key:?}");
+    }
+}
+
+#[test]
+fn a_key_differing_only_in_length_or_last_byte_reads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) =
+        HotTier::open(dir.path(), &big_opts(2, 64 << 10).hot_tier_config()).unwrap();
+    for (i, &len) in KEY_LENS.iter().enumerate() {
+        let key = long_key(len, i as u8);
+        let a = t.append(&mut w, &key, b"value").unwrap().unwrap();
+        assert_eq!(read_vec(&t, a.location, &key), Some(b"value".to_vec()));
+        let mut others = Vec::new();
+        // Zero bytes added: the same zero-padded words, only the length differs.
+        for extra in [1, 8 - len % 8, 8] {
+            let mut longer = key.clone();
+            longer.resize(len + extra, 0);
+            others.push(longer);
+        }
+        if let Some((last, shorter)) = key.split_last() {
+            others.push(shorter.to_vec());
+            let mut flipped = key.clone();
+            *flipped.last_mut().unwrap() = last ^ 1;
+            others.push(flipped);
+        }
+        for other in &others {
+            assert_eq!(
+                read_vec(&t, a.location, other),
+                None,
+                "record of {key:?} read as {other:?}"
+            );
+        }
+        // A key longer than any record's is refused before any word is compared.
+        assert_eq!(read_vec(&t, a.location, &vec![0; MAX_KEY_LEN + 8]), None);
+    }
+}
+
+#[test]
+fn a_record_of_an_empty_key_and_value_is_no_end_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(2);
+    let (first, second, last) = {
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+        let first = t.append(&mut w, b"", b"").unwrap().unwrap();
+        let second = t.append(&mut w, &k(1), b"one").unwrap().unwrap();
+        // The last record, directly before the end marker.
+        let last = t.append(&mut w, b"", b"").unwrap().unwrap();
+        assert_eq!(record_span(0, 0), 8);
+        assert_eq!(t.stats().bytes, (8 + record_span(8, 3) + 8) as u64);
+        t.flush().unwrap();
+        (first.location, second.location, last.location)
+    };
+    let (t, mut w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+    assert_eq!(report.discarded.len(), 0, "{:?}", report.discarded);
+    assert_eq!(
+        t.records(),
+        vec![(vec![], first), (k(1).to_vec(), second), (vec![], last)]
+    );
+    assert_eq!(read_vec(&t, first, b""), Some(vec![]));
+    assert_eq!(read_vec(&t, second, &k(1)), Some(b"one".to_vec()));
+    assert_eq!(read_vec(&t, last, b""), Some(vec![]));
+    assert_eq!(read_vec(&t, last, b"\0"), None);
+    // Appends go on after it, not over it.
+    let next = t.append(&mut w, &k(2), b"two").unwrap().unwrap();
+    assert_eq!(
+        next.location.as_hot().unwrap().offset,
+        last.as_hot().unwrap().offset + 8
+    );
+}
+
+#[test]
+fn a_segment_filled_to_its_last_byte_with_empty_records_reads_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(2);
+    let count = (SEG - SEGMENT_HEADER_BYTES) / record_span(0, 0);
+    let locs: Vec<Location> = {
+        let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+        let locs: Vec<Location> = (0..count)
+            .map(|_| t.append(&mut w, b"", b"").unwrap().unwrap().location)
+            .collect();
+        assert!(locs.iter().all(|l| l.as_hot().unwrap().segment == 0));
+        assert_eq!(
+            locs.last().unwrap().as_hot().unwrap().offset as usize,
+            SEG - 8
+        );
+        assert_eq!(read_vec(&t, *locs.last().unwrap(), b""), Some(vec![]));
+        t.flush().unwrap();
+        locs
+    };
+    let (t, _w, report) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+    assert_eq!(report.discarded.len(), 0, "{:?}", report.discarded);
+    let want: Vec<(Vec<u8>, Location)> = locs.iter().map(|&l| (vec![], l)).collect();
+    assert_eq!(t.records(), want);
+    for loc in [locs[0], *locs.last().unwrap()] {
+        assert_eq!(read_vec(&t, loc, b""), Some(vec![]));
+        assert_eq!(read_vec(&t, loc, b"\0"), None);
+    }
+}
+
+#[test]
+fn a_recycle_hands_back_every_key_byte_for_byte_in_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
+    let mut appended: Vec<(Vec<u8>, Location)> = Vec::new();
+    let recycled = loop {
+        let i = appended.len();
+        let key = long_key([0, 1, 7, 8, 9, 16, 100][i % 7], i as u8);
+        let a = t
+            .append(&mut w, &key, &value(i as u64, 0))
+            .unwrap()
+            .unwrap();
+        appended.push((key, a.location));
+        if !a.recycled.is_empty() {
+            break a.recycled;
+        }
+    };
+    let seg0: Vec<_> = appended
+        .iter()
+        .filter(|(_, l)| l.as_hot().unwrap().segment == 0 && l.as_hot().unwrap().generation == 0)
+        .cloned()
+        .collect();
+    assert!(seg0.len() > 20);
+    assert_eq!(recycled.len(), seg0.len());
+    assert!(!recycled.is_empty());
+    let got: Vec<(Vec<u8>, Location)> = recycled.iter().map(|(k, l)| (k.to_vec(), l)).collect();
+    assert_eq!(got, seg0);
+}
+
+#[test]
+fn a_segment_of_the_previous_format_is_discarded_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
+        fill(&t, &mut w, 0..5);
+        t.flush().unwrap();
+    }
+    // The same file under the old magic, with a header checksum that matches it: only the
+    // format differs.
+    let path = dir.path().join(segment_file_name(0));
+    let mut header = std::fs::read(&path).unwrap()[..SEGMENT_HEADER_BYTES].to_vec();
+    header[..8].copy_from_slice(b"ALXHOT01");
+    let crc = crc32fast::hash(&header[..24]);
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    corrupt_file(&path, 0, &header);
+    let (t, _w, report) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
+    assert_eq!(report.kept_segments, 0);
+    assert_eq!(report.discarded.len(), 1, "{:?}", report.discarded);
+    assert_eq!(report.discarded[0].0, path);
+    assert!(
+        report.discarded[0].1.contains("ALXHOT01"),
+        "{:?}",
+        report.discarded
+    );
+    assert!(!path.exists());
+    assert!(t.records().is_empty());
+}
+
+/// `keep_exact` compares whole keys: a saved location of a key that is another record's key
+/// plus or minus bytes is demoted.
+#[test]
+fn keep_exact_compares_byte_keys_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = big_opts(2, 64 << 10);
+    let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+    let keys: Vec<Vec<u8>> = KEY_LENS
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| long_key(len, i as u8))
+        .collect();
+    let locs: Vec<Location> = keys
+        .iter()
+        .map(|key| t.append(&mut w, key, b"v").unwrap().unwrap().location)
+        .collect();
+    let saved = t.identities();
+    let floor = t.epoch_floor(&w);
+    t.flush().unwrap();
+    drop((t, w));
+    let (t, mut w, _) = HotTier::open(dir.path(), &o.hot_tier_config()).unwrap();
+    assert!(t.raise_epoch_floor(&mut w, floor));
+    let exact: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    let mut raw: Vec<u64> = locs.iter().map(|l| l.to_raw()).collect();
+    assert_eq!(t.keep_exact(&saved, &exact, &mut raw), 0);
+    assert_eq!(raw, locs.iter().map(|l| l.to_raw()).collect::<Vec<_>>());
+    // The same locations under keys one zero byte longer: all demoted.
+    let longer: Vec<Vec<u8>> = keys.iter().map(|k| [&k[..], &[0]].concat()).collect();
+    let longer: Vec<&[u8]> = longer.iter().map(|k| &k[..]).collect();
+    let mut raw: Vec<u64> = locs.iter().map(|l| l.to_raw()).collect();
+    assert_eq!(
+        t.keep_exact(&saved, &longer, &mut raw),
+        KEY_LENS.len() as u64
+    );
+    assert!(raw.iter().all(|&l| l == Location::COLD.to_raw()));
+    // And under the next key's bytes.
+    let shifted: Vec<&[u8]> = (0..keys.len())
+        .map(|i| &keys[(i + 1) % keys.len()][..])
+        .collect();
+    let mut raw: Vec<u64> = locs.iter().map(|l| l.to_raw()).collect();
+    assert_eq!(
+        t.keep_exact(&saved, &shifted, &mut raw),
+        KEY_LENS.len() as u64
+    );
+}
+
 /// The segment reader on bytes it did not write: arbitrary, truncated and bit-flipped files.
 /// Whatever the bytes, opening gives a verified segment or a reason (a discarded file, counted
 /// in the report), never a panic and never a read outside the mapping; a segment that
@@ -621,7 +911,7 @@ mod decoder {
     use proptest::prelude::*;
 
     /// A valid segment file of `SEG` bytes holding `n` records, and the records.
-    fn valid_segment(n: u64) -> (Vec<u8>, Records) {
+    fn valid_segment(n: u64) -> (Vec<u8>, Recs) {
         let dir = tempfile::tempdir().unwrap();
         let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
         let (locs, _) = fill(&t, &mut w, 0..n);
@@ -638,9 +928,9 @@ mod decoder {
         assert_eq!(report.kept_segments + report.discarded.len(), 1);
         for (key, loc) in t.records() {
             let h = loc.as_hot().unwrap();
-            assert!(h.offset as usize + record_span(h.len as usize) <= SEG);
+            assert!(h.offset as usize + record_span(key.len(), h.len as usize) <= SEG);
             // A record the walk verified reads back as itself.
-            assert!(read_vec(&t, loc, key).is_some_and(|v| v.len() == h.len as usize));
+            assert!(read_vec(&t, loc, &key).is_some_and(|v| v.len() == h.len as usize));
         }
         (report.kept_segments, report.discarded.len())
     }
@@ -673,7 +963,7 @@ mod decoder {
             let (mut bytes, locs) = valid_segment(n);
             let records_end = {
                 let last = locs.last().unwrap().1.as_hot().unwrap();
-                last.offset as usize + record_span(last.len as usize)
+                last.offset as usize + record_span(8, last.len as usize)
             };
             let mut touched_records = false;
             let mut flipped = std::collections::BTreeSet::new();

@@ -37,14 +37,6 @@ pub(crate) fn stripe_bytes(key: &[u8], stripes: usize) -> usize {
     spread_bytes(key) as usize & (stripes - 1)
 }
 
-/// The stripe of `key` among `stripes` (a power of two): hashed, so neighbouring keys land in
-/// different stripes.
-#[inline]
-pub(crate) fn stripe(key: u64, stripes: usize) -> usize {
-    debug_assert!(stripes.is_power_of_two());
-    spread(key) as usize & (stripes - 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

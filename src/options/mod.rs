@@ -233,21 +233,22 @@ impl Options {
         }
     }
 
-    /// The bytes the value cache charges against `value_cache_bytes` for one entry whose value
-    /// is `value_len` bytes long: the value's heap block, the LRU node and a share of the hash
-    /// table, which is what the entry costs the heap. Divide `value_cache_bytes` by it to size
-    /// `value_cache_entries` for values of that length.
+    /// The bytes the value cache charges against `value_cache_bytes` for one entry whose key is
+    /// `key_len` bytes long and whose value is `value_len` bytes long: the key's and the value's
+    /// heap blocks, the LRU node and a share of the hash table, which is what the entry costs
+    /// the heap. Divide `value_cache_bytes` by it to size `value_cache_entries` for keys and
+    /// values of those lengths (a `u64` key is 8 bytes).
     ///
     /// ```
-    /// let per_entry = alexkv::Options::value_cache_entry_bytes(100);
-    /// assert!(per_entry > 100);
+    /// let per_entry = alexkv::Options::value_cache_entry_bytes(8, 100);
+    /// assert!(per_entry > 8 + 100);
     /// let opts = alexkv::Options::default()
     ///     .value_cache_bytes(64 << 20)
     ///     .value_cache_entries((64 << 20) / per_entry);
     /// # let _ = opts;
     /// ```
-    pub const fn value_cache_entry_bytes(value_len: usize) -> usize {
-        crate::cache::entry_charge(value_len)
+    pub const fn value_cache_entry_bytes(key_len: usize, value_len: usize) -> usize {
+        crate::cache::entry_charge(key_len, value_len)
     }
 
     /// The value cache's shape: the one place it is built from the options.

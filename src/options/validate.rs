@@ -3,6 +3,7 @@
 use super::{CompactionStyle, Options};
 use crate::error::{Error, Result};
 use crate::hot_tier::{record_span, SEGMENT_HEADER_BYTES};
+use crate::keys::MAX_KEY_LEN;
 use crate::location::{MAX_HOT_VALUE_LEN, MAX_SEGMENTS, MAX_SEGMENT_BYTES, OFFSET_UNIT};
 
 /// RocksDB's default number of levels, which alexkv does not change.
@@ -50,8 +51,8 @@ impl Options {
     ///   `value_cache_entries >= value_cache_shards` so each shard can hold an entry.
     /// - With the hot tier on (`hot_tier_bytes > 0`): `hot_segment_bytes` is a multiple of 8,
     ///   at most 64 MiB (the reach of a packed `Location`), and large enough for the segment
-    ///   header plus one record of the largest value the tier accepts
-    ///   (`min(max_value_bytes, 65535)`); the tier holds at least 2 segments (so recycling the
+    ///   header plus one record of the longest key (1024 bytes, [`MAX_KEY_LEN`]) and the largest
+    ///   value the tier accepts (`min(max_value_bytes, 65535)`), so every key's value fits; the tier holds at least 2 segments (so recycling the
     ///   oldest never recycles the one being written) and at most 1023.
     /// - `promote_reads_to_hot` needs the hot tier on.
     pub fn validate(&self) -> Result<()> {
@@ -180,11 +181,11 @@ impl Options {
             )));
         }
         let largest_hot_value = self.max_value_bytes.min(MAX_HOT_VALUE_LEN);
-        let min_seg = SEGMENT_HEADER_BYTES + record_span(largest_hot_value);
+        let min_seg = SEGMENT_HEADER_BYTES + record_span(MAX_KEY_LEN, largest_hot_value);
         if seg < min_seg {
             return Err(invalid(format!(
-                "hot_segment_bytes ({seg}) must hold the segment header and one record of \
-                 {largest_hot_value} bytes: at least {min_seg}"
+                "hot_segment_bytes ({seg}) must hold the segment header and one record of a \
+                 {MAX_KEY_LEN}-byte key and a {largest_hot_value}-byte value: at least {min_seg}"
             )));
         }
         let count = self.hot_tier_bytes / seg;
@@ -267,6 +268,20 @@ mod tests {
         );
         rejects(d().hot_segment_bytes(128 << 20), "hot_segment_bytes");
         rejects(d().hot_segment_bytes(1024), "hot_segment_bytes");
+        // Room for the largest value but not beside the longest key.
+        let small_values = || d().max_value_bytes(100);
+        let min_seg = SEGMENT_HEADER_BYTES + record_span(MAX_KEY_LEN, 100);
+        rejects(
+            small_values()
+                .hot_segment_bytes(min_seg - 8)
+                .hot_tier_bytes(2 * (min_seg - 8)),
+            "1024-byte key",
+        );
+        small_values()
+            .hot_segment_bytes(min_seg)
+            .hot_tier_bytes(2 * min_seg)
+            .validate()
+            .unwrap();
         rejects(d().hot_segment_bytes(d().hot_tier_bytes), "segments");
         rejects(
             d().hot_segment_bytes(d().hot_tier_bytes * 2),

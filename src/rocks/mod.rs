@@ -15,4 +15,4 @@ mod marker;
 mod rocks_options;
 pub(crate) mod store;
 
-pub(crate) use store::RocksStore;
+pub(crate) use store::{RocksStore, Span};

@@ -1,7 +1,8 @@
 //! [`RocksStore`]: alexkv's view of RocksDB, the source of truth.
 //!
-//! Keys are `u64` stored as 8-byte big-endian strings, so RocksDB's bytewise order is numeric
-//! key order and a scan yields keys sorted. Values are stored as given.
+//! Keys and values are stored as given: RocksDB's bytewise order is alexkv's key order, and a
+//! `u64` key is its 8 big-endian bytes (`crate::keys`), so integer keys sort numerically.
+//! Databases written when alexkv took only `u64` keys hold exactly those bytes.
 //!
 //! # Directory ownership
 //!
@@ -17,6 +18,7 @@
 //! open the store before anything else that writes into the directory.
 
 use crate::error::{check_value_len, Error, Result};
+use crate::keys::check_len;
 use crate::options::Options;
 use crate::stats::{Counter, RocksDbStats};
 #[cfg(test)]
@@ -26,7 +28,7 @@ use rocksdb::{
 };
 use std::fs;
 use std::io::Write;
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -38,22 +40,45 @@ const INGEST_PREFIX: &str = "alexkv-ingest-";
 /// Read-ahead for bulk scans (index rebuild at open).
 const BULK_READAHEAD: usize = 4 << 20;
 
-/// Encodes a key so RocksDB's bytewise order is numeric order.
-#[inline]
-pub(crate) fn encode_key(key: u64) -> [u8; 8] {
-    key.to_be_bytes()
+/// A range of keys as RocksDB iterates it: an inclusive lower bound and an exclusive upper
+/// bound (`None`: unbounded). The key right after `k` in byte order is `k` followed by a zero
+/// byte, so every `Bound` maps onto this form without losing a key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// The first key the range can hold.
+    pub lower: Vec<u8>,
+    /// The first key after the range, or `None` for "to the end".
+    pub upper: Option<Vec<u8>>,
 }
 
-/// Decodes a stored key; anything but 8 bytes means the database holds foreign data.
-#[inline]
-pub(crate) fn decode_key(bytes: &[u8], path: &Path) -> Result<u64> {
-    match <[u8; 8]>::try_from(bytes) {
-        Ok(b) => Ok(u64::from_be_bytes(b)),
-        Err(_) => Err(Error::Corruption {
-            path: path.to_path_buf(),
-            detail: format!("stored key of {} bytes, alexkv keys are 8", bytes.len()),
-        }),
+impl Span {
+    /// The range between two bounds.
+    pub(crate) fn new(start: Bound<&[u8]>, end: Bound<&[u8]>) -> Span {
+        let lower = match start {
+            Bound::Included(k) => k.to_vec(),
+            Bound::Excluded(k) => successor(k),
+            Bound::Unbounded => Vec::new(),
+        };
+        let upper = match end {
+            Bound::Included(k) => Some(successor(k)),
+            Bound::Excluded(k) => Some(k.to_vec()),
+            Bound::Unbounded => None,
+        };
+        Span { lower, upper }
     }
+
+    /// True when no key can fall in the range.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.upper.as_ref().is_some_and(|u| *u <= self.lower)
+    }
+}
+
+/// The smallest key after `k` in byte order: `k` and a zero byte.
+pub(crate) fn successor(k: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(k.len() + 1);
+    v.extend_from_slice(k);
+    v.push(0);
+    v
 }
 
 /// The RocksDB database of one alexkv directory. All methods take `&self` and are safe to call
@@ -134,17 +159,21 @@ impl RocksStore {
 
     /// The value of `key`, copied out.
     #[cfg(test)]
-    pub(crate) fn get(&self, key: u64) -> Result<Option<Vec<u8>>> {
-        self.get_pinned(key, <[u8]>::to_vec)
+    pub(crate) fn get(&self, key: impl crate::keys::Key) -> Result<Option<Vec<u8>>> {
+        self.get_pinned(&key.key_bytes()?, <[u8]>::to_vec)
     }
 
     /// Runs `f` on the value of `key` without copying it out of RocksDB (the slice is pinned in
     /// the block cache or memtable while `f` runs).
-    pub(crate) fn get_pinned<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+    pub(crate) fn get_pinned<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
         self.gets.inc();
         let slice = self
             .db
-            .get_pinned_opt(encode_key(key), &self.read_opts)
+            .get_pinned_opt(key, &self.read_opts)
             .map_err(self.rocks_err("get"))?;
         Ok(slice.map(|s| {
             self.bytes_read.add(s.len() as u64);
@@ -153,11 +182,9 @@ impl RocksStore {
     }
 
     /// Values of several keys in one call, in the order of `keys`.
-    pub(crate) fn multi_get(&self, keys: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub(crate) fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         self.gets.add(keys.len() as u64);
-        let results = self
-            .db
-            .multi_get_opt(keys.iter().map(|&k| encode_key(k)), &self.read_opts);
+        let results = self.db.multi_get_opt(keys.iter(), &self.read_opts);
         results
             .into_iter()
             .map(|r| {
@@ -172,14 +199,14 @@ impl RocksStore {
 
     /// Sets `key` to `value`. (The engine commits through [`RocksStore::write_ops`].)
     #[cfg(test)]
-    pub(crate) fn put(&self, key: u64, value: &[u8]) -> Result<()> {
-        self.write_ops([(key, Some(value))])
+    pub(crate) fn put(&self, key: impl crate::keys::Key, value: &[u8]) -> Result<()> {
+        self.write_ops([(&key.key_bytes()?[..], Some(value))])
     }
 
     /// Removes `key`.
     #[cfg(test)]
-    pub(crate) fn delete(&self, key: u64) -> Result<()> {
-        self.write_ops([(key, None)])
+    pub(crate) fn delete(&self, key: impl crate::keys::Key) -> Result<()> {
+        self.write_ops([(&key.key_bytes()?[..], None)])
     }
 
     /// Applies a batch atomically (one RocksDB write; later operations on a key win). The
@@ -193,20 +220,21 @@ impl RocksStore {
     /// the whole write with `ValueTooLarge` if any value exceeds `max_value_bytes`.
     pub(crate) fn write_ops<'v>(
         &self,
-        ops: impl IntoIterator<Item = (u64, Option<&'v [u8]>)>,
+        ops: impl IntoIterator<Item = (&'v [u8], Option<&'v [u8]>)>,
     ) -> Result<()> {
         let mut batch = rocksdb::WriteBatch::default();
         let mut bytes = 0u64;
         for (key, value) in ops {
+            check_len(key)?;
             match value {
                 Some(v) => {
-                    check_value_len(&key.to_be_bytes(), v.len(), self.max_value_bytes)?;
-                    batch.put(encode_key(key), v);
-                    bytes += 8 + v.len() as u64;
+                    check_value_len(key, v.len(), self.max_value_bytes)?;
+                    batch.put(key, v);
+                    bytes += (key.len() + v.len()) as u64;
                 }
                 None => {
-                    batch.delete(encode_key(key));
-                    bytes += 8;
+                    batch.delete(key);
+                    bytes += key.len() as u64;
                 }
             }
         }
@@ -221,12 +249,17 @@ impl RocksStore {
         Ok(())
     }
 
-    /// An ordered scan of the keys in `range` (any `u64` range syntax: `a..b`, `a..=b`, `a..`,
-    /// `..`), filling the block cache as it goes.
-    pub(crate) fn iter_range(&self, range: impl RangeBounds<u64>) -> RocksIter<'_> {
+    /// An ordered scan of the keys in `range`, filling the block cache as it goes.
+    pub(crate) fn iter_range(&self, range: &Span) -> RocksIter<'_> {
         let mut ro = ReadOptions::default();
-        let empty = !set_bounds(&mut ro, &range);
-        self.iter_with(ro, start_key(&range), empty)
+        let empty = range.is_empty();
+        if !empty {
+            ro.set_iterate_lower_bound(range.lower.clone());
+            if let Some(u) = &range.upper {
+                ro.set_iterate_upper_bound(u.clone());
+            }
+        }
+        self.iter_with(ro, &range.lower, empty)
     }
 
     /// Calls `f` on the pairs of `range` in key order, values borrowed from RocksDB (block
@@ -235,9 +268,9 @@ impl RocksStore {
     /// one implicit snapshot taken at the call. Returns the pairs visited and how it ended.
     pub(crate) fn scan_with(
         &self,
-        range: impl RangeBounds<u64>,
+        range: &Span,
         limit: usize,
-        f: &mut impl FnMut(u64, &[u8]) -> std::ops::ControlFlow<()>,
+        f: &mut impl FnMut(&[u8], &[u8]) -> std::ops::ControlFlow<()>,
     ) -> Result<(usize, std::ops::ControlFlow<()>)> {
         let mut it = self.iter_range(range);
         let mut visited = 0;
@@ -258,8 +291,9 @@ impl RocksStore {
 
     /// An ordered scan from `key` (inclusive) to the end.
     #[cfg(test)]
-    pub(crate) fn iter_from(&self, key: u64) -> RocksIter<'_> {
-        self.iter_range(key..)
+    pub(crate) fn iter_from(&self, key: impl crate::keys::Key) -> RocksIter<'_> {
+        let key = key.key_bytes().expect("a test's key");
+        self.iter_range(&Span::new(Bound::Included(&key), Bound::Unbounded))
     }
 
     /// A scan of every key, tuned for one sequential pass (index rebuild): large read-ahead,
@@ -269,15 +303,15 @@ impl RocksStore {
         let mut ro = ReadOptions::default();
         ro.fill_cache(false);
         ro.set_readahead_size(BULK_READAHEAD);
-        self.iter_with(ro, 0, false)
+        self.iter_with(ro, &[], false)
     }
 
     /// The smallest and the largest stored key, or `None` when the database is empty.
-    pub(crate) fn key_bounds(&self) -> Result<Option<(u64, u64)>> {
+    pub(crate) fn key_bounds(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mut raw = self.db.raw_iterator();
         raw.seek_to_first();
         let first = match raw.key() {
-            Some(k) => decode_key(k, &self.path)?,
+            Some(k) => k.to_vec(),
             None => {
                 raw.status().map_err(self.rocks_err("scan"))?;
                 return Ok(None);
@@ -285,7 +319,7 @@ impl RocksStore {
         };
         raw.seek_to_last();
         let last = match raw.key() {
-            Some(k) => decode_key(k, &self.path)?,
+            Some(k) => k.to_vec(),
             None => {
                 raw.status().map_err(self.rocks_err("scan"))?;
                 return Ok(None);
@@ -294,10 +328,10 @@ impl RocksStore {
         Ok(Some((first, last)))
     }
 
-    fn iter_with(&self, ro: ReadOptions, start: u64, empty: bool) -> RocksIter<'_> {
+    fn iter_with(&self, ro: ReadOptions, start: &[u8], empty: bool) -> RocksIter<'_> {
         let mut raw = self.db.raw_iterator_opt(ro);
         if !empty {
-            raw.seek(encode_key(start));
+            raw.seek(start);
         }
         RocksIter {
             raw,
@@ -312,10 +346,13 @@ impl RocksStore {
     /// the number of pairs loaded. Errors with `Unsorted` or `ValueTooLarge` before anything is
     /// ingested (the load is all or nothing).
     #[cfg(test)] // the engine calls the two halves itself (db/write.rs)
-    pub(crate) fn ingest_sorted<V: AsRef<[u8]>>(
+    pub(crate) fn ingest_sorted<K: crate::keys::Key, V: AsRef<[u8]>>(
         &self,
-        pairs: impl IntoIterator<Item = (u64, V)>,
+        pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<u64> {
+        let pairs = pairs
+            .into_iter()
+            .map(|(k, v)| (k.key_bytes().expect("a test's key").to_vec(), v));
         let prepared = self.prepare_ingest(pairs)?;
         self.ingest_prepared(prepared)
     }
@@ -323,9 +360,9 @@ impl RocksStore {
     /// The first half of [`RocksStore::ingest_sorted`]: writes the pairs to a temporary SST
     /// file without making them visible. The engine uses the split to announce the written keys
     /// to the value cache between writing the file and ingesting it (the commit point).
-    pub(crate) fn prepare_ingest<V: AsRef<[u8]>>(
+    pub(crate) fn prepare_ingest<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
-        pairs: impl IntoIterator<Item = (u64, V)>,
+        pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<PreparedIngest> {
         let n = self.next_ingest.fetch_add(1, Ordering::Relaxed);
         let tmp = TempFile(
@@ -334,22 +371,27 @@ impl RocksStore {
         );
         let mut writer = rocksdb::SstFileWriter::create(&self.rocks_opts);
         writer.open(&tmp.0).map_err(self.rocks_err("ingest"))?;
-        let (mut count, mut bytes, mut previous) = (0u64, 0u64, None::<u64>);
+        let (mut count, mut bytes, mut previous) = (0u64, 0u64, None::<Vec<u8>>);
         for (key, value) in pairs {
-            let value = value.as_ref();
-            if let Some(previous) = previous.filter(|&p| p >= key) {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            check_len(key)?;
+            if let Some(previous) = previous.as_ref().filter(|p| &p[..] >= key) {
                 return Err(Error::Unsorted {
-                    previous: previous.to_be_bytes().to_vec(),
-                    key: key.to_be_bytes().to_vec(),
+                    previous: previous.clone(),
+                    key: key.to_vec(),
                 });
             }
-            check_value_len(&key.to_be_bytes(), value.len(), self.max_value_bytes)?;
-            writer
-                .put(encode_key(key), value)
-                .map_err(self.rocks_err("ingest"))?;
-            previous = Some(key);
+            check_value_len(key, value.len(), self.max_value_bytes)?;
+            writer.put(key, value).map_err(self.rocks_err("ingest"))?;
+            match &mut previous {
+                Some(p) => {
+                    p.clear();
+                    p.extend_from_slice(key);
+                }
+                None => previous = Some(key.to_vec()),
+            }
             count += 1;
-            bytes += 8 + value.len() as u64;
+            bytes += (key.len() + value.len()) as u64;
         }
         if count > 0 {
             writer.finish().map_err(self.rocks_err("ingest"))?;
@@ -472,7 +514,7 @@ pub(crate) struct RocksIter<'a> {
 
 impl<'a> RocksIter<'a> {
     /// Calls `f` on the next entry (value borrowed from RocksDB).
-    pub(crate) fn next_with<T>(&mut self, f: impl FnOnce(u64, &[u8]) -> T) -> Option<Result<T>> {
+    pub(crate) fn next_with<T>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> T) -> Option<Result<T>> {
         if self.done {
             return None;
         }
@@ -480,7 +522,7 @@ impl<'a> RocksIter<'a> {
             self.raw.next();
         }
         let out = match self.raw.item() {
-            Some((k, v)) => decode_key(k, self.path).map(|key| f(key, v)),
+            Some((k, v)) => Ok(f(k, v)),
             None => {
                 self.done = true;
                 return self
@@ -499,56 +541,25 @@ impl<'a> RocksIter<'a> {
     }
 
     /// The next key, without copying its value.
-    pub(crate) fn next_key(&mut self) -> Option<Result<u64>> {
-        self.next_with(|k, _| k)
+    #[cfg(test)]
+    pub(crate) fn next_key(&mut self) -> Option<Result<Vec<u8>>> {
+        self.next_with(|k, _| k.to_vec())
     }
 
     /// This scan as an iterator of keys only.
-    pub(crate) fn keys(self) -> impl Iterator<Item = Result<u64>> + 'a {
+    #[cfg(test)]
+    pub(crate) fn keys(self) -> impl Iterator<Item = Result<Vec<u8>>> + 'a {
         let mut it = self;
         std::iter::from_fn(move || it.next_key())
     }
 }
 
 impl Iterator for RocksIter<'_> {
-    type Item = Result<(u64, Vec<u8>)>;
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_with(|k, v| (k, v.to_vec()))
+        self.next_with(|k, v| (k.to_vec(), v.to_vec()))
     }
-}
-
-/// The first key a range can contain (where to seek).
-fn start_key(range: &impl RangeBounds<u64>) -> u64 {
-    match range.start_bound() {
-        Bound::Included(&k) => k,
-        Bound::Excluded(&k) => k.saturating_add(1),
-        Bound::Unbounded => 0,
-    }
-}
-
-/// Sets RocksDB's iterate bounds for `range`; returns false when the range is empty.
-fn set_bounds(ro: &mut ReadOptions, range: &impl RangeBounds<u64>) -> bool {
-    let lower = match range.start_bound() {
-        Bound::Included(&k) => k,
-        Bound::Excluded(&u64::MAX) => return false,
-        Bound::Excluded(&k) => k + 1,
-        Bound::Unbounded => 0,
-    };
-    // RocksDB's upper bound is exclusive; `None` means "to the end".
-    let upper_exclusive: Option<u64> = match range.end_bound() {
-        Bound::Included(&u64::MAX) | Bound::Unbounded => None,
-        Bound::Included(&k) => Some(k + 1),
-        Bound::Excluded(&k) => Some(k),
-    };
-    if upper_exclusive.is_some_and(|u| u <= lower) {
-        return false;
-    }
-    ro.set_iterate_lower_bound(encode_key(lower).to_vec());
-    if let Some(u) = upper_exclusive {
-        ro.set_iterate_upper_bound(encode_key(u).to_vec());
-    }
-    true
 }
 
 /// Makes sure `path` (an existing directory) is ours; returns whether RocksDB must be created.

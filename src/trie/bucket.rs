@@ -40,7 +40,7 @@ use super::Layer;
 
 /// Words at or above this value name buckets; payload words must stay below it. In a
 /// `Location` this is a Hot word of segment 1023, which the hot tier never uses.
-pub const TAG: u64 = 0xFFC0_0000_0000_0000;
+pub const TAG: u64 = 0xFFE0_0000_0000_0000;
 
 /// A bucket holds at most this many long entries; one more moves them to a child layer.
 pub(super) const MAX_LONG_ENTRIES: usize = 16;
@@ -161,7 +161,7 @@ impl BucketData {
         let address = ptr.as_ptr() as u64;
         // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
         // the allocator never does); a word keeps 54 bits of address.
-        assert!(address & TAG == 0, "bucket address {address:#x} above 2^54");
+        assert!(address & TAG == 0, "bucket address {address:#x} above 2^53");
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(&size32.to_le_bytes());
         bytes.extend_from_slice(&count.to_le_bytes());

@@ -149,6 +149,14 @@ pub struct TrieStats {
     pub featured_layers: usize,
     /// Length of the root layer's prefix.
     pub root_prefix: usize,
+    /// Data nodes of every layer's ALEX.
+    pub data_nodes: usize,
+    /// Model nodes of every layer's ALEX.
+    pub model_nodes: usize,
+    /// Slots of every layer's ALEX data nodes (fill = ALEX keys / slots).
+    pub slots: usize,
+    /// Keys of every layer's ALEX (slots in use).
+    pub alex_keys: usize,
 }
 
 impl TrieStats {
@@ -305,6 +313,22 @@ impl Trie {
         };
         self.root.add_stats(1, &mut s);
         s
+    }
+
+    /// Turns ALEX's per-node key filters ([`Alex::set_key_filter`]) on or off in every layer
+    /// the trie has now. Layers created later (by inserts that move keys into a new layer, or
+    /// rebuilds) start without filters: call it again to cover them.
+    ///
+    /// [`Alex::set_key_filter`]: crate::alex::Alex::set_key_filter
+    pub fn set_key_filter(&mut self, on: bool) {
+        self.root.set_key_filter(on);
+    }
+
+    /// `(start address, length)` of every layer's ALEX node arrays (for a huge-page report).
+    pub fn array_ranges(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        self.root.add_array_ranges(&mut out);
+        out
     }
 
     /// Checks the structure: every layer's prefix is shared by its keys, counts agree, buckets
@@ -595,12 +619,46 @@ impl Layer {
         });
     }
 
+    fn set_key_filter(&mut self, on: bool) {
+        self.index.set_key_filter(on);
+        let buckets: Vec<(u64, u64)> = self.index.iter().filter(|&(_, w)| is_bucket(w)).collect();
+        for (v, w) in buckets {
+            // SAFETY: `w` is a live bucket of this layer, held mutably through `self`.
+            let view = unsafe { BucketRef::from_word(w) };
+            let Some((cs, _)) = view.child(self.implicit(v)) else {
+                continue;
+            };
+            // SAFETY: as above; no other view of the bucket is used while the child is.
+            if let Some(child) = unsafe { view.child_for_mut(cs, true) } {
+                child.set_key_filter(on);
+            }
+        }
+    }
+
+    fn add_array_ranges(&self, out: &mut Vec<(usize, usize)>) {
+        out.extend(self.index.array_ranges());
+        for (v, w) in self.index.iter() {
+            if is_bucket(w) {
+                // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
+                let bucket = unsafe { BucketRef::from_word(w) };
+                if let Some((_, child)) = bucket.child(self.implicit(v)) {
+                    child.add_array_ranges(out);
+                }
+            }
+        }
+    }
+
     fn add_stats(&self, depth: usize, s: &mut TrieStats) {
         s.layers += 1;
         s.depth = s.depth.max(depth);
         s.featured_layers += usize::from(self.radix.is_some());
         s.alex_bytes += self.index.model_bytes() + self.index.data_bytes();
         s.alex_mapped_bytes += self.index.mapped_bytes();
+        let shape = self.index.stats();
+        s.data_nodes += shape.data_nodes;
+        s.model_nodes += shape.model_nodes;
+        s.alex_keys += shape.keys;
+        s.slots += (shape.keys as f64 / shape.avg_fill.max(1e-9)).round() as usize;
         s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.len();
         for (v, w) in self.index.iter() {
             if !is_bucket(w) {
