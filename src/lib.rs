@@ -1,13 +1,15 @@
-//! alexkv: an embeddable key-value engine for `u64` keys whose keys are found by an **ALEX
-//! learned index** in memory, over **RocksDB** as the durable source of truth.
+//! alexkv: an embeddable key-value engine for byte-string keys (up to [`MAX_KEY_LEN`] bytes,
+//! in byte order; a `u64` key is its 8 big-endian bytes, the fast special case) whose keys are
+//! found by **ALEX learned indexes** in memory, over **RocksDB** as the durable source of truth.
 //!
 //! # How it works
 //!
-//! * The learned index ([`alex`]) holds every live key, mapped to where its value is: in a
-//!   memory-mapped **hot tier** of recent values, or only in RocksDB (**Cold**). It answers
-//!   `contains`, `len` and misses without any I/O, and drives ordered range scans.
-//! * **RocksDB** stores every value under the key's big-endian encoding, so its order is key
-//!   order. A write is committed when RocksDB has it (write-ahead log per [`Options`]);
+//! * The index ([`trie`]) holds every live key, mapped to where its value is: in a
+//!   memory-mapped **hot tier** of recent values, or only in RocksDB (**Cold**). It is a trie
+//!   whose layers are ALEX learned indexes ([`alex`]) over 8-byte slices of the keys: a `u64` key
+//!   is one ALEX lookup. It answers `contains`, `len` and misses without any I/O, and drives
+//!   ordered range scans.
+//! * **RocksDB** stores every value under the key's bytes, so its order is key order. A write is committed when RocksDB has it (write-ahead log per [`Options`]);
 //!   everything else is rebuilt from RocksDB.
 //! * Cold values read from RocksDB are kept in a sharded **value cache** (LRU, bounded in bytes).
 //! * At a clean close the index (keys and locations) is saved in a snapshot, so reopening a
@@ -55,6 +57,15 @@
 //! assert_eq!(db.len(), 3);
 //! assert_eq!(db.get_with(3, |bytes| bytes.len())?, Some(5)); // no copy of the value
 //!
+//! // Byte-string keys share the key space: any `&[u8]`, `&str`, `Vec<u8>`, `[u8; N]`.
+//! db.put("user:42:name", b"Ada")?;
+//! db.put("user:42:mail", b"ada@example.org")?;
+//! assert_eq!(db.get("user:42:name")?.as_deref(), Some(&b"Ada"[..]));
+//! let fields: Vec<Vec<u8>> = db.prefix("user:42:").map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(fields, vec![b"user:42:mail".to_vec(), b"user:42:name".to_vec()]);
+//! db.delete("user:42:mail")?;
+//! db.delete("user:42:name")?;
+//!
 //! let s: Stats = db.stats(); // serde::Serialize
 //! assert_eq!(s.keys, 3);
 //! db.flush()?;
@@ -77,13 +88,14 @@
 //! |---|---|---|
 //! | `machine` | prefetch hints, the key hash, the huge-page report | nothing |
 //! | `location`, `error`, `stats` | the packed Location, the one `Error`, counters and `Stats` | nothing |
-//! | `write_batch` | [`WriteBatch`] | `error` |
+//! | `keys` | [`Key`], [`FromKey`], [`KeyRange`], [`MAX_KEY_LEN`] | `error` |
+//! | `write_batch` | [`WriteBatch`] | `error`, `keys` |
 //! | [`alex`] | the learned index; knows nothing of storage | `machine` |
-//! | `trie` | the byte-key index: a trie of ALEX layers over 8-byte key slices | `alex` |
+//! | [`trie`] | the byte-key index: a trie of ALEX layers over 8-byte key slices | `alex` |
 //! | `cache` | the value cache (its own `CacheConfig`) | `machine`, `stats` |
-//! | `hot_tier` | the memory-mapped segments (its own `HotTierConfig`) | `error`, `location`, `machine`, `stats` |
-//! | `options` | [`Options`], validation (once), the tiers' configs built from it | `cache`, `error`, `hot_tier`, `location` |
-//! | `rocks` | RocksDB: key encoding, options mapping, the snapshot marker | `error`, `options`, `stats`, `write_batch` |
+//! | `hot_tier` | the memory-mapped segments (its own `HotTierConfig`) | `error`, `keys`, `location`, `machine`, `stats` |
+//! | `options` | [`Options`], validation (once), the tiers' configs built from it | `cache`, `error`, `hot_tier`, `keys`, `location` |
+//! | `rocks` | RocksDB: key spans, options mapping, the snapshot marker | `error`, `keys`, `options`, `stats`, `write_batch` |
 //! | `db` | [`Db`], the one module that knows every tier | all of the above |
 //! | `bench` | the benchmark programs' harness (`tools` feature) | anything |
 //!

@@ -53,7 +53,7 @@ struct RawOp {
     start: usize,
     key_len: u32,
     /// `None` for a delete.
-    len: Option<u32>,
+    len: Option<usize>,
 }
 
 impl WriteBatch {
@@ -84,7 +84,7 @@ impl WriteBatch {
             self.ops.push(RawOp {
                 start,
                 key_len,
-                len: Some(value.len() as u32),
+                len: Some(value.len()),
             });
         }
     }
@@ -158,12 +158,24 @@ impl WriteBatch {
     /// same final state as applying [`WriteBatch::ops`] (each key is touched once, so their
     /// order does not matter to the result).
     pub(crate) fn final_ops(&self) -> Vec<(&[u8], Option<&[u8]>)> {
-        let mut all: Vec<(&[u8], Option<&[u8]>)> = self.ops().collect();
-        // Stable sort by key keeps insertion order within a key, so the last of each run is
-        // that key's final operation.
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(all.len());
-        for op in all {
+        // Sorted by (the key's first 8 bytes as a big-endian number, the key, insertion order):
+        // the number decides most comparisons in one instruction (all of them for `u64` keys),
+        // and insertion order last makes the last of each key's run its final operation.
+        let mut order: Vec<(u64, u32)> = self
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (prefix_word(self.view(op).0), i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (ka, kb) = (self.key_at(a.1), self.key_at(b.1));
+                ka.cmp(kb).then(a.1.cmp(&b.1))
+            })
+        });
+        let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(order.len());
+        for &(_, i) in &order {
+            let op = self.view(&self.ops[i as usize]);
             match out.last_mut() {
                 Some(last) if last.0 == op.0 => *last = op,
                 _ => out.push(op),
@@ -172,10 +184,14 @@ impl WriteBatch {
         out
     }
 
+    fn key_at(&self, i: u32) -> &[u8] {
+        self.view(&self.ops[i as usize]).0
+    }
+
     /// The first put whose value is longer than `limit`, as `(key, len)`.
     pub(crate) fn first_oversized(&self, limit: usize) -> Option<(&[u8], usize)> {
         self.ops.iter().find_map(|op| match op.len {
-            Some(len) if len as usize > limit => Some((self.view(op).0, len as usize)),
+            Some(len) if len > limit => Some((self.view(op).0, len)),
             _ => None,
         })
     }
@@ -184,10 +200,20 @@ impl WriteBatch {
         let key_end = op.start + op.key_len as usize;
         (
             &self.data[op.start..key_end],
-            op.len
-                .map(|len| &self.data[key_end..key_end + len as usize]),
+            op.len.map(|len| &self.data[key_end..key_end + len]),
         )
     }
+}
+
+/// A key's first 8 bytes (zero-padded) as a big-endian number: comparing two of them orders
+/// their keys, except between keys whose first 8 bytes are equal or that are zero-padded to
+/// equal (which the full comparison then decides).
+#[inline]
+fn prefix_word(key: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = key.len().min(8);
+    w[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(w)
 }
 
 impl std::fmt::Debug for WriteBatch {

@@ -206,6 +206,49 @@ impl<P: Copy> Alex<P> {
         }
     }
 
+    /// Sets `key`'s payload in one descent of the tree, when that is all it takes: replaces a
+    /// present key's payload if `replaceable(old)`, or inserts an absent key if `insert_new`
+    /// and its data node takes it without growing. Returns `Some(old payload or None)` when it
+    /// did, `None` (changing nothing) when the caller must take its general path.
+    #[inline]
+    pub(crate) fn set_if(
+        &mut self,
+        key: u64,
+        payload: P,
+        replaceable: impl FnOnce(P) -> bool,
+        insert_new: bool,
+    ) -> Option<Option<P>> {
+        let leaf = self.leaf_for(key);
+        let node = &mut self.leaves[leaf as usize];
+        match node.find(key) {
+            Some(slot) => {
+                if !replaceable(node.payload_at(slot)) {
+                    return None;
+                }
+                self.version += 1;
+                Some(Some(node.replace(slot, payload)))
+            }
+            None => {
+                if !insert_new || node.must_grow() {
+                    return None;
+                }
+                match node.insert(key, payload) {
+                    NodeInsert::Inserted => {
+                        self.version += 1;
+                        self.len += 1;
+                        Some(None)
+                    }
+                    // Absent a moment ago, and nothing ran in between.
+                    NodeInsert::Replaced(old) => {
+                        self.version += 1;
+                        Some(Some(old))
+                    }
+                    NodeInsert::Full => None,
+                }
+            }
+        }
+    }
+
     /// Removes `key`, returning its payload.
     pub fn remove(&mut self, key: u64) -> Option<P> {
         self.version += 1;

@@ -78,10 +78,8 @@ pub(super) struct InFlight {
     /// Writes in flight (writers of different keys overlap). Lets a scan skip the per-key checks
     /// when no write was in flight before it looked at the index.
     writes: AtomicU32,
-    /// The key hashes ([`hash`]) of every listed write in flight, each sorted, with the
-    /// write's ticket. A hash shared by another key only sends that key's readers to the Cold
-    /// path, which is always correct.
-    lists: RwLock<Vec<(u64, Box<[u64]>)>>,
+    /// The keys of every listed write in flight, each list sorted, with the write's ticket.
+    lists: RwLock<Vec<(u64, KeyList)>>,
     /// The next listed write's ticket.
     next_ticket: AtomicU64,
 }
@@ -106,12 +104,54 @@ fn stripe_of(hash: u64) -> usize {
     hash as usize & (STRIPES - 1)
 }
 
-/// The sorted, deduplicated hashes of `keys`, for [`InFlight::begin_listed`].
-pub(super) fn list_of<'k>(keys: impl Iterator<Item = &'k [u8]>) -> Box<[u64]> {
-    let mut v: Vec<u64> = keys.map(hash).collect();
-    v.sort_unstable();
-    v.dedup();
-    v.into_boxed_slice()
+/// The keys of a listed write, strictly increasing, one after the other (one allocation for
+/// the bytes, one for the ends, however many keys).
+pub(super) struct KeyList {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl KeyList {
+    /// Copies `keys`, which must be strictly increasing (a write's final operations are).
+    pub(super) fn of_sorted<'k>(keys: impl ExactSizeIterator<Item = &'k [u8]>) -> KeyList {
+        let mut list = KeyList {
+            bytes: Vec::with_capacity(keys.len() * 8),
+            ends: Vec::with_capacity(keys.len()),
+        };
+        for k in keys {
+            list.bytes.extend_from_slice(k);
+            list.ends.push(list.bytes.len());
+        }
+        debug_assert!(list.iter().zip(list.iter().skip(1)).all(|(a, b)| a < b));
+        list
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.ends.len()).map(|i| self.get(i))
+    }
+
+    /// Whether the list holds `key` (a binary search).
+    fn contains(&self, key: &[u8]) -> bool {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.get(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
 }
 
 impl InFlight {
@@ -171,17 +211,17 @@ impl InFlight {
         }
     }
 
-    /// Lists `keys` (hashes from [`list_of`]: sorted and distinct, nothing here may panic once
-    /// a write has begun) and marks them; with more than `all_above` keys,
+    /// Lists `keys` (sorted and distinct, see [`KeyList::of_sorted`]; nothing here may panic
+    /// once a write has begun) and marks them; with more than `all_above` keys,
     /// every stripe is marked instead of each key's (one add per stripe, not per key). Call
     /// before the RocksDB commit.
-    pub(super) fn begin_listed(&self, keys: Box<[u64]>, all_above: usize) -> Listed {
+    pub(super) fn begin_listed(&self, keys: KeyList, all_above: usize) -> Listed {
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let all = keys.len() > all_above;
         let marks: Vec<usize> = if all {
             Vec::new()
         } else {
-            keys.iter().map(|&k| stripe_of(k)).collect()
+            keys.iter().map(|k| stripe_of(hash(k))).collect()
         };
         // The list entry first: a reader that sees one of the marks below sees the entry too
         // (the lock's release, then the SeqCst add the reader's load synchronises with).
@@ -215,8 +255,8 @@ impl InFlight {
                 s.fetch_sub(LISTED, Ordering::Release);
             }
         } else {
-            for &k in keys.iter() {
-                self.stripes[stripe_of(k)].fetch_sub(LISTED, Ordering::Release);
+            for k in keys.iter() {
+                self.stripes[stripe_of(hash(k))].fetch_sub(LISTED, Ordering::Release);
             }
         }
     }
@@ -232,17 +272,14 @@ impl InFlight {
         } else if marks & (LISTED - 1) != 0 {
             true
         } else {
-            self.is_listed(h)
+            self.is_listed(key)
         }
     }
 
-    /// Whether a listed write in flight holds a key of hash `h`.
+    /// Whether a listed write in flight holds `key`.
     #[cold]
-    fn is_listed(&self, h: u64) -> bool {
-        self.lists
-            .read()
-            .iter()
-            .any(|(_, keys)| keys.binary_search(&h).is_ok())
+    fn is_listed(&self, key: &[u8]) -> bool {
+        self.lists.read().iter().any(|(_, keys)| keys.contains(key))
     }
 }
 
@@ -254,9 +291,10 @@ mod tests {
         n.to_be_bytes()
     }
 
-    fn listed(keys: &[u64]) -> Box<[u64]> {
-        let bytes: Vec<[u8; 8]> = keys.iter().map(|&n| k(n)).collect();
-        list_of(bytes.iter().map(|b| &b[..]))
+    fn listed(keys: &[u64]) -> KeyList {
+        let mut bytes: Vec<[u8; 8]> = keys.iter().map(|&n| k(n)).collect();
+        bytes.sort();
+        KeyList::of_sorted(bytes.iter().map(|b| &b[..]))
     }
 
     #[test]

@@ -274,19 +274,20 @@ impl Db {
 
     /// The largest key and its value, or `None` when the database is empty.
     pub fn last<K: FromKey>(&self) -> Result<Option<(K, Vec<u8>)>> {
-        loop {
-            self.check_usable()?;
-            let entry = self.index.read().last().map(|(k, _)| k);
-            let Some(key) = entry else {
-                return Ok(None);
-            };
-            // Read through `get`: it checks the in-flight mark before its own index lookup.
-            if let Some(v) = self.get_bytes(&key)? {
-                return Ok(Some((K::from_key(&key)?, v)));
-            }
-            // Deleted since the index lookup, by a write that has committed and is about to
-            // remove the key from the index: look again once it has.
-            std::thread::yield_now();
+        self.check_usable()?;
+        let entry = self.index.read().last().map(|(k, _)| k);
+        let Some(key) = entry else {
+            return Ok(None);
+        };
+        // Read through `get`: it checks the in-flight mark before its own index lookup.
+        if let Some(v) = self.get_bytes(&key)? {
+            return Ok(Some((K::from_key(&key)?, v)));
+        }
+        // Deleted since the index lookup (the delete has committed; its index update may not
+        // have run yet): RocksDB, the source of truth, has the largest key now.
+        match self.rocks.last_pair()? {
+            Some((k, v)) => Ok(Some((K::from_key(&k)?, v))),
+            None => Ok(None),
         }
     }
 

@@ -185,6 +185,8 @@ impl Cursor {
         let quiet = !db.inflight.any();
         self.entries.clear();
         self.keys.clear();
+        self.entries.reserve(want);
+        self.keys.reserve(want * 8);
         let mut hot = 0;
         let mark;
         {

@@ -164,8 +164,8 @@ impl<'a> Announcement<'a> {
         // Everything that can fail (allocate, check) before the first mark: past here, only
         // this value's `Drop` ends what was begun.
         debug_assert!(ops.windows(2).all(|w| w[0].0 < w[1].0), "ops in key order");
-        let listed_keys: Option<Box<[u64]>> =
-            (ops.len() != 1).then(|| inflight::list_of(ops.iter().map(|&(k, _)| k)));
+        let listed_keys: Option<inflight::KeyList> =
+            (ops.len() != 1).then(|| inflight::KeyList::of_sorted(ops.iter().map(|&(k, _)| k)));
         db.inflight.enter();
         if ops.len() > BULK_KEYS {
             db.cache.begin_write_all();
@@ -620,11 +620,15 @@ impl Db {
             while next < end {
                 match ops[next] {
                     IndexOp::Set(key, loc) => {
+                        if index.set_direct(key, loc.to_raw()).is_some() {
+                            next += 1;
+                            continue;
+                        }
                         if index.needs_grow(key) {
                             grow_for = Some(key);
                             break;
                         }
-                        set(&mut index, key, loc);
+                        set(self, &mut index, key, loc);
                     }
                     IndexOp::Remove(key) => {
                         index.remove(key);
@@ -632,7 +636,7 @@ impl Db {
                     // Only ever replaces a present key's payload: never grows.
                     IndexOp::Demote(key, old) => {
                         if index.get(key) == Some(old.to_raw()) {
-                            set(&mut index, key, Location::COLD);
+                            set(self, &mut index, key, Location::COLD);
                         }
                     }
                 }
@@ -667,7 +671,10 @@ impl Db {
             // Both inputs are strictly increasing, so the merge is too and the bulk load cannot
             // fail; if it did, the one-by-one inserts below still apply a write RocksDB has
             // already committed.
-            if let Ok(new_index) = Trie::bulk_load(&merged_keys, &merged_payloads) {
+            if let Ok(mut new_index) = Trie::bulk_load(&merged_keys, &merged_payloads) {
+                if self.opts.index_key_filter {
+                    new_index.set_key_filter(true);
+                }
                 let old = std::mem::replace(&mut *self.index.write(), new_index);
                 // Freed after the write lock is released.
                 drop(old);
@@ -682,12 +689,18 @@ impl Db {
     }
 }
 
-/// Sets `key`'s word in the index. The trie refuses only keys over `MAX_KEY_LEN` (refused
-/// before any write) and reserved words (no `Location` is one: `db::RESERVED_WORDS_ARE_NOT_HOT`),
-/// so the result is always `Ok`.
-fn set(index: &mut Trie, key: &[u8], loc: Location) {
-    let r = index.insert(key, loc.to_raw());
-    debug_assert!(r.is_ok(), "{r:?}");
+/// Sets `key`'s word in the index, right after `needs_grow` said no grow is due (so without
+/// planning again). The trie refuses only keys over `MAX_KEY_LEN` (refused before any write) and
+/// reserved words (no `Location` is one: a compile-time assertion in `db`), so this cannot fail;
+/// if it ever did, the index would lack a committed key, so the `Db` is poisoned (the next open
+/// rebuilds the index from RocksDB) rather than left wrong.
+fn set(db: &Db, index: &mut Trie, key: &[u8], loc: Location) {
+    if index.set_direct(key, loc.to_raw()).is_some() {
+        return;
+    }
+    if index.insert_unplanned(key, loc.to_raw()).is_err() {
+        db.poisoned.store(true, Ordering::Release);
+    }
 }
 
 /// Merges the index's entries with `new` keys (both strictly increasing); a key in both takes

@@ -328,6 +328,19 @@ impl RocksStore {
         Ok(Some((first, last)))
     }
 
+    /// The largest key and its value, or `None` when the database is empty.
+    pub(crate) fn last_pair(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut raw = self.db.raw_iterator();
+        raw.seek_to_last();
+        match raw.item() {
+            Some((k, v)) => Ok(Some((k.to_vec(), v.to_vec()))),
+            None => {
+                raw.status().map_err(self.rocks_err("scan"))?;
+                Ok(None)
+            }
+        }
+    }
+
     fn iter_with(&self, ro: ReadOptions, start: &[u8], empty: bool) -> RocksIter<'_> {
         let mut raw = self.db.raw_iterator_opt(ro);
         if !empty {

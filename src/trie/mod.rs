@@ -271,6 +271,51 @@ impl Trie {
         Ok(self.root.insert(key, 0, word))
     }
 
+    /// [`Trie::insert`] without planning: for a caller that has just found that
+    /// [`Trie::needs_grow`] is false for `key` and changed nothing since (the engine, which plans
+    /// its grows under a read lock). Saves the plan's walk of the key; should a grow be needed
+    /// after all, the insert still does it in place, as every unplanned insert did.
+    pub(crate) fn insert_unplanned(
+        &mut self,
+        key: &[u8],
+        word: u64,
+    ) -> Result<Option<u64>, TrieError> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(TrieError::KeyTooLong { len: key.len() });
+        }
+        if is_bucket(word) {
+            return Err(TrieError::ReservedWord(word));
+        }
+        self.version += 1;
+        Ok(self.root.insert(key, 0, word))
+    }
+
+    /// The engine's fast path for a key that is one direct word of the root layer (every `u64`
+    /// key of a database of `u64` keys): sets it in one ALEX descent when no plan, bucket or
+    /// rebuild is involved. Returns `Some(previous word)` when it did, `None` (changing nothing)
+    /// when the caller must take the general path (`needs_grow`, grow, `insert_unplanned`).
+    #[inline]
+    pub(crate) fn set_direct(&mut self, key: &[u8], word: u64) -> Option<Option<u64>> {
+        let layer = &mut self.root;
+        let p = layer.prefix.len();
+        if layer.radix.is_some()
+            || key.len() != p + 8
+            || is_bucket(word)
+            || (p > 0 && key[..p] != layer.prefix[..])
+        {
+            return None;
+        }
+        let v = slice(key, p);
+        // A new key must not be the one that makes the layer's doubling recheck due.
+        let insert_new = layer.len + 1 < layer.recheck_at;
+        let old = layer.index.set_if(v, word, |w| !is_bucket(w), insert_new)?;
+        if old.is_none() {
+            layer.note_inserted();
+        }
+        self.version += 1;
+        Some(old)
+    }
+
     /// Removes `key`, returning its word.
     pub fn remove(&mut self, key: &[u8]) -> Option<u64> {
         if key.len() > MAX_KEY_LEN {
@@ -374,7 +419,7 @@ impl Layer {
     #[inline]
     fn locate(&self, key: &[u8], at: usize) -> Option<Spot> {
         let p = self.prefix.len();
-        if key.get(at..at + p) != Some(&self.prefix[..]) {
+        if p > 0 && key.get(at..at + p) != Some(&self.prefix[..]) {
             return None;
         }
         let d = at + p;

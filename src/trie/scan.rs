@@ -18,8 +18,14 @@ impl Trie {
                 self.root.scan(&mut path, Some(lo), &mut f);
             }
             Bound::Excluded(lo) => {
-                self.root
-                    .scan(&mut path, Some(lo), &mut |k, w| k == lo || f(k, w));
+                // Only the first key handed out can be `lo` itself.
+                let mut first = true;
+                self.root.scan(&mut path, Some(lo), &mut |k, w| {
+                    if std::mem::take(&mut first) && k == lo {
+                        return true;
+                    }
+                    f(k, w)
+                });
             }
         }
     }
@@ -46,11 +52,11 @@ impl Layer {
     /// Walks the keys of this layer at or after `lo`, `path` holding the key bytes before the
     /// layer's start; when `lo` is given, `path` equals its first `path.len()` bytes. Returns
     /// false when `f` stopped the walk. `path` is restored.
-    pub(super) fn scan(
+    pub(super) fn scan<F: FnMut(&[u8], u64) -> bool>(
         &self,
         path: &mut Vec<u8>,
         lo: Option<&[u8]>,
-        f: &mut dyn FnMut(&[u8], u64) -> bool,
+        f: &mut F,
     ) -> bool {
         let at = path.len();
         let prefix = &self.prefix[..];
@@ -161,14 +167,14 @@ impl Layer {
 
 /// Walks child layer `c` of slice `cs` under `path` (the key bytes before its slice, `d` long):
 /// its keys are all below `lo`, all above, or `lo` runs through them.
-fn visit_child(
+fn visit_child<F: FnMut(&[u8], u64) -> bool>(
     path: &mut Vec<u8>,
     d: usize,
     cs: u64,
     c: &Layer,
     spine: Option<&[u8]>,
     lo_slice: Option<u64>,
-    f: &mut dyn FnMut(&[u8], u64) -> bool,
+    f: &mut F,
 ) -> bool {
     path.extend_from_slice(&cs.to_be_bytes());
     let go = match (spine, lo_slice) {
