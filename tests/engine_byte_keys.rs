@@ -319,3 +319,119 @@ fn oversized_keys_are_refused_with_a_typed_error_and_nothing_written() {
     let db = Db::open(dir.path(), small()).unwrap();
     assert_eq!(db.keys::<Vec<u8>>().unwrap(), vec![max]);
 }
+
+/// Readers beside writers on byte keys that are prefixes of one another and share long
+/// prefixes, with tiny tiers (segments recycle, cache entries evict all the time): every value
+/// read names its own key (never another key's bytes), is at least as new as every write of the
+/// key acknowledged before the read started, and a reader never sees a key's version go back.
+#[test]
+fn readers_beside_writers_see_only_their_keys_fresh_and_monotonic() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), common::tiny_tiers().promote_reads_to_hot(true)).unwrap();
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for i in 0..16u64 {
+        keys.push(format!("user{i}").into_bytes());
+        keys.push(format!("user{i}\0").into_bytes());
+        keys.push(format!("tenant/0000000000/user/{i:04}/field").into_bytes());
+        keys.push(i.to_be_bytes().to_vec());
+    }
+    keys.push(Vec::new());
+    keys.sort();
+    keys.dedup();
+    let n = keys.len();
+    let acked: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
+    let stop = AtomicBool::new(false);
+    let value = |i: usize, version: u64| -> Vec<u8> {
+        let mut v = version.to_le_bytes().to_vec();
+        v.extend_from_slice(&keys[i]);
+        v.resize(v.len() + (version % 40) as usize, 0xAB);
+        v
+    };
+    let decode = |i: usize, v: &[u8]| -> u64 {
+        let version = u64::from_le_bytes(v[..8].try_into().unwrap());
+        assert_eq!(
+            &v[8..8 + keys[i].len()],
+            &keys[i][..],
+            "a value of another key was read for {:?}",
+            keys[i]
+        );
+        version
+    };
+    std::thread::scope(|s| {
+        for w in 0..2usize {
+            let (db, keys, acked, stop) = (&db, &keys, &acked, &stop);
+            s.spawn(move || {
+                let mut rng = Rng::new(100 + w as u64);
+                let mut version = 0u64;
+                while !stop.load(SeqCst) {
+                    version += 1;
+                    // Writer w owns the keys of its parity.
+                    let mine: Vec<usize> = (0..3)
+                        .map(|_| {
+                            let i = rng.below(n as u64) as usize;
+                            i - i % 2 + w
+                        })
+                        .filter(|&i| i < n)
+                        .collect();
+                    if rng.below(2) == 0 {
+                        for &i in &mine {
+                            db.put(&keys[i], &value(i, version)).unwrap();
+                            acked[i].store(version, SeqCst);
+                        }
+                    } else {
+                        let mut batch = WriteBatch::new();
+                        for &i in &mine {
+                            batch.put(&keys[i], value(i, version));
+                        }
+                        db.write(batch).unwrap();
+                        for &i in &mine {
+                            acked[i].store(version, SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+        for r in 0..2u64 {
+            let (db, keys, acked, stop) = (&db, &keys, &acked, &stop);
+            s.spawn(move || {
+                let mut rng = Rng::new(200 + r);
+                let mut seen = vec![0u64; n];
+                while !stop.load(SeqCst) {
+                    let i = rng.below(n as u64) as usize;
+                    let floor = acked[i].load(SeqCst);
+                    let got = if rng.below(2) == 0 {
+                        db.get(&keys[i]).unwrap()
+                    } else {
+                        // A one-key scan from the key itself.
+                        db.scan((Bound::Included(&keys[i][..]), Bound::Unbounded), 1)
+                            .next()
+                            .map(|r| r.unwrap())
+                            .filter(|(k, _)| *k == keys[i])
+                            .map(|(_, v)| v)
+                    };
+                    let version = got.map_or(0, |v| decode(i, &v));
+                    assert!(
+                        version >= floor,
+                        "{:?}: read {version} after {floor} was acknowledged",
+                        keys[i]
+                    );
+                    assert!(
+                        version >= seen[i],
+                        "{:?}: went back from {} to {version}",
+                        keys[i],
+                        seen[i]
+                    );
+                    seen[i] = version;
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stop.store(true, SeqCst);
+    });
+    for (i, k) in keys.iter().enumerate() {
+        let want = acked[i].load(SeqCst);
+        let got = db.get(k).unwrap().map_or(0, |v| decode(i, &v));
+        assert_eq!(got, want, "{k:?} after the writers stopped");
+    }
+}

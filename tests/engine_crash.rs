@@ -10,6 +10,9 @@
 //! that may have been in flight (`S_N+1`); the database must equal one of them exactly. That
 //! covers "acknowledged writes survive" and "a batch is all or nothing" at once.
 //!
+//! Keys are byte strings of several shapes (`kb`): `u64` keys (8 big-endian bytes), YCSB-like
+//! names, composite keys sharing long prefixes, keys with zero and `0xFF` bytes.
+//!
 //! Default durability (WAL on, no fsync) must survive a process crash.
 //!
 //! The default suite runs a short mode (20 kills); the long mode runs 200:
@@ -124,45 +127,65 @@ impl OpGen {
     }
 }
 
+/// The byte key of key number `k`: four shapes, distinct for distinct numbers.
+fn kb(k: u64) -> Vec<u8> {
+    match k % 4 {
+        0 => k.to_be_bytes().to_vec(),
+        1 => format!("user{k}").into_bytes(),
+        2 => format!("tenant/{}/user/{k:06}", k % 7).into_bytes(),
+        _ => {
+            let mut v = format!("k{k}").into_bytes();
+            v.extend([0, 0xFF, 0xFF]);
+            v
+        }
+    }
+}
+
+/// An ingestion's pairs as byte keys, in byte order.
+fn ingest_pairs(pairs: &[(u64, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = pairs.iter().map(|(k, v)| (kb(*k), v.clone())).collect();
+    out.sort();
+    out
+}
+
 fn apply_to_db(db: &Db, op: &Op) {
     match op {
-        Op::Put(k, v) => db.put(*k, v).unwrap(),
-        Op::Delete(k) => db.delete(*k).unwrap(),
+        Op::Put(k, v) => db.put(kb(*k), v).unwrap(),
+        Op::Delete(k) => db.delete(kb(*k)).unwrap(),
         Op::Batch(ops) => {
             let mut batch = WriteBatch::new();
             for (k, v) in ops {
                 match v {
-                    Some(v) => batch.put(*k, v),
-                    None => batch.delete(*k),
+                    Some(v) => batch.put(kb(*k), v),
+                    None => batch.delete(kb(*k)),
                 }
             }
             db.write(batch).unwrap();
         }
         Op::Ingest(pairs) => {
-            db.ingest_sorted(pairs.iter().map(|(k, v)| (*k, v)))
-                .unwrap();
+            db.ingest_sorted(ingest_pairs(pairs)).unwrap();
         }
         Op::Flush => db.flush().unwrap(),
     }
 }
 
-fn apply_to_model(model: &mut BTreeMap<u64, Vec<u8>>, op: &Op) {
+fn apply_to_model(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, op: &Op) {
     match op {
         Op::Put(k, v) => {
-            model.insert(*k, v.clone());
+            model.insert(kb(*k), v.clone());
         }
         Op::Delete(k) => {
-            model.remove(k);
+            model.remove(&kb(*k));
         }
         Op::Batch(ops) => {
             for (k, v) in ops {
                 match v {
-                    Some(v) => model.insert(*k, v.clone()),
-                    None => model.remove(k),
+                    Some(v) => model.insert(kb(*k), v.clone()),
+                    None => model.remove(&kb(*k)),
                 };
             }
         }
-        Op::Ingest(pairs) => model.extend(pairs.iter().cloned()),
+        Op::Ingest(pairs) => model.extend(ingest_pairs(pairs)),
         Op::Flush => {}
     }
 }
@@ -265,7 +288,7 @@ fn reopen_after_kill_keeps_acknowledged_writes_long() {
 fn kill_cycles(cycles: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut rng = Rng::new(42);
     let mut total_acked = 0;
     for cycle in 1..=cycles {
@@ -290,7 +313,7 @@ fn kill_cycles(cycles: u64) {
                 "cycle {cycle}: the child wrote, so the old snapshot must not be used"
             );
         }
-        let content: BTreeMap<u64, Vec<u8>> = db.range(0u64..).map(|r| r.unwrap()).collect();
+        let content: BTreeMap<Vec<u8>, Vec<u8>> = db.range(..).map(|r| r.unwrap()).collect();
         assert_eq!(
             db.len(),
             content.len() as u64,
@@ -301,10 +324,10 @@ fn kill_cycles(cycles: u64) {
         } else if content == after_next {
             after_next
         } else {
-            let lost: Vec<u64> = after_acked
+            let lost: Vec<Vec<u8>> = after_acked
                 .iter()
-                .filter(|(k, v)| content.get(k) != Some(v))
-                .map(|(k, _)| *k)
+                .filter(|(k, v)| content.get(*k) != Some(v))
+                .map(|(k, _)| k.clone())
                 .take(10)
                 .collect();
             panic!(
@@ -314,11 +337,11 @@ fn kill_cycles(cycles: u64) {
         };
         for (k, v) in matched.iter().step_by(7) {
             assert_eq!(
-                db.get(*k).unwrap().as_ref(),
+                db.get(k).unwrap().as_ref(),
                 Some(v),
-                "cycle {cycle}: get({k})"
+                "cycle {cycle}: get({k:?})"
             );
-            assert!(db.contains(*k));
+            assert!(db.contains(k));
         }
         model = matched;
         // Alternate: clean close (snapshot for the next child) or a plain drop.
