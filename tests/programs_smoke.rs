@@ -176,8 +176,14 @@ fn benchmark_vs_sqlite_compares_three_systems() {
     for name in ["alexkv", "rocksdb", "sqlite"] {
         assert!(stdout.contains(name), "table lacks {name}:\n{stdout}");
     }
+    assert!(
+        stdout.starts_with("10000 rows, random u64 keys (8 bytes)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("k INTEGER PRIMARY KEY"), "{stdout}");
     let r = json(&path);
     assert_eq!(r["config"]["rows"], 10000);
+    assert_eq!(r["config"]["key_kind"], "u64");
     positive(
         &r["point_read_speedup_vs_sqlite"],
         "point_read_speedup_vs_sqlite",
@@ -280,6 +286,96 @@ fn benchmark_vs_sqlite_below_the_data_reads_through_rocksdb_block_caches() {
         );
         assert!(lsm["block_cache_counts"]["misses"].as_u64().unwrap() > 0);
     }
+}
+
+/// A byte-key run: the report names the kind and its mean key length, SQLite holds the keys in
+/// a BLOB key column, and every system reads every phase and checks values.
+fn benchmark_vs_sqlite_with_byte_keys(kind: &str, key_len: std::ops::RangeInclusive<f64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vs.json");
+    let work = dir.path().join("work");
+    let out = run(
+        env!("CARGO_BIN_EXE_benchmark_vs_sqlite"),
+        &[
+            "20000",
+            "random",
+            "--key-kind",
+            kind,
+            "--queries",
+            "5000",
+            "--rounds",
+            "2",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains(&format!("{kind} keys (mean ")),
+        "the header does not name the key kind:\n{stdout}"
+    );
+    assert!(stdout.contains("BLOB PRIMARY KEY"), "{stdout}");
+    let r = json(&path);
+    assert_eq!(r["config"]["key_kind"], kind);
+    let mean = positive(&r["config"]["mean_key_len"], "mean_key_len");
+    assert!(key_len.contains(&mean), "{kind} keys of {mean} bytes");
+    let data = (20000.0 * (mean + 100.0)).round();
+    assert_eq!(r["data_bytes"].as_f64(), Some(data));
+    // The default budget counts the key bytes: 3x the data, at least 64 MiB.
+    assert_eq!(
+        r["config"]["memory_budget"].as_f64(),
+        Some((3.0 * data).max(64.0 * 1048576.0))
+    );
+    let systems = r["systems"].as_array().unwrap();
+    let names: Vec<&str> = systems
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alexkv", "rocksdb", "sqlite"]);
+    for s in systems {
+        let name = s["system"].as_str().unwrap();
+        assert_eq!(s["point_reads"]["ops"], 5000, "{name}");
+        positive(&s["point_reads"]["mean_ns"], "point read mean");
+        positive(&s["point_reads"]["ops_per_sec"], "reads/s");
+        check_rounds(&s["point_reads"], 2, "point reads");
+        check_rounds(&s["misses"], 2, "misses");
+        check_rounds(&s["scans"], 2, "scans");
+        assert!(s["values_checked"].as_u64().unwrap() > 0, "{name}");
+        positive(&s["bytes_read"], "bytes_read");
+        if name == "sqlite" {
+            let schema = s["settings"]["schema"].as_str().unwrap();
+            assert!(
+                schema.contains("k BLOB PRIMARY KEY") && schema.contains("WITHOUT ROWID"),
+                "{schema}"
+            );
+        } else {
+            check_settled_lsm(&s["lsm"], name);
+        }
+    }
+    assert!(systems[0]["bulk_rows_per_sec"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn benchmark_vs_sqlite_runs_ycsb_record_names() {
+    benchmark_vs_sqlite_with_byte_keys("ycsb", 5.0..=24.0);
+}
+
+#[test]
+fn benchmark_vs_sqlite_runs_urls() {
+    benchmark_vs_sqlite_with_byte_keys("url", 30.0..=100.0);
+}
+
+#[test]
+fn benchmark_vs_sqlite_refuses_a_u64_distribution_for_byte_keys() {
+    let out = Command::new(env!("CARGO_BIN_EXE_benchmark_vs_sqlite"))
+        .args(["1000", "lognormal", "--key-kind", "url"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("random (shuffled) or sequential"));
 }
 
 #[test]

@@ -124,6 +124,7 @@ pub fn run_engine(kind: SystemKind, c: &InsertLoadConfig) -> Result<EngineResult
         value_len: c.value_size,
         alexkv_tiers: true,
         rocksdb_row_cache: super::rocks_plain::RowCache::Auto.bytes(c.memory_budget, data_bytes),
+        keys: super::systems::KeyShape::U64,
     };
     let mut system = System::open(kind, &dir, &spec)?;
     let keys = shuffled(&generate_keys(KeyDist::Random, total, c.seed), c.seed);

@@ -183,6 +183,12 @@ pub fn shuffled(keys: &[u64], seed: u64) -> Vec<u64> {
     out
 }
 
+/// The swaps [`shuffled`] makes on `len` keys with `seed` (`swap(i, j)` exchanges positions `i`
+/// and `j`), for key lists that are not `u64` slices: the same permutation as `shuffled`.
+pub fn shuffle_with(len: usize, seed: u64, swap: impl FnMut(usize, usize)) {
+    Rng::derive(seed, STREAM_SHUFFLE).shuffle_with(len, swap);
+}
+
 /// `n` keys that are guaranteed not to be in `present_sorted` (which must be sorted and
 /// distinct), for measuring misses. Misses may repeat, as queries do.
 ///
@@ -273,10 +279,19 @@ fn hole_before(keys: &[u64], i: usize) -> Option<(u64, u64)> {
 /// # Panics
 /// If `keys` is empty and `n_queries > 0`.
 pub fn query_sequence(keys: &[u64], n_queries: usize, seed: u64) -> Vec<u64> {
-    let mut rng = Rng::derive(seed, STREAM_QUERIES);
-    (0..n_queries)
-        .map(|_| keys[rng.below(keys.len() as u64) as usize])
+    query_positions(keys.len(), n_queries, seed)
+        .map(|i| keys[i])
         .collect()
+}
+
+/// The positions [`query_sequence`] draws from a list of `len` keys with `seed`, for key lists
+/// that are not `u64` slices: the same draws, in query order.
+///
+/// # Panics
+/// If `len` is 0 and `n_queries > 0`.
+pub fn query_positions(len: usize, n_queries: usize, seed: u64) -> impl Iterator<Item = usize> {
+    let mut rng = Rng::derive(seed, STREAM_QUERIES);
+    (0..n_queries).map(move |_| rng.below(len as u64) as usize)
 }
 
 /// A `u64` key from the 8 big-endian bytes a scan hands back (0 for a key of another length,

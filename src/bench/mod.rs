@@ -27,6 +27,7 @@
 //! | `lsm`       | LSM evidence: files per level, settling, block-cache hit ratio, options |
 //! | `systems`   | alexkv / RocksDB / SQLite behind one interface; budget split        |
 //! | `vs_sqlite` | `benchmark_vs_sqlite`: phases, child processes, report             |
+//! | `vs_keys`   | `benchmark_vs_sqlite`'s keys of each `--key-kind`, misses, query lists |
 //! | `ycsb_run`  | `ycsb_benchmark`: load and run phases, threads, report              |
 //! | `profile_run` | `profile_10m_queries`: the read-path breakdown                    |
 //! | `plot`      | SVG plots of `benchmark_vs_sqlite` reports                          |
@@ -53,6 +54,7 @@ pub mod rocks_plain;
 pub mod sqlite;
 pub mod systems;
 pub mod values;
+pub mod vs_keys;
 pub mod vs_report;
 pub mod vs_sqlite;
 pub mod ycsb;

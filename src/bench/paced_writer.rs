@@ -84,6 +84,7 @@ mod tests {
             value_len: 16,
             alexkv_tiers: true,
             rocksdb_row_cache: 0,
+            keys: crate::bench::systems::KeyShape::U64,
         };
         let system = System::open(SystemKind::Alexkv, dir.path(), &spec).unwrap();
         let keys: Vec<u64> = (1..=100).collect();

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::byte_keys::KeySet;
 use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
 use super::systems::{alexkv_options, Session};
 use super::values::value_for;
@@ -73,7 +74,7 @@ pub struct ProfileReport {
 /// Runs the profile.
 pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     // `ALEXKV_*` variables apply on top, as in the comparison's alexkv child.
-    let base = alexkv_options(c.memory_budget, false, c.value_size)
+    let base = alexkv_options(c.memory_budget, false, 8, c.value_size)
         .with_env_overrides()
         .map_err(|e| e.to_string())?;
     let opts = || base.clone();
@@ -144,6 +145,7 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     // difference between the two programs' figures that comes from the loop around the read
     // from one that comes from the database's state.
     let mut tally = Tally::default();
+    let queries = KeySet::from_u64s(queries);
     let harness = time_point_reads(
         &mut Session::Alexkv(&db),
         &queries,

@@ -139,9 +139,15 @@ impl Rng {
 
     /// Shuffles `items` in place (Fisher–Yates); every permutation is equally likely.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
+        self.shuffle_with(items.len(), |i, j| items.swap(i, j));
+    }
+
+    /// The swaps [`Rng::shuffle`] makes on `len` items (`swap(i, j)` exchanges items `i` and
+    /// `j`), for collections that are not slices: the same draws give the same permutation.
+    pub fn shuffle_with(&mut self, len: usize, mut swap: impl FnMut(usize, usize)) {
+        for i in (1..len).rev() {
             let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
+            swap(i, j);
         }
     }
 }

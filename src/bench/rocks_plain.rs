@@ -17,12 +17,15 @@
 //!
 //! The block cache gets at least 1 MiB (RocksDB's recipe takes whole MiB).
 //!
-//! Keys are 8-byte big-endian, as in alexkv, so both store the same bytes in the same order.
+//! Keys are the bytes alexkv stores (any [`Key`]: a `u64` is its 8 big-endian bytes), so both
+//! store the same bytes in the same order.
 
 use std::path::{Path, PathBuf};
 
 use rocksdb::{Cache, DBCompressionType, ReadOptions, WriteBatch as RocksBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
+
+use crate::Key;
 
 /// Whether the baseline gets a RocksDB row cache (a cache of whole key-value entries consulted
 /// before the SST files), and how much of the budget it takes.
@@ -147,10 +150,10 @@ impl PlainRocks {
     }
 
     /// Writes `rows` in one atomic batch.
-    pub fn write_batch(&self, rows: &[(u64, Vec<u8>)]) -> Result<(), String> {
+    pub fn write_batch<K: Key>(&self, rows: &[(K, Vec<u8>)]) -> Result<(), String> {
         let mut batch = RocksBatch::default();
         for (k, v) in rows {
-            batch.put(k.to_be_bytes(), v);
+            batch.put(&*bytes_of(k)?, v);
         }
         self.db
             .write_opt(batch, &self.write)
@@ -158,18 +161,18 @@ impl PlainRocks {
     }
 
     /// Writes one value.
-    pub fn put(&self, key: u64, value: &[u8]) -> Result<(), String> {
+    pub fn put(&self, key: impl Key, value: &[u8]) -> Result<(), String> {
         self.db
-            .put_opt(key.to_be_bytes(), value, &self.write)
+            .put_opt(&*bytes_of(&key)?, value, &self.write)
             .map_err(|e| e.to_string())
     }
 
     /// Calls `f` with the value of `key` (pinned, no copy); returns whether it was present.
     #[inline]
-    pub fn get_with(&self, key: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
+    pub fn get_with(&self, key: impl Key, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
         match self
             .db
-            .get_pinned_opt(key.to_be_bytes(), &self.read)
+            .get_pinned_opt(&*bytes_of(&key)?, &self.read)
             .map_err(|e| e.to_string())?
         {
             Some(v) => {
@@ -183,20 +186,18 @@ impl PlainRocks {
     /// Calls `f(key, value)` for up to `n` keys `>= from`, ascending; returns how many.
     pub fn scan(
         &self,
-        from: u64,
+        from: impl Key,
         n: usize,
-        f: &mut dyn FnMut(u64, &[u8]),
+        f: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize, String> {
         let mut it = self.db.raw_iterator();
-        it.seek(from.to_be_bytes());
+        it.seek(&*bytes_of(&from)?);
         let mut count = 0;
         while count < n && it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
                 break;
             };
-            let key =
-                u64::from_be_bytes(k.try_into().map_err(|_| "key is not 8 bytes".to_string())?);
-            f(key, v);
+            f(k, v);
             count += 1;
             it.next();
         }
@@ -224,6 +225,12 @@ impl PlainRocks {
             .property_value(name)
             .map_err(|e| format!("rocksdb property {name}: {e}"))
     }
+}
+
+/// The bytes of `key`, as alexkv stores them (a `u64` as its 8 big-endian bytes).
+#[inline]
+fn bytes_of<K: Key + ?Sized>(key: &K) -> Result<crate::KeyBytes<'_>, String> {
+    key.key_bytes().map_err(|e| e.to_string())
 }
 
 /// The block cache size the recipe is given: the budget in whole MiB, at least 1.
@@ -276,7 +283,7 @@ mod tests {
             .get_with(20 * 7 + 3, &mut |v| got = Some(check_value(143, v, 100)))
             .unwrap());
         assert_eq!(got, Some(true));
-        assert!(!db.get_with(1 << 40, &mut |_| ()).unwrap());
+        assert!(!db.get_with(1u64 << 40, &mut |_| ()).unwrap());
     }
 
     #[test]

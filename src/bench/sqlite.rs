@@ -10,8 +10,12 @@
 //! | `temp_store`   | `MEMORY`                                                                  |
 //! | `cache_size`   | `-(budget / 1024)`, i.e. the memory budget in KiB                         |
 //! | `mmap_size`    | the budget (SQLite caps it at its compile-time maximum, 2 GiB by default)  |
-//! | table          | `kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)`: the key is the rowid, so    |
-//! |                | the table is a single B-tree keyed by `k` with the value in the leaf       |
+//! | table          | `u64` keys ([`KeyColumn::Integer`]): `kv(k INTEGER PRIMARY KEY, v BLOB    |
+//! |                | NOT NULL)`: the key is the rowid, so the table is a single B-tree keyed   |
+//! |                | by `k` with the value in the leaf. Byte keys ([`KeyColumn::Blob`]):       |
+//! |                | `kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`: again one B-tree |
+//! |                | keyed by `k` with the value in the leaf (a rowid table would add a second |
+//! |                | B-tree, the key's index, and a lookup in each)                            |
 //! | statements     | a read or write phase holds one prepared statement per operation kind     |
 //! |                | for its whole length ([`SqliteSession`]); the one-off methods of           |
 //! |                | [`SqliteKv`] take theirs from rusqlite's statement cache                   |
@@ -21,34 +25,71 @@
 //! Single operations ([`SqliteKv::put`], [`SqliteSession::put`], [`SqliteKv::delete`]) run in
 //! autocommit mode, one transaction each, like a single `Db::put` of the engine.
 //!
-//! Keys are `u64`; SQLite integers are `i64`. [`key_to_sql`] flips the sign bit, which maps
-//! `0..=u64::MAX` onto `i64::MIN..=i64::MAX` preserving order, so `ORDER BY k` and range scans see
-//! the same order as the engine.
+//! Every method takes a key as the engine does (any [`Key`]: a `u64` is its 8 big-endian bytes)
+//! and hands keys back as bytes. In an INTEGER key column a key must be 8 bytes, a `u64`;
+//! SQLite integers are `i64`, and [`key_to_sql`] flips the sign bit, which maps `0..=u64::MAX`
+//! onto `i64::MIN..=i64::MAX` preserving order. A BLOB key column compares keys with `memcmp`,
+//! a key before its extensions. Either way `ORDER BY k` and range scans see the engine's order.
 //!
 //! ```
-//! use alexkv::bench::sqlite::SqliteKv;
+//! use alexkv::bench::sqlite::{KeyColumn, SqliteKv};
 //! let dir = tempfile::tempdir().unwrap();
-//! let mut db = SqliteKv::open(&dir.path().join("kv.sqlite"), 64 << 20, false).unwrap();
+//! let mut db =
+//!     SqliteKv::open(&dir.path().join("kv.sqlite"), 64 << 20, false, KeyColumn::Integer).unwrap();
 //! db.load([(1u64, b"one".to_vec()), (u64::MAX, b"max".to_vec())]).unwrap();
-//! assert_eq!(db.get(1, |v| v.to_vec()).unwrap(), Some(b"one".to_vec()));
+//! assert_eq!(db.get(1u64, |v| v.to_vec()).unwrap(), Some(b"one".to_vec()));
 //! let mut seen = Vec::new();
-//! db.scan(0, 10, |k, _| seen.push(k)).unwrap();
-//! assert_eq!(seen, vec![1, u64::MAX]);
+//! db.scan(0u64, 10, |k, _| seen.push(k.to_vec())).unwrap();
+//! assert_eq!(seen, vec![1u64.to_be_bytes(), u64::MAX.to_be_bytes()]);
+//!
+//! let mut urls =
+//!     SqliteKv::open(&dir.path().join("urls.sqlite"), 64 << 20, false, KeyColumn::Blob).unwrap();
+//! urls.load([("https://b.org/", b"b"), ("https://a.com/x", b"a")]).unwrap();
+//! let mut seen = Vec::new();
+//! urls.scan("https://a", 10, |k, _| seen.push(k.to_vec())).unwrap();
+//! assert_eq!(seen, vec![b"https://a.com/x".to_vec(), b"https://b.org/".to_vec()]);
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Statement, TransactionBehavior};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+
+use crate::Key;
 
 /// Rows per transaction in [`SqliteKv::load`].
 pub const LOAD_BATCH_ROWS: usize = 10_000;
 
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)";
 const SQL_GET: &str = "SELECT v FROM kv WHERE k = ?1";
 const SQL_PUT: &str = "INSERT OR REPLACE INTO kv(k, v) VALUES (?1, ?2)";
 const SQL_DELETE: &str = "DELETE FROM kv WHERE k = ?1";
 const SQL_SCAN: &str = "SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2";
+
+/// How the table holds its keys (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyColumn {
+    /// `u64` keys (8 bytes each) as the rowid: `k INTEGER PRIMARY KEY`.
+    #[default]
+    Integer,
+    /// Byte-string keys: `k BLOB PRIMARY KEY` of a `WITHOUT ROWID` table.
+    Blob,
+}
+
+impl KeyColumn {
+    /// The table's definition.
+    pub fn create_table(self) -> &'static str {
+        match self {
+            KeyColumn::Integer => {
+                "CREATE TABLE IF NOT EXISTS kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)"
+            }
+            KeyColumn::Blob => {
+                "CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
+            }
+        }
+    }
+}
 
 /// Maps a `u64` key to the SQLite integer that sorts in the same position.
 #[inline]
@@ -60,6 +101,42 @@ pub fn key_to_sql(key: u64) -> i64 {
 #[inline]
 pub fn key_from_sql(k: i64) -> u64 {
     (k as u64) ^ (1 << 63)
+}
+
+/// A key bound to a statement in the form its column holds: an integer ([`key_to_sql`] of the
+/// 8 bytes) or the bytes themselves. Binding it allocates nothing of its own.
+struct KeyParam<'a> {
+    column: KeyColumn,
+    bytes: crate::KeyBytes<'a>,
+}
+
+impl<'a> KeyParam<'a> {
+    #[inline]
+    fn new<K: Key + ?Sized>(column: KeyColumn, key: &'a K) -> rusqlite::Result<Self> {
+        let bytes = key
+            .key_bytes()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.to_string().into()))?;
+        Ok(KeyParam { column, bytes })
+    }
+}
+
+impl ToSql for KeyParam<'_> {
+    #[inline]
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self.column {
+            KeyColumn::Integer => match <[u8; 8]>::try_from(&*self.bytes) {
+                Ok(word) => Ok(ToSqlOutput::from(key_to_sql(u64::from_be_bytes(word)))),
+                Err(_) => Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!(
+                        "a {}-byte key for an INTEGER key column, which holds 8-byte u64 keys",
+                        self.bytes.len()
+                    )
+                    .into(),
+                )),
+            },
+            KeyColumn::Blob => Ok(ToSqlOutput::Borrowed(ValueRef::Blob(&self.bytes))),
+        }
+    }
 }
 
 /// The settings SQLite reports it is using, for the benchmark's JSON and table.
@@ -89,12 +166,19 @@ pub struct SqliteSettings {
 pub struct SqliteKv {
     conn: Connection,
     path: PathBuf,
+    column: KeyColumn,
 }
 
 impl SqliteKv {
     /// Opens or creates the database file at `path` with a memory budget of `budget_bytes`
-    /// (page cache and mmap; 0 leaves SQLite's defaults) and `synchronous=FULL` if `sync`.
-    pub fn open(path: &Path, budget_bytes: u64, sync: bool) -> rusqlite::Result<SqliteKv> {
+    /// (page cache and mmap; 0 leaves SQLite's defaults), `synchronous=FULL` if `sync`, and its
+    /// keys held as `column` says (an existing table keeps the definition it has).
+    pub fn open(
+        path: &Path,
+        budget_bytes: u64,
+        sync: bool,
+        column: KeyColumn,
+    ) -> rusqlite::Result<SqliteKv> {
         let conn = Connection::open(path)?;
         // Several connections (one per benchmark thread) share the file; a writer waits for
         // another rather than failing with SQLITE_BUSY.
@@ -119,16 +203,22 @@ impl SqliteKv {
                 .query_row(&format!("PRAGMA mmap_size={mmap}"), [], |r| r.get(0))
                 .optional()?;
         }
-        conn.execute_batch(CREATE_TABLE)?;
+        conn.execute_batch(column.create_table())?;
         Ok(SqliteKv {
             conn,
             path: path.to_owned(),
+            column,
         })
     }
 
     /// The database file's path (the WAL and shared-memory files sit beside it).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How the table holds its keys.
+    pub fn key_column(&self) -> KeyColumn {
+        self.column
     }
 
     /// The settings in effect, read back from SQLite.
@@ -146,16 +236,17 @@ impl SqliteKv {
             cache_size: int("cache_size")?,
             mmap_size: int("mmap_size")?,
             page_size: int("page_size")?,
-            schema: CREATE_TABLE.to_owned(),
+            schema: self.column.create_table().to_owned(),
             load_batch_rows: LOAD_BATCH_ROWS,
         })
     }
 
     /// Inserts (or replaces) every `(key, value)`, committing every [`LOAD_BATCH_ROWS`] rows.
     /// Returns the number of rows written.
-    pub fn load<I, V>(&mut self, items: I) -> rusqlite::Result<u64>
+    pub fn load<I, K, V>(&mut self, items: I) -> rusqlite::Result<u64>
     where
-        I: IntoIterator<Item = (u64, V)>,
+        I: IntoIterator<Item = (K, V)>,
+        K: Key,
         V: AsRef<[u8]>,
     {
         let mut items = items.into_iter().peekable();
@@ -165,7 +256,7 @@ impl SqliteKv {
             {
                 let mut put = tx.prepare_cached(SQL_PUT)?;
                 for (key, value) in items.by_ref().take(LOAD_BATCH_ROWS) {
-                    put.execute(params![key_to_sql(key), value.as_ref()])?;
+                    put.execute(params![KeyParam::new(self.column, &key)?, value.as_ref()])?;
                     written += 1;
                 }
             }
@@ -177,35 +268,36 @@ impl SqliteKv {
     /// Calls `f` with the value of `key` and returns its result, or `None` if absent.
     ///
     /// The value is borrowed from SQLite's row buffer: no copy unless `f` makes one.
-    pub fn get<R>(&self, key: u64, f: impl FnOnce(&[u8]) -> R) -> rusqlite::Result<Option<R>> {
+    pub fn get<R>(&self, key: impl Key, f: impl FnOnce(&[u8]) -> R) -> rusqlite::Result<Option<R>> {
         let mut get = self.conn.prepare_cached(SQL_GET)?;
-        let mut rows = get.query([key_to_sql(key)])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(f(row.get_ref(0)?.as_blob()?))),
-            None => Ok(None),
-        }
+        get_row(&mut get, KeyParam::new(self.column, &key)?, f)
     }
 
     /// Calls `f(key, value)` for up to `n` keys `>= from` in ascending order; returns how many.
-    pub fn scan(&self, from: u64, n: usize, f: impl FnMut(u64, &[u8])) -> rusqlite::Result<usize> {
+    pub fn scan(
+        &self,
+        from: impl Key,
+        n: usize,
+        f: impl FnMut(&[u8], &[u8]),
+    ) -> rusqlite::Result<usize> {
         let mut scan = self.conn.prepare_cached(SQL_SCAN)?;
-        scan_rows(&mut scan, from, n, f)
+        scan_rows(&mut scan, KeyParam::new(self.column, &from)?, n, f)
     }
 
     /// Inserts or replaces one key, in its own transaction.
-    pub fn put(&mut self, key: u64, value: &[u8]) -> rusqlite::Result<()> {
+    pub fn put(&mut self, key: impl Key, value: &[u8]) -> rusqlite::Result<()> {
         self.conn
             .prepare_cached(SQL_PUT)?
-            .execute(params![key_to_sql(key), value])?;
+            .execute(params![KeyParam::new(self.column, &key)?, value])?;
         Ok(())
     }
 
     /// Deletes one key, in its own transaction; `true` if it was present.
-    pub fn delete(&mut self, key: u64) -> rusqlite::Result<bool> {
+    pub fn delete(&mut self, key: impl Key) -> rusqlite::Result<bool> {
         let n = self
             .conn
             .prepare_cached(SQL_DELETE)?
-            .execute([key_to_sql(key)])?;
+            .execute([KeyParam::new(self.column, &key)?])?;
         Ok(n > 0)
     }
 
@@ -213,22 +305,23 @@ impl SqliteKv {
     /// transaction (`BEGIN IMMEDIATE`, so no other writer can slip in between).
     pub fn read_modify_write(
         &mut self,
-        key: u64,
+        key: impl Key,
         f: impl FnOnce(Option<&[u8]>) -> Vec<u8>,
     ) -> rusqlite::Result<()> {
+        let column = self.column;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut get = tx.prepare_cached(SQL_GET)?;
-            let mut rows = get.query([key_to_sql(key)])?;
+            let mut rows = get.query([KeyParam::new(column, &key)?])?;
             let new_value = match rows.next()? {
                 Some(row) => f(Some(row.get_ref(0)?.as_blob()?)),
                 None => f(None),
             };
             drop(rows);
             tx.prepare_cached(SQL_PUT)?
-                .execute(params![key_to_sql(key), new_value])?;
+                .execute(params![KeyParam::new(column, &key)?, new_value])?;
         }
         tx.commit()
     }
@@ -273,6 +366,7 @@ impl SqliteKv {
             get: self.conn.prepare(SQL_GET)?,
             scan: self.conn.prepare(SQL_SCAN)?,
             put: self.conn.prepare(SQL_PUT)?,
+            column: self.column,
         })
     }
 }
@@ -283,61 +377,84 @@ impl SqliteKv {
 /// holds no read transaction open between operations.
 ///
 /// ```
-/// use alexkv::bench::sqlite::SqliteKv;
+/// use alexkv::bench::sqlite::{KeyColumn, SqliteKv};
 /// let dir = tempfile::tempdir().unwrap();
-/// let db = SqliteKv::open(&dir.path().join("kv.sqlite"), 1 << 20, false).unwrap();
+/// let db = SqliteKv::open(&dir.path().join("kv.sqlite"), 1 << 20, false, KeyColumn::Integer)
+///     .unwrap();
 /// let mut s = db.session().unwrap();
-/// s.put(5, b"five").unwrap();
-/// assert_eq!(s.get(5, |v| v.to_vec()).unwrap(), Some(b"five".to_vec()));
-/// assert_eq!(s.scan(0, 10, |_, _| {}).unwrap(), 1);
+/// s.put(5u64, b"five").unwrap();
+/// assert_eq!(s.get(5u64, |v| v.to_vec()).unwrap(), Some(b"five".to_vec()));
+/// assert_eq!(s.get(&5u64.to_be_bytes()[..], |v| v.len()).unwrap(), Some(4));
+/// assert_eq!(s.scan(0u64, 10, |_, _| {}).unwrap(), 1);
 /// ```
 pub struct SqliteSession<'c> {
     get: Statement<'c>,
     scan: Statement<'c>,
     put: Statement<'c>,
+    column: KeyColumn,
 }
 
 impl SqliteSession<'_> {
     /// [`SqliteKv::get`] on the held statement.
     #[inline]
-    pub fn get<R>(&mut self, key: u64, f: impl FnOnce(&[u8]) -> R) -> rusqlite::Result<Option<R>> {
-        let mut rows = self.get.query([key_to_sql(key)])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(f(row.get_ref(0)?.as_blob()?))),
-            None => Ok(None),
-        }
+    pub fn get<R>(
+        &mut self,
+        key: impl Key,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> rusqlite::Result<Option<R>> {
+        get_row(&mut self.get, KeyParam::new(self.column, &key)?, f)
     }
 
     /// [`SqliteKv::scan`] on the held statement.
     pub fn scan(
         &mut self,
-        from: u64,
+        from: impl Key,
         n: usize,
-        f: impl FnMut(u64, &[u8]),
+        f: impl FnMut(&[u8], &[u8]),
     ) -> rusqlite::Result<usize> {
-        scan_rows(&mut self.scan, from, n, f)
+        scan_rows(&mut self.scan, KeyParam::new(self.column, &from)?, n, f)
     }
 
     /// [`SqliteKv::put`] on the held statement (autocommit: one transaction).
-    pub fn put(&mut self, key: u64, value: &[u8]) -> rusqlite::Result<()> {
-        self.put.execute(params![key_to_sql(key), value])?;
+    pub fn put(&mut self, key: impl Key, value: &[u8]) -> rusqlite::Result<()> {
+        self.put
+            .execute(params![KeyParam::new(self.column, &key)?, value])?;
         Ok(())
     }
 }
 
+/// Runs the prepared get statement (`SQL_GET`) for `key`, calling `f` with the value.
+#[inline]
+fn get_row<R>(
+    get: &mut Statement<'_>,
+    key: KeyParam<'_>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> rusqlite::Result<Option<R>> {
+    let mut rows = get.query([key])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(f(row.get_ref(0)?.as_blob()?))),
+        None => Ok(None),
+    }
+}
+
 /// Runs the prepared scan statement (`SQL_SCAN`) from `from` for up to `n` rows, calling
-/// `f(key, value)` on each; returns how many.
+/// `f(key, value)` on each (an INTEGER key as its 8 big-endian bytes); returns how many.
 fn scan_rows(
     scan: &mut Statement<'_>,
-    from: u64,
+    from: KeyParam<'_>,
     n: usize,
-    mut f: impl FnMut(u64, &[u8]),
+    mut f: impl FnMut(&[u8], &[u8]),
 ) -> rusqlite::Result<usize> {
+    let column = from.column;
     let limit = i64::try_from(n).unwrap_or(i64::MAX);
-    let mut rows = scan.query(params![key_to_sql(from), limit])?;
+    let mut rows = scan.query(params![from, limit])?;
     let mut count = 0;
     while let Some(row) = rows.next()? {
-        f(key_from_sql(row.get(0)?), row.get_ref(1)?.as_blob()?);
+        let value = row.get_ref(1)?.as_blob()?;
+        match column {
+            KeyColumn::Integer => f(&key_from_sql(row.get(0)?).to_be_bytes(), value),
+            KeyColumn::Blob => f(row.get_ref(0)?.as_blob()?, value),
+        }
         count += 1;
     }
     Ok(count)
@@ -346,11 +463,18 @@ fn scan_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::keys::u64_key;
     use crate::bench::values::{check_value, value_vec};
 
     fn open_temp(sync: bool) -> (tempfile::TempDir, SqliteKv) {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteKv::open(&dir.path().join("kv.sqlite"), 8 << 20, sync).unwrap();
+        let db = SqliteKv::open(
+            &dir.path().join("kv.sqlite"),
+            8 << 20,
+            sync,
+            KeyColumn::Integer,
+        )
+        .unwrap();
         (dir, db)
     }
 
@@ -415,14 +539,14 @@ mod tests {
         let mut seen = Vec::new();
         let n = db
             .scan(1, 10, |k, v| {
-                assert!(check_value(k, v, 10));
-                seen.push(k);
+                assert!(check_value(u64_key(k), v, 10));
+                seen.push(u64_key(k));
             })
             .unwrap();
         assert_eq!(n, 4);
         assert_eq!(seen, vec![5, (1 << 63) - 1, 1 << 63, u64::MAX]);
         seen.clear();
-        db.scan(0, 2, |k, _| seen.push(k)).unwrap();
+        db.scan(0, 2, |k, _| seen.push(u64_key(k))).unwrap();
         assert_eq!(seen, vec![0, 5]);
         assert_eq!(db.scan(u64::MAX, 10, |_, _| {}).unwrap(), 1);
     }
@@ -466,7 +590,7 @@ mod tests {
             s.put(5_000, b"new").unwrap();
             assert_eq!(s.get(5_000, |v| v.to_vec()).unwrap(), Some(b"new".to_vec()));
             let mut seen = Vec::new();
-            assert_eq!(s.scan(998, 10, |k, _| seen.push(k)).unwrap(), 3);
+            assert_eq!(s.scan(998, 10, |k, _| seen.push(u64_key(k))).unwrap(), 3);
             assert_eq!(seen, vec![998, 999, 5_000]);
             // Statements held, but reset: nothing keeps the checkpoint from finishing.
             db.checkpoint().unwrap();
@@ -475,14 +599,62 @@ mod tests {
     }
 
     #[test]
+    fn a_blob_key_table_orders_keys_bytewise_and_refuses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = SqliteKv::open(
+            &dir.path().join("kv.sqlite"),
+            8 << 20,
+            false,
+            KeyColumn::Blob,
+        )
+        .unwrap();
+        assert!(db.settings().unwrap().schema.contains("WITHOUT ROWID"));
+        let keys: [&[u8]; 6] = [b"ab", b"", b"ab\0", b"abc", b"\xff", b"b"];
+        db.load(keys.iter().map(|k| (*k, k.to_vec()))).unwrap();
+        assert_eq!(db.len().unwrap(), 6);
+        let mut seen = Vec::new();
+        db.scan(&b""[..], 10, |k, v| {
+            assert_eq!(k, v);
+            seen.push(k.to_vec());
+        })
+        .unwrap();
+        let mut sorted: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        sorted.sort();
+        assert_eq!(seen, sorted, "memcmp order, a key before its extensions");
+        let mut s = db.session().unwrap();
+        assert_eq!(s.get("ab\0", |v| v.len()).unwrap(), Some(3));
+        assert_eq!(s.get("a", |v| v.len()).unwrap(), None);
+        // 8 bytes are a byte key like any other here, not an integer.
+        s.put(7u64, b"seven").unwrap();
+        assert_eq!(
+            s.get(&7u64.to_be_bytes()[..], |v| v.to_vec()).unwrap(),
+            Some(b"seven".to_vec())
+        );
+        drop(s);
+        db.read_modify_write("b", |old| [old.unwrap(), b"!"].concat())
+            .unwrap();
+        assert_eq!(db.get("b", |v| v.to_vec()).unwrap(), Some(b"b!".to_vec()));
+        assert!(db.delete("abc").unwrap());
+    }
+
+    #[test]
+    fn an_integer_key_column_refuses_keys_that_are_not_8_bytes() {
+        let (_dir, mut db) = open_temp(false);
+        assert!(db.put("short", b"x").is_err());
+        assert!(db.get(&[0u8; 9][..], |_| ()).is_err());
+        db.put(&3u64.to_be_bytes()[..], b"three").unwrap();
+        assert_eq!(db.get(3, |v| v.to_vec()).unwrap(), Some(b"three".to_vec()));
+    }
+
+    #[test]
     fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.sqlite");
         {
-            let mut db = SqliteKv::open(&path, 1 << 20, false).unwrap();
+            let mut db = SqliteKv::open(&path, 1 << 20, false, KeyColumn::Integer).unwrap();
             db.put(7, b"seven").unwrap();
         }
-        let db = SqliteKv::open(&path, 1 << 20, false).unwrap();
+        let db = SqliteKv::open(&path, 1 << 20, false, KeyColumn::Integer).unwrap();
         assert_eq!(db.get(7, |v| v.to_vec()).unwrap(), Some(b"seven".to_vec()));
         assert_eq!(db.path(), path);
     }

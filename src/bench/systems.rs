@@ -7,6 +7,12 @@
 //! evidence. Reads and single writes go through a [`Session`] ([`System::session`]), which holds
 //! what a phase should not rebuild per operation: for SQLite, one prepared statement per
 //! operation kind.
+//!
+//! Keys are passed as the engine takes them (any [`Key`]: a `u64` is its 8 big-endian bytes,
+//! byte strings are themselves) and handed back as bytes; every system stores and orders the
+//! same bytes. [`OpenSpec::keys`] says which keys a system will hold: SQLite keeps `u64` keys as
+//! its INTEGER rowid and byte keys in a BLOB key column, and alexkv sizes its value cache by the
+//! key length.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::lsm::{wait_until_quiet, LsmEvidence};
 use super::rocks_plain::PlainRocks;
-use super::sqlite::{SqliteKv, SqliteSession};
-use crate::{Db, Options, WriteBatch};
+use super::sqlite::{KeyColumn, SqliteKv, SqliteSession};
+use crate::{Db, Key, Options, WriteBatch};
 
 /// Which system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,19 +80,57 @@ pub fn alexkv_rocksdb_options(sync: bool) -> Options {
 /// How alexkv splits a memory budget: hot tier, value cache, RocksDB block cache. The index is
 /// not in the budget (it is memory every system pays differently: SQLite's and RocksDB's index
 /// blocks live in their caches); the peak RSS reported beside the times counts everything.
-pub fn alexkv_options(budget: u64, sync: bool, value_len: usize) -> Options {
+/// The value cache's entry count is sized for keys of `key_len` bytes (8 for `u64` keys) and
+/// values of `value_len` bytes.
+pub fn alexkv_options(budget: u64, sync: bool, key_len: usize, value_len: usize) -> Options {
     let budget = budget as usize;
-    let segment = (16usize << 20).min(budget / 8).max(1 << 20);
+    // Whole words: a budget that is not a multiple of 64 (a byte-key run's default) would
+    // otherwise give a segment size the engine refuses.
+    let segment = (16usize << 20).min(budget / 8).max(1 << 20) / 8 * 8;
     let hot = (budget * 6 / 10) / segment * segment;
     let cache = budget / 4;
     let mut o = alexkv_rocksdb_options(sync)
         .block_cache_bytes((budget - hot - cache).max(1 << 20))
         .value_cache_bytes(cache)
-        .value_cache_entries((cache / Options::value_cache_entry_bytes(8, value_len)).max(1024))
+        .value_cache_entries(
+            (cache / Options::value_cache_entry_bytes(key_len, value_len)).max(1024),
+        )
         .hot_tier_bytes(hot)
         .hot_segment_bytes(segment);
     o.max_value_bytes = o.max_value_bytes.max(value_len);
     o
+}
+
+/// The keys a system will hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum KeyShape {
+    /// `u64` keys (8 bytes): SQLite stores them as its INTEGER rowid.
+    #[default]
+    U64,
+    /// Byte-string keys of this mean length (rounded up): SQLite stores them in a BLOB key
+    /// column of a `WITHOUT ROWID` table; alexkv sizes its value cache's entry count by it.
+    Bytes {
+        /// Mean key length in bytes.
+        mean_len: usize,
+    },
+}
+
+impl KeyShape {
+    /// The key length alexkv sizes its value cache by.
+    pub fn key_len(self) -> usize {
+        match self {
+            KeyShape::U64 => 8,
+            KeyShape::Bytes { mean_len } => mean_len,
+        }
+    }
+
+    /// How SQLite's table holds the keys.
+    pub fn sqlite_column(self) -> KeyColumn {
+        match self {
+            KeyShape::U64 => KeyColumn::Integer,
+            KeyShape::Bytes { .. } => KeyColumn::Blob,
+        }
+    }
 }
 
 /// How to open a system: the memory budget and what each system makes of it.
@@ -104,6 +148,8 @@ pub struct OpenSpec {
     pub alexkv_tiers: bool,
     /// Plain RocksDB's row cache, in bytes out of the budget (see [`super::rocks_plain::RowCache`]).
     pub rocksdb_row_cache: u64,
+    /// The keys the system will hold.
+    pub keys: KeyShape,
 }
 
 /// One opened system.
@@ -125,12 +171,13 @@ impl System {
             value_len,
             alexkv_tiers,
             rocksdb_row_cache,
+            keys,
         } = *spec;
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         Ok(match kind {
             SystemKind::Alexkv => {
                 let opts = if alexkv_tiers {
-                    alexkv_options(budget, sync, value_len)
+                    alexkv_options(budget, sync, keys.key_len(), value_len)
                 } else {
                     alexkv_rocksdb_options(sync)
                         .block_cache_bytes(budget as usize)
@@ -151,7 +198,7 @@ impl System {
                 sync,
             )?)),
             SystemKind::Sqlite => {
-                let kv = SqliteKv::open(&dir.join("sqlite.db"), budget, sync)
+                let kv = SqliteKv::open(&dir.join("sqlite.db"), budget, sync, keys.sqlite_column())
                     .map_err(|e| e.to_string())?;
                 System::Sqlite(kv)
             }
@@ -164,9 +211,10 @@ impl System {
         Ok(match self {
             System::Alexkv(db) => System::Alexkv(Arc::clone(db)),
             System::Rocksdb(r) => System::Rocksdb(Arc::clone(r)),
-            System::Sqlite(s) => {
-                System::Sqlite(SqliteKv::open(s.path(), budget, sync).map_err(|e| e.to_string())?)
-            }
+            System::Sqlite(s) => System::Sqlite(
+                SqliteKv::open(s.path(), budget, sync, s.key_column())
+                    .map_err(|e| e.to_string())?,
+            ),
         })
     }
 
@@ -185,19 +233,19 @@ impl System {
 
     /// Writes `rows` with the system's natural batch: one WriteBatch, one RocksDB batch, one
     /// SQLite transaction.
-    pub fn write_rows(&mut self, rows: &[(u64, Vec<u8>)]) -> Result<(), String> {
+    pub fn write_rows<K: Key>(&mut self, rows: &[(K, Vec<u8>)]) -> Result<(), String> {
         match self {
             System::Alexkv(db) => {
                 let mut batch =
                     WriteBatch::with_capacity(rows.len(), rows.iter().map(|r| r.1.len()).sum());
                 for (k, v) in rows {
-                    batch.put(*k, v);
+                    batch.put(k, v);
                 }
                 db.write(batch).map_err(|e| e.to_string())
             }
             System::Rocksdb(r) => r.write_batch(rows),
             System::Sqlite(s) => s
-                .load(rows.iter().map(|(k, v)| (*k, v)))
+                .load(rows.iter().map(|(k, v)| (k, v)))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         }
@@ -265,7 +313,7 @@ pub enum Session<'a> {
 impl Session<'_> {
     /// Calls `f` with the value of `key`; returns whether it was present.
     #[inline]
-    pub fn get_with(&mut self, key: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
+    pub fn get_with(&mut self, key: impl Key, f: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
         match self {
             Session::Alexkv(db) => db
                 .get_with(key, |v| f(v))
@@ -279,17 +327,18 @@ impl Session<'_> {
         }
     }
 
-    /// Calls `f(key, value)` for up to `n` keys `>= from`, ascending; returns how many.
-    pub fn scan(
+    /// Calls `f(key, value)` for up to `n` keys `>= from`, ascending (keys as their bytes);
+    /// returns how many.
+    pub fn scan<K: Key>(
         &mut self,
-        from: u64,
+        from: K,
         n: usize,
-        f: &mut dyn FnMut(u64, &[u8]),
+        f: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize, String> {
         match self {
             Session::Alexkv(db) => db
                 .scan_with(from.., n, |k, v| {
-                    f(crate::bench::keys::u64_key(k), v);
+                    f(k, v);
                     std::ops::ControlFlow::Continue(())
                 })
                 .map_err(|e| e.to_string()),
@@ -299,11 +348,31 @@ impl Session<'_> {
     }
 
     /// Writes one value (an update or an insert), durably as the system's write options say.
-    pub fn put(&mut self, key: u64, value: &[u8]) -> Result<(), String> {
+    pub fn put(&mut self, key: impl Key, value: &[u8]) -> Result<(), String> {
         match self {
             Session::Alexkv(db) => db.put(key, value).map_err(|e| e.to_string()),
             Session::Rocksdb(r) => r.put(key, value),
             Session::Sqlite(s) => s.put(key, value).map_err(|e| e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_budget_splits_into_options_the_engine_accepts() {
+        for budget in [1 << 20, 540_000, 64 << 20, 73_728_015, 3_000_000_007] {
+            for key_len in [8, 23, 49] {
+                let o = alexkv_options(budget, false, key_len, 100);
+                assert!(o.validate().is_ok(), "budget {budget}: {:?}", o.validate());
+            }
+        }
+        // The split of a budget that always worked is unchanged.
+        assert_eq!(
+            alexkv_options(64 << 20, false, 8, 100).hot_segment_bytes,
+            8 << 20
+        );
     }
 }

@@ -24,6 +24,37 @@ fn stream_seed(key: u64) -> u64 {
     mix64(key ^ VALUE_SALT)
 }
 
+/// The number a key's value is derived from: a `u64` key itself for its 8 big-endian bytes (so
+/// `u64` keys keep the values they always had), a hash of the bytes for a key of any other
+/// length. Allocates nothing: a read's check can call it.
+///
+/// ```
+/// use alexkv::bench::values::key_seed;
+/// assert_eq!(key_seed(&42u64.to_be_bytes()), 42);
+/// assert_ne!(key_seed(b"user1"), key_seed(b"user2"));
+/// ```
+#[inline]
+pub fn key_seed(key: &[u8]) -> u64 {
+    if let Ok(word) = <[u8; 8]>::try_from(key) {
+        return u64::from_be_bytes(word);
+    }
+    // Seeded with the length, so that a key and its zero-padded extension differ.
+    let mut h = mix64(key.len() as u64 ^ VALUE_SALT);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix64(h ^ u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix64(h ^ u64::from_le_bytes(w));
+    }
+    h
+}
+
 /// Replaces the contents of `out` with the `len`-byte value of `key`.
 ///
 /// `out` is cleared first and reused, so a benchmark loop allocates once.
@@ -94,6 +125,24 @@ mod tests {
             let mut bad = v.clone();
             bad[i] ^= 1;
             assert!(!check_value(u64::MAX, &bad, 100), "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn byte_keys_seed_values_by_all_their_bytes() {
+        assert_eq!(key_seed(&u64::MAX.to_be_bytes()), u64::MAX);
+        let seeds = [
+            key_seed(b""),
+            key_seed(b"a"),
+            key_seed(b"a\0"),
+            key_seed(b"user:0000000001:name"),
+            key_seed(b"user:0000000001:namf"),
+            key_seed(b"user:0000000002:name"),
+        ];
+        for (i, a) in seeds.iter().enumerate() {
+            for b in &seeds[i + 1..] {
+                assert_ne!(a, b);
+            }
         }
     }
 

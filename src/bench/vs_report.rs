@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::byte_keys::KeyKind;
+use super::keys::KeyDist;
 use super::machine::Machine;
 use super::systems::SystemKind;
 use super::vs_sqlite::{data_bytes, IngestResult, SystemResult, VsConfig, INGEST_CHILD, SCAN_LEN};
@@ -47,7 +49,7 @@ pub struct VsReport {
     pub machine: Machine,
     /// Seconds since the Unix epoch when the run ended.
     pub unix_time: u64,
-    /// Bytes of the loaded data as stored: rows x (8-byte key + value).
+    /// Bytes of the loaded data as stored: rows x (mean key length + value).
     pub data_bytes: u64,
     /// `memory_budget / data_bytes`: at 1 or more the budget holds the data; at 0.25 (the
     /// second regime of BENCHMARKING.md) most values must come from the files.
@@ -127,7 +129,7 @@ pub fn run(config: VsConfig, systems: &[SystemKind]) -> Result<VsReport, String>
     let unix_time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let data_bytes = data_bytes(config.rows, config.value_size);
+    let data_bytes = data_bytes(config.rows, config.mean_key_len, config.value_size);
     Ok(VsReport {
         data_bytes,
         budget_over_data: config.memory_budget as f64 / data_bytes.max(1) as f64,
@@ -146,15 +148,25 @@ pub fn run(config: VsConfig, systems: &[SystemKind]) -> Result<VsReport, String>
 pub fn render(report: &VsReport) -> String {
     use super::report::{fmt_bytes, fmt_ns, fmt_opt_bytes, fmt_rate, Table};
     let c = &report.config;
+    let keys = match c.key_kind {
+        KeyKind::U64 => format!("{} u64 keys (8 bytes)", c.dist),
+        kind => format!(
+            "{kind} keys (mean {:.1} bytes, loaded in {} order)",
+            c.mean_key_len,
+            match c.dist {
+                KeyDist::Sequential => "key",
+                _ => "random",
+            }
+        ),
+    };
     let mut out =
         format!(
-        "{} rows, {} keys, {}-byte values ({} of data), memory budget {} ({:.2}x the data), {}\n\
+        "{} rows, {keys}, {}-byte values ({} of data), memory budget {} ({:.2}x the data), {}\n\
          settled (RocksDB: flush, full compaction, no compaction pending or running; SQLite: WAL \
          checkpoint) and warmed (every key read once)\n\
          per round: {} point reads, {} misses, {} scans of {}; figures are the median of {} \
          rounds\n\n",
         c.rows,
-        c.dist,
         c.value_size,
         fmt_bytes(report.data_bytes),
         fmt_bytes(c.memory_budget),
@@ -176,6 +188,14 @@ pub fn render(report: &VsReport) -> String {
                 _ => "off".to_string(),
             }
         ));
+    }
+    if let Some(schema) = report
+        .systems
+        .iter()
+        .find(|m| m.result.system == "sqlite")
+        .and_then(|m| m.result.settings["schema"].as_str())
+    {
+        out.push_str(&format!("SQLite table: {schema}\n\n"));
     }
     if c.alexkv_tiers_off {
         out.push_str(

@@ -6,6 +6,12 @@
 //!
 //! 1. **Load** every row through the system's natural batched write path (batches of
 //!    [`LOAD_BATCH_ROWS`]), in key order for `sequential` keys and shuffled otherwise.
+//!
+//! Keys are of one kind ([`VsConfig::key_kind`]): `u64` (8 big-endian bytes, drawn from
+//! [`VsConfig::dist`]) or a byte kind (`ycsb`, `composite`, `url`, `random16`, whose `dist`
+//! only picks the load order); every system gets the same key bytes (`super::vs_keys`). Every
+//! key list a timed loop goes through (queries, misses, scan starts) is made before its clock
+//! starts.
 //! 2. **Settle** ([`System::settle`]): RocksDB (alexkv's and the plain one) flushes, compacts the
 //!    whole key range and waits until no flush or compaction is pending or running; SQLite
 //!    checkpoints its WAL (`TRUNCATE`).
@@ -41,14 +47,17 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use super::byte_keys::{KeyKind, KeySet};
 use super::child::{child_main, ChildRequest};
 use super::histogram::{time_ops, LatencySummary, Timing, TimingConfig};
-use super::keys::{generate_keys, miss_keys, query_sequence, shuffled, KeyDist};
+use super::keys::KeyDist;
 use super::lsm::{BlockCacheCounter, LsmEvidence};
 use super::memory::dir_size_bytes;
 use super::rocks_plain::RowCache;
-use super::systems::{OpenSpec, Session, System, SystemKind};
-use super::values::{check_value, value_for};
+use super::systems::{KeyShape, OpenSpec, Session, System, SystemKind};
+use super::values::{check_value, key_seed, value_for};
+use super::vs_keys::RunKeys;
+use crate::Key;
 
 /// Rows per write batch / transaction while loading.
 pub const LOAD_BATCH_ROWS: usize = 10_000;
@@ -69,7 +78,14 @@ pub struct VsConfig {
     /// Rows loaded.
     pub rows: usize,
     /// Key distribution (and load order: sequential loads in key order, the others shuffled).
+    /// For a byte [`VsConfig::key_kind`], the load order only: `random` or `sequential`.
     pub dist: KeyDist,
+    /// The keys: `u64` (drawn from `dist`) or a byte kind.
+    #[serde(default)]
+    pub key_kind: KeyKind,
+    /// Mean key length in bytes (8 for `u64`).
+    #[serde(default = "default_key_len")]
+    pub mean_key_len: f64,
     /// Point reads of present keys, per round.
     pub queries: usize,
     /// Point reads of absent keys, per round.
@@ -103,9 +119,25 @@ fn default_rounds() -> usize {
     DEFAULT_ROUNDS
 }
 
-/// Bytes of the loaded data as stored: rows x (8-byte key + value).
-pub fn data_bytes(rows: usize, value_size: usize) -> u64 {
-    rows as u64 * (8 + value_size as u64)
+fn default_key_len() -> f64 {
+    8.0
+}
+
+impl VsConfig {
+    /// The keys the systems hold, as [`System::open`] takes them.
+    pub fn key_shape(&self) -> KeyShape {
+        match self.key_kind {
+            KeyKind::U64 => KeyShape::U64,
+            _ => KeyShape::Bytes {
+                mean_len: self.mean_key_len.ceil() as usize,
+            },
+        }
+    }
+}
+
+/// Bytes of the loaded data as stored: rows x (mean key length + value).
+pub fn data_bytes(rows: usize, mean_key_len: f64, value_size: usize) -> u64 {
+    (rows as f64 * (mean_key_len + value_size as f64)).round() as u64
 }
 
 /// Throughput and latency of one read phase: its median round, and every round's mean.
@@ -244,16 +276,16 @@ fn median_phase(rounds: &[Timing]) -> PhaseResult {
     }
 }
 
-/// Runs `c.rounds` timed rounds (`round(r, tally)` times round `r`), checking the tally after
-/// each, and returns the median round with every round's mean.
+/// Runs `c.rounds` timed rounds (`round(r, tally)` prepares and times round `r`), checking the
+/// tally after each, and returns the median round with every round's mean.
 fn timed_rounds(
     c: &VsConfig,
     tally: &mut Tally,
-    mut round: impl FnMut(usize, &mut Tally) -> Timing,
+    mut round: impl FnMut(usize, &mut Tally) -> Result<Timing, String>,
 ) -> Result<PhaseResult, String> {
     let mut rounds = Vec::with_capacity(c.rounds);
     for r in 0..c.rounds {
-        rounds.push(round(r, tally));
+        rounds.push(round(r, tally)?);
         tally.check()?;
     }
     Ok(median_phase(&rounds))
@@ -263,22 +295,53 @@ fn timed_rounds(
 /// `round_seed`); one value in [`CHECK_EVERY`] is checked.
 fn point_read_rounds(
     session: &mut Session<'_>,
-    keys: &[u64],
+    keys: &RunKeys,
     c: &VsConfig,
     tally: &mut Tally,
 ) -> Result<PhaseResult, String> {
     timed_rounds(c, tally, |round, tally| {
-        let queries = query_sequence(keys, c.queries, round_seed(c.seed ^ 0x9E37, round));
-        time_point_reads(session, &queries, c.value_size, tally)
+        let queries = keys.sample(c.queries, round_seed(c.seed ^ 0x9E37, round));
+        Ok(time_point_reads(session, &queries, c.value_size, tally))
     })
 }
 
 /// One round of point reads of `queries` (all present, values of `value_size` bytes) as the
 /// comparison times them: batches of 10,000, one read in [`SAMPLE_EVERY`] timed alone, one value
-/// in [`CHECK_EVERY`] checked. `profile_10m_queries` runs the same loop beside its own.
+/// in [`CHECK_EVERY`] checked. Each read hands the system the key straight from the list: a
+/// byte key as a slice of the list's buffer, a key of a list of 8-byte keys (`u64` keys) as the
+/// `u64` it is (see [`word`]), the call the `u64` comparison always made. (Handed over as 8-byte
+/// arrays, `u64` misses of 300,000-row runs came out 4-9 ns slower than before byte keys in
+/// three alternations; as `u64`s, within the VM's noise.)
+/// `profile_10m_queries` runs the same loop beside its own.
 pub(crate) fn time_point_reads(
     session: &mut Session<'_>,
-    queries: &[u64],
+    queries: &KeySet,
+    value_size: usize,
+    tally: &mut Tally,
+) -> Timing {
+    let n = queries.len();
+    if queries.width() == 8 {
+        time_reads_of(session, n, |i| word(queries, i), |k| k, value_size, tally)
+    } else {
+        time_reads_of(session, n, |i| queries.get(i), key_seed, value_size, tally)
+    }
+}
+
+/// Key `i` of a list of 8-byte keys as the `u64` it is: the form the comparison always handed
+/// the systems a `u64` key in (the same bytes; the engine sees what a `u64` caller gives it).
+#[inline(always)]
+fn word(keys: &KeySet, i: usize) -> u64 {
+    u64::from_be_bytes(keys.array::<8>(i))
+}
+
+/// [`time_point_reads`] of `n` keys, key `i` being `key_at(i)`, its value derived from
+/// `seed_of(key)`.
+#[inline(always)]
+fn time_reads_of<K: Key + Copy>(
+    session: &mut Session<'_>,
+    n: usize,
+    key_at: impl Fn(usize) -> K,
+    seed_of: impl Fn(K) -> u64,
     value_size: usize,
     tally: &mut Tally,
 ) -> Timing {
@@ -286,14 +349,14 @@ pub(crate) fn time_point_reads(
         batch_size: 10_000,
         sample_every: SAMPLE_EVERY,
     };
-    time_ops(queries.len() as u64, cfg, |i| {
-        let k = queries[i as usize];
+    time_ops(n as u64, cfg, |i| {
+        let k = key_at(i as usize);
         let check = i % CHECK_EVERY == 0;
         let (mut bytes, mut good) = (0usize, true);
         let r = session.get_with(k, &mut |v| {
             bytes = v.len();
             if check {
-                good = check_value(k, v, value_size);
+                good = check_value(seed_of(k), v, value_size);
             }
         });
         tally.bytes_read += bytes as u64;
@@ -305,10 +368,11 @@ pub(crate) fn time_point_reads(
     })
 }
 
-/// Timed rounds of `misses` reads of keys never inserted.
+/// Timed rounds of `misses` reads of keys never inserted (each round's list checked absent
+/// before its clock starts).
 fn miss_rounds(
     session: &mut Session<'_>,
-    keys: &[u64],
+    keys: &RunKeys,
     c: &VsConfig,
     tally: &mut Tally,
 ) -> Result<PhaseResult, String> {
@@ -317,20 +381,38 @@ fn miss_rounds(
         sample_every: SAMPLE_EVERY,
     };
     timed_rounds(c, tally, |round, tally| {
-        let absent = miss_keys(keys, c.misses, round_seed(c.seed ^ 0x4D15, round));
-        time_ops(absent.len() as u64, cfg, |i| {
-            let mut bytes = 0usize;
-            let r = session.get_with(absent[i as usize], &mut |v| bytes = v.len());
-            tally.bytes_read += bytes as u64;
-            tally.note(r, false);
+        let absent = keys.misses(c.misses, round_seed(c.seed ^ 0x4D15, round))?;
+        let n = absent.len();
+        // As in `time_point_reads`: 8-byte keys as `u64`s, others as slices.
+        Ok(if absent.width() == 8 {
+            time_misses_of(session, n, |i| word(&absent, i), cfg, tally)
+        } else {
+            time_misses_of(session, n, |i| absent.get(i), cfg, tally)
         })
+    })
+}
+
+/// One round of `n` reads of absent keys, key `i` being `key_at(i)`.
+#[inline(always)]
+fn time_misses_of<K: Key>(
+    session: &mut Session<'_>,
+    n: usize,
+    key_at: impl Fn(usize) -> K,
+    cfg: TimingConfig,
+    tally: &mut Tally,
+) -> Timing {
+    time_ops(n as u64, cfg, |i| {
+        let mut bytes = 0usize;
+        let r = session.get_with(key_at(i as usize), &mut |v| bytes = v.len());
+        tally.bytes_read += bytes as u64;
+        tally.note(r, false);
     })
 }
 
 /// Timed rounds of `scans` scans of [`SCAN_LEN`] keys; the first value of each is checked.
 fn scan_rounds(
     session: &mut Session<'_>,
-    keys: &[u64],
+    keys: &RunKeys,
     c: &VsConfig,
     tally: &mut Tally,
 ) -> Result<PhaseResult, String> {
@@ -340,21 +422,36 @@ fn scan_rounds(
     };
     let vs = c.value_size;
     timed_rounds(c, tally, |round, tally| {
-        let starts = query_sequence(keys, c.scans, round_seed(c.seed ^ 0x5CA7, round));
-        time_ops(starts.len() as u64, cfg, |i| {
+        let starts = keys.sample(c.scans, round_seed(c.seed ^ 0x5CA7, round));
+        Ok(time_ops(starts.len() as u64, cfg, |i| {
             let (mut seen, mut bytes, mut good) = (0usize, 0u64, true);
-            let r = session.scan(starts[i as usize], SCAN_LEN, &mut |k, v| {
+            let r = session.scan(starts.get(i as usize), SCAN_LEN, &mut |k, v| {
                 bytes += v.len() as u64;
                 if seen == 0 {
-                    good = check_value(k, v, vs);
+                    good = check_value(key_seed(k), v, vs);
                 }
                 seen += 1;
             });
             tally.bytes_read += bytes;
             tally.bad += u64::from(!good);
             tally.note(r.map(|n| n > 0), true);
-        })
+        }))
     })
+}
+
+/// The run's keys, with a pool of absent keys as large as a round of misses (byte kinds), and
+/// their mean length checked against the one the parent sized the budget by.
+fn run_keys(c: &VsConfig) -> Result<RunKeys, String> {
+    let keys = RunKeys::generate(c.key_kind, c.dist, c.rows, c.misses, c.seed)?;
+    if c.rows > 0 && (keys.mean_len() - c.mean_key_len).abs() > 1e-6 {
+        return Err(format!(
+            "the {} keys' mean length is {} bytes here, {} in the configuration",
+            c.key_kind,
+            keys.mean_len(),
+            c.mean_key_len
+        ));
+    }
+    Ok(keys)
 }
 
 /// Runs every phase for `kind` in this process (the child side); see the module docs.
@@ -364,38 +461,41 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
     }
     let dir = c.dir.join(kind.name());
     let _ = std::fs::remove_dir_all(&dir);
-    let keys = generate_keys(c.dist, c.rows, c.seed);
-    let load_order = match c.dist {
-        KeyDist::Sequential => keys.clone(),
-        _ => shuffled(&keys, c.seed ^ 0x10AD),
-    };
+    let keys = run_keys(c)?;
+    let load_order = keys.load_order(c.dist, c.seed ^ 0x10AD);
     let spec = OpenSpec {
         budget: c.memory_budget,
         sync: c.sync,
         value_len: c.value_size,
         alexkv_tiers: !c.alexkv_tiers_off,
-        rocksdb_row_cache: c
-            .rocksdb_row_cache
-            .bytes(c.memory_budget, data_bytes(c.rows, c.value_size)),
+        rocksdb_row_cache: c.rocksdb_row_cache.bytes(
+            c.memory_budget,
+            data_bytes(c.rows, c.mean_key_len, c.value_size),
+        ),
+        keys: c.key_shape(),
     };
     let mut system = System::open(kind, &dir, &spec)?;
     let bar = progress(c.rows, kind.name());
     let start = Instant::now();
-    let mut rows: Vec<(u64, Vec<u8>)> = Vec::with_capacity(LOAD_BATCH_ROWS);
-    for chunk in load_order.chunks(LOAD_BATCH_ROWS) {
+    let mut rows: Vec<(&[u8], Vec<u8>)> = Vec::with_capacity(LOAD_BATCH_ROWS);
+    let mut at = 0;
+    while at < load_order.len() {
+        let end = (at + LOAD_BATCH_ROWS).min(load_order.len());
         rows.clear();
-        for &k in chunk {
+        for i in at..end {
+            let k = load_order.get(i);
             let mut v = Vec::with_capacity(c.value_size);
-            value_for(k, c.value_size, &mut v);
+            value_for(key_seed(k), c.value_size, &mut v);
             rows.push((k, v));
         }
         system.write_rows(&rows)?;
-        bar.inc(chunk.len() as u64);
+        bar.inc((end - at) as u64);
+        at = end;
     }
     let load_secs = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    drop(load_order);
     drop(rows);
+    drop(load_order);
 
     let start = Instant::now();
     system.settle()?;
@@ -407,9 +507,9 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
     let mut lsm;
     if !c.inserts_only && c.rows > 0 {
         let mut session = system.session()?;
-        let warm = shuffled(&keys, c.seed ^ 0x3A3A);
+        let warm = keys.shuffled(c.seed ^ 0x3A3A);
         let start = Instant::now();
-        for &k in &warm {
+        for k in warm.iter() {
             let mut bytes = 0usize;
             let r = session.get_with(k, &mut |v| bytes = v.len());
             tally.bytes_read += bytes as u64;
@@ -422,9 +522,9 @@ pub fn run_system_phases(kind: SystemKind, c: &VsConfig) -> Result<SystemResult,
         lsm = system.lsm_evidence()?;
         point_reads = Some(point_read_rounds(&mut session, &keys, c, &mut tally)?);
         if let Some(lsm) = lsm.as_mut() {
-            let queries = query_sequence(&keys, c.queries, round_seed(c.seed ^ 0x9E37, 0));
+            let queries = keys.sample(c.queries, round_seed(c.seed ^ 0x9E37, 0));
             let counter = BlockCacheCounter::start();
-            for &k in &queries {
+            for k in queries.iter() {
                 let mut bytes = 0usize;
                 let r = session.get_with(k, &mut |v| bytes = v.len());
                 tally.bytes_read += bytes as u64;
@@ -493,16 +593,27 @@ pub struct IngestResult {
 pub fn run_ingest(c: &VsConfig) -> Result<IngestResult, String> {
     let dir = c.dir.join(INGEST_CHILD);
     let _ = std::fs::remove_dir_all(&dir);
-    let keys = generate_keys(c.dist, c.rows, c.seed);
-    let opts = super::systems::alexkv_options(c.memory_budget, c.sync, c.value_size);
+    let keys = run_keys(c)?;
+    let opts = super::systems::alexkv_options(
+        c.memory_budget,
+        c.sync,
+        c.key_shape().key_len(),
+        c.value_size,
+    );
     let e = |e: crate::Error| e.to_string();
     let start = Instant::now();
     let db = crate::Db::open(&dir, opts).map_err(e)?;
     let mut v = Vec::with_capacity(c.value_size);
-    db.ingest_sorted(keys.iter().map(|&k| {
-        value_for(k, c.value_size, &mut v);
-        (k, v.clone())
-    }))
+    match &keys {
+        RunKeys::U64(keys) => db.ingest_sorted(keys.iter().map(|&k| {
+            value_for(k, c.value_size, &mut v);
+            (k, v.clone())
+        })),
+        RunKeys::Bytes { present, .. } => db.ingest_sorted(present.iter().map(|k| {
+            value_for(key_seed(k), c.value_size, &mut v);
+            (k, v.clone())
+        })),
+    }
     .map_err(e)?;
     db.close().map_err(e)?;
     let secs = start.elapsed().as_secs_f64();

@@ -31,7 +31,7 @@ use super::keys::shuffled;
 use super::lsm::LsmEvidence;
 use super::paced_writer::{self, WriterTally};
 use super::rocks_plain::RowCache;
-use super::systems::{OpenSpec, Session, System, SystemKind};
+use super::systems::{KeyShape, OpenSpec, Session, System, SystemKind};
 use super::ycsb::{load_keys, record_value, Op, OpKind, Workload, YcsbOps};
 
 /// One operation in this many (per thread) is timed individually.
@@ -188,6 +188,7 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         rocksdb_row_cache: c
             .rocksdb_row_cache
             .bytes(c.memory_budget, records * (8 + w.record_len() as u64)),
+        keys: KeyShape::U64,
     };
     let mut system = System::open(kind, &dir, &spec)?;
 

@@ -1,14 +1,17 @@
-//! `benchmark_vs_sqlite <rows> <sequential|random>`: alexkv vs plain RocksDB vs SQLite on the
-//! same keys, values and query order, each in its own child process, settled and warmed before
-//! timed rounds. See `alexkv::bench::vs_sqlite` for the phases and what each figure means.
+//! `benchmark_vs_sqlite <rows> <sequential|random> [--key-kind KIND]`: alexkv vs plain RocksDB
+//! vs SQLite on the same keys, values and query order, each in its own child process, settled
+//! and warmed before timed rounds. See `alexkv::bench::vs_sqlite` for the phases and what each
+//! figure means, and `alexkv::bench::vs_keys` for the keys of each kind.
 
 use std::path::PathBuf;
 
+use alexkv::bench::byte_keys::KeyKind;
 use alexkv::bench::child::ChildRequest;
 use alexkv::bench::keys::KeyDist;
 use alexkv::bench::report::write_json;
 use alexkv::bench::rocks_plain::RowCache;
 use alexkv::bench::systems::SystemKind;
+use alexkv::bench::vs_keys::RunKeys;
 use alexkv::bench::vs_report;
 use alexkv::bench::vs_sqlite::{self, VsConfig};
 use clap::Parser;
@@ -20,9 +23,17 @@ struct Args {
     /// Rows to load.
     rows: usize,
     /// Key distribution: sequential (loaded in order) or random (uniform u64, loaded shuffled);
-    /// lognormal and clustered also work.
+    /// lognormal and clustered also work. With a byte --key-kind, the load order only: random
+    /// (shuffled) or sequential (sorted bytewise).
     #[arg(default_value = "random")]
     dist: KeyDist,
+    /// Keys: u64 (8 big-endian bytes, drawn from the distribution); ycsb (YCSB record names,
+    /// "user" + a hash in decimal); composite ("user:<10-digit id>:<field>"); url (30-100 byte
+    /// URLs); random16 (16 random bytes). Every system stores the same key bytes; SQLite keeps
+    /// u64 keys as its INTEGER rowid and byte keys as a BLOB PRIMARY KEY of a WITHOUT ROWID
+    /// table. Misses of a byte kind are keys of that kind that were not loaded.
+    #[arg(long, default_value = "u64")]
+    key_kind: KeyKind,
     /// Load only; skip the read phases.
     #[arg(long)]
     inserts_only: bool,
@@ -42,7 +53,8 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     value_size: usize,
     /// Cache memory for every system, in bytes (default: enough to hold the data, 3x rows x
-    /// value). A quarter of rows x (8 + value) is the regime where most values come from files.
+    /// value for u64 keys, 3x rows x (mean key length + value) for byte keys; at least 64 MiB).
+    /// A quarter of rows x (key + value) is the regime where most values come from files.
     #[arg(long)]
     memory_budget: Option<u64>,
     /// fsync every commit, in all systems.
@@ -70,6 +82,16 @@ struct Args {
     json: Option<PathBuf>,
 }
 
+/// The mean length of the run's keys: 8 for u64 keys; for a byte kind, of the keys the children
+/// will generate (the same generator and seed), generated here once to size the budget.
+fn key_length(kind: KeyKind, dist: KeyDist, rows: usize, seed: u64) -> Result<f64, String> {
+    RunKeys::check_dist(kind, dist)?;
+    if kind == KeyKind::U64 {
+        return Ok(8.0);
+    }
+    Ok(RunKeys::generate(kind, dist, rows, 0, seed)?.mean_len())
+}
+
 fn main() {
     match ChildRequest::from_env() {
         Ok(Some(request)) => vs_sqlite::child(&request),
@@ -93,17 +115,31 @@ fn main() {
     let queries = args
         .queries
         .unwrap_or_else(|| args.rows.clamp(10_000, 1_000_000));
+    let mean_key_len = match key_length(args.key_kind, args.dist, args.rows, args.seed) {
+        Ok(len) => len,
+        Err(e) => {
+            eprintln!("benchmark_vs_sqlite: {e}");
+            std::process::exit(2);
+        }
+    };
+    let memory_budget = args.memory_budget.unwrap_or_else(|| {
+        let data = match args.key_kind {
+            KeyKind::U64 => args.rows as u64 * args.value_size as u64,
+            _ => (args.rows as f64 * (mean_key_len + args.value_size as f64)).round() as u64,
+        };
+        (3 * data).max(64 << 20)
+    });
     let config = VsConfig {
         rows: args.rows,
         dist: args.dist,
+        key_kind: args.key_kind,
+        mean_key_len,
         queries,
         misses: args.misses.unwrap_or((queries / 10).max(1)),
         scans: args.scans.unwrap_or((queries / 100).max(100)),
         rounds: args.rounds,
         value_size: args.value_size,
-        memory_budget: args
-            .memory_budget
-            .unwrap_or_else(|| (3 * args.rows as u64 * args.value_size as u64).max(64 << 20)),
+        memory_budget,
         sync: args.sync,
         inserts_only: args.inserts_only,
         alexkv_tiers_off: args.alexkv_tiers_off,
