@@ -4,10 +4,10 @@
 //!
 //! | kind | loaded keys | load order | misses |
 //! |---|---|---|---|
-//! | `u64` | [`generate_keys`] of the distribution, as 8 big-endian bytes (the keys the comparison always ran) | [`shuffled`], or key order for `sequential` | [`miss_keys`]: in the holes between loaded keys |
-//! | byte kinds | [`generate_with_absent`] | shuffled (the same permutation [`shuffled`] gives as many keys) for `random`, sorted for `sequential` | drawn from a pool of keys of the kind that were not loaded (for `ycsb`, the record names after the loaded ones) |
+//! | `u64` | [`generate_keys`] of the distribution, as 8 big-endian bytes (the keys the comparison always ran) | [`shuffled`](super::keys::shuffled), or key order for `sequential` | [`miss_keys`]: in the holes between loaded keys |
+//! | byte kinds | [`generate_with_absent`] | shuffled (the same permutation [`shuffled`](super::keys::shuffled) gives as many keys) for `random`, sorted for `sequential` | drawn from a pool of keys of the kind that were not loaded (for `ycsb`, the record names after the loaded ones) |
 //!
-//! Query lists draw from the loaded keys as [`query_sequence`] does (the same positions); a miss
+//! Query lists draw from the loaded keys as [`query_sequence`](super::keys::query_sequence) does (the same positions); a miss
 //! list is checked key by key against the loaded keys before it is used.
 //!
 //! ```

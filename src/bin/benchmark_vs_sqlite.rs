@@ -28,8 +28,8 @@ struct Args {
     #[arg(default_value = "random")]
     dist: KeyDist,
     /// Keys: u64 (8 big-endian bytes, drawn from the distribution); ycsb (YCSB record names,
-    /// "user" + a hash in decimal); composite ("user:<10-digit id>:<field>"); url (30-100 byte
-    /// URLs); random16 (16 random bytes). Every system stores the same key bytes; SQLite keeps
+    /// "user" + a hash in decimal); composite ("user:" + a 10-digit id + ":" + a field name);
+    /// url (30-100 byte URLs); random16 (16 random bytes). Every system stores the same key bytes; SQLite keeps
     /// u64 keys as its INTEGER rowid and byte keys as a BLOB PRIMARY KEY of a WITHOUT ROWID
     /// table. Misses of a byte kind are keys of that kind that were not loaded.
     #[arg(long, default_value = "u64")]
