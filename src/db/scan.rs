@@ -193,7 +193,7 @@ impl Cursor {
             let index = db.index.read();
             mark = db.hot.read_mark();
             let (keys, entries, to) = (&mut self.keys, &mut self.entries, &self.to);
-            index.scan_from(as_ref(&self.from), |key, raw| {
+            index.scan_from(self.from.as_ref().map(Vec::as_slice), |key, raw| {
                 if entries.len() == want || !below(key, to) {
                     return false;
                 }
@@ -235,12 +235,6 @@ impl Cursor {
         Ok(())
     }
 
-    /// The length of entry `i`'s key.
-    fn key_len(&self, i: usize) -> usize {
-        let start = if i == 0 { 0 } else { self.entries[i - 1].0 };
-        self.entries[i].0 - start
-    }
-
     /// The key of entry `i` of this chunk.
     fn key(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.entries[i - 1].0 };
@@ -258,7 +252,10 @@ impl Cursor {
         f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<(ControlFlow<()>, Option<Vec<u8>>)> {
         let mut last_visited: Vec<u8> = Vec::new();
-        let span = Span::new(as_ref(&self.from), as_ref(&end));
+        let span = Span::new(
+            self.from.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
         let (visited, flow) = db.rocks.scan_with(&span, cap, &mut |k, v| {
             last_visited.clear();
             last_visited.extend_from_slice(k);
@@ -281,7 +278,7 @@ impl Cursor {
         f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
         for i in 0..self.entries.len().min(PREFETCH_AHEAD) {
-            db.hot.prefetch(self.entries[i].1, self.key_len(i));
+            db.hot.prefetch(self.entries[i].1, self.key(i).len());
         }
         let mut start = 0;
         for i in 0..self.entries.len() {
@@ -289,7 +286,7 @@ impl Cursor {
                 break;
             }
             if let Some(&(_, ahead)) = self.entries.get(i + PREFETCH_AHEAD) {
-                db.hot.prefetch(ahead, self.key_len(i + PREFETCH_AHEAD));
+                db.hot.prefetch(ahead, self.key(i + PREFETCH_AHEAD).len());
             }
             let (end, loc) = self.entries[i];
             let key = &self.keys[start..end];
@@ -309,15 +306,6 @@ impl Cursor {
             }
         }
         Ok(ControlFlow::Continue(()))
-    }
-}
-
-/// A borrowed view of an owned bound.
-pub(super) fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k),
-        Bound::Excluded(k) => Bound::Excluded(k),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

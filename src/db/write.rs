@@ -628,7 +628,7 @@ impl Db {
                             grow_for = Some(key);
                             break;
                         }
-                        set(self, &mut index, key, loc);
+                        insert(self, &mut index, key, loc);
                     }
                     IndexOp::Remove(key) => {
                         index.remove(key);
@@ -689,15 +689,20 @@ impl Db {
     }
 }
 
-/// Sets `key`'s word in the index, right after `needs_grow` said no grow is due (so without
-/// planning again). The trie refuses only keys over `MAX_KEY_LEN` (refused before any write) and
-/// reserved words (no `Location` is one: a compile-time assertion in `db`), so this cannot fail;
-/// if it ever did, the index would lack a committed key, so the `Db` is poisoned (the next open
-/// rebuilds the index from RocksDB) rather than left wrong.
+/// Sets a present key's word in the index (a demotion: never a grow), in one ALEX descent when
+/// the key is a root-layer direct word. The trie refuses only keys over `MAX_KEY_LEN` (refused
+/// before any write) and reserved words (no `Location` is one: a compile-time assertion in
+/// `db`), so this cannot fail; if it ever did, the index would lack a committed key, so the `Db`
+/// is poisoned (the next open rebuilds the index from RocksDB) rather than left wrong.
 fn set(db: &Db, index: &mut Trie, key: &[u8], loc: Location) {
-    if index.set_direct(key, loc.to_raw()).is_some() {
-        return;
+    if index.set_direct(key, loc.to_raw()).is_none() {
+        insert(db, index, key, loc);
     }
+}
+
+/// Inserts `key` without planning: `needs_grow` has just said no grow is due, or the key is
+/// present (see [`set`] for why a refusal poisons the `Db`).
+fn insert(db: &Db, index: &mut Trie, key: &[u8], loc: Location) {
     if index.insert_unplanned(key, loc.to_raw()).is_err() {
         db.poisoned.store(true, Ordering::Release);
     }

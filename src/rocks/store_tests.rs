@@ -16,15 +16,7 @@ fn n(k: &[u8]) -> u64 {
 /// The span of a range of `u64` keys.
 fn span(r: (Bound<u64>, Bound<u64>)) -> Span {
     let (lo, hi) = (r.0.map(u64::to_be_bytes), r.1.map(u64::to_be_bytes));
-    Span::new(as_slice(&lo), as_slice(&hi))
-}
-
-fn as_slice(x: &Bound<[u8; 8]>) -> Bound<&[u8]> {
-    match x {
-        Bound::Included(k) => Bound::Included(&k[..]),
-        Bound::Excluded(k) => Bound::Excluded(&k[..]),
-        Bound::Unbounded => Bound::Unbounded,
-    }
+    Span::new(lo.as_ref().map(|k| &k[..]), hi.as_ref().map(|k| &k[..]))
 }
 
 fn open_new() -> (tempfile::TempDir, RocksStore) {

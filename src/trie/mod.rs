@@ -166,6 +166,17 @@ impl TrieStats {
     }
 }
 
+/// Refuses a key over [`MAX_KEY_LEN`] or a reserved word.
+fn check_entry(key: &[u8], word: u64) -> Result<(), TrieError> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(TrieError::KeyTooLong { len: key.len() });
+    }
+    if is_bucket(word) {
+        return Err(TrieError::ReservedWord(word));
+    }
+    Ok(())
+}
+
 /// An ordered map from byte keys (up to [`MAX_KEY_LEN`] bytes, byte order) to `u64` words below
 /// [`RESERVED_WORDS`]. See the module docs.
 pub struct Trie {
@@ -253,12 +264,7 @@ impl Trie {
 
     /// Inserts `key` with `word`, returning the previous word when the key was present.
     pub fn insert(&mut self, key: &[u8], word: u64) -> Result<Option<u64>, TrieError> {
-        if key.len() > MAX_KEY_LEN {
-            return Err(TrieError::KeyTooLong { len: key.len() });
-        }
-        if is_bucket(word) {
-            return Err(TrieError::ReservedWord(word));
-        }
+        check_entry(key, word)?;
         // Each plan makes progress; the bound only guards against a bug looping forever (the
         // insert below still does whatever is left, in place).
         for _ in 0..64 {
@@ -267,8 +273,7 @@ impl Trie {
                 None => break,
             }
         }
-        self.version += 1;
-        Ok(self.root.insert(key, 0, word))
+        Ok(self.insert_checked(key, word))
     }
 
     /// [`Trie::insert`] without planning: for a caller that has just found that
@@ -280,14 +285,14 @@ impl Trie {
         key: &[u8],
         word: u64,
     ) -> Result<Option<u64>, TrieError> {
-        if key.len() > MAX_KEY_LEN {
-            return Err(TrieError::KeyTooLong { len: key.len() });
-        }
-        if is_bucket(word) {
-            return Err(TrieError::ReservedWord(word));
-        }
+        check_entry(key, word)?;
+        Ok(self.insert_checked(key, word))
+    }
+
+    /// Inserts an entry [`check_entry`] accepted.
+    fn insert_checked(&mut self, key: &[u8], word: u64) -> Option<u64> {
         self.version += 1;
-        Ok(self.root.insert(key, 0, word))
+        self.root.insert(key, 0, word)
     }
 
     /// The engine's fast path for a key that is one direct word of the root layer (every `u64`
@@ -331,12 +336,7 @@ impl Trie {
         let mut entries = Vec::with_capacity(keys.len());
         for (k, &w) in keys.iter().zip(words) {
             let k = k.as_ref();
-            if k.len() > MAX_KEY_LEN {
-                return Err(TrieError::KeyTooLong { len: k.len() });
-            }
-            if is_bucket(w) {
-                return Err(TrieError::ReservedWord(w));
-            }
+            check_entry(k, w)?;
             entries.push((k, w));
         }
         assert!(
