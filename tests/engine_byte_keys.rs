@@ -324,6 +324,77 @@ fn oversized_keys_are_refused_with_a_typed_error_and_nothing_written() {
 /// prefixes, with tiny tiers (segments recycle, cache entries evict all the time): every value
 /// read names its own key (never another key's bytes), is at least as new as every write of the
 /// key acknowledged before the read started, and a reader never sees a key's version go back.
+/// A key of 8 head bytes (one slot of the root layer per `head`) and 8 tail bytes.
+fn slot_key(head: u64, tail: u8) -> Vec<u8> {
+    let mut k = head
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .to_be_bytes()
+        .to_vec();
+    k.extend_from_slice(&[tail; 8]);
+    k
+}
+
+/// A slot holding one key of 16 bytes answers a read with that key's location unchecked (a
+/// candidate, `trie::Lookup`); the engine checks the key against the hot record or asks the
+/// index again. A read of another key of that slot must find nothing, whether the one key's
+/// value is hot, cold, or in a recycled segment, before and after a reopen.
+#[test]
+fn reads_of_absent_keys_sharing_a_slot_with_one_key_find_nothing() {
+    for (name, opts) in configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path(), opts.clone()).unwrap();
+        let n = 600u64;
+        for head in 0..n {
+            db.put(slot_key(head, 1), &slot_key(head, 1)).unwrap();
+        }
+        for round in 0..2 {
+            for head in 0..n {
+                let (present, absent) = (slot_key(head, 1), slot_key(head, 2));
+                assert_eq!(
+                    db.get(&present).unwrap().as_deref(),
+                    Some(&present[..]),
+                    "{name} {round}"
+                );
+                assert_eq!(db.get(&absent).unwrap(), None, "{name} {round}: {absent:?}");
+                assert_eq!(
+                    db.get_with(&absent, |v| v.to_vec()).unwrap(),
+                    None,
+                    "{name}"
+                );
+                assert_eq!(db.get(&present[..8]).unwrap(), None, "{name}");
+                assert!(!db.contains(&absent), "{name}");
+                assert_eq!(
+                    db.multi_get(&[&absent, &present]).unwrap()[0],
+                    None,
+                    "{name}"
+                );
+                assert_eq!(
+                    db.get_with(&present, |v| v.to_vec()).unwrap().as_deref(),
+                    Some(&present[..]),
+                    "{name}"
+                );
+            }
+            // The second key of every tenth slot, then the first one deleted: the slot holds
+            // the second key alone.
+            for head in (0..n).step_by(10) {
+                db.put(slot_key(head, 2), b"second").unwrap();
+                db.delete(slot_key(head, 1)).unwrap();
+            }
+            for head in (0..n).step_by(10) {
+                assert_eq!(db.get(slot_key(head, 1)).unwrap(), None, "{name}");
+                assert_eq!(
+                    db.get(slot_key(head, 2)).unwrap().as_deref(),
+                    Some(&b"second"[..])
+                );
+                db.put(slot_key(head, 1), &slot_key(head, 1)).unwrap();
+                db.delete(slot_key(head, 2)).unwrap();
+            }
+            drop(db);
+            db = Db::open(dir.path(), opts.clone()).unwrap();
+        }
+    }
+}
+
 #[test]
 fn readers_beside_writers_see_only_their_keys_fresh_and_monotonic() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -335,6 +406,11 @@ fn readers_beside_writers_see_only_their_keys_fresh_and_monotonic() {
         keys.push(format!("user{i}\0").into_bytes());
         keys.push(format!("tenant/0000000000/user/{i:04}/field").into_bytes());
         keys.push(i.to_be_bytes().to_vec());
+        // One-key slots (read by candidates) that a second key of the slot joins.
+        keys.push(slot_key(i, 1));
+        if i % 2 == 0 {
+            keys.push(slot_key(i, 2));
+        }
     }
     keys.push(Vec::new());
     keys.sort();

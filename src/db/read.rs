@@ -30,6 +30,7 @@ use crate::error::Result;
 use crate::hot_tier::ReadMark;
 use crate::keys::{bytes_of, FromKey, Key};
 use crate::location::Location;
+use crate::trie::Lookup;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
@@ -41,6 +42,12 @@ pub(super) enum Found {
     /// The index's location of the key, and the hot tier's recycle mark taken before the
     /// lookup (what a hot read of the location is checked against, `HotTier::read_into`).
     At(Location, ReadMark),
+    /// The Hot location of the one key of the key's slot, which may be another key
+    /// ([`crate::trie::Lookup::Candidate`]): the key is present at `Location` if the record
+    /// there carries it and passes the read mark (`HotTier::read_into` checks both; the index
+    /// names each Hot record by its exact key, `db/mod.rs`); otherwise [`Db::lookup_exact`]
+    /// decides.
+    Candidate(Location, ReadMark),
     /// A write of the key is in flight: RocksDB answers (`inflight`).
     InFlight,
 }
@@ -76,15 +83,27 @@ impl Db {
         self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
-        let found = self.lookup(key);
+        let mut found = self.lookup(key);
         lap(&mut probe, Stage::Index);
+        if let Found::Candidate(loc, mark) = found {
+            let hit = self.hot.read_vec(mark, loc, key);
+            lap(&mut probe, Stage::HotTier);
+            if let Some(v) = hit {
+                self.finish(probe, Served::HotTier);
+                return Ok(Some(v));
+            }
+            found = self.lookup_exact(key);
+            lap(&mut probe, Stage::Index);
+        }
         match found {
             Found::Absent => {
                 self.finish(probe, Served::Absent);
                 Ok(None)
             }
             Found::At(loc, mark) => self.read_at(key, loc, mark, &mut probe),
-            Found::InFlight => self.read_cold(key, None, <[u8]>::to_vec, &mut probe),
+            Found::InFlight | Found::Candidate(..) => {
+                self.read_cold(key, None, <[u8]>::to_vec, &mut probe)
+            }
         }
     }
 
@@ -110,16 +129,20 @@ impl Db {
         self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
-        let found = self.lookup(key);
-        lap(&mut probe, Stage::Index);
-        let (loc, mark) = match found {
+        let (loc, mark, verified) = match self.lookup(key) {
             Found::Absent => {
+                lap(&mut probe, Stage::Index);
                 self.finish(probe, Served::Absent);
                 return Ok(None);
             }
-            Found::InFlight => return self.read_cold(key, None, f, &mut probe),
-            Found::At(loc, mark) => (loc, mark),
+            Found::InFlight => {
+                lap(&mut probe, Stage::Index);
+                return self.read_cold(key, None, f, &mut probe);
+            }
+            Found::At(loc, mark) => (loc, mark, true),
+            Found::Candidate(loc, mark) => (loc, mark, false),
         };
+        lap(&mut probe, Stage::Index);
         let mut f = Some(f);
         if loc.is_hot() {
             let hit = HOT_COPY.with(|cell| {
@@ -146,9 +169,22 @@ impl Db {
                 return Ok(hit);
             }
         }
-        match f.take() {
-            Some(f) => self.read_cold(key, Some(loc), f, &mut probe),
-            None => Ok(None), // unreachable: `f` is only taken on a hit
+        let Some(f) = f.take() else {
+            return Ok(None); // unreachable: `f` is only taken on a hit
+        };
+        if verified {
+            return self.read_cold(key, Some(loc), f, &mut probe);
+        }
+        // A candidate the hot tier refused: the index decides, as for a first lookup.
+        let found = self.lookup_exact(key);
+        lap(&mut probe, Stage::Index);
+        match found {
+            Found::Absent => {
+                self.finish(probe, Served::Absent);
+                Ok(None)
+            }
+            Found::At(loc, _) => self.read_cold(key, Some(loc), f, &mut probe),
+            Found::InFlight | Found::Candidate(..) => self.read_cold(key, None, f, &mut probe),
         }
     }
 
@@ -292,9 +328,22 @@ impl Db {
     }
 
     /// Where to read `key`: its in-flight mark is checked **before** the index lookup (see
-    /// `inflight`); the index read lock is held for the lookup only.
+    /// `inflight`); the index read lock is held for the lookup only. May answer a
+    /// [`Found::Candidate`].
     #[inline]
     fn lookup(&self, key: &[u8]) -> Found {
+        self.lookup_with::<true>(key)
+    }
+
+    /// [`Db::lookup`] without candidates: for a candidate the hot tier refused (a recycled
+    /// segment, or another key's record), a fresh lookup that reads the key's bucket.
+    #[inline(never)]
+    fn lookup_exact(&self, key: &[u8]) -> Found {
+        self.lookup_with::<false>(key)
+    }
+
+    #[inline(always)]
+    fn lookup_with<const HINTS: bool>(&self, key: &[u8]) -> Found {
         if self.inflight.is_marked(key) {
             return Found::InFlight;
         }
@@ -303,10 +352,27 @@ impl Db {
         // would have to complete first and lengthen every lookup, misses included), before the
         // lookup's loads.
         let mark = self.hot.read_mark();
-        match index.get(key) {
-            None => Found::Absent,
-            Some(raw) => Found::At(Location::from_raw(raw), mark),
-        }
+        let raw = if HINTS {
+            match index.get_hinted(key) {
+                Lookup::Absent => return Found::Absent,
+                Lookup::Found(raw) => raw,
+                Lookup::Candidate(raw) if Location::from_raw(raw).is_hot() => {
+                    return Found::Candidate(Location::from_raw(raw), mark);
+                }
+                // A Cold candidate has no record to check the key against: the bucket decides,
+                // so that an absent key is still answered without I/O.
+                Lookup::Candidate(_) => match index.get(key) {
+                    None => return Found::Absent,
+                    Some(raw) => raw,
+                },
+            }
+        } else {
+            match index.get(key) {
+                None => return Found::Absent,
+                Some(raw) => raw,
+            }
+        };
+        Found::At(Location::from_raw(raw), mark)
     }
 
     /// The value of `key` whose index entry was `loc`. `probe` times the read when sampled.

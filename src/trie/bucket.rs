@@ -36,6 +36,7 @@
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
+use super::slot::{Slot, NO_HINT};
 use super::Layer;
 
 /// Words at or above this value name buckets; payload words must stay below it. In a
@@ -134,8 +135,13 @@ impl BucketData {
             .binary_search_by(|(s, t, _)| (*s, t).cmp(&(slice, tail)))
     }
 
-    /// Packs the bucket into a new allocation and returns its word.
-    pub(super) fn encode(self) -> u64 {
+    /// Packs the bucket into a new allocation and returns its slot: its word, and the hint
+    /// when it holds one long key of the slot's own slice and no child (`slot.rs`).
+    pub(super) fn encode(self) -> Slot {
+        let hint = match (&self.entries[..], &self.child) {
+            ([(s, Tail::Long(_), word)], None) if *s == self.implicit => *word,
+            _ => NO_HINT,
+        };
         let child_bytes = match (&self.child, self.explicit) {
             (None, _) => 0,
             (Some(_), false) => CHILD,
@@ -193,7 +199,10 @@ impl BucketData {
         debug_assert_eq!(bytes.len(), size);
         // SAFETY: the allocation is `size` bytes and `bytes` holds exactly `size` bytes.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.as_ptr(), size) };
-        TAG | address
+        Slot {
+            word: TAG | address,
+            hint,
+        }
     }
 
     /// Takes the bucket named by `word` apart, freeing its allocation; the child layer (if any)

@@ -3,6 +3,7 @@
 
 use super::bucket::{BucketData, Tail};
 use super::radix::Radix;
+use super::slot::Slot;
 use super::{slice, Layer, MAX_FOLD};
 use crate::alex::Alex;
 
@@ -96,10 +97,10 @@ pub(super) fn layer_owned_with(entries: &[(Vec<u8>, u64)], extra: Option<&[u8]>)
 
 /// The word for the keys of one slot (one slice: a layer's feature separates the slices it is
 /// built from) starting at `d`.
-fn slot_word(group: &[(&[u8], u64)], d: usize, explicit: bool) -> u64 {
+fn slot_word(group: &[(&[u8], u64)], d: usize, explicit: bool) -> Slot {
     if let [(key, word)] = group {
         if key.len() == d + 8 && !explicit {
-            return *word;
+            return Slot::plain(*word);
         }
     }
     let s = slice(group[0].0, d);

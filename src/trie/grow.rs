@@ -19,6 +19,7 @@
 //! needed itself.
 
 use super::bucket::{is_bucket, long_overflow, BucketRef, Tail};
+use super::slot::Slot;
 use super::{build, slice, Layer, Spot, Trie, MAX_MIXED};
 use crate::alex::{PreparedGrow, Retired};
 
@@ -39,7 +40,7 @@ pub struct TrieGrow {
 unsafe impl Send for TrieGrow {}
 
 enum Step {
-    Alex(Box<PreparedGrow<u64>>),
+    Alex(Box<PreparedGrow<Slot>>),
     Rebuild(Box<Layer>),
     Recheck(usize),
 }
@@ -47,7 +48,7 @@ enum Step {
 /// What an install replaced: drop it outside the lock (freeing large node arrays unmaps memory).
 #[must_use = "drop it outside the index lock"]
 pub struct TrieRetired {
-    _alex: Option<Retired<u64>>,
+    _alex: Option<Retired<Slot>>,
     _layer: Option<Layer>,
 }
 
@@ -84,7 +85,7 @@ impl Layer {
         else {
             return Found::New(Action::Rebuild);
         };
-        let Some(w) = self.index.get(v) else {
+        let Some(w) = self.index.get(v).map(Slot::word) else {
             return Found::New(Action::NewSlot(v));
         };
         if !is_bucket(w) {
@@ -272,7 +273,7 @@ impl Trie {
             let Some(Spot { d, s, v, exact, .. }) = layer.locate(key, at) else {
                 return retired;
             };
-            let Some(w) = layer.index.get(v).filter(|&w| is_bucket(w)) else {
+            let Some(w) = layer.index.get(v).map(Slot::word).filter(|&w| is_bucket(w)) else {
                 return retired;
             };
             // SAFETY: `w` is a live bucket of `layer`, held mutably through `self`.

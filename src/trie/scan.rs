@@ -3,6 +3,7 @@
 use std::ops::Bound;
 
 use super::bucket::{is_bucket, BucketRef};
+use super::slot::Slot;
 use super::{slice, Layer, Trie};
 
 impl Trie {
@@ -81,7 +82,7 @@ impl Layer {
         let lo_slice = lo.map(|l| slice(l, d));
         let from = lo_slice.map_or(0, |s| self.alex_key(s).0);
         let mut go_on = true;
-        for (v, w) in self.index.range(from..) {
+        for (v, Slot { word: w, .. }) in self.index.range(from..) {
             // Only the first slot can hold keys below `lo`.
             let spine = lo.filter(|_| v == from);
             if !is_bucket(w) {
@@ -134,7 +135,7 @@ impl Layer {
 
     /// Appends the layer's largest key (after the layer's start) to `path` and returns its word.
     pub(super) fn last(&self, path: &mut Vec<u8>) -> Option<u64> {
-        let (v, w) = self.index.last()?;
+        let (v, Slot { word: w, .. }) = self.index.last()?;
         path.extend_from_slice(&self.prefix);
         if !is_bucket(w) {
             path.extend_from_slice(&v.to_be_bytes());

@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use proptest::prelude::*;
 
-use super::{Trie, TrieError, MAX_KEY_LEN, RESERVED_WORDS};
+use super::{Lookup, Trie, TrieError, MAX_KEY_LEN, RESERVED_WORDS};
 
 thread_local! {
     /// Rebuilds an insert did in place because no plan had done them first.
@@ -18,6 +18,10 @@ fn agree(t: &Trie, model: &BTreeMap<Vec<u8>, u64>, probes: &[Vec<u8>]) {
     assert_eq!(t.len(), model.len());
     for (k, w) in model {
         assert_eq!(t.get(k), Some(*w), "key {k:?}");
+        assert!(
+            matches!(t.get_hinted(k), Lookup::Found(h) | Lookup::Candidate(h) if h == *w),
+            "hinted key {k:?}"
+        );
     }
     let mut all = Vec::new();
     t.scan_from(Bound::Unbounded, |k, w| {
@@ -33,6 +37,17 @@ fn agree(t: &Trie, model: &BTreeMap<Vec<u8>, u64>, probes: &[Vec<u8>]) {
     );
     for p in probes {
         assert_eq!(t.get(p), model.get(p).copied(), "probe {p:?}");
+        match (t.get_hinted(p), model.get(p)) {
+            (Lookup::Found(h), Some(w)) => assert_eq!(h, *w, "hinted probe {p:?}"),
+            (Lookup::Absent, None) => {}
+            (Lookup::Candidate(h), Some(w)) => assert_eq!(h, *w, "hinted probe {p:?}"),
+            // Another key's payload: that key has the probe's slice and does not end in it.
+            (Lookup::Candidate(h), None) => assert!(
+                model.values().any(|&w| w == h),
+                "hinted probe {p:?}: candidate {h:#x} is no key's"
+            ),
+            (got, want) => panic!("hinted probe {p:?}: {got:?}, model {want:?}"),
+        }
         for (bound, range) in [
             (
                 Bound::Included(p.as_slice()),
@@ -405,4 +420,64 @@ fn mixed_key_kinds_inserted_and_removed_agree_with_the_model() {
     agree(&t, &model, &keys[..500]);
     let (k, w): (Vec<_>, Vec<_>) = model.iter().map(|(k, w)| (k.clone(), *w)).unzip();
     agree(&Trie::bulk_load(&k, &w).unwrap(), &model, &keys[..500]);
+}
+
+#[test]
+fn one_long_key_slots_answer_candidates_and_every_change_keeps_the_hint_true() {
+    let mut t = Trie::new();
+    let key = |i: u64, tail: u8| {
+        let mut k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .to_be_bytes()
+            .to_vec();
+        k.extend_from_slice(&[tail; 8]);
+        k
+    };
+    for i in 0..1000 {
+        t.insert(&key(i, 1), i).unwrap();
+    }
+    t.check_invariants().unwrap();
+    for i in 0..1000 {
+        // One key per slice, going on past it: the slot's hint answers, unchecked.
+        assert_eq!(t.get_hinted(&key(i, 1)), Lookup::Candidate(i));
+        // Another key of the same slice gets that key's payload as a candidate; `get` says no.
+        assert_eq!(t.get_hinted(&key(i, 2)), Lookup::Candidate(i));
+        assert_eq!(t.get(&key(i, 2)), None);
+        // A key ending at the slice's end is one too (a long entry with no rest bytes) ...
+        assert_eq!(t.get_hinted(&key(i, 1)[..8]), Lookup::Candidate(i));
+        assert_eq!(t.get(&key(i, 1)[..8]), None);
+        // ... one ending inside the slice never.
+        assert_eq!(t.get_hinted(&key(i, 1)[..5]), Lookup::Absent);
+    }
+    // Updates re-encode the slot with the new payload.
+    t.insert(&key(7, 1), 70).unwrap();
+    assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Candidate(70));
+    // A second key of the slice: the bucket answers exactly.
+    t.insert(&key(7, 2), 71).unwrap();
+    assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Found(70));
+    assert_eq!(t.get_hinted(&key(7, 3)), Lookup::Absent);
+    // Removing it brings the hint back; removing both empties the slot.
+    assert_eq!(t.remove(&key(7, 2)), Some(71));
+    assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Candidate(70));
+    assert_eq!(t.remove(&key(7, 1)), Some(70));
+    assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Absent);
+    // A short key beside a long one of the same (zero-padded) slice: no hint.
+    let long = [1, 2, 3, 4, 0, 0, 0, 0, 9, 9];
+    t.insert(&long, 90).unwrap();
+    assert_eq!(t.get_hinted(&long), Lookup::Candidate(90));
+    t.insert(&long[..4], 80).unwrap();
+    assert_eq!(t.get_hinted(&long), Lookup::Found(90));
+    assert_eq!(t.get_hinted(&long[..4]), Lookup::Found(80));
+    t.check_invariants().unwrap();
+    // Bulk loads set hints too.
+    let keys: Vec<Vec<u8>> = {
+        let mut k: Vec<Vec<u8>> = (0..1000).map(|i| key(i, 1)).collect();
+        k.sort();
+        k
+    };
+    let words: Vec<u64> = (0..1000).collect();
+    let b = Trie::bulk_load(&keys, &words).unwrap();
+    b.check_invariants().unwrap();
+    for (k, w) in keys.iter().zip(&words) {
+        assert_eq!(b.get_hinted(k), Lookup::Candidate(*w));
+    }
 }
