@@ -383,7 +383,7 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ycsb.json");
     let work = dir.path().join("work");
-    run(
+    let out = run(
         env!("CARGO_BIN_EXE_ycsb_benchmark"),
         &[
             "--workload",
@@ -402,11 +402,23 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
             path.to_str().unwrap(),
         ],
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("keys: YCSB's record names, mean "),
+        "YCSB's record names are the default keys:\n{stdout}"
+    );
     let r = json(&path);
+    assert_eq!(r["config"]["key_kind"], "ycsb");
     let engines = r["engines"].as_array().unwrap();
     assert_eq!(engines.len(), 3);
     for e in engines {
         positive(&e["throughput_ops_per_sec"], "throughput");
+        // "user" and up to 19 digits, the same keys for every engine.
+        assert_eq!(e["mean_key_len"], engines[0]["mean_key_len"]);
+        let key_len = positive(&e["mean_key_len"], "mean_key_len");
+        assert!((10.0..=23.0).contains(&key_len), "{key_len}");
+        // Workload a inserts nothing: every read finds its record.
+        assert_eq!(e["not_found"], 0);
         // The paced writer ran beside the clients (its puts are not in the op counts below).
         assert!(e["writer"]["puts"].is_u64(), "{}", e["writer"]);
         assert!(e["writer"]["secs"].as_f64().unwrap() > 0.0);
@@ -433,6 +445,31 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
         assert_eq!(total, 5000);
     }
     assert_eq!(r["throughput_speedup"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn ycsb_benchmark_takes_record_names_or_numbers_only() {
+    for args in [
+        &["--key-kind", "url", "--size", "10"][..],
+        &[
+            "--mode",
+            "read-under-insert",
+            "--key-kind",
+            "ycsb",
+            "--size",
+            "10",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ycsb_benchmark"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--key-kind"),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
