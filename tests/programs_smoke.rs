@@ -590,6 +590,52 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     positive(&r["load_secs"], "load_secs");
     positive(&r["read_mean_ns"], "read_mean_ns");
     positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
+    assert_eq!(r["mean_key_len"], 8.0);
+    // 3x the data, at least 64 MiB.
+    assert_eq!(r["memory_budget"], 64 << 20);
+}
+
+#[test]
+fn profile_10m_queries_reads_byte_keys_of_a_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.json");
+    let db = dir.path().join("db");
+    let args = |kind: &'static str| {
+        vec![
+            "--rows",
+            "20000",
+            "--queries",
+            "5000",
+            "--key-kind",
+            kind,
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ]
+    };
+    let out = run(env!("CARGO_BIN_EXE_profile_10m_queries"), &args("ycsb"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("20000 rows of ycsb keys (mean "));
+    let r = json(&path);
+    assert_eq!(r["config"]["key_kind"], "ycsb");
+    assert_eq!(r["rows"], 20000);
+    let key_len = positive(&r["mean_key_len"], "mean_key_len");
+    assert!((10.0..=23.0).contains(&key_len), "{key_len}");
+    assert_eq!(r["profile"]["served_absent"], 0.0);
+    positive(&r["read_mean_ns"], "read_mean_ns");
+    positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
+    // Reused: the database's own keys are read.
+    run(env!("CARGO_BIN_EXE_profile_10m_queries"), &args("ycsb"));
+    let r = json(&path);
+    assert!(r["load_secs"].is_null());
+    assert_eq!(r["mean_key_len"].as_f64(), Some(key_len));
+    // Read as u64 keys, a database of names is refused, cleanly.
+    let refused = Command::new(env!("CARGO_BIN_EXE_profile_10m_queries"))
+        .args(args("u64"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not u64 keys"));
 }
 
 #[test]
