@@ -496,10 +496,19 @@ fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(1), "a missing key exits 1");
     let bad = Command::new(bin)
+        .args(["--db", db, "get", "99999999999999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a number beyond u64 exits 2");
+    let text = Command::new(bin)
         .args(["--db", db, "get", "two"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2), "a non-numeric key exits 2");
+    assert_eq!(
+        text.status.code(),
+        Some(1),
+        "a text key is a key: not found"
+    );
     let nodb = Command::new(bin)
         .args([
             "--db",
@@ -514,6 +523,102 @@ fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
     let stats: Value = serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
     assert_eq!(stats["keys"], 3);
     run(bin, &["--db", db, "compact"]);
+}
+
+#[test]
+fn alexkv_cli_round_trips_string_keys_and_refuses_oversized_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let db = db.to_str().unwrap();
+    let bin = env!("CARGO_BIN_EXE_alexkv");
+    let get = |key: &str| {
+        let out = run(bin, &["--db", db, "get", key]);
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    };
+    // Text keys in a load file, beside a u64 key; a comma in a key needs the TSV form.
+    let tsv = dir.path().join("rows.tsv");
+    std::fs::write(
+        &tsv,
+        "user:1\tada\ns:7\tthe text 7\n7\tthe number 7\na,b\tcomma\n",
+    )
+    .unwrap();
+    run(bin, &["--db", db, "load", "--file", tsv.to_str().unwrap()]);
+    run(bin, &["--db", db, "put", "user:2", "grace"]);
+    run(bin, &["--db", db, "put", "hex:00ff", "binary"]);
+    run(bin, &["--db", db, "put", "s:", "empty"]);
+    assert_eq!(get("user:1"), "ada");
+    assert_eq!(get("user:2"), "grace");
+    assert_eq!(get("s:user:2"), "grace");
+    assert_eq!(get("7"), "the number 7");
+    assert_eq!(get("0x7"), "the number 7");
+    assert_eq!(get("s:7"), "the text 7");
+    assert_eq!(get("a,b"), "comma");
+    assert_eq!(get("hex:00ff"), "binary");
+    assert_eq!(get("s:"), "empty");
+    assert_eq!(get(&format!("hex:{}", hex("user:1"))), "ada");
+    // The scan prints each key in a form that reads back as the key, in byte order (the u64 7
+    // is 00..07, before 00 ff).
+    let out = run(bin, &["--db", db, "scan", "s:"]);
+    let scanned = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        scanned,
+        "s:\tempty\n7\tthe number 7\nhex:00ff\tbinary\ns:7\tthe text 7\na,b\tcomma\n\
+         user:1\tada\nuser:2\tgrace\n"
+    );
+    for line in scanned.lines() {
+        let (key, value) = line.split_once('\t').unwrap();
+        assert_eq!(get(key), value, "{key}");
+    }
+    let out = run(bin, &["--db", db, "scan", "user:", "user;"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "user:1\tada\nuser:2\tgrace\n"
+    );
+    run(bin, &["--db", db, "delete", "user:1"]);
+    let gone = Command::new(bin)
+        .args(["--db", db, "get", "user:1"])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+    // Keys longer than the engine takes: a clean refusal, exit 2, nothing written.
+    let long = "k".repeat(alexkv::MAX_KEY_LEN + 1);
+    for args in [
+        vec!["put", long.as_str(), "v"],
+        vec!["get", long.as_str()],
+        vec!["delete", long.as_str()],
+    ] {
+        let out = Command::new(bin)
+            .args(["--db", db])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", args[0]);
+        assert!(stderr.contains("at most 1024 bytes"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let file = dir.path().join("long.csv");
+    std::fs::write(&file, format!("{long},v\n")).unwrap();
+    let out = Command::new(bin)
+        .args(["--db", db, "load", "--file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("long.csv:1: a key of 1025 bytes"));
+    for bad in ["hex:0", ""] {
+        let out = Command::new(bin)
+            .args(["--db", db, "get", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let out = run(bin, &["--db", db, "stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["keys"], 6);
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
