@@ -383,7 +383,7 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ycsb.json");
     let work = dir.path().join("work");
-    run(
+    let out = run(
         env!("CARGO_BIN_EXE_ycsb_benchmark"),
         &[
             "--workload",
@@ -402,11 +402,23 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
             path.to_str().unwrap(),
         ],
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("keys: YCSB's record names, mean "),
+        "YCSB's record names are the default keys:\n{stdout}"
+    );
     let r = json(&path);
+    assert_eq!(r["config"]["key_kind"], "ycsb");
     let engines = r["engines"].as_array().unwrap();
     assert_eq!(engines.len(), 3);
     for e in engines {
         positive(&e["throughput_ops_per_sec"], "throughput");
+        // "user" and up to 19 digits, the same keys for every engine.
+        assert_eq!(e["mean_key_len"], engines[0]["mean_key_len"]);
+        let key_len = positive(&e["mean_key_len"], "mean_key_len");
+        assert!((10.0..=23.0).contains(&key_len), "{key_len}");
+        // Workload a inserts nothing: every read finds its record.
+        assert_eq!(e["not_found"], 0);
         // The paced writer ran beside the clients (its puts are not in the op counts below).
         assert!(e["writer"]["puts"].is_u64(), "{}", e["writer"]);
         assert!(e["writer"]["secs"].as_f64().unwrap() > 0.0);
@@ -436,6 +448,31 @@ fn ycsb_benchmark_runs_workload_a_on_every_engine() {
 }
 
 #[test]
+fn ycsb_benchmark_takes_record_names_or_numbers_only() {
+    for args in [
+        &["--key-kind", "url", "--size", "10"][..],
+        &[
+            "--mode",
+            "read-under-insert",
+            "--key-kind",
+            "ycsb",
+            "--size",
+            "10",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ycsb_benchmark"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--key-kind"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
 fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
@@ -459,10 +496,19 @@ fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(1), "a missing key exits 1");
     let bad = Command::new(bin)
+        .args(["--db", db, "get", "99999999999999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a number beyond u64 exits 2");
+    let text = Command::new(bin)
         .args(["--db", db, "get", "two"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2), "a non-numeric key exits 2");
+    assert_eq!(
+        text.status.code(),
+        Some(1),
+        "a text key is a key: not found"
+    );
     let nodb = Command::new(bin)
         .args([
             "--db",
@@ -477,6 +523,102 @@ fn alexkv_cli_round_trips_and_reports_errors_with_exit_codes() {
     let stats: Value = serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
     assert_eq!(stats["keys"], 3);
     run(bin, &["--db", db, "compact"]);
+}
+
+#[test]
+fn alexkv_cli_round_trips_string_keys_and_refuses_oversized_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let db = db.to_str().unwrap();
+    let bin = env!("CARGO_BIN_EXE_alexkv");
+    let get = |key: &str| {
+        let out = run(bin, &["--db", db, "get", key]);
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    };
+    // Text keys in a load file, beside a u64 key; a comma in a key needs the TSV form.
+    let tsv = dir.path().join("rows.tsv");
+    std::fs::write(
+        &tsv,
+        "user:1\tada\ns:7\tthe text 7\n7\tthe number 7\na,b\tcomma\n",
+    )
+    .unwrap();
+    run(bin, &["--db", db, "load", "--file", tsv.to_str().unwrap()]);
+    run(bin, &["--db", db, "put", "user:2", "grace"]);
+    run(bin, &["--db", db, "put", "hex:00ff", "binary"]);
+    run(bin, &["--db", db, "put", "s:", "empty"]);
+    assert_eq!(get("user:1"), "ada");
+    assert_eq!(get("user:2"), "grace");
+    assert_eq!(get("s:user:2"), "grace");
+    assert_eq!(get("7"), "the number 7");
+    assert_eq!(get("0x7"), "the number 7");
+    assert_eq!(get("s:7"), "the text 7");
+    assert_eq!(get("a,b"), "comma");
+    assert_eq!(get("hex:00ff"), "binary");
+    assert_eq!(get("s:"), "empty");
+    assert_eq!(get(&format!("hex:{}", hex("user:1"))), "ada");
+    // The scan prints each key in a form that reads back as the key, in byte order (the u64 7
+    // is 00..07, before 00 ff).
+    let out = run(bin, &["--db", db, "scan", "s:"]);
+    let scanned = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        scanned,
+        "s:\tempty\n7\tthe number 7\nhex:00ff\tbinary\ns:7\tthe text 7\na,b\tcomma\n\
+         user:1\tada\nuser:2\tgrace\n"
+    );
+    for line in scanned.lines() {
+        let (key, value) = line.split_once('\t').unwrap();
+        assert_eq!(get(key), value, "{key}");
+    }
+    let out = run(bin, &["--db", db, "scan", "user:", "user;"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "user:1\tada\nuser:2\tgrace\n"
+    );
+    run(bin, &["--db", db, "delete", "user:1"]);
+    let gone = Command::new(bin)
+        .args(["--db", db, "get", "user:1"])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+    // Keys longer than the engine takes: a clean refusal, exit 2, nothing written.
+    let long = "k".repeat(alexkv::MAX_KEY_LEN + 1);
+    for args in [
+        vec!["put", long.as_str(), "v"],
+        vec!["get", long.as_str()],
+        vec!["delete", long.as_str()],
+    ] {
+        let out = Command::new(bin)
+            .args(["--db", db])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", args[0]);
+        assert!(stderr.contains("at most 1024 bytes"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let file = dir.path().join("long.csv");
+    std::fs::write(&file, format!("{long},v\n")).unwrap();
+    let out = Command::new(bin)
+        .args(["--db", db, "load", "--file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("long.csv:1: a key of 1025 bytes"));
+    for bad in ["hex:0", ""] {
+        let out = Command::new(bin)
+            .args(["--db", db, "get", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let out = run(bin, &["--db", db, "stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["keys"], 6);
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -553,6 +695,52 @@ fn profile_10m_queries_breaks_a_read_down_by_stage() {
     positive(&r["load_secs"], "load_secs");
     positive(&r["read_mean_ns"], "read_mean_ns");
     positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
+    assert_eq!(r["mean_key_len"], 8.0);
+    // 3x the data, at least 64 MiB.
+    assert_eq!(r["memory_budget"], 64 << 20);
+}
+
+#[test]
+fn profile_10m_queries_reads_byte_keys_of_a_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.json");
+    let db = dir.path().join("db");
+    let args = |kind: &'static str| {
+        vec![
+            "--rows",
+            "20000",
+            "--queries",
+            "5000",
+            "--key-kind",
+            kind,
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            path.to_str().unwrap(),
+        ]
+    };
+    let out = run(env!("CARGO_BIN_EXE_profile_10m_queries"), &args("ycsb"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("20000 rows of ycsb keys (mean "));
+    let r = json(&path);
+    assert_eq!(r["config"]["key_kind"], "ycsb");
+    assert_eq!(r["rows"], 20000);
+    let key_len = positive(&r["mean_key_len"], "mean_key_len");
+    assert!((10.0..=23.0).contains(&key_len), "{key_len}");
+    assert_eq!(r["profile"]["served_absent"], 0.0);
+    positive(&r["read_mean_ns"], "read_mean_ns");
+    positive(&r["comparison_loop_mean_ns"], "comparison_loop_mean_ns");
+    // Reused: the database's own keys are read.
+    run(env!("CARGO_BIN_EXE_profile_10m_queries"), &args("ycsb"));
+    let r = json(&path);
+    assert!(r["load_secs"].is_null());
+    assert_eq!(r["mean_key_len"].as_f64(), Some(key_len));
+    // Read as u64 keys, a database of names is refused, cleanly.
+    let refused = Command::new(env!("CARGO_BIN_EXE_profile_10m_queries"))
+        .args(args("u64"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not u64 keys"));
 }
 
 #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::shuffle_with;
 use super::rng::Rng;
-use super::ycsb::generators::fnv_hash64;
+use super::ycsb::ycsb_key_name;
 
 /// A family of generated keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,7 +261,7 @@ const SECTIONS: [&str; 8] = [
 fn one_key(kind: KeyKind, i: u64, n: u64, rng: &mut Rng) -> Vec<u8> {
     match kind {
         KeyKind::U64 => rng.next_u64().to_be_bytes().to_vec(),
-        KeyKind::Ycsb => format!("user{}", fnv_hash64(i)).into_bytes(),
+        KeyKind::Ycsb => ycsb_key_name(i).into_bytes(),
         KeyKind::Composite => {
             let id = rng.below((n / 2).max(1));
             let field = FIELDS[rng.below(FIELDS.len() as u64) as usize];

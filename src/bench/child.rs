@@ -134,7 +134,7 @@ pub struct ChildOutput<T> {
 }
 
 /// One engine's result with its child's peak memory: what the reports of the benchmarks that
-/// run one child per engine (`ycsb_run`, `insert_load`) keep of a [`ChildOutput`].
+/// run one child per engine (`ycsb_report`, `insert_load`) keep of a [`ChildOutput`].
 #[derive(Clone, Debug, Serialize)]
 pub struct EngineMeasured<R> {
     /// The child's figures.

@@ -7,6 +7,9 @@
 //! node expansion or split) is added to the latency of every read that arrives meanwhile; the
 //! tail percentiles (p99.9, max) show it, the median does not.
 //!
+//! The keys are `u64`s: the mode measures index growth under inserts, not a key format, and
+//! takes no `--key-kind` (`ycsb_benchmark` refuses one other than `u64` with it).
+//!
 //! Per engine (child side):
 //! 1. **Keys**: `rows + rounds x inserts` distinct uniform `u64` keys from the seed, shuffled;
 //!    the first `rows` are loaded, each round inserts the next `inserts`, so every insert adds a

@@ -28,7 +28,8 @@
 //! | `systems`   | alexkv / RocksDB / SQLite behind one interface; budget split        |
 //! | `vs_sqlite` | `benchmark_vs_sqlite`: phases, child processes, report             |
 //! | `vs_keys`   | `benchmark_vs_sqlite`'s keys of each `--key-kind`, misses, query lists |
-//! | `ycsb_run`  | `ycsb_benchmark`: load and run phases, threads, report              |
+//! | `ycsb_run`  | `ycsb_benchmark`'s child: keys, load and run phases, threads        |
+//! | `ycsb_report` | `ycsb_benchmark`'s parent: every engine's child, the report       |
 //! | `profile_run` | `profile_10m_queries`: the read-path breakdown                    |
 //! | `plot`      | SVG plots of `benchmark_vs_sqlite` reports                          |
 //! | `report`    | aligned text tables, JSON output, unit formatting                     |
@@ -58,4 +59,5 @@ pub mod vs_keys;
 pub mod vs_report;
 pub mod vs_sqlite;
 pub mod ycsb;
+pub mod ycsb_report;
 pub mod ycsb_run;

@@ -30,22 +30,22 @@ pub struct WriterTally {
     pub puts_per_sec: f64,
 }
 
-/// Puts random keys of `keys` (uniformly chosen, values from `value_of`) through `session` at
-/// `rate` puts per second until `stop` is set. Puts that fall behind the schedule are caught
-/// up at once (the average rate holds).
+/// Puts to uniformly chosen keys out of `count` loaded ones at `rate` puts per second until
+/// `stop` is set: `put(session, i)` writes key `i` (its key and value are the caller's, so any
+/// kind of key works). Puts that fall behind the schedule are caught up at once (the average
+/// rate holds).
 pub fn run(
     session: &mut Session<'_>,
-    keys: &[u64],
+    count: usize,
     rate: u64,
     seed: u64,
     stop: &AtomicBool,
-    mut value_of: impl FnMut(u64, &mut Vec<u8>),
+    mut put: impl FnMut(&mut Session<'_>, usize) -> Result<(), String>,
 ) -> Result<WriterTally, String> {
-    if keys.is_empty() || rate == 0 {
+    if count == 0 || rate == 0 {
         return Ok(WriterTally::default());
     }
     let mut rng = Rng::new(seed);
-    let mut value = Vec::new();
     let start = Instant::now();
     let mut puts = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -55,9 +55,7 @@ pub fn run(
             continue;
         }
         while puts < due && !stop.load(Ordering::Relaxed) {
-            let key = keys[rng.below(keys.len() as u64) as usize];
-            value_of(key, &mut value);
-            session.put(key, &value)?;
+            put(session, rng.below(count as u64) as usize)?;
             puts += 1;
         }
     }
@@ -95,9 +93,9 @@ mod tests {
             let writer_handle = &mut writer_handle;
             let writer = s.spawn(move || {
                 let mut session = writer_handle.session().unwrap();
-                run(&mut session, keys, 2_000, 7, stop, |k, v| {
-                    v.clear();
-                    v.extend_from_slice(&(k * 10).to_le_bytes());
+                run(&mut session, keys.len(), 2_000, 7, stop, |session, i| {
+                    let k = keys[i];
+                    session.put(k, &(k * 10).to_le_bytes())
                 })
             });
             std::thread::sleep(Duration::from_millis(100));

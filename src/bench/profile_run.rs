@@ -10,18 +10,27 @@
 //! programs' figures differ by that loop and by the database's state (reopened from a snapshot
 //! here, read after its load there; `keep_open` reads it so). `keep_open` on a database that
 //! already has rows is refused (there is no loading handle to keep).
+//!
+//! Keys ([`ProfileConfig::key_kind`]) are those `benchmark_vs_sqlite --key-kind` loads
+//! ([`RunKeys`] with `random`: the same keys, load order and values): `u64` by default, as
+//! always, or a byte kind (`ycsb`, `composite`, `url`, `random16`). The reads go to the keys the
+//! database holds: for `u64` read back from its index, as they always were (a database of other
+//! keys is refused); for a byte kind the loaded keys, or on a reused database its own keys, read
+//! back from its index as byte strings. The default budget is 3x the data, key bytes included
+//! for byte kinds (`u64`: 3x rows x value size, as before).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::byte_keys::KeySet;
-use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
+use super::byte_keys::{KeyKind, KeySet};
+use super::keys::{query_positions, KeyDist};
 use super::systems::{alexkv_options, Session};
-use super::values::value_for;
+use super::values::{key_seed, value_for};
+use super::vs_keys::RunKeys;
 use super::vs_sqlite::{time_point_reads, Tally};
-use crate::{Db, ReadProfile, WriteBatch};
+use crate::{Db, Error, Key, ReadProfile, WriteBatch};
 
 /// What to run.
 #[derive(Clone, Debug, Serialize)]
@@ -34,8 +43,14 @@ pub struct ProfileConfig {
     pub query_order: String,
     /// Value size in bytes.
     pub value_size: usize,
-    /// Cache memory, in bytes (split as `benchmark_vs_sqlite` splits it).
-    pub memory_budget: u64,
+    /// Cache memory, in bytes (split as `benchmark_vs_sqlite` splits it); `None`: 3x the data
+    /// (rows x (value size + mean key length), the key length counted for byte kinds only, as
+    /// `benchmark_vs_sqlite` counts it), at least 64 MiB. [`ProfileReport::memory_budget`] is
+    /// the budget used.
+    pub memory_budget: Option<u64>,
+    /// The keys loaded and read: `u64` (the default) or a byte kind.
+    #[serde(default)]
+    pub key_kind: KeyKind,
     /// Database directory.
     pub db: PathBuf,
     /// Seed.
@@ -53,6 +68,10 @@ pub struct ProfileReport {
     pub config: ProfileConfig,
     /// Rows in the database.
     pub rows: u64,
+    /// Mean length of the database's keys in bytes (8 for `u64` keys).
+    pub mean_key_len: f64,
+    /// The cache memory used, in bytes.
+    pub memory_budget: u64,
     /// Seconds to load (None when reused).
     pub load_secs: Option<f64>,
     /// Seconds to reopen the cleanly closed database until it serves reads (`None`: read
@@ -71,31 +90,144 @@ pub struct ProfileReport {
     pub stats: serde_json::Value,
 }
 
+/// The database's keys, sorted.
+enum DbKeys {
+    /// `u64` keys.
+    U64(Vec<u64>),
+    /// Byte-string keys.
+    Bytes(KeySet),
+}
+
+impl DbKeys {
+    fn len(&self) -> usize {
+        match self {
+            DbKeys::U64(keys) => keys.len(),
+            DbKeys::Bytes(keys) => keys.len(),
+        }
+    }
+
+    fn mean_len(&self) -> f64 {
+        match self {
+            DbKeys::U64(_) => 8.0,
+            DbKeys::Bytes(keys) => keys.mean_len(),
+        }
+    }
+
+    /// The keys at `positions`, in that order, as a query list.
+    fn queries(&self, positions: impl Iterator<Item = usize>) -> DbKeys {
+        match self {
+            DbKeys::U64(keys) => DbKeys::U64(positions.map(|i| keys[i]).collect()),
+            DbKeys::Bytes(keys) => DbKeys::Bytes(keys.gather(positions)),
+        }
+    }
+
+    /// Key `i` for an error message.
+    fn describe(&self, i: usize) -> String {
+        match self {
+            DbKeys::U64(keys) => keys[i].to_string(),
+            DbKeys::Bytes(keys) => format!("\"{}\"", keys.get(i).escape_ascii()),
+        }
+    }
+}
+
+/// Reads every key of `queries` in order, the clock around the whole loop; the mean ns per
+/// read. A missing key is an error.
+fn time_reads(db: &Db, queries: &DbKeys, bytes: &mut usize) -> Result<f64, String> {
+    /// The loop for one key type, key `i` being `key_at(i)`: `u64` keys are handed to the
+    /// engine as `u64`s, as the profile always handed them.
+    fn reads<K: Key>(
+        db: &Db,
+        n: usize,
+        key_at: impl Fn(usize) -> K,
+        bytes: &mut usize,
+    ) -> Result<Option<usize>, Error> {
+        for i in 0..n {
+            if db.get_with(key_at(i), |v| *bytes += v.len())?.is_none() {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+    let n = queries.len();
+    let start = Instant::now();
+    let missing = match queries {
+        DbKeys::U64(keys) => reads(db, n, |i| keys[i], bytes),
+        DbKeys::Bytes(keys) => reads(db, n, |i| keys.get(i), bytes),
+    }
+    .map_err(|e| e.to_string())?;
+    let mean_ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
+    match missing {
+        Some(i) => Err(format!("key {} is missing", queries.describe(i))),
+        None => Ok(mean_ns),
+    }
+}
+
+/// Loads `keys` in their load order (`benchmark_vs_sqlite`'s for `random`), values from
+/// [`key_seed`], batches of 10,000 rows, then flushes.
+fn load(db: &Db, keys: &RunKeys, c: &ProfileConfig) -> Result<(), String> {
+    let order = keys.load_order(KeyDist::Random, c.seed ^ 0x10AD);
+    let mut v = Vec::with_capacity(c.value_size);
+    for start in (0..order.len()).step_by(10_000) {
+        let end = (start + 10_000).min(order.len());
+        let mut batch = WriteBatch::with_capacity(end - start, (end - start) * c.value_size);
+        for i in start..end {
+            let k = order.get(i);
+            value_for(key_seed(k), c.value_size, &mut v);
+            batch.put(k, &v);
+        }
+        db.write(batch).map_err(|e| e.to_string())?;
+    }
+    db.flush().map_err(|e| e.to_string())
+}
+
+/// The default budget: 3x the data (key bytes counted for byte kinds), at least 64 MiB.
+fn default_budget(c: &ProfileConfig, mean_key_len: f64) -> u64 {
+    let per_row = match c.key_kind {
+        KeyKind::U64 => c.value_size as f64,
+        _ => mean_key_len + c.value_size as f64,
+    };
+    ((3.0 * c.rows as f64 * per_row).round() as u64).max(64 << 20)
+}
+
 /// Runs the profile.
 pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
+    // A byte kind's keys are generated first: the default budget counts their bytes. `u64`
+    // keys only when the database turns out empty.
+    let mut planned = match c.key_kind {
+        KeyKind::U64 => None,
+        kind => Some(RunKeys::generate(kind, KeyDist::Random, c.rows, 0, c.seed)?),
+    };
+    let mean_key_len = planned.as_ref().map_or(8.0, RunKeys::mean_len);
+    let memory_budget = c
+        .memory_budget
+        .unwrap_or_else(|| default_budget(&c, mean_key_len));
     // `ALEXKV_*` variables apply on top, as in the comparison's alexkv child.
-    let base = alexkv_options(c.memory_budget, false, 8, c.value_size)
-        .with_env_overrides()
-        .map_err(|e| e.to_string())?;
+    let base = alexkv_options(
+        memory_budget,
+        false,
+        mean_key_len.ceil() as usize,
+        c.value_size,
+    )
+    .with_env_overrides()
+    .map_err(|e| e.to_string())?;
     let opts = || base.clone();
     let mut load_secs = None;
+    // Byte keys just loaded: the database's keys, sorted.
+    let mut loaded = None;
     let existing = Db::open(&c.db, opts().create_if_missing(true)).map_err(|e| e.to_string())?;
     if existing.is_empty() {
-        let keys = generate_keys(KeyDist::Random, c.rows, c.seed);
-        let order = shuffled(&keys, c.seed ^ 0x10AD);
+        let keys = match planned.take() {
+            Some(keys) => keys,
+            None => RunKeys::generate(c.key_kind, KeyDist::Random, c.rows, 0, c.seed)?,
+        };
         let start = Instant::now();
-        let mut v = Vec::with_capacity(c.value_size);
-        for chunk in order.chunks(10_000) {
-            let mut batch = WriteBatch::with_capacity(chunk.len(), chunk.len() * c.value_size);
-            for &k in chunk {
-                value_for(k, c.value_size, &mut v);
-                batch.put(k, &v);
-            }
-            existing.write(batch).map_err(|e| e.to_string())?;
-        }
-        existing.flush().map_err(|e| e.to_string())?;
+        load(&existing, &keys, &c)?;
         load_secs = Some(start.elapsed().as_secs_f64());
+        if let RunKeys::Bytes { present, .. } = keys {
+            loaded = Some(present);
+        }
     }
+    drop(planned);
     if c.keep_open && load_secs.is_none() {
         return Err(format!(
             "--keep-open reads through the handle that loads the rows, but {} already has rows",
@@ -112,32 +244,44 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     };
     let index_from_snapshot = db.stats().open.index_from_snapshot;
     let rows = db.len();
-    let keys: Vec<u64> = db.keys().map_err(|e| e.to_string())?;
-    if keys.is_empty() {
+    let keys = match (loaded, c.key_kind) {
+        (Some(keys), _) => DbKeys::Bytes(keys),
+        (None, KeyKind::U64) => DbKeys::U64(db.keys::<u64>().map_err(|e| match e {
+            Error::KeyNotU64 { .. } => format!(
+                "{} holds keys that are not u64 keys (8 bytes); give the --key-kind it was \
+                 loaded with",
+                c.db.display()
+            ),
+            e => e.to_string(),
+        })?),
+        (None, _) => {
+            let mut set = KeySet::default();
+            for k in db.keys::<Vec<u8>>().map_err(|e| e.to_string())? {
+                set.push(&k);
+            }
+            DbKeys::Bytes(set)
+        }
+    };
+    if keys.len() == 0 {
         return Err("the database is empty".into());
     }
     let queries = if c.query_order == "sequential" {
-        keys.iter().copied().cycle().take(c.queries).collect()
+        keys.queries((0..keys.len()).cycle().take(c.queries))
     } else {
-        query_sequence(&keys, c.queries, c.seed ^ 0x9E37)
+        keys.queries(query_positions(keys.len(), c.queries, c.seed ^ 0x9E37))
     };
     let mut bytes = 0usize;
-    for &k in query_sequence(&keys, c.queries / 10 + 1, c.seed ^ 0x3A3A).iter() {
-        db.get_with(k, |v| bytes += v.len())
-            .map_err(|e| e.to_string())?;
-    }
+    let warm = keys.queries(query_positions(
+        keys.len(),
+        c.queries / 10 + 1,
+        c.seed ^ 0x3A3A,
+    ));
+    time_reads(&db, &warm, &mut bytes)?;
+    drop(warm);
+    let mean_key_len = keys.mean_len();
+    drop(keys);
     db.reset_read_profile();
-    let start = Instant::now();
-    for &k in &queries {
-        if db
-            .get_with(k, |v| bytes += v.len())
-            .map_err(|e| e.to_string())?
-            .is_none()
-        {
-            return Err(format!("key {k} is missing"));
-        }
-    }
-    let read_mean_ns = start.elapsed().as_nanos() as f64 / queries.len().max(1) as f64;
+    let read_mean_ns = time_reads(&db, &queries, &mut bytes)?;
     std::hint::black_box(bytes);
     let profile = db.read_profile();
     let stats = serde_json::to_value(db.stats()).unwrap_or_default();
@@ -145,7 +289,10 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     // difference between the two programs' figures that comes from the loop around the read
     // from one that comes from the database's state.
     let mut tally = Tally::default();
-    let queries = KeySet::from_u64s(queries);
+    let queries = match queries {
+        DbKeys::U64(keys) => KeySet::from_u64s(keys),
+        DbKeys::Bytes(keys) => keys,
+    };
     let harness = time_point_reads(
         &mut Session::Alexkv(&db),
         &queries,
@@ -162,6 +309,8 @@ pub fn run(c: ProfileConfig) -> Result<ProfileReport, String> {
     Ok(ProfileReport {
         config: c,
         rows,
+        mean_key_len,
+        memory_budget,
         load_secs,
         reopen_secs,
         index_from_snapshot,
@@ -177,8 +326,10 @@ pub fn render(r: &ProfileReport) -> String {
     use super::report::{fmt_ns, Table};
     let p = &r.profile;
     let mut out = format!(
-        "{} rows, {} queries ({} order), {}-byte values; {}; read mean {} (all queries, batch-timed)\n",
+        "{} rows of {} keys (mean {:.1} bytes), {} queries ({} order), {}-byte values; {}; read mean {} (all queries, batch-timed)\n",
         r.rows,
+        r.config.key_kind,
+        r.mean_key_len,
         r.config.queries,
         r.config.query_order,
         r.config.value_size,

@@ -1,8 +1,18 @@
 //! `ycsb_benchmark`: YCSB core workloads against alexkv, plain RocksDB and SQLite, each engine in
-//! its own child process on the same operation stream.
+//! its own child process on the same operation stream. This module is what a child runs
+//! ([`run_engine`]); `ycsb_report` runs the children and renders the report.
 //!
-//! Load phase: every record (`recordcount`, keys `fnvhash64(seq)`, one value of `fieldcount x
-//! fieldlength` bytes) through the engine's batched write path. Then, untimed, as
+//! Keys ([`YcsbConfig::key_kind`]): by default YCSB's own, the record names `"user" +
+//! fnvhash64(seq)` ([`super::ycsb::write_record_name`]), the same bytes for every engine (SQLite
+//! holds them in a `BLOB PRIMARY KEY` of a `WITHOUT ROWID` table); with `u64`, the number in the
+//! name as a `u64` key (8 big-endian bytes; SQLite's INTEGER rowid), the keys of results from
+//! before the names. Every key the run phase uses (the loaded records, each operation's record)
+//! is made before the clock starts, as the key bytes the engines are given; a scan takes the
+//! next records in the engines' key order (byte order of the names, as YCSB's scans). A
+//! record's value comes from its number, so both kinds of keys get the same values.
+//!
+//! Load phase: every record (`recordcount`, one value of `fieldcount x fieldlength` bytes)
+//! through the engine's batched write path. Then, untimed, as
 //! BENCHMARKING.md asks of every comparison: the engine **settles** ([`System::settle`]: RocksDB
 //! flushes, compacts the whole range and waits until no compaction is pending or running;
 //! SQLite checkpoints its WAL), and every client thread **warms up** its own handle by reading
@@ -15,7 +25,8 @@
 //! the run phase's operations over its wall time; latencies are sampled (one operation in
 //! [`SAMPLE_EVERY`] per thread is timed individually) into one histogram per operation kind.
 //! A read of a key that is not there yet (an insert still running on another thread) counts as
-//! `not_found`, as YCSB does. Each thread runs its operations through one [`Session`] (for
+//! `not_found`, as YCSB does; with one thread every operation runs after the inserts before it,
+//! so no read misses. Each thread runs its operations through one [`Session`] (for
 //! SQLite: one prepared statement per operation kind for the whole phase).
 
 use std::path::PathBuf;
@@ -25,14 +36,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::child::EngineMeasured;
+use super::byte_keys::{KeyKind, KeySet};
 use super::histogram::{LatencyHistogram, LatencySummary};
-use super::keys::shuffled;
+use super::keys::shuffle_with;
 use super::lsm::LsmEvidence;
 use super::paced_writer::{self, WriterTally};
 use super::rocks_plain::RowCache;
 use super::systems::{KeyShape, OpenSpec, Session, System, SystemKind};
-use super::ycsb::{load_keys, record_value, Op, OpKind, Workload, YcsbOps};
+use super::ycsb::{load_keys, record_value, write_record_name, Op, OpKind, Workload, YcsbOps};
+use crate::Key;
 
 /// One operation in this many (per thread) is timed individually.
 pub const SAMPLE_EVERY: u64 = 8;
@@ -65,8 +77,25 @@ pub struct YcsbConfig {
     /// many puts per second (`paced_writer`); 0: none.
     #[serde(default)]
     pub writer_puts_per_sec: u64,
+    /// The keys the engines are given: [`KeyKind::Ycsb`] (YCSB's record names) or
+    /// [`KeyKind::U64`] (the number in the name, as a `u64` key). Absent from reports written
+    /// before the names, whose keys were `u64`s: that is the serde default.
+    #[serde(default)]
+    pub key_kind: KeyKind,
     /// Working directory.
     pub dir: PathBuf,
+}
+
+/// Refuses a key kind other than YCSB's record names (`ycsb`) and their numbers (`u64`): the
+/// other kinds are not YCSB's records.
+pub fn check_key_kind(kind: KeyKind) -> Result<(), String> {
+    match kind {
+        KeyKind::Ycsb | KeyKind::U64 => Ok(()),
+        other => Err(format!(
+            "--key-kind {other}: ycsb_benchmark's keys are YCSB's records, as their names \
+             (ycsb) or their numbers (u64)"
+        )),
+    }
 }
 
 impl YcsbConfig {
@@ -118,6 +147,9 @@ pub struct EngineResult {
     pub ops: Vec<KindResult>,
     /// Reads of keys not (yet) present.
     pub not_found: u64,
+    /// Mean length of a loaded key in bytes (8 for `u64` keys).
+    #[serde(default)]
+    pub mean_key_len: f64,
     /// Value bytes received.
     pub bytes_read: u64,
     /// The paced writer beside the clients, if one ran (its puts are not in `ops` or the
@@ -133,49 +165,148 @@ struct ThreadTally {
     bytes_read: u64,
 }
 
-fn run_op(
+/// Reads `key`, counting a miss as `not_found`.
+fn read<K: Key>(system: &mut Session<'_>, key: K, tally: &mut ThreadTally) -> Result<(), String> {
+    let mut got = 0u64;
+    if !system.get_with(key, &mut |v| got = v.len() as u64)? {
+        tally.not_found += 1;
+    }
+    tally.bytes_read += got;
+    Ok(())
+}
+
+/// Runs `op` on the engine key `key` (the key of `op`'s record).
+fn run_op<K: Key + Copy>(
     system: &mut Session<'_>,
     w: &Workload,
     op: &Op,
+    key: K,
     value: &mut Vec<u8>,
     tally: &mut ThreadTally,
 ) -> Result<(), String> {
-    let read = |system: &mut Session<'_>, k: u64, tally: &mut ThreadTally| -> Result<(), String> {
-        let mut got = 0u64;
-        if !system.get_with(k, &mut |v| got = v.len() as u64)? {
-            tally.not_found += 1;
-        }
-        tally.bytes_read += got;
-        Ok(())
-    };
     match *op {
-        Op::Read(k) => read(system, k, tally)?,
-        Op::Update(k) | Op::Insert(k) => {
-            record_value(w, k, value);
-            system.put(k, value)?;
+        Op::Read(_) => read(system, key, tally)?,
+        Op::Update(n) | Op::Insert(n) => {
+            record_value(w, n, value);
+            system.put(key, value)?;
         }
-        Op::Scan(k, len) => {
+        Op::Scan(_, len) => {
             let mut bytes = 0u64;
-            system.scan(k, len, &mut |_, v| bytes += v.len() as u64)?;
+            system.scan(key, len, &mut |_, v| bytes += v.len() as u64)?;
             tally.bytes_read += bytes;
         }
-        Op::ReadModifyWrite(k) => {
-            read(system, k, tally)?;
-            record_value(w, k, value);
-            system.put(k, value)?;
+        Op::ReadModifyWrite(n) => {
+            read(system, key, tally)?;
+            record_value(w, n, value);
+            system.put(key, value)?;
         }
+    }
+    Ok(())
+}
+
+/// Thread `t`'s share of `ops` (operation `i` runs on thread `i % threads`), operation `i` on
+/// the engine key `key_at(i)`; one operation in [`SAMPLE_EVERY`] is timed alone.
+fn run_share<K: Key + Copy>(
+    session: &mut Session<'_>,
+    w: &Workload,
+    ops: &[Op],
+    (t, threads): (usize, usize),
+    key_at: impl Fn(usize) -> K,
+    tally: &mut ThreadTally,
+) -> Result<(), String> {
+    let mut value = Vec::with_capacity(w.record_len());
+    for (n, i) in (t..ops.len()).step_by(threads).enumerate() {
+        let op = &ops[i];
+        let kind = op.kind().index();
+        tally.counts[kind] += 1;
+        if n as u64 % SAMPLE_EVERY == 0 {
+            let t0 = Instant::now();
+            let r = run_op(session, w, op, key_at(i), &mut value, tally);
+            tally.histograms[kind].record(t0.elapsed());
+            r?;
+        } else {
+            run_op(session, w, op, key_at(i), &mut value, tally)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the key `key_at(i)` of every `i` in `order` once.
+fn warm_up<K: Key>(
+    session: &mut Session<'_>,
+    order: &[usize],
+    key_at: impl Fn(usize) -> K,
+) -> Result<(), String> {
+    for &i in order {
+        session.get_with(key_at(i), &mut |_| ())?;
+    }
+    Ok(())
+}
+
+/// The names ([`write_record_name`]) of the records numbered `numbers`, in order, in one
+/// buffer.
+pub fn record_names(numbers: impl IntoIterator<Item = u64>) -> KeySet {
+    let mut names = KeySet::default();
+    let mut name = Vec::with_capacity(24);
+    for number in numbers {
+        write_record_name(number, &mut name);
+        names.push(&name);
+    }
+    names
+}
+
+/// The engine keys of the records numbered `numbers`, when they are names ([`KeyKind::Ycsb`]);
+/// `None` when the numbers are the keys.
+fn names_for(kind: KeyKind, numbers: impl IntoIterator<Item = u64>) -> Option<KeySet> {
+    match kind {
+        KeyKind::U64 => None,
+        _ => Some(record_names(numbers)),
+    }
+}
+
+/// Loads the records numbered `numbers` in batches of [`LOAD_BATCH_ROWS`], record `i` under
+/// the engine key `key_at(i)`.
+fn load<K: Key>(
+    system: &mut System,
+    w: &Workload,
+    numbers: &[u64],
+    key_at: impl Fn(usize) -> K,
+) -> Result<(), String> {
+    let mut rows = Vec::with_capacity(LOAD_BATCH_ROWS);
+    for start in (0..numbers.len()).step_by(LOAD_BATCH_ROWS) {
+        rows.clear();
+        for (i, &n) in numbers.iter().enumerate().skip(start).take(LOAD_BATCH_ROWS) {
+            let mut v = Vec::new();
+            record_value(w, n, &mut v);
+            rows.push((key_at(i), v));
+        }
+        system.write_rows(&rows)?;
     }
     Ok(())
 }
 
 /// Runs the load and run phases for `kind` in this process (the child side).
 pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, String> {
+    check_key_kind(c.key_kind)?;
     let w = c.workload()?;
     let dir = c.dir.join(kind.name());
     let _ = std::fs::remove_dir_all(&dir);
     let threads = c.threads.max(1);
     let per_handle = c.memory_budget / threads as u64;
     let records = w.recordcount;
+    // The records' numbers and, when the engines are given names, their names.
+    let numbers: Vec<u64> = load_keys(&w).collect();
+    let names = names_for(c.key_kind, numbers.iter().copied());
+    let (key_shape, mean_key_len) = match &names {
+        None => (KeyShape::U64, 8.0),
+        Some(names) => (
+            KeyShape::Bytes {
+                mean_len: names.mean_len().ceil() as usize,
+            },
+            names.mean_len(),
+        ),
+    };
+    let data_bytes = (records as f64 * (mean_key_len + w.record_len() as f64)) as u64;
     let spec = OpenSpec {
         budget: if kind == SystemKind::Sqlite {
             per_handle
@@ -185,24 +316,15 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         sync: c.sync,
         value_len: w.record_len(),
         alexkv_tiers: true,
-        rocksdb_row_cache: c
-            .rocksdb_row_cache
-            .bytes(c.memory_budget, records * (8 + w.record_len() as u64)),
-        keys: KeyShape::U64,
+        rocksdb_row_cache: c.rocksdb_row_cache.bytes(c.memory_budget, data_bytes),
+        keys: key_shape,
     };
     let mut system = System::open(kind, &dir, &spec)?;
 
     let start = Instant::now();
-    let keys: Vec<u64> = load_keys(&w).collect();
-    let mut rows = Vec::with_capacity(LOAD_BATCH_ROWS);
-    for chunk in keys.chunks(LOAD_BATCH_ROWS) {
-        rows.clear();
-        for &k in chunk {
-            let mut v = Vec::new();
-            record_value(&w, k, &mut v);
-            rows.push((k, v));
-        }
-        system.write_rows(&rows)?;
+    match &names {
+        None => load(&mut system, &w, &numbers, |i| numbers[i])?,
+        Some(names) => load(&mut system, &w, &numbers, |i| names.get(i))?,
     }
     let load_secs = start.elapsed().as_secs_f64();
     let started = Instant::now();
@@ -213,6 +335,7 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
     let ops: Vec<Op> = YcsbOps::new(&w, c.seed)
         .map_err(|e| e.to_string())?
         .collect();
+    let op_names = names_for(c.key_kind, ops.iter().map(Op::key));
     // Thread 0 uses the handle that loaded the data; the others open their own (for SQLite a
     // connection each, with its share of the budget as page cache).
     let mut handles: Vec<System> = (1..threads)
@@ -234,19 +357,26 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
     let mut run_secs = 0.0;
     std::thread::scope(|s| {
         if let Some(handle) = writer_handle.as_mut() {
-            let (keys, w, warmed) = (&keys, &w, &warmed);
+            let (numbers, names, w, warmed) = (&numbers, &names, &w, &warmed);
             let (stop, writer_tally, first_error) = (&stop_writer, &writer_tally, &first_error);
             s.spawn(move || {
                 let session = handle.session();
                 warmed.wait();
+                let mut value = Vec::with_capacity(w.record_len());
                 let result = session.and_then(|mut session| {
                     paced_writer::run(
                         &mut session,
-                        keys,
+                        numbers.len(),
                         c.writer_puts_per_sec,
                         c.seed ^ 0x5EED_5EED,
                         stop,
-                        |k, v| record_value(w, k, v),
+                        |session, i| {
+                            record_value(w, numbers[i], &mut value);
+                            match names {
+                                None => session.put(numbers[i], &value),
+                                Some(names) => session.put(names.get(i), &value),
+                            }
+                        },
                     )
                 });
                 match result {
@@ -264,8 +394,9 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         // Handles are borrowed, not moved: the last one closes the database, which belongs
         // after the clock stops.
         for (t, handle) in handles.iter_mut().enumerate() {
-            let (ops, w, tallies, first_error) = (&ops, &w, &tallies, &first_error);
-            let (keys, warmed) = (&keys, &warmed);
+            let (ops, op_names, w, tallies, first_error) =
+                (&ops, &op_names, &w, &tallies, &first_error);
+            let (numbers, names, warmed) = (&numbers, &names, &warmed);
             clients.push(s.spawn(move || {
                 let fail = |e: String| {
                     first_error
@@ -274,14 +405,19 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
                         .get_or_insert(e);
                 };
                 let session = handle.session();
-                let warm = shuffled(keys, c.seed ^ 0x3A3A ^ t as u64);
+                // Every loaded record once, in an order of this thread's own.
+                let mut order: Vec<usize> = (0..numbers.len()).collect();
+                shuffle_with(order.len(), c.seed ^ 0x3A3A ^ t as u64, |i, j| {
+                    order.swap(i, j)
+                });
                 let warm_result = session.and_then(|mut session| {
-                    for &k in &warm {
-                        session.get_with(k, &mut |_| ())?;
+                    match names {
+                        None => warm_up(&mut session, &order, |i| numbers[i])?,
+                        Some(names) => warm_up(&mut session, &order, |i| names.get(i))?,
                     }
                     Ok(session)
                 });
-                drop(warm);
+                drop(order);
                 warmed.wait();
                 let mut session = match warm_result {
                     Ok(session) => session,
@@ -295,21 +431,15 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
                     not_found: 0,
                     bytes_read: 0,
                 };
-                let mut value = Vec::with_capacity(w.record_len());
-                for (n, op) in ops.iter().skip(t).step_by(threads).enumerate() {
-                    let kind = op.kind().index();
-                    tally.counts[kind] += 1;
-                    let result = if n as u64 % SAMPLE_EVERY == 0 {
-                        let t0 = Instant::now();
-                        let r = run_op(&mut session, w, op, &mut value, &mut tally);
-                        tally.histograms[kind].record(t0.elapsed());
-                        r
-                    } else {
-                        run_op(&mut session, w, op, &mut value, &mut tally)
-                    };
-                    if let Err(e) = result {
-                        return fail(e);
+                let share = (t, threads);
+                let result = match op_names {
+                    None => run_share(&mut session, w, ops, share, |i| ops[i].key(), &mut tally),
+                    Some(names) => {
+                        run_share(&mut session, w, ops, share, |i| names.get(i), &mut tally)
                     }
+                };
+                if let Err(e) = result {
+                    return fail(e);
                 }
                 tallies
                     .lock()
@@ -362,7 +492,7 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
     Ok(EngineResult {
         engine: kind.name().to_string(),
         load_secs,
-        load_ops_per_sec: keys.len() as f64 / load_secs.max(1e-9),
+        load_ops_per_sec: numbers.len() as f64 / load_secs.max(1e-9),
         settle_secs,
         warmup_secs,
         lsm,
@@ -370,149 +500,101 @@ pub fn run_engine(kind: SystemKind, c: &YcsbConfig) -> Result<EngineResult, Stri
         throughput_ops_per_sec: ops.len() as f64 / run_secs.max(1e-9),
         ops: results,
         not_found,
+        mean_key_len,
         bytes_read,
         writer: writer_tally.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
 }
 
-/// A whole `ycsb_benchmark` run.
-#[derive(Clone, Debug, Serialize)]
-pub struct YcsbReport {
-    /// What was run.
-    pub config: YcsbConfig,
-    /// The machine.
-    pub machine: super::machine::Machine,
-    /// Per engine.
-    pub engines: Vec<EngineMeasured<EngineResult>>,
-    /// Run-phase throughput of each other engine divided into alexkv's (greater than 1: alexkv
-    /// is faster), by engine name.
-    pub throughput_speedup: Vec<(String, f64)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::ycsb::STANDARD_WORKLOADS;
 
-/// Runs each engine in a child process (the parent side).
-pub fn run(config: YcsbConfig, engines: &[SystemKind]) -> Result<YcsbReport, String> {
-    let mut measured = Vec::new();
-    for &kind in engines {
-        eprintln!("ycsb_benchmark: running {} ...", kind.name());
-        let out = super::child::run_system::<YcsbConfig, EngineResult>(kind.name(), &config)?;
-        measured.push(EngineMeasured::from(out));
-    }
-    let alex = measured
-        .iter()
-        .find(|m| m.result.engine == "alexkv")
-        .map(|m| m.result.throughput_ops_per_sec);
-    let throughput_speedup = match alex {
-        Some(a) => measured
+    fn config(letter: &str, records: u64, key_kind: KeyKind, dir: &std::path::Path) -> YcsbConfig {
+        let text = STANDARD_WORKLOADS
             .iter()
-            .filter(|m| m.result.engine != "alexkv")
-            .map(|m| {
-                (
-                    m.result.engine.clone(),
-                    a / m.result.throughput_ops_per_sec.max(1e-9),
-                )
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(YcsbReport {
-        config,
-        machine: super::machine::Machine::current(),
-        engines: measured,
-        throughput_speedup,
-    })
-}
+            .find(|(l, _)| *l == letter)
+            .map(|(_, t)| t.to_string())
+            .unwrap();
+        YcsbConfig {
+            workload: letter.to_string(),
+            workload_text: text,
+            overrides: vec![
+                ("recordcount".into(), records.to_string()),
+                ("operationcount".into(), records.to_string()),
+            ],
+            threads: 1,
+            memory_budget: 64 << 20,
+            rocksdb_row_cache: RowCache::default(),
+            seed: 42,
+            sync: false,
+            writer_puts_per_sec: 0,
+            key_kind,
+            dir: dir.to_path_buf(),
+        }
+    }
 
-/// The report as text for stdout.
-pub fn render(report: &YcsbReport) -> String {
-    use super::report::{fmt_ns, fmt_opt_bytes, fmt_rate, Table};
-    let c = &report.config;
-    let mut out = format!(
-        "YCSB workload {} ({} threads{}, {})\n",
-        c.workload,
-        c.threads,
-        match c.writer_puts_per_sec {
-            0 => String::new(),
-            n => format!(" + a writer at {n} puts/s"),
-        },
-        if c.sync {
-            "fsync per commit"
-        } else {
-            "WAL, no fsync"
-        }
-    );
-    let mut t = Table::new([
-        "engine",
-        "load",
-        "throughput",
-        "op",
-        "count",
-        "mean",
-        "p50",
-        "p99",
-        "p99.9",
-        "peak RSS",
-    ]);
-    for m in &report.engines {
-        let r = &m.result;
-        for (i, k) in r.ops.iter().enumerate() {
-            let first = i == 0;
-            t.row([
-                if first {
-                    r.engine.clone()
-                } else {
-                    String::new()
-                },
-                if first {
-                    fmt_rate(r.load_ops_per_sec)
-                } else {
-                    String::new()
-                },
-                if first {
-                    fmt_rate(r.throughput_ops_per_sec)
-                } else {
-                    String::new()
-                },
-                k.op.clone(),
-                k.count.to_string(),
-                fmt_ns(k.latency.mean_ns),
-                fmt_ns(k.latency.p50 as f64),
-                fmt_ns(k.latency.p99 as f64),
-                fmt_ns(k.latency.p999 as f64),
-                if first {
-                    fmt_opt_bytes(m.peak_rss_bytes)
-                } else {
-                    String::new()
-                },
-            ]);
+    #[test]
+    fn record_names_are_built_in_order_in_one_buffer() {
+        let names = record_names([3, 0, 123_456]);
+        let want: [&[u8]; 3] = [b"user3", b"user0", b"user123456"];
+        assert!(names.iter().eq(want));
+    }
+
+    #[test]
+    fn every_standard_workload_runs_on_record_names_and_on_numbers_without_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        for (letter, _) in STANDARD_WORKLOADS {
+            for key_kind in [KeyKind::Ycsb, KeyKind::U64] {
+                let c = config(letter, 3000, key_kind, dir.path());
+                let r = run_engine(SystemKind::Alexkv, &c).unwrap();
+                let total: u64 = r.ops.iter().map(|k| k.count).sum();
+                assert_eq!(total, 3000, "{letter} {key_kind}");
+                // One thread: every operation runs after the inserts before it, so a read of a
+                // record that is not there means a key was made wrongly.
+                assert_eq!(r.not_found, 0, "{letter} {key_kind}");
+                assert!(r.bytes_read > 0, "{letter} {key_kind}");
+                match key_kind {
+                    KeyKind::U64 => assert_eq!(r.mean_key_len, 8.0),
+                    _ => assert!(
+                        (10.0..=24.0).contains(&r.mean_key_len),
+                        "{}",
+                        r.mean_key_len
+                    ),
+                }
+            }
         }
     }
-    out.push_str(&t.render());
-    for m in &report.engines {
-        let r = &m.result;
-        out.push_str(&format!(
-            "{}: settled in {:.1} s{}, warmed up in {:.1} s (every thread read every key once)\n",
-            r.engine,
-            r.settle_secs,
-            r.lsm.as_ref().map_or_else(String::new, |l| format!(
-                " (files per level {:?})",
-                l.files_per_level
-            )),
-            r.warmup_secs,
-        ));
-    }
-    for m in &report.engines {
-        if let Some(w) = &m.result.writer {
-            out.push_str(&format!(
-                "{}: paced writer beside the clients: {} puts, {} (asked {}/s; not in the throughput)\n",
-                m.result.engine,
-                w.puts,
-                fmt_rate(w.puts_per_sec),
-                c.writer_puts_per_sec,
-            ));
+
+    #[test]
+    fn a_scan_from_a_record_name_takes_the_next_names_in_byte_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let numbers: Vec<u64> = (0..2000).map(crate::bench::ycsb::ycsb_key_to_u64).collect();
+        let names = record_names(numbers.iter().copied());
+        let mut sorted: Vec<&[u8]> = names.iter().collect();
+        sorted.sort();
+        let w = Workload::standard("e").unwrap();
+        for kind in SystemKind::ALL {
+            let spec = OpenSpec {
+                budget: 16 << 20,
+                sync: false,
+                value_len: w.record_len(),
+                alexkv_tiers: true,
+                rocksdb_row_cache: 0,
+                keys: KeyShape::Bytes { mean_len: 23 },
+            };
+            let mut system = System::open(kind, &dir.path().join(kind.name()), &spec).unwrap();
+            load(&mut system, &w, &numbers, |i| names.get(i)).unwrap();
+            let mut session = system.session().unwrap();
+            let from = sorted[700];
+            let mut got = Vec::new();
+            let n = session
+                .scan(from, 50, &mut |k, _| got.push(k.to_vec()))
+                .unwrap();
+            assert_eq!(n, 50, "{}", kind.name());
+            let want: Vec<Vec<u8>> = sorted[700..750].iter().map(|k| k.to_vec()).collect();
+            assert_eq!(got, want, "{}", kind.name());
         }
     }
-    for (engine, x) in &report.throughput_speedup {
-        out.push_str(&format!("alexkv throughput / {engine}: {x:.2}x\n"));
-    }
-    out
 }

@@ -1,8 +1,10 @@
-//! `profile_10m_queries [--rows N] [--queries M] [--dist random|sequential] [--db PATH]
-//! [--keep-open]`: where a point read's time goes. See `alexkv::bench::profile_run`.
+//! `profile_10m_queries [--rows N] [--queries M] [--dist random|sequential] [--key-kind KIND]
+//! [--db PATH] [--keep-open]`: where a point read's time goes, on `u64` keys (the default) or
+//! byte keys of `benchmark_vs_sqlite`'s kinds. See `alexkv::bench::profile_run`.
 
 use std::path::PathBuf;
 
+use alexkv::bench::byte_keys::KeyKind;
 use alexkv::bench::profile_run::{self, ProfileConfig};
 use alexkv::bench::report::write_json;
 use clap::Parser;
@@ -20,10 +22,17 @@ struct Args {
     /// Query order: random (uniform over the keys) or sequential (key order).
     #[arg(long, default_value = "random", value_parser = ["random", "sequential"])]
     dist: String,
+    /// Keys to load and read, as benchmark_vs_sqlite's --key-kind: u64 (random u64s, 8
+    /// big-endian bytes), ycsb (YCSB record names), composite ("user:" + id + ":" + field),
+    /// url (30-100 byte URLs) or random16 (16 random bytes). On a reused --db the reads go to
+    /// the keys it holds; u64 refuses a database of byte keys.
+    #[arg(long, default_value = "u64")]
+    key_kind: KeyKind,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_size: usize,
-    /// Cache memory in bytes (default: 3x rows x value size).
+    /// Cache memory in bytes (default: 3x the data, rows x value size, plus the key bytes for
+    /// a byte kind; at least 64 MiB).
     #[arg(long)]
     memory_budget: Option<u64>,
     /// Reuse (or create and keep) the database at this path; default: a temporary one.
@@ -66,9 +75,8 @@ fn main() {
         queries: args.queries,
         query_order: args.dist,
         value_size: args.value_size,
-        memory_budget: args
-            .memory_budget
-            .unwrap_or((3 * args.rows as u64 * args.value_size as u64).max(64 << 20)),
+        memory_budget: args.memory_budget,
+        key_kind: args.key_kind,
         db,
         seed: args.seed,
         keep_open: args.keep_open,

@@ -1,18 +1,24 @@
 //! `ycsb_benchmark --workload <a..f|path> --size N`: YCSB core workloads on alexkv, plain RocksDB
-//! and SQLite, each engine in its own child process on the same operation stream. See
-//! `alexkv::bench::ycsb_run`.
+//! and SQLite, each engine in its own child process on the same operation stream. The keys are
+//! YCSB's own record names (`user` + fnvhash64(seq)) for every engine; `--key-kind u64` gives the
+//! engines the number in the name as a `u64` key instead (the keys of results from before the
+//! names). See `alexkv::bench::ycsb_run` and `alexkv::bench::ycsb_report`.
 //!
 //! `ycsb_benchmark --mode read-under-insert --size N --inserts M`: read latency percentiles while
-//! another thread inserts new keys at full speed (see `alexkv::bench::insert_load`).
+//! another thread inserts new keys at full speed (see `alexkv::bench::insert_load`). This mode
+//! is not a YCSB workload: its keys are uniform random `u64`s, and `--key-kind` other than `u64`
+//! is refused.
 
 use std::path::{Path, PathBuf};
 
+use alexkv::bench::byte_keys::KeyKind;
 use alexkv::bench::child::{child_main, ChildRequest};
 use alexkv::bench::insert_load::{self, InsertLoadConfig};
 use alexkv::bench::report::write_json;
 use alexkv::bench::rocks_plain::RowCache;
 use alexkv::bench::systems::SystemKind;
 use alexkv::bench::ycsb::Workload;
+use alexkv::bench::ycsb_report;
 use alexkv::bench::ycsb_run::{self, YcsbConfig};
 use clap::Parser;
 
@@ -21,8 +27,8 @@ use clap::Parser;
 #[command(version, about)]
 struct Args {
     /// `ycsb` (a workload's load and run phases) or `read-under-insert` (read latency while
-    /// one thread inserts new keys at full speed; uses --size, --inserts, --rounds,
-    /// --insert-batch, --value-size, --engines, --memory-budget, --seed).
+    /// one thread inserts new keys at full speed; uniform random u64 keys only; uses --size,
+    /// --inserts, --rounds, --insert-batch, --value-size, --engines, --memory-budget, --seed).
     #[arg(long, default_value = "ycsb")]
     mode: String,
     /// read-under-insert: new keys inserted per round.
@@ -41,6 +47,12 @@ struct Args {
     /// `a`..`f` (the files in ycsb/) or a path to a YCSB workload file.
     #[arg(long, default_value = "a")]
     workload: String,
+    /// ycsb: the keys every engine is given: `ycsb` (YCSB's record names, `user` and
+    /// fnvhash64 of the sequence number in decimal; the default) or `u64` (that number as a
+    /// u64 key, 8 big-endian bytes: the keys of results from before the names).
+    /// read-under-insert: u64 only.
+    #[arg(long)]
+    key_kind: Option<KeyKind>,
     /// Records to load (overrides `recordcount`).
     #[arg(long)]
     size: Option<u64>,
@@ -105,9 +117,22 @@ fn main() {
         .map(|s| SystemKind::parse(s))
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| fail(e));
+    let key_kind = args.key_kind.unwrap_or(KeyKind::Ycsb);
     match args.mode.as_str() {
-        "ycsb" => {}
-        "read-under-insert" => return read_under_insert(&args, &engines),
+        "ycsb" => {
+            if let Err(e) = ycsb_run::check_key_kind(key_kind) {
+                fail(e);
+            }
+        }
+        "read-under-insert" => {
+            if let Some(kind) = args.key_kind.filter(|&k| k != KeyKind::U64) {
+                fail(format!(
+                    "--mode read-under-insert uses uniform random u64 keys; --key-kind {kind} \
+                     is for --mode ycsb"
+                ));
+            }
+            return read_under_insert(&args, &engines);
+        }
         other => fail(format!(
             "unknown --mode {other:?}; expected ycsb or read-under-insert"
         )),
@@ -145,16 +170,17 @@ fn main() {
         seed: args.seed,
         sync: args.sync,
         writer_puts_per_sec: args.writer_puts_per_sec,
+        key_kind,
         dir: args.dir,
     };
     if let Err(e) = config.workload() {
         fail(e);
     }
-    let report = ycsb_run::run(config, &engines).unwrap_or_else(|e| {
+    let report = ycsb_report::run(config, &engines).unwrap_or_else(|e| {
         eprintln!("ycsb_benchmark: {e}");
         std::process::exit(1);
     });
-    print!("{}", ycsb_run::render(&report));
+    print!("{}", ycsb_report::render(&report));
     if let Some(path) = args.json {
         if let Err(e) = write_json(&path, &report) {
             fail(format!("cannot write {}: {e}", path.display()));

@@ -7,9 +7,13 @@
 //! # Keys
 //!
 //! YCSB names record `seq` `"user" + fnvhash64(seq)` so inserts are spread over the key space
-//! instead of appended. The engine key is that number: [`ycsb_key_to_u64`]`(seq)`, and
-//! [`ycsb_key_name`] gives the YCSB string with the same number, so the two correspond one to
-//! one ([`key_from_ycsb_name`] goes back).
+//! instead of appended. The number in the name is the record's *number*,
+//! [`Workload::key_for_seq`] (`fnvhash64(seq)`, [`ycsb_key_to_u64`], with `insertorder=hashed`;
+//! `seq` itself with `ordered`), and the operation stream ([`Op`]) carries numbers.
+//! `ycsb_benchmark` gives the engines either the record's name, [`write_record_name`] of its
+//! number (its default, as YCSB does), or the number itself as a `u64` key (`--key-kind u64`,
+//! the keys of results before the names). [`ycsb_key_name`] is the name of a sequence number
+//! and [`key_from_ycsb_name`] goes back from a name to its number: the two correspond one to one.
 //!
 //! The hash is not a bijection (it is folded to 63 bits), so two sequence numbers could share a
 //! key: with `n` records the chance of any collision is about `n^2 / 2^64`, 5e-8 at 1M records
@@ -17,10 +21,13 @@
 //! engine; a unit test checks that the 1M records of the standard workloads are distinct.
 //!
 //! ```
-//! use alexkv::bench::ycsb::{key_from_ycsb_name, ycsb_key_name, ycsb_key_to_u64};
+//! use alexkv::bench::ycsb::{key_from_ycsb_name, write_record_name, ycsb_key_name, ycsb_key_to_u64};
 //! let name = ycsb_key_name(1);
 //! assert!(name.starts_with("user"));
 //! assert_eq!(key_from_ycsb_name(&name), Some(ycsb_key_to_u64(1)));
+//! let mut bytes = Vec::new();
+//! write_record_name(ycsb_key_to_u64(1), &mut bytes);
+//! assert_eq!(bytes, name.as_bytes());
 //! ```
 
 pub mod generators;
@@ -39,9 +46,22 @@ pub fn ycsb_key_to_u64(seq: u64) -> u64 {
     generators::fnv_hash64(seq)
 }
 
+/// Replaces `out` with YCSB's name of the record numbered `number`: `"user"` and the number in
+/// decimal, without zero padding (YCSB's `buildKeyName` with its default `zeropadding=1`).
+/// Reuses `out`'s allocation, so a loop that names many records allocates once.
+pub fn write_record_name(number: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.clear();
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "user{number}");
+}
+
 /// YCSB's key string for record `seq` with `insertorder=hashed` and no zero padding.
 pub fn ycsb_key_name(seq: u64) -> String {
-    format!("user{}", ycsb_key_to_u64(seq))
+    let mut out = Vec::with_capacity(24);
+    write_record_name(ycsb_key_to_u64(seq), &mut out);
+    // Only ASCII was written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The engine key for a YCSB key string `user<number>` (the number itself), or `None` if the
@@ -68,6 +88,24 @@ mod tests {
         assert_eq!(key_from_ycsb_name("user-1"), None);
         assert_eq!(key_from_ycsb_name("usr1"), None);
         assert_eq!(key_from_ycsb_name("user007"), Some(7));
+    }
+
+    #[test]
+    fn record_names_are_user_and_the_number_in_decimal() {
+        let mut out = b"leftover bytes".to_vec();
+        for (number, name) in [
+            (0, "user0"),
+            (7, "user7"),
+            (u64::MAX, "user18446744073709551615"),
+        ] {
+            write_record_name(number, &mut out);
+            assert_eq!(out, name.as_bytes());
+            assert_eq!(key_from_ycsb_name(name), Some(number));
+        }
+        assert_eq!(
+            ycsb_key_name(5),
+            format!("user{}", generators::fnv_hash64(5))
+        );
     }
 
     #[test]

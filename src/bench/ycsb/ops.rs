@@ -14,12 +14,15 @@
 //!   "fudge factor"), so the popular keys do not shift as inserts arrive;
 //! * scan lengths are uniform (or Zipfian) in `[minscanlength, maxscanlength]`.
 //!
-//! A sequence number becomes the engine key through [`Workload::key_for_seq`] (`insertorder`).
-//! A scan `Scan(k, n)` asks for `n` records from `k` upwards in `u64` order (YCSB scans in the
-//! order of its key strings; the engine's order is numeric).
+//! A sequence number becomes the record's number through [`Workload::key_for_seq`]
+//! (`insertorder`), and operations carry numbers. The engines are given the record's name
+//! (`"user"` + the number, [`super::write_record_name`]) or, with `u64` keys, the number itself
+//! (see the [module docs](super)). A scan `Scan(k, n)` asks for `n` records from `k` upwards in
+//! the engines' key order: the byte order of the names, as YCSB scans, or `u64` order.
 //!
-//! Records are `fieldcount * fieldlength` bytes stored as one value, derived from the key with
-//! [`record_value`], so every read can be checked. Updates and read-modify-writes write the
+//! Records are `fieldcount * fieldlength` bytes stored as one value, derived from the record's
+//! number with [`record_value`] (the same bytes whichever key the engines are given), so every
+//! read can be checked. Updates and read-modify-writes write the
 //! same bytes again: the engine does the work of a write, and reads stay checkable.
 
 use std::fmt;
@@ -34,7 +37,7 @@ use super::workload::{RequestDistribution, ScanLengthDistribution, Workload, Wor
 use crate::bench::rng::Rng;
 use crate::bench::values::value_for;
 
-/// One operation of the run phase, on engine keys.
+/// One operation of the run phase, on record numbers (the engine key itself with `u64` keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// Read one record.
@@ -43,7 +46,7 @@ pub enum Op {
     Update(u64),
     /// Insert a new record.
     Insert(u64),
-    /// Read up to `len` records with keys `>= start`, in key order.
+    /// Read up to `len` records with keys `>= start`'s key, in the engines' key order.
     Scan(u64, usize),
     /// Read one record, then write it back.
     ReadModifyWrite(u64),
@@ -61,7 +64,7 @@ impl Op {
         }
     }
 
-    /// The key the operation is about (the start key for a scan).
+    /// The number of the record the operation is about (the start record for a scan).
     pub fn key(&self) -> u64 {
         match *self {
             Op::Read(k)
@@ -122,12 +125,13 @@ impl fmt::Display for OpKind {
     }
 }
 
-/// The engine keys of the load phase, in insertion order (sequence numbers `0..recordcount`).
+/// The record numbers of the load phase, in insertion order (sequence numbers
+/// `0..recordcount`).
 pub fn load_keys(workload: &Workload) -> impl Iterator<Item = u64> + '_ {
     (0..workload.recordcount).map(move |seq| workload.key_for_seq(seq))
 }
 
-/// Replaces `out` with the record value of `key` (`workload.record_len()` bytes).
+/// Replaces `out` with the value of the record numbered `key` (`workload.record_len()` bytes).
 pub fn record_value(workload: &Workload, key: u64, out: &mut Vec<u8>) {
     value_for(key, workload.record_len(), out);
 }

@@ -319,8 +319,9 @@ impl Workload {
         ]
     }
 
-    /// The engine key of the record with sequence number `seq`: [`ycsb_key_to_u64`]`(seq)` for
-    /// `insertorder=hashed`, `seq` itself for `ordered`.
+    /// The number of the record with sequence number `seq` (the number in its name, and the
+    /// engine key with `u64` keys): [`ycsb_key_to_u64`]`(seq)` for `insertorder=hashed`, `seq`
+    /// itself for `ordered`.
     #[inline]
     pub fn key_for_seq(&self, seq: u64) -> u64 {
         match self.insertorder {

@@ -3,18 +3,30 @@
 //! ```text
 //! alexkv --db PATH load --generate 1000000 [--dist random] [--value-size 100]
 //! alexkv --db PATH load --file data.csv            # lines of `key,value` or `key<TAB>value`
-//! alexkv --db PATH put 42 hello
+//! alexkv --db PATH put 42 hello                    # the u64 key 42
+//! alexkv --db PATH put user:42 ada                 # the 7 bytes "user:42"
 //! alexkv --db PATH get 42
-//! alexkv --db PATH delete 42
+//! alexkv --db PATH get s:42                        # the 2 bytes "42"
+//! alexkv --db PATH delete hex:00ff
 //! alexkv --db PATH scan 0 100 [--limit 10]
+//! alexkv --db PATH scan user: [--text-keys]        # from "user:" to the end
 //! alexkv --db PATH stats [--json]
 //! alexkv --db PATH compact
 //! ```
 //!
+//! Keys (arguments and a load file's key column): a number, decimal or `0x` hex, is the `u64`
+//! key (its 8 big-endian bytes, as before); `s:TEXT` is the bytes of `TEXT`; `hex:HEX` the bytes
+//! `HEX` spells; any other text its UTF-8 bytes. `scan` prints each key in the form that reads
+//! back as the same key (an 8-byte key as its `u64`). The rule in full is in `key_arg.rs`.
+//!
 //! Exit codes: 0 success; 1 `get` found no such key; 2 bad usage or input (clap's errors, a
+//! malformed key such as `99999999999999999999` or one longer than `MAX_KEY_LEN` bytes, a
 //! malformed line in a load file); 3 a database error (missing database, locked, corrupt, I/O).
 
+mod key_arg;
+
 use std::io::{BufRead, BufReader, Write};
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,6 +34,7 @@ use alexkv::bench::keys::{generate_keys, shuffled, KeyDist};
 use alexkv::bench::values::value_for;
 use alexkv::{Db, Error, Options, WriteBatch};
 use clap::{Parser, Subcommand};
+use key_arg::{show_key, KeyArg};
 
 /// Exit code: the key was not found.
 const NOT_FOUND: u8 = 1;
@@ -34,7 +47,11 @@ const DB_ERROR: u8 = 3;
 #[command(
     name = "alexkv",
     version,
-    about = "Inspect and modify an alexkv database"
+    about = "Inspect and modify an alexkv database",
+    after_help = "Keys: a number (decimal or 0x hex) is the u64 key; s:TEXT the bytes of TEXT; \
+                  hex:HEX the bytes HEX spells; any other text its UTF-8 bytes. scan prints \
+                  keys in the form that reads back as the same key (an 8-byte key as its u64).\n\
+                  Exit codes: 0 ok, 1 key not found, 2 bad input, 3 database error."
 )]
 struct Cli {
     /// Database directory.
@@ -44,9 +61,16 @@ struct Cli {
     command: Command,
 }
 
+/// How a key argument's help describes it.
+const KEY_HELP: &str = "A number (decimal or 0x hex) is the u64 key (its 8 big-endian \
+                        bytes); s:TEXT the bytes of TEXT (s:42 is the text \"42\", s: the \
+                        empty key); hex:HEX the bytes HEX spells; any other text its UTF-8 \
+                        bytes. At most 1024 bytes.";
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load rows from a generator or a CSV/TSV file of `key,value` lines (creates the database).
+    /// Load rows from a generator or a CSV/TSV file of `key,value` lines (creates the database);
+    /// a file's keys are written as key arguments are (a key with a comma needs the TSV form).
     Load {
         /// Generate this many rows (keys from --dist, values derived from the key).
         #[arg(long, conflicts_with = "file")]
@@ -66,41 +90,46 @@ enum Command {
     },
     /// Print the value of a key.
     Get {
-        /// The key (decimal or 0x-prefixed hex u64).
-        #[arg(value_parser = parse_key)]
-        key: u64,
+        /// The key.
+        #[arg(value_parser = KeyArg::parse, long_help = KEY_HELP)]
+        key: KeyArg,
         /// Print the value as hex instead of text.
         #[arg(long)]
         hex: bool,
     },
     /// Set a key's value (creates the database).
     Put {
-        /// The key (decimal or 0x-prefixed hex u64).
-        #[arg(value_parser = parse_key)]
-        key: u64,
+        /// The key.
+        #[arg(value_parser = KeyArg::parse, long_help = KEY_HELP)]
+        key: KeyArg,
         /// The value, as text.
         value: String,
     },
     /// Delete a key (a missing key is not an error).
     Delete {
-        /// The key (decimal or 0x-prefixed hex u64).
-        #[arg(value_parser = parse_key)]
-        key: u64,
+        /// The key.
+        #[arg(value_parser = KeyArg::parse, long_help = KEY_HELP)]
+        key: KeyArg,
     },
-    /// Print the keys and values in `from..to`, in key order.
+    /// Print the keys and values in `from..to` (or from `from` on), in key order: one
+    /// `key<TAB>value` line each, the key in the form that reads back as the same key (an 8-byte
+    /// key as its u64).
     Scan {
         /// First key (inclusive).
-        #[arg(value_parser = parse_key)]
-        from: u64,
-        /// Last key (exclusive).
-        #[arg(value_parser = parse_key)]
-        to: u64,
+        #[arg(value_parser = KeyArg::parse, long_help = KEY_HELP)]
+        from: KeyArg,
+        /// Last key (exclusive); none: to the last key.
+        #[arg(value_parser = KeyArg::parse, long_help = KEY_HELP)]
+        to: Option<KeyArg>,
         /// At most this many rows.
         #[arg(long)]
         limit: Option<usize>,
         /// Print values as hex instead of text.
         #[arg(long)]
         hex: bool,
+        /// Print an 8-byte key of text as its text (`s:` form where needed) instead of its u64.
+        #[arg(long)]
+        text_keys: bool,
     },
     /// Print the database's statistics.
     Stats {
@@ -110,17 +139,6 @@ enum Command {
     },
     /// Compact RocksDB's files.
     Compact,
-}
-
-fn parse_key(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse::<u64>(),
-    };
-    parsed.map_err(|_| {
-        format!("{s:?} is not a key: expected an unsigned 64-bit integer (decimal or 0x hex)")
-    })
 }
 
 fn show(bytes: &[u8], hex: bool) -> String {
@@ -168,9 +186,9 @@ fn load_file(db: &Db, file: &PathBuf) -> Result<u64, Failure> {
                 n + 1
             )));
         };
-        let key = parse_key(k)
+        let key = KeyArg::parse(k)
             .map_err(|e| Failure::Input(format!("{}:{}: {e}", file.display(), n + 1)))?;
-        batch.put(key, v.as_bytes());
+        batch.put(&key.0, v.as_bytes());
         rows += 1;
         if batch.len() >= 10_000 {
             db.write(std::mem::take(&mut batch))?;
@@ -225,7 +243,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Get { key, hex } => {
             let db = open(&cli.db, false)?;
-            match db.get(key)? {
+            match db.get(&key.0)? {
                 Some(v) => {
                     let _ = writeln!(out, "{}", show(&v, hex));
                 }
@@ -234,22 +252,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Put { key, value } => {
             let db = open(&cli.db, true)?;
-            db.put(key, value.as_bytes())?;
+            db.put(&key.0, value.as_bytes())?;
         }
         Command::Delete { key } => {
             let db = open(&cli.db, false)?;
-            db.delete(key)?;
+            db.delete(&key.0)?;
         }
         Command::Scan {
             from,
             to,
             limit,
             hex,
+            text_keys,
         } => {
             let db = open(&cli.db, false)?;
-            for item in db.scan(from..to, limit.unwrap_or(usize::MAX)) {
+            let to = to.map_or(Bound::Unbounded, |k| Bound::Excluded(k.0));
+            let range = (Bound::Included(from.0), to);
+            for item in db.scan(range, limit.unwrap_or(usize::MAX)) {
                 let (k, v) = item?;
-                let _ = writeln!(out, "{k}\t{}", show(&v, hex));
+                let _ = writeln!(out, "{}\t{}", show_key(&k, text_keys), show(&v, hex));
             }
         }
         Command::Stats { json } => {
@@ -305,9 +326,26 @@ fn main() -> ExitCode {
             eprintln!("alexkv: {msg}");
             ExitCode::from(BAD_INPUT)
         }
+        // A key the engine refuses is bad input, like one the key parser refuses.
+        Err(Failure::Db(e @ (Error::KeyTooLong { .. } | Error::InvalidKey(_)))) => {
+            eprintln!("alexkv: {e}");
+            ExitCode::from(BAD_INPUT)
+        }
         Err(Failure::Db(e)) => {
             eprintln!("alexkv: {e}");
             ExitCode::from(DB_ERROR)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed_and_states_the_key_limit() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        assert!(KEY_HELP.contains(&format!("At most {} bytes", alexkv::MAX_KEY_LEN)));
     }
 }
