@@ -521,6 +521,14 @@ impl<P: Copy> DataNode<P> {
             .filter(|&s| self.keys[s] == u64::MAX)
     }
 
+    /// The payload of occupied slot `i`, to change in place.
+    #[inline]
+    pub(crate) fn payload_mut(&mut self, i: usize) -> &mut P {
+        assert!(self.occupied.get(i), "payload_mut of a gap");
+        // SAFETY: the slot is occupied (checked above), so its payload is initialised.
+        unsafe { self.payloads[i].assume_init_mut() }
+    }
+
     /// Replaces the payload of occupied slot `slot`, returning the old one.
     #[inline]
     pub(crate) fn replace(&mut self, slot: usize, payload: P) -> P {

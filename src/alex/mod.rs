@@ -249,6 +249,17 @@ impl<P: Copy> Alex<P> {
         }
     }
 
+    /// A present key's payload, to change in place (`None` when absent). Counts as a change:
+    /// a grow planned before it installs nothing ([`Alex::install_grow`]).
+    #[inline]
+    pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut P> {
+        let leaf = self.leaf_for(key);
+        let node = &mut self.leaves[leaf as usize];
+        let slot = node.find(key)?;
+        self.version += 1;
+        Some(node.payload_mut(slot))
+    }
+
     /// Removes `key`, returning its payload.
     pub fn remove(&mut self, key: u64) -> Option<P> {
         self.version += 1;

@@ -620,7 +620,9 @@ impl Db {
             while next < end {
                 match ops[next] {
                     IndexOp::Set(key, loc) => {
-                        if index.set_direct(key, loc.to_raw()).is_some() {
+                        if index.set_direct(key, loc.to_raw()).is_some()
+                            || index.set_existing(key, loc.to_raw()).is_some()
+                        {
                             next += 1;
                             continue;
                         }
@@ -690,12 +692,14 @@ impl Db {
 }
 
 /// Sets a present key's word in the index (a demotion: never a grow), in one ALEX descent when
-/// the key is a root-layer direct word. The trie refuses only keys over `MAX_KEY_LEN` (refused
+/// the key is a root-layer direct word, in place in its bucket otherwise (`Trie::set_existing`). The trie refuses only keys over `MAX_KEY_LEN` (refused
 /// before any write) and reserved words (no `Location` is one: a compile-time assertion in
 /// `db`), so this cannot fail; if it ever did, the index would lack a committed key, so the `Db`
 /// is poisoned (the next open rebuilds the index from RocksDB) rather than left wrong.
 fn set(db: &Db, index: &mut Trie, key: &[u8], loc: Location) {
-    if index.set_direct(key, loc.to_raw()).is_none() {
+    if index.set_direct(key, loc.to_raw()).is_none()
+        && index.set_existing(key, loc.to_raw()).is_none()
+    {
         insert(db, index, key, loc);
     }
 }

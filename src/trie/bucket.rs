@@ -243,6 +243,19 @@ impl BucketData {
     }
 }
 
+/// Writes `word` as the payload at byte `offset` of the bucket named by `bucket` (an offset
+/// from [`BucketRef::word_offset`]).
+///
+/// # Safety
+/// `bucket` names a live bucket, `offset` came from `word_offset` on it, the caller holds the
+/// layer owning it mutably, and no [`BucketRef`] of it is used across the write.
+pub(super) unsafe fn write_word(bucket: u64, offset: usize, word: u64) {
+    let ptr = (bucket & !TAG) as *mut u8;
+    // SAFETY: the caller's conditions: the 8 bytes at `offset` are an entry's payload inside
+    // the live allocation, and nothing else refers to them meanwhile.
+    unsafe { std::ptr::write_unaligned(ptr.add(offset) as *mut [u8; 8], word.to_le_bytes()) };
+}
+
 /// Held while a bucket has been taken apart (its allocation freed) but its slot still names it:
 /// a panic in that window would unwind into `Layer::drop`, which would free the bucket again, so
 /// it aborts instead. Every `take` whose slot is then rewritten keeps one alive until it is.
@@ -406,6 +419,27 @@ impl<'a> BucketRef<'a> {
         self.entries()
             .find(|e| e.code >= 8 && e.rest == rest && e.slice.map_or(exact, |s| s == slice))
             .map(|e| e.word)
+    }
+
+    /// Where in the bucket the payload of a key lies: the short key of `len` bytes
+    /// (`rest` `None`, [`BucketRef::find_short`]) or the long key with `rest`
+    /// ([`BucketRef::find_long`]); with its current payload.
+    pub(super) fn word_offset(
+        &self,
+        slice: u64,
+        exact: bool,
+        len: usize,
+        rest: Option<&[u8]>,
+    ) -> Option<(usize, u64)> {
+        let e = self.entries().find(|e| {
+            let tail = match rest {
+                None => e.code == len,
+                Some(r) => e.code >= 8 && e.rest == r,
+            };
+            tail && e.slice.map_or(exact, |s| s == slice)
+        })?;
+        let at = e.rest.as_ptr() as usize + e.rest.len() - self.bytes.as_ptr() as usize;
+        Some((at, e.word))
     }
 
     /// Bytes of the allocation.

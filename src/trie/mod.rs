@@ -373,6 +373,58 @@ impl Trie {
         Some(old.map(Slot::word))
     }
 
+    /// The engine's fast path for a key that is present anywhere in the trie (an update, a
+    /// demotion): sets its word in place, in the bucket that holds it (and the slot's hint),
+    /// without taking the bucket apart or changing the structure. Returns `Some(previous
+    /// word)` when it did, `None` (changing nothing) when the key is absent or the word is
+    /// reserved; the caller then takes the general path.
+    pub(crate) fn set_existing(&mut self, key: &[u8], word: u64) -> Option<u64> {
+        if key.len() > MAX_KEY_LEN || is_bucket(word) {
+            return None;
+        }
+        let mut layer = &mut self.root;
+        let mut at = 0;
+        let old = loop {
+            let Spot {
+                d,
+                s,
+                v,
+                exact,
+                rem,
+            } = layer.locate(key, at)?;
+            let slot = layer.index.get_mut(v)?;
+            if !is_bucket(slot.word) {
+                if rem != 8 {
+                    return None;
+                }
+                break std::mem::replace(&mut slot.word, word);
+            }
+            let (bucket_word, hinted) = (slot.word, slot.hint != slot::NO_HINT);
+            // SAFETY: a live bucket of `layer`, which `self` holds mutably.
+            let view = unsafe { BucketRef::from_word(bucket_word) };
+            if rem >= 8 {
+                // SAFETY: as above; the view is not used after this.
+                if let Some(child) = unsafe { view.child_for_mut(s, exact) } {
+                    layer = child;
+                    at = d + 8;
+                    continue;
+                }
+            }
+            let rest = (rem >= 8).then(|| &key[d + 8..]);
+            let (offset, old) = view.word_offset(s, exact, rem, rest)?;
+            // SAFETY: the offset came from the bucket's view, which is not used after this;
+            // `self` is held mutably, so no reader sees the bucket meanwhile.
+            unsafe { bucket::write_word(bucket_word, offset, word) };
+            if hinted {
+                let slot = layer.index.get_mut(v).expect("the slot was found above");
+                slot.hint = word;
+            }
+            break old;
+        };
+        self.version += 1;
+        Some(old)
+    }
+
     /// Removes `key`, returning its word.
     pub fn remove(&mut self, key: &[u8]) -> Option<u64> {
         if key.len() > MAX_KEY_LEN {

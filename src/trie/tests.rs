@@ -126,6 +126,19 @@ fn adversarial_keys_inserted_removed_and_bulk_loaded_agree_with_the_model() {
         }
     }
     agree(&t, &model, &keys);
+    // Updates in place, in every kind of slot (direct, short, long, child layers).
+    for (i, k) in keys.iter().enumerate() {
+        let w = 1_000_000 + i as u64;
+        assert_eq!(
+            t.set_existing(k, w),
+            model.insert(k.clone(), w),
+            "key {k:?}"
+        );
+    }
+    agree(&t, &model, &keys);
+    assert_eq!(t.set_existing(b"absent key", 5), None);
+    assert_eq!(t.set_existing(&keys[0], RESERVED_WORDS), None);
+    agree(&t, &model, &keys);
     let s = t.stats();
     assert!(s.layers >= 3 && s.depth >= 3 && s.buckets > 0, "{s:?}");
     let words: Vec<u64> = (0..keys.len() as u64).collect();
@@ -133,8 +146,7 @@ fn adversarial_keys_inserted_removed_and_bulk_loaded_agree_with_the_model() {
     let by_index: BTreeMap<_, _> = keys.iter().cloned().zip(words.iter().copied()).collect();
     agree(&loaded, &by_index, &keys);
     for (n, &i) in order.iter().enumerate() {
-        assert_eq!(t.remove(&keys[i]), Some(i as u64));
-        model.remove(&keys[i]);
+        assert_eq!(t.remove(&keys[i]), model.remove(&keys[i]));
         assert_eq!(t.remove(&keys[i]), None);
         if n % 37 == 0 {
             agree(&t, &model, &keys);
@@ -338,6 +350,8 @@ fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
 #[derive(Debug, Clone)]
 enum Op {
     Insert(Vec<u8>, u64),
+    /// The engine's update: `set_existing`, else an insert.
+    Set(Vec<u8>, u64),
     Remove(Vec<u8>),
 }
 
@@ -348,6 +362,7 @@ proptest! {
         ops in proptest::collection::vec(
             prop_oneof![
                 3 => (key_strategy(), 0u64..1000).prop_map(|(k, w)| Op::Insert(k, w)),
+                2 => (key_strategy(), 0u64..1000).prop_map(|(k, w)| Op::Set(k, w)),
                 1 => key_strategy().prop_map(Op::Remove),
             ],
             1..300,
@@ -359,6 +374,16 @@ proptest! {
         for op in &ops {
             match op {
                 Op::Insert(k, w) => prop_assert_eq!(t.insert(k, *w).unwrap(), model.insert(k.clone(), *w)),
+                Op::Set(k, w) => {
+                    let old = model.insert(k.clone(), *w);
+                    match t.set_existing(k, *w) {
+                        Some(was) => prop_assert_eq!(Some(was), old),
+                        None => {
+                            prop_assert_eq!(old, None);
+                            prop_assert_eq!(t.insert(k, *w).unwrap(), None);
+                        }
+                    }
+                }
                 Op::Remove(k) => prop_assert_eq!(t.remove(k), model.remove(k)),
             }
         }
@@ -448,9 +473,14 @@ fn one_long_key_slots_answer_candidates_and_every_change_keeps_the_hint_true() {
         // ... one ending inside the slice never.
         assert_eq!(t.get_hinted(&key(i, 1)[..5]), Lookup::Absent);
     }
-    // Updates re-encode the slot with the new payload.
+    // Updates re-encode the slot with the new payload; in place too.
     t.insert(&key(7, 1), 70).unwrap();
     assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Candidate(70));
+    assert_eq!(t.set_existing(&key(6, 1), 60), Some(6));
+    assert_eq!(t.get_hinted(&key(6, 1)), Lookup::Candidate(60));
+    assert_eq!(t.get(&key(6, 1)), Some(60));
+    assert_eq!(t.set_existing(&key(6, 2), 61), None);
+    t.check_invariants().unwrap();
     // A second key of the slice: the bucket answers exactly.
     t.insert(&key(7, 2), 71).unwrap();
     assert_eq!(t.get_hinted(&key(7, 1)), Lookup::Found(70));
