@@ -158,14 +158,21 @@ impl WriteBatch {
     /// same final state as applying [`WriteBatch::ops`] (each key is touched once, so their
     /// order does not matter to the result).
     pub(crate) fn final_ops(&self) -> Vec<(&[u8], Option<&[u8]>)> {
-        // Sorted by (the key's first 8 bytes as a big-endian number, the key, insertion order):
-        // the number decides most comparisons in one instruction (all of them for `u64` keys),
-        // and insertion order last makes the last of each key's run its final operation.
+        // Sorted by (the 8 key bytes after the prefix every key of the batch shares, as a
+        // big-endian number, the key, insertion order): the number decides most comparisons in
+        // one instruction (all of them for `u64` keys; for YCSB's record names, which all start
+        // `user`, the digits after it), and insertion order last makes the last of each key's
+        // run its final operation. Keys that share the prefix compare as their bytes after it.
+        let first = self.ops.first().map_or(&[][..], |op| self.view(op).0);
+        let shared = self.ops.iter().fold(first.len(), |n, op| {
+            let k = self.view(op).0;
+            first[..n].iter().zip(k).take_while(|(a, b)| a == b).count()
+        });
         let mut order: Vec<(u64, u32)> = self
             .ops
             .iter()
             .enumerate()
-            .map(|(i, op)| (prefix_word(self.view(op).0), i as u32))
+            .map(|(i, op)| (prefix_word(&self.view(op).0[shared..]), i as u32))
             .collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| {
@@ -330,6 +337,31 @@ mod tests {
             prop_assert_eq!(b.final_ops().len(), fin.len(), "one op per key");
             prop_assert!(b.final_ops().windows(2).all(|w| w[0].0 < w[1].0), "key order");
             prop_assert_eq!(fin, model);
+        }
+
+        #[test]
+        fn final_ops_of_byte_keys_sharing_prefixes_are_in_byte_order(
+            ops in proptest::collection::vec((0usize..14, proptest::option::of(any::<u8>())), 0..60)
+        ) {
+            // Keys that share prefixes of many lengths, end inside and past 8-byte words, and
+            // are prefixes of each other (the empty key among them).
+            const POOL: [&[u8]; 14] = [
+                b"", b"user", b"user1", b"user1\0", b"user12345678", b"user123456780",
+                b"user1234567\xFF", b"user2", b"usex", b"\0", b"\xFF\xFF", b"user12345678\0\0",
+                b"user123456789", b"user12345678x",
+            ];
+            let mut b = WriteBatch::new();
+            let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+            for (k, v) in &ops {
+                let key = POOL[*k];
+                match v {
+                    Some(byte) => { b.put(key, [*byte]); model.insert(key.to_vec(), Some(vec![*byte])); }
+                    None => { b.delete(key); model.insert(key.to_vec(), None); }
+                }
+            }
+            let fin: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+                b.final_ops().into_iter().map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect();
+            prop_assert_eq!(fin, model.into_iter().collect::<Vec<_>>());
         }
     }
 }
