@@ -129,6 +129,8 @@ pub struct HotTierStats {
     pub hits: u64,
     /// Reads refused because the Location outlived its record: its segment was recycled (or
     /// re-created after being discarded at open), so the generation or the record there differs.
+    /// A read of a key checked against the record of the one key of its index slot (a
+    /// candidate, `trie::Lookup`) and refused is not counted: most are reads of absent keys.
     pub stale: u64,
     /// Bytes of the segment mappings the kernel backs with 2 MiB pages (from
     /// `/proc/self/smaps`; 0 where it cannot be read). The segments ask for them with

@@ -176,7 +176,7 @@ impl WriteBatch {
             .collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| {
-                let (ka, kb) = (self.key_at(a.1), self.key_at(b.1));
+                let (ka, kb) = (&self.key_at(a.1)[shared..], &self.key_at(b.1)[shared..]);
                 ka.cmp(kb).then(a.1.cmp(&b.1))
             })
         });

@@ -320,10 +320,6 @@ fn oversized_keys_are_refused_with_a_typed_error_and_nothing_written() {
     assert_eq!(db.keys::<Vec<u8>>().unwrap(), vec![max]);
 }
 
-/// Readers beside writers on byte keys that are prefixes of one another and share long
-/// prefixes, with tiny tiers (segments recycle, cache entries evict all the time): every value
-/// read names its own key (never another key's bytes), is at least as new as every write of the
-/// key acknowledged before the read started, and a reader never sees a key's version go back.
 /// A key of 8 head bytes (one slot of the root layer per `head`) and 8 tail bytes.
 fn slot_key(head: u64, tail: u8) -> Vec<u8> {
     let mut k = head
@@ -395,6 +391,11 @@ fn reads_of_absent_keys_sharing_a_slot_with_one_key_find_nothing() {
     }
 }
 
+/// Readers beside writers on byte keys that are prefixes of one another and share long
+/// prefixes, and keys alone in their index slot (read through candidates), with tiny tiers
+/// (segments recycle, cache entries evict all the time): every value read names its own key
+/// (never another key's bytes), is at least as new as every write of the key acknowledged
+/// before the read started, and a reader never sees a key's version go back.
 #[test]
 fn readers_beside_writers_see_only_their_keys_fresh_and_monotonic() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};

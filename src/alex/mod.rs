@@ -250,7 +250,8 @@ impl<P: Copy> Alex<P> {
     }
 
     /// A present key's payload, to change in place (`None` when absent). Counts as a change:
-    /// a grow planned before it installs nothing ([`Alex::install_grow`]).
+    /// a grow planned before it is not installed as planned ([`Alex::install_grow`] plans
+    /// afresh), so it cannot bring back the old payload.
     #[inline]
     pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut P> {
         let leaf = self.leaf_for(key);

@@ -86,12 +86,13 @@ impl Db {
         let mut found = self.lookup(key);
         lap(&mut probe, Stage::Index);
         if let Found::Candidate(loc, mark) = found {
-            let hit = self.hot.read_vec(mark, loc, key);
+            let hit = self.hot.read_candidate_vec(mark, loc, key);
             lap(&mut probe, Stage::HotTier);
             if let Some(v) = hit {
                 self.finish(probe, Served::HotTier);
                 return Ok(Some(v));
             }
+            // Another key's record, or a recycle since the mark: the index decides exactly.
             found = self.lookup_exact(key);
             lap(&mut probe, Stage::Index);
         }
@@ -101,6 +102,7 @@ impl Db {
                 Ok(None)
             }
             Found::At(loc, mark) => self.read_at(key, loc, mark, &mut probe),
+            // `lookup_exact` never answers a candidate.
             Found::InFlight | Found::Candidate(..) => {
                 self.read_cold(key, None, <[u8]>::to_vec, &mut probe)
             }
@@ -129,62 +131,70 @@ impl Db {
         self.check_usable()?;
         self.ops.gets.inc();
         let mut probe = self.profiler.start();
-        let (loc, mark, verified) = match self.lookup(key) {
-            Found::Absent => {
-                lap(&mut probe, Stage::Index);
-                self.finish(probe, Served::Absent);
-                return Ok(None);
-            }
-            Found::InFlight => {
-                lap(&mut probe, Stage::Index);
-                return self.read_cold(key, None, f, &mut probe);
-            }
-            Found::At(loc, mark) => (loc, mark, true),
-            Found::Candidate(loc, mark) => (loc, mark, false),
-        };
-        lap(&mut probe, Stage::Index);
         let mut f = Some(f);
-        if loc.is_hot() {
-            let hit = HOT_COPY.with(|cell| {
-                // A nested `get_with` from inside `f` finds the buffer borrowed: it uses its own.
-                let mut guard = cell.try_borrow_mut().ok();
-                let mut owned;
-                let buf: &mut Vec<u8> = match guard.as_deref_mut() {
-                    Some(b) => b,
-                    None => {
-                        owned = Vec::new();
-                        &mut owned
-                    }
-                };
-                let found = self.hot.read_into(mark, loc, key, buf);
-                lap(&mut probe, Stage::HotTier);
-                if !found {
-                    return None;
+        let mut found = self.lookup(key);
+        // At most twice: a candidate the hot tier refuses is looked up again exactly.
+        loop {
+            lap(&mut probe, Stage::Index);
+            let (loc, mark, candidate) = match found {
+                Found::Absent => {
+                    self.finish(probe, Served::Absent);
+                    return Ok(None);
                 }
-                let f = f.take()?;
-                Some(f(buf))
-            });
-            if hit.is_some() {
-                self.finish(probe, Served::HotTier);
-                return Ok(hit);
+                Found::InFlight => break self.read_cold_with(key, None, f, &mut probe),
+                Found::At(loc, mark) => (loc, mark, false),
+                Found::Candidate(loc, mark) => (loc, mark, true),
+            };
+            if loc.is_hot() {
+                let hit = HOT_COPY.with(|cell| {
+                    // A nested `get_with` from inside `f` finds the buffer borrowed: it uses
+                    // its own.
+                    let mut guard = cell.try_borrow_mut().ok();
+                    let mut owned;
+                    let buf: &mut Vec<u8> = match guard.as_deref_mut() {
+                        Some(b) => b,
+                        None => {
+                            owned = Vec::new();
+                            &mut owned
+                        }
+                    };
+                    let read = if candidate {
+                        self.hot.read_candidate_into(mark, loc, key, buf)
+                    } else {
+                        self.hot.read_into(mark, loc, key, buf)
+                    };
+                    lap(&mut probe, Stage::HotTier);
+                    if !read {
+                        return None;
+                    }
+                    let f = f.take()?;
+                    Some(f(buf))
+                });
+                if hit.is_some() {
+                    self.finish(probe, Served::HotTier);
+                    return Ok(hit);
+                }
             }
-        }
-        let Some(f) = f.take() else {
-            return Ok(None); // unreachable: `f` is only taken on a hit
-        };
-        if verified {
-            return self.read_cold(key, Some(loc), f, &mut probe);
-        }
-        // A candidate the hot tier refused: the index decides, as for a first lookup.
-        let found = self.lookup_exact(key);
-        lap(&mut probe, Stage::Index);
-        match found {
-            Found::Absent => {
-                self.finish(probe, Served::Absent);
-                Ok(None)
+            if !candidate {
+                break self.read_cold_with(key, Some(loc), f, &mut probe);
             }
-            Found::At(loc, _) => self.read_cold(key, Some(loc), f, &mut probe),
-            Found::InFlight | Found::Candidate(..) => self.read_cold(key, None, f, &mut probe),
+            // Another key's record, or a recycle since the mark: the index decides exactly.
+            found = self.lookup_exact(key);
+        }
+    }
+
+    /// [`Db::read_cold`] with the caller's closure, still held (it is taken only by a hot hit,
+    /// which returns).
+    fn read_cold_with<R>(
+        &self,
+        key: &[u8],
+        seen: Option<Location>,
+        f: Option<impl FnOnce(&[u8]) -> R>,
+        probe: &mut Option<Probe>,
+    ) -> Result<Option<R>> {
+        match f {
+            Some(f) => self.read_cold(key, seen, f, probe),
+            None => Ok(None), // unreachable: `f` is only taken on a hit
         }
     }
 
@@ -352,27 +362,13 @@ impl Db {
         // would have to complete first and lengthen every lookup, misses included), before the
         // lookup's loads.
         let mark = self.hot.read_mark();
-        let raw = if HINTS {
-            match index.get_hinted(key) {
-                Lookup::Absent => return Found::Absent,
-                Lookup::Found(raw) => raw,
-                Lookup::Candidate(raw) if Location::from_raw(raw).is_hot() => {
-                    return Found::Candidate(Location::from_raw(raw), mark);
-                }
-                // A Cold candidate has no record to check the key against: the bucket decides,
-                // so that an absent key is still answered without I/O.
-                Lookup::Candidate(_) => match index.get(key) {
-                    None => return Found::Absent,
-                    Some(raw) => raw,
-                },
-            }
-        } else {
-            match index.get(key) {
-                None => return Found::Absent,
-                Some(raw) => raw,
-            }
-        };
-        Found::At(Location::from_raw(raw), mark)
+        // Only a Hot candidate can be checked (against its record); a Cold one is decided by
+        // its bucket in the same walk, so that an absent key is still answered without I/O.
+        match index.get_hinted(key, |w| HINTS && Location::from_raw(w).is_hot()) {
+            Lookup::Absent => Found::Absent,
+            Lookup::Found(raw) => Found::At(Location::from_raw(raw), mark),
+            Lookup::Candidate(raw) => Found::Candidate(Location::from_raw(raw), mark),
+        }
     }
 
     /// The value of `key` whose index entry was `loc`. `probe` times the read when sampled.

@@ -458,6 +458,32 @@ impl HotTier {
         key: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
+        self.read_counted(mark, loc, key, out, true)
+    }
+
+    /// [`HotTier::read_into`] of a location the index gave as a *candidate* for `key` (the one
+    /// key of its slot, maybe another key, `trie::Lookup`): a refusal is not counted as stale,
+    /// since most are the record of another key.
+    #[inline]
+    pub(crate) fn read_candidate_into(
+        &self,
+        mark: ReadMark,
+        loc: Location,
+        key: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.read_counted(mark, loc, key, out, false)
+    }
+
+    #[inline(always)]
+    fn read_counted(
+        &self,
+        mark: ReadMark,
+        loc: Location,
+        key: &[u8],
+        out: &mut Vec<u8>,
+        count_stale: bool,
+    ) -> bool {
         let found = loc
             .as_hot()
             .and_then(|hot| Some((hot, self.slots.get(hot.segment as usize)?.get()?)))
@@ -469,7 +495,7 @@ impl HotTier {
             self.hits.inc();
         } else {
             out.clear();
-            if loc.is_hot() {
+            if count_stale && loc.is_hot() {
                 self.stale.inc();
             }
         }
@@ -481,6 +507,19 @@ impl HotTier {
     pub(crate) fn read_vec(&self, mark: ReadMark, loc: Location, key: &[u8]) -> Option<Vec<u8>> {
         let mut v = Vec::new();
         self.read_into(mark, loc, key, &mut v).then_some(v)
+    }
+
+    /// [`HotTier::read_candidate_into`] as a new `Vec`.
+    #[inline]
+    pub(crate) fn read_candidate_vec(
+        &self,
+        mark: ReadMark,
+        loc: Location,
+        key: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut v = Vec::new();
+        self.read_candidate_into(mark, loc, key, &mut v)
+            .then_some(v)
     }
 
     /// Asks the CPU to load the record of a `key_len`-byte key at `loc` into its caches ahead

@@ -249,25 +249,26 @@ impl Trie {
     /// The payload of `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<u64> {
-        match self.find::<false>(key) {
+        match self.find(key, |_| false) {
             Lookup::Found(word) => Some(word),
             Lookup::Absent | Lookup::Candidate(_) => None,
         }
     }
 
-    /// [`Trie::get`] for a caller that can check a key against its payload by itself: where
-    /// the key's slot holds one key that does not end inside the slot's slice, answers that key's
-    /// payload as a [`Lookup::Candidate`] without reading the bucket that holds the key's
-    /// remaining bytes (one dependent cache miss less, `slot.rs`).
+    /// [`Trie::get`] for a caller that can check a key against some payloads by itself
+    /// (`checkable`): where the key's slot holds one key that does not end inside the slot's
+    /// slice, and that key's payload is checkable, answers it as a [`Lookup::Candidate`]
+    /// without reading the bucket that holds the key's remaining bytes (one dependent cache
+    /// miss less, `slot.rs`). Other payloads are answered exactly, in the same walk.
     #[inline]
-    pub fn get_hinted(&self, key: &[u8]) -> Lookup {
-        self.find::<true>(key)
+    pub fn get_hinted(&self, key: &[u8], checkable: impl Fn(u64) -> bool) -> Lookup {
+        self.find(key, checkable)
     }
 
-    /// The lookup behind [`Trie::get`] (`HINTS` false: never a candidate) and
+    /// The lookup behind [`Trie::get`] (nothing checkable: never a candidate) and
     /// [`Trie::get_hinted`].
     #[inline(always)]
-    fn find<const HINTS: bool>(&self, key: &[u8]) -> Lookup {
+    fn find(&self, key: &[u8], checkable: impl Fn(u64) -> bool) -> Lookup {
         let mut layer = &self.root;
         let mut at = 0;
         loop {
@@ -288,7 +289,7 @@ impl Trie {
             if !is_bucket(word) {
                 return Lookup::from((rem == 8).then_some(word));
             }
-            if HINTS && rem >= 8 && exact && slot.hint != slot::NO_HINT {
+            if rem >= 8 && exact && slot.hint != slot::NO_HINT && checkable(slot.hint) {
                 return Lookup::Candidate(slot.hint);
             }
             // SAFETY: the word came from `layer`, borrowed from `self` for this call.
