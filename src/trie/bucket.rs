@@ -61,6 +61,13 @@ pub(super) fn long_overflow(count: usize, bytes: usize) -> bool {
     count > MAX_LONG_ENTRIES || (count > 1 && bytes > MAX_LONG_BYTES)
 }
 
+/// The address of the bucket a word names (for a prefetch; dereferencing it needs
+/// [`BucketRef::from_word`]'s conditions).
+#[inline(always)]
+pub(super) fn address(word: u64) -> *const u8 {
+    (word & !TAG) as *const u8
+}
+
 /// Whether a word names a bucket (else it is a direct payload).
 #[inline(always)]
 pub(super) fn is_bucket(word: u64) -> bool {

@@ -2,7 +2,7 @@
 
 use std::ops::Bound;
 
-use super::bucket::{is_bucket, BucketRef};
+use super::bucket::{self, is_bucket, BucketRef};
 use super::slot::Slot;
 use super::{slice, Layer, Trie};
 
@@ -82,7 +82,7 @@ impl Layer {
         let lo_slice = lo.map(|l| slice(l, d));
         let from = lo_slice.map_or(0, |s| self.alex_key(s).0);
         let mut go_on = true;
-        for (v, Slot { word: w, .. }) in self.index.range(from..) {
+        for (v, Slot { word: w, .. }) in BucketsAhead::new(self.index.range(from..)) {
             // Only the first slot can hold keys below `lo`.
             let spine = lo.filter(|_| v == from);
             if !is_bucket(w) {
@@ -185,4 +185,93 @@ fn visit_child<F: FnMut(&[u8], u64) -> bool>(
     };
     path.truncate(d);
     go
+}
+
+/// How many slots ahead a scan asks for their buckets' first lines.
+const BUCKETS_AHEAD: usize = 8;
+
+/// A layer's slots in order, with the bucket of the slot [`BUCKETS_AHEAD`] places ahead
+/// prefetched: a scan's buckets are independent allocations, one cache miss each, and the
+/// prefetch lets several load at once (without it a scan of 16-byte slots overlapped fewer of
+/// them than one of 8-byte words did: 100-key scans of random16 keys took 18 instead of 12 µs).
+struct BucketsAhead<I: Iterator<Item = (u64, Slot)>> {
+    inner: std::iter::Fuse<I>,
+    ring: [(u64, Slot); BUCKETS_AHEAD],
+    /// Items in the ring, starting at `head`.
+    len: usize,
+    head: usize,
+}
+
+impl<I: Iterator<Item = (u64, Slot)>> BucketsAhead<I> {
+    fn new(inner: I) -> Self {
+        let mut inner = inner.fuse();
+        let mut ring = [(0, Slot::plain(0)); BUCKETS_AHEAD];
+        let mut len = 0;
+        while len < BUCKETS_AHEAD {
+            let Some(item) = inner.next() else { break };
+            touch(item.1);
+            ring[len] = item;
+            len += 1;
+        }
+        BucketsAhead {
+            inner,
+            ring,
+            len,
+            head: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = (u64, Slot)>> Iterator for BucketsAhead<I> {
+    type Item = (u64, Slot);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, Slot)> {
+        if self.len == 0 {
+            return None;
+        }
+        let out = self.ring[self.head];
+        match self.inner.next() {
+            Some(item) => {
+                touch(item.1);
+                self.ring[self.head] = item;
+                self.head = (self.head + 1) % BUCKETS_AHEAD;
+            }
+            None => {
+                self.head = (self.head + 1) % BUCKETS_AHEAD;
+                self.len -= 1;
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Asks for the first line of a slot's bucket (nothing for a direct word).
+#[inline(always)]
+fn touch(slot: Slot) {
+    if is_bucket(slot.word) {
+        crate::machine::prefetch(bucket::address(slot.word));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BucketsAhead, Slot, BUCKETS_AHEAD};
+
+    #[test]
+    fn buckets_ahead_yields_every_slot_once_in_order() {
+        for n in [
+            0,
+            1,
+            3,
+            BUCKETS_AHEAD - 1,
+            BUCKETS_AHEAD,
+            BUCKETS_AHEAD + 1,
+            50,
+        ] {
+            let items: Vec<(u64, Slot)> = (0..n as u64).map(|i| (i, Slot::plain(i * 7))).collect();
+            let got: Vec<(u64, Slot)> = BucketsAhead::new(items.clone().into_iter()).collect();
+            assert_eq!(got, items, "{n} slots");
+        }
+    }
 }
