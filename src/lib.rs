@@ -91,7 +91,7 @@
 //! | `keys` | [`Key`], [`FromKey`], [`KeyRange`], [`MAX_KEY_LEN`] | `error` |
 //! | `write_batch` | [`WriteBatch`] | `error`, `keys` |
 //! | [`alex`] | the learned index; knows nothing of storage | `machine` |
-//! | [`trie`] | the byte-key index: a trie of ALEX layers over 8-byte key slices | `alex` |
+//! | [`trie`] | the byte-key index: a trie of ALEX layers over 8-byte key slices | `alex`, `machine` |
 //! | `cache` | the value cache (its own `CacheConfig`) | `machine`, `stats` |
 //! | `hot_tier` | the memory-mapped segments (its own `HotTierConfig`) | `error`, `keys`, `location`, `machine`, `stats` |
 //! | `options` | [`Options`], validation (once), the tiers' configs built from it | `cache`, `error`, `hot_tier`, `keys`, `location` |

@@ -20,7 +20,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("stats", &[]),
     ("write_batch", &["error", "keys"]),
     ("alex", &["machine"]),
-    ("trie", &["alex"]),
+    ("trie", &["alex", "machine"]),
     ("cache", &["machine", "stats"]),
     (
         "hot_tier",
