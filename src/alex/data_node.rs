@@ -51,14 +51,19 @@ pub(crate) enum NodeInsert<P> {
 }
 
 /// A leaf of the index. See the module docs for the invariants.
+///
+/// A lookup reads the first four fields only: they fill the node's first cache line (the
+/// layout is fixed and the node aligned to a line for that), so a lookup touches one line of
+/// the node, not two.
+#[repr(C, align(64))]
 pub(crate) struct DataNode<P: Copy> {
+    pub(crate) model: LinearModel,
     keys: NodeArray<u64>,
     payloads: NodeArray<MaybeUninit<P>>,
-    occupied: Bitmap,
     /// When the index keeps key filters: rejects most absent keys without touching `keys`
-    /// (`filter.rs`); holds every real key.
-    filter: Option<KeyFilter>,
-    pub(crate) model: LinearModel,
+    /// (`filter.rs`); holds every real key. Boxed, to keep the lookup's fields in one line.
+    filter: Option<Box<KeyFilter>>,
+    occupied: Bitmap,
     num_keys: usize,
     grow_at: usize,
     /// Smallest and largest key ever held since the last rebuild (for append detection).
@@ -160,7 +165,7 @@ impl<P: Copy> DataNode<P> {
             for (k, _) in self.entries() {
                 filter.add(k);
             }
-            self.filter = Some(filter);
+            self.filter = Some(Box::new(filter));
         }
     }
 
@@ -197,7 +202,7 @@ impl<P: Copy> DataNode<P> {
             keys: NodeArray::filled(capacity, u64::MAX),
             payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
-            filter: filtered.then(|| KeyFilter::new(grow_at.max(n))),
+            filter: filtered.then(|| Box::new(KeyFilter::new(grow_at.max(n)))),
             model,
             num_keys: n,
             grow_at,
@@ -430,7 +435,7 @@ impl<P: Copy> DataNode<P> {
         );
         touch((&self.keys as *const NodeArray<u64>).cast(), 16);
         touch(std::ptr::addr_of!(self.payloads).cast(), 16);
-        touch((&self.filter as *const Option<KeyFilter>).cast(), 8);
+        touch((&self.filter as *const Option<Box<KeyFilter>>).cast(), 8);
         let keys = &self.keys[..];
         let n = keys.len();
         let p = self.model.predict_slot(key, n);
@@ -509,7 +514,7 @@ impl<P: Copy> DataNode<P> {
     pub(crate) fn mapped_bytes(&self) -> usize {
         self.keys.mapped_bytes()
             + self.payloads.mapped_bytes()
-            + self.filter.as_ref().map_or(0, KeyFilter::mapped_bytes)
+            + self.filter.as_deref().map_or(0, KeyFilter::mapped_bytes)
     }
 
     /// `u64::MAX` shares its value with the trailing gaps, so ask the bitmap.
@@ -727,7 +732,7 @@ impl<P: Copy> DataNode<P> {
         [
             self.keys.byte_range(),
             self.payloads.byte_range(),
-            self.filter.as_ref().map_or((0, 0), KeyFilter::byte_range),
+            self.filter.as_deref().map_or((0, 0), KeyFilter::byte_range),
         ]
     }
 
@@ -735,7 +740,7 @@ impl<P: Copy> DataNode<P> {
     pub(crate) fn bytes(&self) -> usize {
         self.capacity() * (8 + std::mem::size_of::<P>())
             + self.occupied.bytes()
-            + self.filter.as_ref().map_or(0, KeyFilter::bytes)
+            + self.filter.as_deref().map_or(0, |f| f.bytes() + std::mem::size_of::<KeyFilter>())
             + std::mem::size_of::<Self>()
     }
 

@@ -145,3 +145,17 @@ fn room_right_placement_leaves_the_tail_free() {
         node.capacity()
     );
 }
+
+#[test]
+fn a_lookup_reads_one_line_of_the_node() {
+    use std::mem::{align_of, offset_of, size_of};
+    fn check<P: Copy>() {
+        assert_eq!(align_of::<DataNode<P>>(), 64);
+        assert_eq!(offset_of!(DataNode<P>, model), 0);
+        assert!(offset_of!(DataNode<P>, keys) + size_of::<NodeArray<u64>>() <= 64);
+        assert!(offset_of!(DataNode<P>, payloads) + size_of::<NodeArray<MaybeUninit<P>>>() <= 64);
+        assert!(offset_of!(DataNode<P>, filter) + size_of::<Option<Box<KeyFilter>>>() <= 64);
+    }
+    check::<u64>();
+    check::<[u64; 2]>();
+}

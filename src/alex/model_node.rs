@@ -43,6 +43,10 @@ impl NodeId {
 /// intercept would change the rounding of existing predictions and move keys between children.
 /// Doubling the fanout scales the model by exactly 2 (exact in floating point) and doubles `offset`,
 /// so every key lands in one of the two slots its old slot became.
+///
+/// Aligned to a cache line: a lookup reads the model, `offset` and `children`'s pointer and
+/// length, all in the node's one line.
+#[repr(C, align(64))]
 pub(crate) struct ModelNode {
     /// Predicts a (fractional) slot for a key.
     pub(crate) model: LinearModel,
@@ -75,11 +79,31 @@ impl ModelNode {
         floor.saturating_add(self.offset)
     }
 
-    /// The slot of the child responsible for `key`.
+    /// The slot of the child responsible for `key`: `slot_unclamped(key)` clamped to the array,
+    /// computed without its saturating steps (a lookup runs this at every model level).
     #[inline(always)]
     pub(crate) fn slot(&self, key: u64) -> usize {
-        self.slot_unclamped(key)
-            .clamp(0, self.children.len() as i64 - 1) as usize
+        // Past +-2^52 a prediction lands beyond the array's ends (fanout and offset are below
+        // 2^23) whatever its exact value, so it can be clamped first: then the truncation is
+        // in range and the floor and the offset cannot overflow. NaN maps to 0, as `as i64`
+        // maps it in `slot_unclamped`.
+        const LIMIT: f64 = (1u64 << 52) as f64;
+        let p = self.model.predict(key);
+        let p = if p >= -LIMIT {
+            if p <= LIMIT {
+                p
+            } else {
+                LIMIT
+            }
+        } else if p < -LIMIT {
+            -LIMIT
+        } else {
+            0.0
+        };
+        // SAFETY: `|p| <= 2^52` here.
+        let t = unsafe { p.to_int_unchecked::<i64>() };
+        let floor = t - ((t as f64) > p) as i64;
+        (floor + self.offset).clamp(0, self.children.len() as i64 - 1) as usize
     }
 
     /// The child responsible for `key`, with its slot.
@@ -138,6 +162,59 @@ mod tests {
                     at += 1 << log;
                 }
                 assert_eq!(at, e);
+            }
+        }
+    }
+
+    #[test]
+    fn the_clamped_slot_is_the_unclamped_slot_clamped() {
+        // splitmix64: enough randomness for a test, without a dependency.
+        struct Rng(u64);
+        impl Rng {
+            fn next_u64(&mut self) -> u64 {
+                self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^ (z >> 31)
+            }
+            fn below(&mut self, n: u64) -> u64 {
+                self.next_u64() % n
+            }
+            fn next_f64(&mut self) -> f64 {
+                (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+            }
+        }
+        let mut rng = Rng(7);
+        let specials = [0u64, 1, 2, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
+        for round in 0..2000 {
+            let pick = |r: &mut Rng| match r.below(4) {
+                0 => specials[r.below(specials.len() as u64) as usize],
+                1 => r.below(1 << 20),
+                _ => r.next_u64(),
+            };
+            let slope = match round % 6 {
+                0 => 0.0,
+                1 => f64::NAN,
+                2 => 1e-12 * rng.next_f64(),
+                3 => 1e6 * rng.next_f64(),
+                4 => -rng.next_f64(),
+                _ => 1e300,
+            };
+            let fanout = 1usize << rng.below(23);
+            let node = ModelNode {
+                model: LinearModel {
+                    anchor: pick(&mut rng),
+                    slope,
+                    intercept: (rng.next_f64() - 0.5) * 4.0 * fanout as f64,
+                },
+                offset: rng.below(fanout as u64 + 1) as i64,
+                children: vec![NodeId::data(0); fanout],
+                dup: 0,
+            };
+            for _ in 0..50 {
+                let key = pick(&mut rng);
+                let want = node.slot_unclamped(key).clamp(0, fanout as i64 - 1) as usize;
+                assert_eq!(node.slot(key), want, "{:?} offset {} key {key}", node.model, node.offset);
             }
         }
     }
