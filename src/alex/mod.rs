@@ -177,7 +177,7 @@ impl<P: Copy> Alex<P> {
     }
 
     /// The payload of `key`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, key: u64) -> Option<P> {
         let leaf = &self.leaves[self.leaf_for(key) as usize];
         leaf.find(key).map(|slot| leaf.payload_at(slot))

@@ -43,19 +43,16 @@ impl LinearModel {
     /// The predicted position clamped to `0..n` (`n >= 1`). NaN and negative predictions map to 0.
     #[inline(always)]
     pub(crate) fn predict_slot(&self, key: u64, n: usize) -> usize {
-        let p = self.predict(key);
         // A slice's length fits `i64`, and a signed conversion is one instruction where an
-        // unsigned one is five (x86-64 without AVX-512).
+        // unsigned one is five (x86-64 without AVX-512). The clamps are written as compares
+        // so they compile to `maxsd` / `minsd` (NaN takes the lower bound).
         let last = (n - 1) as i64 as f64;
-        if p >= last {
-            n - 1
-        } else if p > 0.0 {
-            // SAFETY: `0 < p < last < 2^63` here, so the truncation is in range (what
-            // `p as usize` computes, without its saturation checks).
-            unsafe { p.to_int_unchecked::<i64>() as usize }
-        } else {
-            0
-        }
+        let p = self.predict(key);
+        let p = if p > 0.0 { p } else { 0.0 };
+        let p = if p < last { p } else { last };
+        // SAFETY: `0 <= p <= last < 2^63`: the truncation is in range (what `p as usize`
+        // computes, without its saturation checks).
+        unsafe { p.to_int_unchecked::<i64>() as usize }
     }
 
     /// Multiplies every prediction by `factor`.

@@ -70,11 +70,14 @@ impl ModelNode {
     }
 
     /// The slot `key` maps to before clamping: negative or past the end for keys outside the
-    /// node's key domain.
+    /// node's key domain (a NaN prediction, which finite models never make, counts as below it).
     #[inline(always)]
     pub(crate) fn slot_unclamped(&self, key: u64) -> i64 {
         let p = self.model.predict(key);
-        let t = p as i64; // saturating; NaN becomes 0
+        if p.is_nan() {
+            return i64::MIN;
+        }
+        let t = p as i64; // saturating
         let floor = t.saturating_sub(((t as f64) > p) as i64);
         floor.saturating_add(self.offset)
     }
@@ -83,27 +86,21 @@ impl ModelNode {
     /// computed without its saturating steps (a lookup runs this at every model level).
     #[inline(always)]
     pub(crate) fn slot(&self, key: u64) -> usize {
-        // Past +-2^52 a prediction lands beyond the array's ends (fanout and offset are below
-        // 2^23) whatever its exact value, so it can be clamped first: then the truncation is
-        // in range and the floor and the offset cannot overflow. NaN maps to 0, as `as i64`
-        // maps it in `slot_unclamped`.
-        const LIMIT: f64 = (1u64 << 52) as f64;
+        // `floor(p) + offset` lies in `0..=last` exactly for `p` in `[-offset, last - offset + 1)`,
+        // and clamping `p` to the integers `[-offset, last - offset]` first gives the clamped
+        // slot, keeps the truncation in range and the sum without overflow (offset and fanout
+        // are far below 2^52, so both bounds are exact). NaN takes the lower bound, as it does
+        // in `slot_unclamped`. Written as compares so they compile to `maxsd` / `minsd`.
+        let last = self.children.len() as i64 - 1;
+        let lo = -self.offset as f64;
+        let hi = (last - self.offset) as f64;
         let p = self.model.predict(key);
-        let p = if p >= -LIMIT {
-            if p <= LIMIT {
-                p
-            } else {
-                LIMIT
-            }
-        } else if p < -LIMIT {
-            -LIMIT
-        } else {
-            0.0
-        };
-        // SAFETY: `|p| <= 2^52` here.
+        let p = if p > lo { p } else { lo };
+        let p = if p < hi { p } else { hi };
+        // SAFETY: `lo <= p <= hi`, both within +-2^52.
         let t = unsafe { p.to_int_unchecked::<i64>() };
         let floor = t - ((t as f64) > p) as i64;
-        (floor + self.offset).clamp(0, self.children.len() as i64 - 1) as usize
+        (floor + self.offset) as usize
     }
 
     /// The child responsible for `key`, with its slot.

@@ -122,7 +122,7 @@ impl Structure for Alex<u64> {
     fn build(keys: &[u64], payloads: &[u64]) -> Self {
         Alex::bulk_load(keys, payloads).expect("generated keys are sorted and distinct")
     }
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, key: u64) -> Option<u64> {
         self.get(key)
     }
