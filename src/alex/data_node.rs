@@ -52,16 +52,22 @@ pub(crate) enum NodeInsert<P> {
 
 /// A leaf of the index. See the module docs for the invariants.
 ///
-/// A lookup reads the first four fields only: they fill the node's first cache line (the
-/// layout is fixed and the node aligned to a line for that), so a lookup touches one line of
-/// the node, not two.
+/// A lookup of a node without a key filter reads the first five fields only: they lie in the
+/// node's first cache line (the layout is fixed and the node aligned to a line for that), so
+/// such a lookup touches one line of the node, not two.
 #[repr(C, align(64))]
 pub(crate) struct DataNode<P: Copy> {
     pub(crate) model: LinearModel,
     keys: NodeArray<u64>,
     payloads: NodeArray<MaybeUninit<P>>,
+    /// Whether `filter` is set (read first, so a node without one is looked up in one line).
+    filtered: bool,
+    /// Whether nearly every key sat at its predicted slot when the node was built: then a
+    /// lookup first tries the predicted slot alone, a branch the CPU predicts right; otherwise
+    /// it counts the keys of the predicted line without branching (see [`Self::find`]).
+    prediction_first: bool,
     /// When the index keeps key filters: rejects most absent keys without touching `keys`
-    /// (`filter.rs`); holds every real key. Boxed, to keep the lookup's fields in one line.
+    /// (`filter.rs`); holds every real key.
     filter: Option<Box<KeyFilter>>,
     occupied: Bitmap,
     num_keys: usize,
@@ -78,6 +84,10 @@ pub(crate) struct DataNode<P: Copy> {
     pub(crate) prev: u32,
     pub(crate) next: u32,
 }
+
+/// Fewest keys a node must have for lookups to try the predicted slot first (at least 90% of
+/// them must sit there): in a small node the saving is small and the share noisy.
+const PREDICTION_FIRST_MIN_KEYS: usize = 64;
 
 /// Keys per 64-byte cache line (node arrays are line-aligned, see `array.rs`).
 const LINE_SLOTS: usize = 8;
@@ -167,6 +177,7 @@ impl<P: Copy> DataNode<P> {
             }
             self.filter = Some(Box::new(filter));
         }
+        self.filtered = self.filter.is_some();
     }
 
     /// Builds a node from `n` entries in strictly increasing key order. `entries` is cloned to
@@ -202,6 +213,8 @@ impl<P: Copy> DataNode<P> {
             keys: NodeArray::filled(capacity, u64::MAX),
             payloads: NodeArray::filled(capacity, MaybeUninit::uninit()),
             occupied: Bitmap::new(capacity),
+            filtered,
+            prediction_first: false,
             filter: filtered.then(|| Box::new(KeyFilter::new(grow_at.max(n)))),
             model,
             num_keys: n,
@@ -231,7 +244,7 @@ impl<P: Copy> DataNode<P> {
             &mut self.filter,
         );
         let mut last_key = 0;
-        let expected_cost = place_by_model(
+        let placed = place_by_model(
             entries,
             |e| e.0,
             n,
@@ -249,7 +262,9 @@ impl<P: Copy> DataNode<P> {
                 last_key = k;
             },
         );
-        self.expected_cost = expected_cost;
+        self.expected_cost = placed.expected_cost;
+        self.prediction_first =
+            n >= PREDICTION_FIRST_MIN_KEYS && placed.at_prediction * 10 >= n * 9;
         last_key
     }
 
@@ -408,13 +423,26 @@ impl<P: Copy> DataNode<P> {
         let p = self.model.predict_slot(key, self.keys.len());
         prefetch(self.keys.ptr_at(p));
         prefetch(self.payloads.ptr_at(p));
-        if let Some(f) = &self.filter {
-            if !f.may_contain(key) {
-                return None;
+        if self.filtered {
+            if let Some(f) = &self.filter {
+                if !f.may_contain(key) {
+                    return None;
+                }
             }
         }
         if key == u64::MAX {
             return self.find_max();
+        }
+        if self.prediction_first {
+            // The last slot holding `key` is its entry (module invariants): when the predicted
+            // slot holds it and the next does not, that is the answer. In a node whose keys sit
+            // at their predictions this branch is predicted right, so the CPU goes on to the
+            // payload and beyond without waiting for the key line; the line count below makes
+            // every lookup wait for it.
+            let keys = &self.keys[..];
+            if p + 1 < keys.len() && keys[p] == key && keys[p + 1] != key {
+                return Some(p);
+            }
         }
         let (ub, _) = self.upper_bound_from(key, p);
         (ub > 0 && self.keys[ub - 1] == key).then(|| ub - 1)
@@ -428,26 +456,37 @@ impl<P: Copy> DataNode<P> {
         key: u64,
         touch: &mut dyn FnMut(*const u8, usize),
     ) -> (Option<usize>, usize) {
-        // The node's fields a lookup reads: its model, its arrays' pointers, its filter.
+        // The node's fields a lookup reads: its model, its arrays' pointers, its flags, its
+        // filter's pointer when it has one.
         touch(
             (&self.model as *const LinearModel).cast(),
             std::mem::size_of::<LinearModel>(),
         );
         touch((&self.keys as *const NodeArray<u64>).cast(), 16);
         touch(std::ptr::addr_of!(self.payloads).cast(), 16);
-        touch((&self.filter as *const Option<Box<KeyFilter>>).cast(), 8);
+        touch(std::ptr::addr_of!(self.filtered).cast(), 2);
         let keys = &self.keys[..];
         let n = keys.len();
         let p = self.model.predict_slot(key, n);
         touch(self.keys.ptr_at(p).cast(), 8);
         touch(self.payloads.ptr_at(p).cast(), std::mem::size_of::<P>());
-        if let Some(f) = &self.filter {
-            touch(f.word_ptr(key), 8);
-            if !f.may_contain(key) {
-                return (None, 0);
+        if self.filtered {
+            touch((&self.filter as *const Option<Box<KeyFilter>>).cast(), 8);
+            if let Some(f) = &self.filter {
+                touch(f.word_ptr(key), 8);
+                if !f.may_contain(key) {
+                    return (None, 0);
+                }
             }
         }
         let slot = self.find(key);
+        if self.prediction_first && p + 1 < n {
+            touch(self.keys.ptr_at(p + 1).cast(), 8);
+            if keys[p] == key && keys[p + 1] != key {
+                touch(self.payloads.ptr_at(p).cast(), std::mem::size_of::<P>());
+                return (slot, 0);
+            }
+        }
         // The search's probes: the prediction's line on the fast path, else the exponential
         // steps and the binary search between the last two.
         let start = p & !(LINE_SLOTS - 1);
@@ -740,13 +779,23 @@ impl<P: Copy> DataNode<P> {
     pub(crate) fn bytes(&self) -> usize {
         self.capacity() * (8 + std::mem::size_of::<P>())
             + self.occupied.bytes()
-            + self.filter.as_deref().map_or(0, |f| f.bytes() + std::mem::size_of::<KeyFilter>())
+            + self
+                .filter
+                .as_deref()
+                .map_or(0, |f| f.bytes() + std::mem::size_of::<KeyFilter>())
             + std::mem::size_of::<Self>()
     }
 
     /// Checks the module invariants; for tests.
     #[cfg(test)]
     pub(crate) fn check(&self) -> Result<(), String> {
+        if self.filtered != self.filter.is_some() {
+            return Err(format!(
+                "filtered is {} beside a filter {:?}",
+                self.filtered,
+                self.filter.is_some()
+            ));
+        }
         let cap = self.capacity();
         let mut count = 0;
         let mut fill = u64::MAX;

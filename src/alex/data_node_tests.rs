@@ -154,8 +154,76 @@ fn a_lookup_reads_one_line_of_the_node() {
         assert_eq!(offset_of!(DataNode<P>, model), 0);
         assert!(offset_of!(DataNode<P>, keys) + size_of::<NodeArray<u64>>() <= 64);
         assert!(offset_of!(DataNode<P>, payloads) + size_of::<NodeArray<MaybeUninit<P>>>() <= 64);
-        assert!(offset_of!(DataNode<P>, filter) + size_of::<Option<Box<KeyFilter>>>() <= 64);
+        assert!(offset_of!(DataNode<P>, filtered) < 64);
+        assert!(offset_of!(DataNode<P>, prediction_first) < 64);
     }
     check::<u64>();
     check::<[u64; 2]>();
+}
+
+#[test]
+fn a_node_whose_keys_sit_at_their_predictions_finds_them_there_first() {
+    let linear: Vec<u64> = (0..5000).map(|i| 100 + i * 3).collect();
+    let node = node_from(&linear);
+    assert!(node.prediction_first);
+    let mut x = 77u64;
+    let mut noisy: Vec<u64> = (0..5000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> 8
+        })
+        .collect();
+    noisy.sort_unstable();
+    noisy.dedup();
+    let noisy_node = node_from(&noisy);
+    assert!(!noisy_node.prediction_first);
+    for (keys, node) in [(&linear, &node), (&noisy, &noisy_node)] {
+        node.check().unwrap();
+        for &k in keys.iter() {
+            let s = node.find(k).expect("present");
+            assert_eq!(node.key_at(s), k);
+            assert_eq!(node.payload_at(s), k.wrapping_mul(3));
+            assert_eq!(
+                node.find(k + 1).map(|s| node.key_at(s)),
+                keys.binary_search(&(k + 1)).ok().map(|_| k + 1)
+            );
+        }
+        assert_eq!(node.find(0), None);
+        assert_eq!(node.find(u64::MAX), None);
+    }
+}
+
+#[test]
+fn prediction_first_survives_inserts_and_removes() {
+    let keys: Vec<u64> = (0..4000).map(|i| i * 4).collect();
+    let mut node = node_from(&keys);
+    assert!(node.prediction_first);
+    let mut model: std::collections::BTreeMap<u64, u64> =
+        keys.iter().map(|&k| (k, k.wrapping_mul(3))).collect();
+    for i in 0..600u64 {
+        let k = i * 13 + 1;
+        if node.must_grow() {
+            break;
+        }
+        match node.insert(k, k) {
+            NodeInsert::Full => break,
+            _ => {
+                model.insert(k, k);
+            }
+        }
+        if i % 3 == 0 {
+            let r = i * 8;
+            assert_eq!(node.remove(r), model.remove(&r));
+        }
+    }
+    node.check().unwrap();
+    for k in 0..17_000u64 {
+        assert_eq!(
+            node.find(k).map(|s| node.payload_at(s)),
+            model.get(&k).copied(),
+            "key {k}"
+        );
+    }
 }

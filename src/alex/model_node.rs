@@ -211,7 +211,13 @@ mod tests {
             for _ in 0..50 {
                 let key = pick(&mut rng);
                 let want = node.slot_unclamped(key).clamp(0, fanout as i64 - 1) as usize;
-                assert_eq!(node.slot(key), want, "{:?} offset {} key {key}", node.model, node.offset);
+                assert_eq!(
+                    node.slot(key),
+                    want,
+                    "{:?} offset {} key {key}",
+                    node.model,
+                    node.offset
+                );
             }
         }
     }

@@ -58,7 +58,8 @@ where
 /// as a node is built: an item lands at its predicted slot unless an earlier one took it, then at
 /// the next free slot, never so far right that the items still to come would not fit. Calls
 /// `put(item, written, pos)` for each: `pos` is its slot, `written` (`<= pos`) the first slot not
-/// yet written. Returns the expected intra-node cost of the result ([`cost::intra_node_cost`]):
+/// yet written. Returns how many items sit at their prediction, and the expected intra-node
+/// cost of the result ([`cost::intra_node_cost`]):
 /// search iterations from each item's distance to its prediction; shifts from the runs of
 /// occupied slots an insert would have to push (a run of length `L` is hit with probability
 /// `L / n` and costs `L / 4` shifts on average).
@@ -72,15 +73,17 @@ pub(crate) fn place_by_model<T>(
     model: &LinearModel,
     capacity: usize,
     mut put: impl FnMut(T, usize, usize),
-) -> f64 {
+) -> Placed {
     let mut written = 0usize;
     let mut iterations = 0u64;
+    let mut at_prediction = 0usize;
     let (mut run, mut run_square_sum) = (0usize, 0usize);
     for (i, item) in items.enumerate() {
         let predicted = model.predict_slot(key(&item), capacity);
         // Leave room for the items still to come, and keep order.
         let pos = predicted.max(written).min(capacity - (n - i));
         iterations += search_iterations(pos.abs_diff(predicted)) as u64;
+        at_prediction += usize::from(pos == predicted);
         if pos == written && i > 0 {
             run += 1;
         } else {
@@ -92,11 +95,25 @@ pub(crate) fn place_by_model<T>(
     }
     run_square_sum += run * run;
     if n == 0 {
-        return 0.0;
+        return Placed {
+            expected_cost: 0.0,
+            at_prediction: 0,
+        };
     }
     let avg_iter = iterations as f64 / n as f64;
     let avg_shift = run_square_sum as f64 / (4.0 * n as f64);
-    cost::intra_node_cost(avg_iter, avg_shift)
+    Placed {
+        expected_cost: cost::intra_node_cost(avg_iter, avg_shift),
+        at_prediction,
+    }
+}
+
+/// What [`place_by_model`] made.
+pub(crate) struct Placed {
+    /// The expected intra-node cost ([`cost::intra_node_cost`]).
+    pub(crate) expected_cost: f64,
+    /// Items placed exactly at their predicted slot.
+    pub(crate) at_prediction: usize,
 }
 
 /// Expected intra-node cost of a data node built from sorted `keys` at `density` with its gaps
@@ -115,7 +132,7 @@ pub(crate) fn estimate_data_node_cost(keys: &[u64], density: f64, sample: usize)
     let sampled = keys.iter().copied().step_by(stride);
     let capacity = capacity_for(m, density);
     let model = train(sampled.clone(), keys[0], m, capacity, Placement::Spread);
-    place_by_model(sampled, |&k| k, m, &model, capacity, |_, _, _| {})
+    place_by_model(sampled, |&k| k, m, &model, capacity, |_, _, _| {}).expected_cost
 }
 
 #[cfg(test)]
