@@ -13,6 +13,18 @@
 //!
 //! A cache built with zero capacity is off: every operation returns at once without locking.
 //!
+//! # Admission
+//!
+//! With admission on (the engine's default, `Options::value_cache_admission`), a value enters
+//! the cache on its key's second miss within a window, not its first: a *doorkeeper* bit array
+//! (one bit per key hash, [`DOORKEEPER_FRACTION`] of the cache's byte bound) remembers the
+//! keys that missed once, and is cleared after as many first misses as it has bits / 8 (so at
+//! most one in eight bits is set and false admissions stay under about 12%). Reads that each
+//! touch a key once, the common case of data larger than memory, then no longer pay a fill
+//! (two allocations, the shard lock, an LRU insert and an eviction) that no later read uses;
+//! a key read again soon is admitted on its second miss. Admission only decides whether a
+//! fill inserts, never what a lookup returns.
+//!
 //! # Stale-fill protection
 //!
 //! A reader that misses fetches the value from RocksDB and then *fills* the cache. If a writer
@@ -69,6 +81,8 @@ pub(crate) struct CacheConfig {
     pub entries: usize,
     /// Shards, rounded up to a power of two.
     pub shards: usize,
+    /// Admit a value on its key's second miss only (module docs, "Admission").
+    pub admission: bool,
 }
 
 /// Bytes charged per entry beyond its key's and value's own heap blocks: the LRU node (the key's
@@ -103,6 +117,66 @@ pub(crate) const fn entry_charge(key_len: usize, value_len: usize) -> usize {
         .saturating_add(key_block)
         .saturating_add(ENTRY_OVERHEAD)
 }
+/// The doorkeeper's share of the cache's byte bound (1/64: 1 MiB of bits for a 64 MiB cache).
+const DOORKEEPER_FRACTION: usize = 64;
+/// Smallest doorkeeper, in 64-bit words.
+const DOORKEEPER_MIN_WORDS: usize = 64;
+/// One first miss in this many (by key hash) counts toward the doorkeeper's reset, so readers
+/// rarely write the shared counter.
+const DOORKEEPER_COUNT_EVERY: u64 = 64;
+
+/// Keys that missed once in the current window (module docs, "Admission").
+struct Doorkeeper {
+    words: Box<[AtomicU64]>,
+    /// Counted first misses (one in [`DOORKEEPER_COUNT_EVERY`]) since the last clear.
+    counted: AtomicU64,
+    /// Clear when `counted` reaches this.
+    clear_at: u64,
+}
+
+impl Doorkeeper {
+    /// A doorkeeper of about `bytes` bytes (a power of two of words, at least the minimum).
+    fn new(bytes: usize) -> Self {
+        let words = (bytes / 8).max(DOORKEEPER_MIN_WORDS).next_power_of_two();
+        let bits = (words * 64) as u64;
+        Doorkeeper {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            counted: AtomicU64::new(0),
+            clear_at: (bits / 8 / DOORKEEPER_COUNT_EVERY).max(1),
+        }
+    }
+
+    /// Whether the key of `hash` missed before in this window; marks it as having missed.
+    fn admit(&self, hash: u64) -> bool {
+        // Bits of the hash the shard and stripe choice do not use (those take the low bits and
+        // bits 32 and up).
+        let h = hash.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bit = (h >> 32) as usize & (self.words.len() * 64 - 1);
+        let (word, mask) = (&self.words[bit / 64], 1u64 << (bit % 64));
+        if word.load(Ordering::Relaxed) & mask != 0 {
+            return true;
+        }
+        if word.fetch_or(mask, Ordering::Relaxed) & mask != 0 {
+            return true;
+        }
+        if h % DOORKEEPER_COUNT_EVERY == 0
+            && self.counted.fetch_add(1, Ordering::Relaxed) + 1 >= self.clear_at
+        {
+            // Racing readers may set bits meanwhile or clear twice: admission is a heuristic.
+            self.counted.store(0, Ordering::Relaxed);
+            for w in self.words.iter() {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+}
+
 /// Version stripes per shard.
 const STRIPES_PER_SHARD: usize = 64;
 /// Low half of a stripe word: writes in progress on keys of the stripe.
@@ -122,6 +196,8 @@ pub(crate) struct FillTicket {
     hash: u64,
     /// The stripe word when the ticket was taken.
     word: u64,
+    /// Whether the doorkeeper let the fill in (always, without admission).
+    admitted: bool,
 }
 
 impl FillTicket {
@@ -156,12 +232,28 @@ pub(crate) struct ValueCache {
     rejected_fills: Counter,
     evictions: Counter,
     invalidations: Counter,
+    unadmitted_fills: Counter,
+    /// Present when admission is on (and the cache is).
+    doorkeeper: Option<Doorkeeper>,
 }
 
 impl ValueCache {
     /// A cache of the given shape (off when either bound is 0).
     pub(crate) fn from_config(config: &CacheConfig) -> Self {
-        Self::new(config.bytes, config.entries, config.shards)
+        let cache = Self::new(config.bytes, config.entries, config.shards);
+        if config.admission {
+            cache.with_admission()
+        } else {
+            cache
+        }
+    }
+
+    /// This cache, admitting values on their key's second miss (module docs, "Admission").
+    pub(crate) fn with_admission(mut self) -> Self {
+        if self.is_enabled() {
+            self.doorkeeper = Some(Doorkeeper::new(self.capacity_bytes / DOORKEEPER_FRACTION));
+        }
+        self
     }
 
     /// A cache holding at most `bytes` bytes and `entries` entries over `shards` shards
@@ -194,6 +286,8 @@ impl ValueCache {
             rejected_fills: Counter::new(),
             evictions: Counter::new(),
             invalidations: Counter::new(),
+            unadmitted_fills: Counter::new(),
+            doorkeeper: None,
         }
     }
 
@@ -232,6 +326,7 @@ impl ValueCache {
                 key: Box::default(),
                 hash: 0,
                 word: 0,
+                admitted: false,
             };
         }
         let hash = spread_bytes(key);
@@ -239,12 +334,14 @@ impl ValueCache {
         // Acquire pairs with the Release of `end_write`: seeing its word means seeing the
         // RocksDB write that preceded it.
         let word = shard.words[stripe].load(Ordering::Acquire);
+        let admitted = self.doorkeeper.as_ref().is_none_or(|d| d.admit(hash));
         let mut ticket = FillTicket {
             key: Box::default(),
             hash,
             word,
+            admitted,
         };
-        if !ticket.is_void() {
+        if admitted && !ticket.is_void() {
             ticket.key = Box::from(key);
         }
         ticket
@@ -255,6 +352,10 @@ impl ValueCache {
     /// be stale), or the value is larger than a shard. Returns whether the value was inserted.
     pub(crate) fn fill(&self, ticket: FillTicket, value: &[u8]) -> bool {
         if !self.is_enabled() {
+            return false;
+        }
+        if !ticket.admitted {
+            self.unadmitted_fills.inc();
             return false;
         }
         let charge = entry_charge(ticket.key.len(), value.len());
@@ -395,8 +496,10 @@ impl ValueCache {
             rejected_fills: self.rejected_fills.get(),
             evictions: self.evictions.get(),
             invalidations: self.invalidations.get(),
+            unadmitted_fills: self.unadmitted_fills.get(),
             bytes,
             entries,
+            doorkeeper_bytes: self.doorkeeper.as_ref().map_or(0, |d| d.bytes() as u64),
             capacity_bytes: self.capacity_bytes as u64,
             hit_rate: ratio(hits, misses),
         }
@@ -415,6 +518,52 @@ mod tests {
 
     fn fill_now(c: &ValueCache, key: &[u8], v: &[u8]) -> bool {
         c.fill(c.begin_fill(key), v)
+    }
+
+    #[test]
+    fn with_admission_a_value_enters_on_its_second_miss() {
+        let c = ValueCache::new(1 << 20, 1000, 4).with_admission();
+        for n in 0..100u64 {
+            assert!(!fill_now(&c, &kb(n), b"v"), "first miss of {n} admitted");
+            assert_eq!(c.get(&kb(n)), None);
+        }
+        let admitted = (0..100u64).filter(|&n| fill_now(&c, &kb(n), b"v")).count();
+        assert_eq!(admitted, 100);
+        for n in 0..100u64 {
+            assert_eq!(c.get(&kb(n)).as_deref(), Some(&b"v"[..]));
+        }
+        let s = c.stats();
+        assert_eq!((s.unadmitted_fills, s.inserts), (100, 100));
+        assert!(s.doorkeeper_bytes > 0);
+        // Off, the cache admits nothing and keeps no doorkeeper.
+        let off = ValueCache::new(0, 0, 4).with_admission();
+        assert_eq!(off.stats().doorkeeper_bytes, 0);
+    }
+
+    #[test]
+    fn the_doorkeeper_forgets_after_a_window_of_first_misses() {
+        let d = Doorkeeper::new(0);
+        let bits = (d.words.len() * 64) as u64;
+        assert!(!d.admit(spread_bytes(&kb(u64::MAX))));
+        // Many more first misses than the window holds: the first key's bit is cleared at
+        // some point, and the doorkeeper never fills beyond about an eighth of its bits.
+        let mut forgot = false;
+        for n in 0..bits * 4 {
+            d.admit(spread_bytes(&kb(n)));
+            let set: u64 = d
+                .words
+                .iter()
+                .map(|w| u64::from(w.load(Ordering::Relaxed).count_ones()))
+                .sum();
+            assert!(set <= bits / 4, "{set} of {bits} bits set");
+            if n % 97 == 0 && !forgot {
+                let w = spread_bytes(&kb(u64::MAX));
+                let h = w.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let bit = (h >> 32) as usize & (d.words.len() * 64 - 1);
+                forgot = d.words[bit / 64].load(Ordering::Relaxed) & (1 << (bit % 64)) == 0;
+            }
+        }
+        assert!(forgot);
     }
 
     #[test]

@@ -101,10 +101,15 @@ pub struct CacheStats {
     /// Written keys announced to the cache one by one (each drops the key's entry); writes of
     /// many keys, which empty the whole cache at once, are not counted.
     pub invalidations: u64,
+    /// Fills skipped because the key had not missed before in the admission window (the
+    /// value enters on its second miss; `Options::value_cache_admission`).
+    pub unadmitted_fills: u64,
     /// Bytes currently charged (each entry what it costs the heap).
     pub bytes: u64,
     /// Entries currently held.
     pub entries: u64,
+    /// Bytes of the admission doorkeeper (0 without admission), beside the charged bytes.
+    pub doorkeeper_bytes: u64,
     /// Configured byte bound.
     pub capacity_bytes: u64,
     /// `hits / (hits + misses)`, 0 when there were no lookups.

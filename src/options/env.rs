@@ -42,6 +42,7 @@ table! {
     "ALEXKV_VALUE_CACHE_BYTES" => value_cache_bytes: parse_size,
     "ALEXKV_VALUE_CACHE_ENTRIES" => value_cache_entries: parse_size,
     "ALEXKV_VALUE_CACHE_SHARDS" => value_cache_shards: parse_size,
+    "ALEXKV_VALUE_CACHE_ADMISSION" => value_cache_admission: parse_bool,
     "ALEXKV_HOT_TIER_BYTES" => hot_tier_bytes: parse_size,
     "ALEXKV_HOT_SEGMENT_BYTES" => hot_segment_bytes: parse_size,
     "ALEXKV_PROMOTE_READS_TO_HOT" => promote_reads_to_hot: parse_bool,
@@ -78,6 +79,7 @@ impl Options {
     /// | `ALEXKV_VALUE_CACHE_BYTES` | `value_cache_bytes` | size |
     /// | `ALEXKV_VALUE_CACHE_ENTRIES` | `value_cache_entries` | size (a count; suffixes allowed) |
     /// | `ALEXKV_VALUE_CACHE_SHARDS` | `value_cache_shards` | integer |
+    /// | `ALEXKV_VALUE_CACHE_ADMISSION` | `value_cache_admission` | bool |
     /// | `ALEXKV_HOT_TIER_BYTES` | `hot_tier_bytes` | size |
     /// | `ALEXKV_HOT_SEGMENT_BYTES` | `hot_segment_bytes` | size |
     /// | `ALEXKV_PROMOTE_READS_TO_HOT` | `promote_reads_to_hot` | bool |
@@ -247,7 +249,7 @@ mod tests {
                 "{name} missing from docs"
             );
         }
-        assert_eq!(VARIABLES.len(), 27);
+        assert_eq!(VARIABLES.len(), 28);
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub struct Options {
     pub value_cache_entries: usize,
     /// Independently locked shards of the value cache (a power of two, at most 1024).
     pub value_cache_shards: usize,
+    /// Admit a value read from RocksDB into the value cache on its key's second miss in a
+    /// window, not its first: reads that touch each key once (data larger than memory) then
+    /// skip a fill no later read would use. Costs a bit array of 1/64 of
+    /// `value_cache_bytes`. Measured: `internal/PERFORMANCE.md`, issue 23, thirteenth session.
+    pub value_cache_admission: bool,
     /// Total size of the memory-mapped hot-tier segment files; `0` disables the hot tier.
     pub hot_tier_bytes: usize,
     /// Size of one hot-tier segment file (a multiple of 8, at most 64 MiB).
@@ -179,6 +184,7 @@ impl Options {
             value_cache_bytes: 64 * MIB,
             value_cache_entries: 1 << 20,
             value_cache_shards: 16,
+            value_cache_admission: true,
             hot_tier_bytes: 64 * MIB,
             hot_segment_bytes: 8 * MIB,
             promote_reads_to_hot: false,
@@ -257,6 +263,7 @@ impl Options {
             bytes: self.value_cache_bytes,
             entries: self.value_cache_entries,
             shards: self.value_cache_shards,
+            admission: self.value_cache_admission,
         }
     }
 
@@ -326,6 +333,7 @@ setters! {
     value_cache_bytes: usize,
     value_cache_entries: usize,
     value_cache_shards: usize,
+    value_cache_admission: bool,
     hot_tier_bytes: usize,
     hot_segment_bytes: usize,
     promote_reads_to_hot: bool,
