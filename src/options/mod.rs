@@ -125,7 +125,8 @@ pub struct Options {
     /// Admit a value read from RocksDB into the value cache on its key's second miss in a
     /// window, not its first: reads that touch each key once (data larger than memory) then
     /// skip a fill no later read would use. Costs a bit array of 1/64 of
-    /// `value_cache_bytes`. Measured: `internal/PERFORMANCE.md`, issue 23, thirteenth session.
+    /// `value_cache_bytes`. Measured: `internal/PERFORMANCE.md`, "Cold reads with default
+    /// options".
     pub value_cache_admission: bool,
     /// Total size of the memory-mapped hot-tier segment files; `0` disables the hot tier.
     pub hot_tier_bytes: usize,
