@@ -35,6 +35,8 @@ fn panic_mid_write(write: impl FnOnce(&Db), key: u64, expected: Option<&[u8]>) {
         !db.inflight.is_marked(&key.to_be_bytes()),
         "key {key} still marked in flight"
     );
+    // A first miss only registers with the admission doorkeeper; the second fills.
+    let _ = db.cache.fill(db.cache.begin_fill(&key.to_be_bytes()), b"v");
     let ticket = db.cache.begin_fill(&key.to_be_bytes());
     assert!(
         db.cache.fill(ticket, b"v"),
