@@ -220,11 +220,13 @@ mod tests {
         rejects(d().block_size(0), "block_size");
         rejects(
             d().block_cache_bytes(0)
+                .cache_index_and_filter_blocks(true)
                 .pin_l0_filter_and_index_blocks(false),
             "cache_index_and_filter_blocks",
         );
         rejects(
-            d().cache_index_and_filter_blocks(false),
+            d().cache_index_and_filter_blocks(false)
+                .pin_l0_filter_and_index_blocks(true),
             "pin_l0_filter_and_index_blocks",
         );
         rejects(
