@@ -148,11 +148,7 @@ impl Doorkeeper {
 
     /// Whether the key of `hash` missed before in this window; marks it as having missed.
     fn admit(&self, hash: u64) -> bool {
-        // Bits of the hash the shard and stripe choice do not use (those take the low bits and
-        // bits 32 and up).
-        let h = hash.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let bit = (h >> 32) as usize & (self.words.len() * 64 - 1);
-        let (word, mask) = (&self.words[bit / 64], 1u64 << (bit % 64));
+        let (word, mask, h) = self.bit(hash);
         if word.load(Ordering::Relaxed) & mask != 0 {
             return true;
         }
@@ -169,6 +165,15 @@ impl Doorkeeper {
             }
         }
         false
+    }
+
+    /// The word and mask of the bit of the key of `hash`, and the remixed hash they came from.
+    fn bit(&self, hash: u64) -> (&AtomicU64, u64, u64) {
+        // Bits of the hash the shard and stripe choice do not use (those take the low bits and
+        // bits 32 and up).
+        let h = hash.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bit = (h >> 32) as usize & (self.words.len() * 64 - 1);
+        (&self.words[bit / 64], 1u64 << (bit % 64), h)
     }
 
     /// Bytes held.
@@ -557,10 +562,8 @@ mod tests {
                 .sum();
             assert!(set <= bits / 4, "{set} of {bits} bits set");
             if n % 97 == 0 && !forgot {
-                let w = spread_bytes(&kb(u64::MAX));
-                let h = w.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let bit = (h >> 32) as usize & (d.words.len() * 64 - 1);
-                forgot = d.words[bit / 64].load(Ordering::Relaxed) & (1 << (bit % 64)) == 0;
+                let (word, mask, _) = d.bit(spread_bytes(&kb(u64::MAX)));
+                forgot = word.load(Ordering::Relaxed) & mask == 0;
             }
         }
         assert!(forgot);

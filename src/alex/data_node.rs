@@ -434,18 +434,25 @@ impl<P: Copy> DataNode<P> {
             return self.find_max();
         }
         if self.prediction_first {
-            // The last slot holding `key` is its entry (module invariants): when the predicted
-            // slot holds it and the next does not, that is the answer. In a node whose keys sit
+            // When the predicted slot holds `key` and the next does not, that is the answer
+            // ([`Self::entry_at`]). In a node whose keys sit
             // at their predictions this branch is predicted right, so the CPU goes on to the
             // payload and beyond without waiting for the key line; the line count below makes
             // every lookup wait for it.
-            let keys = &self.keys[..];
-            if p + 1 < keys.len() && keys[p] == key && keys[p + 1] != key {
+            if self.entry_at(key, p) {
                 return Some(p);
             }
         }
         let (ub, _) = self.upper_bound_from(key, p);
         (ub > 0 && self.keys[ub - 1] == key).then(|| ub - 1)
+    }
+
+    /// Whether slot `p` is `key`'s entry, judged from `p` and the slot after it alone (false
+    /// for the last slot): the last slot holding a key is its entry (module invariants).
+    #[inline(always)]
+    fn entry_at(&self, key: u64, p: usize) -> bool {
+        let keys = &self.keys[..];
+        p + 1 < keys.len() && keys[p] == key && keys[p + 1] != key
     }
 
     /// [`Self::find`], replayed for `alex::trace`: the same slot, and every address it reads
@@ -482,7 +489,7 @@ impl<P: Copy> DataNode<P> {
         let slot = self.find(key);
         if self.prediction_first && p + 1 < n {
             touch(self.keys.ptr_at(p + 1).cast(), 8);
-            if keys[p] == key && keys[p + 1] != key {
+            if self.entry_at(key, p) {
                 touch(self.payloads.ptr_at(p).cast(), std::mem::size_of::<P>());
                 return (slot, 0);
             }
