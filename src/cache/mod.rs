@@ -64,8 +64,11 @@
 //! costs a little hit rate under heavy writes and never correctness. The pending count has 32
 //! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
+mod doorkeeper;
+
 use crate::machine::hash::spread_bytes;
 use crate::stats::{ratio, CacheStats, Counter};
+use doorkeeper::Doorkeeper;
 use lru::LruCache;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,69 +122,6 @@ pub(crate) const fn entry_charge(key_len: usize, value_len: usize) -> usize {
 }
 /// The doorkeeper's share of the cache's byte bound (1/64: 1 MiB of bits for a 64 MiB cache).
 const DOORKEEPER_FRACTION: usize = 64;
-/// Smallest doorkeeper, in 64-bit words.
-const DOORKEEPER_MIN_WORDS: usize = 64;
-/// One first miss in this many (by key hash) counts toward the doorkeeper's reset, so readers
-/// rarely write the shared counter.
-const DOORKEEPER_COUNT_EVERY: u64 = 64;
-
-/// Keys that missed once in the current window (module docs, "Admission").
-struct Doorkeeper {
-    words: Box<[AtomicU64]>,
-    /// Counted first misses (one in [`DOORKEEPER_COUNT_EVERY`]) since the last clear.
-    counted: AtomicU64,
-    /// Clear when `counted` reaches this.
-    clear_at: u64,
-}
-
-impl Doorkeeper {
-    /// A doorkeeper of about `bytes` bytes (a power of two of words, at least the minimum).
-    fn new(bytes: usize) -> Self {
-        let words = (bytes / 8).max(DOORKEEPER_MIN_WORDS).next_power_of_two();
-        let bits = (words * 64) as u64;
-        Doorkeeper {
-            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            counted: AtomicU64::new(0),
-            clear_at: (bits / 8 / DOORKEEPER_COUNT_EVERY).max(1),
-        }
-    }
-
-    /// Whether the key of `hash` missed before in this window; marks it as having missed.
-    fn admit(&self, hash: u64) -> bool {
-        let (word, mask, h) = self.bit(hash);
-        if word.load(Ordering::Relaxed) & mask != 0 {
-            return true;
-        }
-        if word.fetch_or(mask, Ordering::Relaxed) & mask != 0 {
-            return true;
-        }
-        if h % DOORKEEPER_COUNT_EVERY == 0
-            && self.counted.fetch_add(1, Ordering::Relaxed) + 1 >= self.clear_at
-        {
-            // Racing readers may set bits meanwhile or clear twice: admission is a heuristic.
-            self.counted.store(0, Ordering::Relaxed);
-            for w in self.words.iter() {
-                w.store(0, Ordering::Relaxed);
-            }
-        }
-        false
-    }
-
-    /// The word and mask of the bit of the key of `hash`, and the remixed hash they came from.
-    fn bit(&self, hash: u64) -> (&AtomicU64, u64, u64) {
-        // Bits of the hash the shard and stripe choice do not use (those take the low bits and
-        // bits 32 and up).
-        let h = hash.rotate_right(13).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let bit = (h >> 32) as usize & (self.words.len() * 64 - 1);
-        (&self.words[bit / 64], 1u64 << (bit % 64), h)
-    }
-
-    /// Bytes held.
-    fn bytes(&self) -> usize {
-        self.words.len() * 8
-    }
-}
-
 /// Version stripes per shard.
 const STRIPES_PER_SHARD: usize = 64;
 /// Low half of a stripe word: writes in progress on keys of the stripe.
@@ -543,30 +483,6 @@ mod tests {
         // Off, the cache admits nothing and keeps no doorkeeper.
         let off = ValueCache::new(0, 0, 4).with_admission();
         assert_eq!(off.stats().doorkeeper_bytes, 0);
-    }
-
-    #[test]
-    fn the_doorkeeper_forgets_after_a_window_of_first_misses() {
-        let d = Doorkeeper::new(0);
-        let bits = (d.words.len() * 64) as u64;
-        assert!(!d.admit(spread_bytes(&kb(u64::MAX))));
-        // Many more first misses than the window holds: the first key's bit is cleared at
-        // some point, and the doorkeeper never fills beyond about an eighth of its bits.
-        let mut forgot = false;
-        for n in 0..bits * 4 {
-            d.admit(spread_bytes(&kb(n)));
-            let set: u64 = d
-                .words
-                .iter()
-                .map(|w| u64::from(w.load(Ordering::Relaxed).count_ones()))
-                .sum();
-            assert!(set <= bits / 4, "{set} of {bits} bits set");
-            if n % 97 == 0 && !forgot {
-                let (word, mask, _) = d.bit(spread_bytes(&kb(u64::MAX)));
-                forgot = word.load(Ordering::Relaxed) & mask == 0;
-            }
-        }
-        assert!(forgot);
     }
 
     #[test]
