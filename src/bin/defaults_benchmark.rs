@@ -22,9 +22,15 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 40)]
     value_size: usize,
-    /// Timed reads after the reopen.
+    /// Timed reads per round.
     #[arg(long, default_value_t = 20_000)]
     gets: usize,
+    /// Rounds of timed reads after the reopen, each of fresh random keys.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Rows per load batch.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
     /// Untimed reads between the reopen and the timed ones.
     #[arg(long, default_value_t = 20_000)]
     warmup: usize,
@@ -60,6 +66,8 @@ fn main() {
         rows: args.rows,
         value_size: args.value_size,
         gets: args.gets,
+        rounds: args.rounds,
+        batch: args.batch,
         warmup: args.warmup,
         seed: args.seed,
         dir: args.dir.clone(),
