@@ -4,8 +4,8 @@
 use super::bucket::{BucketData, Tail};
 use super::radix::Radix;
 use super::slot::Slot;
+use super::slots::SlotIndex;
 use super::{slice, Layer, MAX_FOLD};
-use crate::alex::Alex;
 
 /// The prefix a layer over these sorted keys (relative to its start) skips: the bytes all share,
 /// but no more than leaves every key at least 8 bytes after it (so keys of one length stay
@@ -74,7 +74,7 @@ pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Laye
         words.push(slot_word(&entries[i..j], p, radix.is_some()));
         i = j;
     }
-    let index = Alex::bulk_load(&keys, &words).expect("features of sorted slices are sorted");
+    let index = SlotIndex::bulk_load(&keys, &words).expect("features of sorted slices are sorted");
     Layer {
         prefix: entries[0].0[..p].into(),
         radix,

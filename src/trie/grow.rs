@@ -20,8 +20,8 @@
 
 use super::bucket::{is_bucket, long_overflow, BucketRef, Tail};
 use super::slot::Slot;
+use super::slots::{SlotGrow, SlotRetired};
 use super::{build, slice, Layer, Spot, Trie, MAX_MIXED};
-use crate::alex::{PreparedGrow, Retired};
 
 /// Work an insert needs, prepared ([`Trie::prepare_grow`]).
 pub struct TrieGrow {
@@ -40,7 +40,7 @@ pub struct TrieGrow {
 unsafe impl Send for TrieGrow {}
 
 enum Step {
-    Alex(Box<PreparedGrow<Slot>>),
+    Alex(Box<SlotGrow>),
     Rebuild(Box<Layer>),
     Recheck(usize),
 }
@@ -48,7 +48,7 @@ enum Step {
 /// What an install replaced: drop it outside the lock (freeing large node arrays unmaps memory).
 #[must_use = "drop it outside the index lock"]
 pub struct TrieRetired {
-    _alex: Option<Retired<Slot>>,
+    _alex: Option<SlotRetired>,
     _layer: Option<Layer>,
 }
 
@@ -150,6 +150,14 @@ impl Layer {
             (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
             _ => 0,
         };
+        // A layer that dropped hints (`slots.rs`) is rebuilt with them.
+        if self.index.dropped_hints() {
+            let mut entries = Vec::with_capacity(self.len);
+            self.collect(&mut Vec::new(), &mut entries);
+            let mut layer = build::layer_owned_with(&entries, Some(&key[at..]));
+            layer.recheck_at = next;
+            return Step::Rebuild(Box::new(layer));
+        }
         if shared > self.prefix.len() || radix != self.radix {
             let mut entries = Vec::with_capacity(self.len);
             self.collect(&mut Vec::new(), &mut entries);

@@ -1,5 +1,5 @@
 //! An ordered map from byte-string keys to payload words, found by ALEX learned indexes: a trie
-//! of **layers**, each an [`Alex`] over 8-byte slices of the key.
+//! of **layers**, each an [`Alex`](crate::alex::Alex) over 8-byte slices of the key.
 //!
 //! # Layout
 //!
@@ -10,7 +10,7 @@
 //!
 //! * a **direct** word, when exactly one key has that slice and the key ends at the slice's end
 //!   — every key of a database of `u64` keys (8 bytes each), so those lookups cost one ALEX
-//!   lookup and a compare, as in [`Alex`] alone;
+//!   lookup and a compare, as in [`Alex`](crate::alex::Alex) alone;
 //! * a **bucket** (see `bucket.rs`) holding the keys of that slice: those that end inside it
 //!   (shorter keys, e.g. `"ab"` and `"ab\0"` share the padded slice), and those that go on,
 //!   packed with their remaining bytes, or — when more than a few go on — a **child layer** that
@@ -49,13 +49,14 @@ mod grow;
 mod radix;
 mod scan;
 mod slot;
+mod slots;
 #[cfg(test)]
 mod tests;
 
-use crate::alex::Alex;
 use bucket::{is_bucket, BucketData, BucketRef, Tail};
 use radix::Radix;
 use slot::Slot;
+use slots::SlotIndex;
 
 pub use bucket::TAG as RESERVED_WORDS;
 pub use grow::{TrieGrow, TrieRetired};
@@ -117,7 +118,7 @@ pub(crate) struct Layer {
     /// The model feature of slices whose bytes use few values (`radix.rs`); with one, buckets
     /// carry their entries' slices and there are no direct words.
     radix: Option<Radix>,
-    index: Alex<Slot>,
+    index: SlotIndex,
     /// Keys in this layer and below.
     len: usize,
     /// The layer is checked for a longer shared prefix when `len` reaches this.
@@ -182,6 +183,8 @@ pub struct TrieStats {
     pub slots: usize,
     /// Keys of every layer's ALEX (slots in use).
     pub alex_keys: usize,
+    /// Layers whose slots carry hints (16 bytes a slot instead of 8, `slots.rs`).
+    pub hinted_layers: usize,
 }
 
 impl TrieStats {
@@ -393,12 +396,15 @@ impl Trie {
                 exact,
                 rem,
             } = layer.locate(key, at)?;
-            let slot = layer.index.get_mut(v)?;
+            let slot = layer.index.get(v)?;
             if !is_bucket(slot.word) {
                 if rem != 8 {
                     return None;
                 }
-                break std::mem::replace(&mut slot.word, word);
+                break layer
+                    .index
+                    .set_word(v, word)
+                    .expect("the slot was found above");
             }
             let (bucket_word, hinted) = (slot.word, slot.hint != slot::NO_HINT);
             // SAFETY: a live bucket of `layer`, which `self` holds mutably.
@@ -417,8 +423,7 @@ impl Trie {
             // `self` is held mutably, so no reader sees the bucket meanwhile.
             unsafe { bucket::write_word(bucket_word, offset, word) };
             if hinted {
-                let slot = layer.index.get_mut(v).expect("the slot was found above");
-                slot.hint = word;
+                layer.index.set_hint(v, word);
             }
             break old;
         };
@@ -494,7 +499,7 @@ impl Layer {
         Layer {
             prefix: Box::default(),
             radix: None,
-            index: Alex::new(),
+            index: SlotIndex::new(),
             len: 0,
             recheck_at: 2,
         }
@@ -809,7 +814,8 @@ impl Layer {
         s.layers += 1;
         s.depth = s.depth.max(depth);
         s.featured_layers += usize::from(self.radix.is_some());
-        s.alex_bytes += self.index.model_bytes() + self.index.data_bytes();
+        s.alex_bytes += self.index.bytes();
+        s.hinted_layers += usize::from(self.index.is_hinted());
         s.alex_mapped_bytes += self.index.mapped_bytes();
         let shape = self.index.stats();
         s.data_nodes += shape.data_nodes;
@@ -867,6 +873,12 @@ impl Layer {
             let want_hint = match (&entries[..], bucket.child(self.implicit(v))) {
                 ([e], None) if e.code >= 8 && e.slice.is_none() => e.word,
                 _ => slot::NO_HINT,
+            };
+            // A words layer has no hints (`slots.rs`).
+            let want_hint = if self.index.is_hinted() {
+                want_hint
+            } else {
+                slot::NO_HINT
             };
             if hint != want_hint {
                 return Err(format!(

@@ -9,8 +9,9 @@
 //! `u64` read (issue 22). The bucket stays the truth: [`super::Trie::get`] reads it as before,
 //! and every change of the bucket re-encodes the slot, hint included (`BucketData::encode`).
 //!
-//! The hint costs 8 bytes per slot of every layer (ALEX's payload array); the slot stays one
-//! aligned 16-byte pair, so reading it touches one cache line, as the word alone did.
+//! The hint costs 8 bytes per slot (ALEX's payload array), so only layers that have hints pay
+//! it (`slots.rs`: a layer of words, 8 bytes a slot, until it needs hints); a hinted slot is one
+//! aligned 16-byte pair, so reading it touches one cache line, as the word alone does.
 
 /// A slot's hint when it has none. Never a payload: payload words are below
 /// [`super::RESERVED_WORDS`].

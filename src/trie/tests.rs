@@ -517,3 +517,72 @@ fn one_long_key_slots_answer_candidates_and_every_change_keeps_the_hint_true() {
         assert_eq!(b.get_hinted(k, |_| true), Lookup::Candidate(*w));
     }
 }
+
+/// Inserts `keys` as the engine does: every planned grow first, then the insert.
+fn insert_planned(t: &mut Trie, keys: &[Vec<u8>]) {
+    for (i, k) in keys.iter().enumerate() {
+        while let Some(plan) = t.prepare_grow(k) {
+            drop(t.install_grow(plan));
+        }
+        t.insert(k, i as u64).unwrap();
+    }
+}
+
+#[test]
+fn layers_of_eight_byte_keys_hold_words_and_byte_keys_get_their_hints() {
+    // `u64` keys, inserted and bulk loaded: no hints anywhere (8 bytes a slot).
+    let words: Vec<Vec<u8>> = (0..20_000u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes().to_vec())
+        .collect();
+    let mut t = Trie::new();
+    insert_planned(&mut t, &words);
+    assert_eq!(t.stats().hinted_layers, 0);
+    let mut sorted = words.clone();
+    sorted.sort();
+    let loaded = Trie::bulk_load(&sorted, &vec![1; sorted.len()]).unwrap();
+    assert_eq!(loaded.stats().hinted_layers, 0);
+
+    // Byte keys of one long key per slice: the root drops its first hint, and the doubling
+    // recheck rebuilds it with hints, so lookups get candidates again.
+    let long: Vec<Vec<u8>> = (0..5000u64)
+        .map(|i| format!("{:016x}tail", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).into_bytes())
+        .collect();
+    let mut t = Trie::new();
+    insert_planned(&mut t, &long);
+    assert!(t.stats().hinted_layers >= 1);
+    let candidates = long
+        .iter()
+        .filter(|k| matches!(t.get_hinted(k, |_| true), Lookup::Candidate(_)))
+        .count();
+    assert!(
+        candidates > long.len() * 9 / 10,
+        "{candidates} of {} lookups answered by hint",
+        long.len()
+    );
+    let model: BTreeMap<Vec<u8>, u64> = long.iter().cloned().zip(0..).collect();
+    agree(&t, &model, &long[..100]);
+}
+
+#[test]
+fn a_layer_of_words_that_drops_hints_still_answers_exactly() {
+    // Unplanned inserts of long keys into a layer of words: the hints are dropped (no
+    // candidates) until a rebuild, every answer stays exact.
+    let mut t = Trie::bulk_load(&[7u64.to_be_bytes()], &[7]).unwrap();
+    let mut model = BTreeMap::from([(7u64.to_be_bytes().to_vec(), 7)]);
+    for i in 0..300u64 {
+        let k = format!("{:08}-{i}", i * 31).into_bytes();
+        t.insert_unplanned(&k, i).unwrap();
+        model.insert(k, i);
+    }
+    assert_eq!(
+        t.stats().hinted_layers,
+        0,
+        "no rebuild gave the layer hints"
+    );
+    let probes: Vec<Vec<u8>> = model
+        .keys()
+        .map(|k| [k.as_slice(), b"x"].concat())
+        .chain(model.keys().cloned())
+        .collect();
+    agree(&t, &model, &probes);
+}
