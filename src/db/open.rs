@@ -226,8 +226,8 @@ fn build_index(
         let keys = found.keys.slices();
         stale_hot_locations = hot.keep_exact(saved, &keys, &mut found.locations);
     }
-    let keys = found.keys.slices();
-    let mut index = Trie::bulk_load(&keys, &found.locations).map_err(|e| Error::Corruption {
+    let pairs = found.keys.iter().zip(found.locations.iter().copied());
+    let mut index = Trie::bulk_load_pairs(pairs).map_err(|e| Error::Corruption {
         path: dir.to_path_buf(),
         detail: format!("index rebuild: {e:?}"),
     })?;

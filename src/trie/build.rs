@@ -56,8 +56,51 @@ pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
 
 /// [`layer`], with the prefix and feature chosen as if `extra` were among the keys too.
 pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Layer {
+    match parts(entries, extra) {
+        Some(parts) => parts.assemble(),
+        None => Layer::empty(),
+    }
+}
+
+/// [`layer`] over entries it may free before the layer's ALEX is built: at a bulk load of
+/// millions of keys the entries (24 bytes a key) are then gone before the ALEX's node arrays
+/// are allocated, which lowers the peak of a reopen (`db/open.rs`).
+pub(super) fn layer_consuming(entries: Vec<(&[u8], u64)>) -> Layer {
+    let parts = parts(&entries, None);
+    drop(entries);
+    match parts {
+        Some(parts) => parts.assemble(),
+        None => Layer::empty(),
+    }
+}
+
+/// A layer's pieces before its ALEX is built.
+struct Parts {
+    prefix: Box<[u8]>,
+    radix: Option<Radix>,
+    keys: Vec<u64>,
+    slots: Vec<Slot>,
+    len: usize,
+}
+
+impl Parts {
+    fn assemble(self) -> Layer {
+        let index = SlotIndex::bulk_load(&self.keys, self.slots)
+            .expect("features of sorted slices are sorted");
+        Layer {
+            prefix: self.prefix,
+            radix: self.radix,
+            index,
+            len: self.len,
+            recheck_at: (self.len * 2).max(2),
+        }
+    }
+}
+
+/// The pieces of a layer over `entries` (see [`layer_with`]), `None` for no entries.
+fn parts(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Option<Parts> {
     if entries.is_empty() {
-        return Layer::empty();
+        return None;
     }
     let (p, radix) = choice_with(entries, extra);
     let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s).0);
@@ -74,14 +117,13 @@ pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Laye
         words.push(slot_word(&entries[i..j], p, radix.is_some()));
         i = j;
     }
-    let index = SlotIndex::bulk_load(&keys, &words).expect("features of sorted slices are sorted");
-    Layer {
+    Some(Parts {
         prefix: entries[0].0[..p].into(),
         radix,
-        index,
+        keys,
+        slots: words,
         len: entries.len(),
-        recheck_at: (entries.len() * 2).max(2),
-    }
+    })
 }
 
 /// [`layer`] over owned keys.

@@ -85,12 +85,13 @@ impl SlotIndex {
     }
 
     /// An index over strictly increasing `keys` and their slots: hinted when any slot has a
-    /// hint, else words.
-    pub(crate) fn bulk_load(keys: &[u64], slots: &[Slot]) -> Result<SlotIndex, BulkLoadError> {
+    /// hint, else words (the slots are freed before the ALEX is built).
+    pub(crate) fn bulk_load(keys: &[u64], slots: Vec<Slot>) -> Result<SlotIndex, BulkLoadError> {
         if slots.iter().any(|s| s.hint != NO_HINT) {
-            return Ok(SlotIndex::Hinted(Alex::bulk_load(keys, slots)?));
+            return Ok(SlotIndex::Hinted(Alex::bulk_load(keys, &slots)?));
         }
         let words: Vec<u64> = slots.iter().map(|s| s.word).collect();
+        drop(slots);
         Ok(SlotIndex::Words {
             alex: Alex::bulk_load(keys, &words)?,
             dropped_hints: false,
@@ -277,7 +278,7 @@ mod tests {
     fn words_until_a_hint_is_given() {
         let keys: Vec<u64> = (0..1000).map(|i| i * 3).collect();
         let plain: Vec<Slot> = keys.iter().map(|&k| Slot::plain(k + 1)).collect();
-        let mut ix = SlotIndex::bulk_load(&keys, &plain).unwrap();
+        let mut ix = SlotIndex::bulk_load(&keys, plain.clone()).unwrap();
         assert!(!ix.is_hinted() && !ix.dropped_hints());
         assert_eq!(ix.get(30), Some(Slot::plain(31)));
         assert_eq!(ix.set_word(30, 7), Some(31));
@@ -293,7 +294,7 @@ mod tests {
         assert!(ix.dropped_hints());
         let mut with_hint = plain.clone();
         with_hint[10].hint = 77;
-        let mut ix = SlotIndex::bulk_load(&keys, &with_hint).unwrap();
+        let mut ix = SlotIndex::bulk_load(&keys, with_hint).unwrap();
         assert!(ix.is_hinted());
         assert_eq!(ix.get(30).unwrap().hint, 77);
         ix.set_hint(30, 78);
@@ -306,7 +307,7 @@ mod tests {
     fn both_widths_answer_alike() {
         let keys: Vec<u64> = (0..5000).map(|i| i * 7 + 1).collect();
         let slots: Vec<Slot> = keys.iter().map(|&k| Slot::plain(k ^ 0xAB)).collect();
-        let mut words = SlotIndex::bulk_load(&keys, &slots).unwrap();
+        let mut words = SlotIndex::bulk_load(&keys, slots.clone()).unwrap();
         let mut hinted = SlotIndex::Hinted(Alex::bulk_load(&keys, &slots).unwrap());
         for ix in [&mut words, &mut hinted] {
             for k in (0..3000u64).map(|i| i * 11) {
