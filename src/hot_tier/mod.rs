@@ -317,16 +317,31 @@ impl HotTier {
         locations: &mut [u64],
     ) -> u64 {
         debug_assert_eq!(keys.len(), locations.len());
-        // (segment, offset, position) of every Hot location, in file order per segment.
-        let mut hot: Vec<(u16, u32, usize)> = locations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &raw)| {
-                let h = Location::from_raw(raw).as_hot()?;
-                Some((h.segment, h.offset, i))
-            })
-            .collect();
-        hot.sort_unstable();
+        // (segment, offset, position) of every Hot location, in file order per segment: grouped
+        // by segment in one counting pass, then each group sorted by offset (a sort that fits
+        // the CPU's caches per segment, instead of one of every location: at 10M Hot keys that
+        // sort was a tenth of a reopen).
+        let mut starts = vec![0usize; usize::from(u16::MAX) + 2];
+        for &raw in locations.iter() {
+            if let Some(h) = Location::from_raw(raw).as_hot() {
+                starts[usize::from(h.segment) + 1] += 1;
+            }
+        }
+        for s in 1..starts.len() {
+            starts[s] += starts[s - 1];
+        }
+        let mut hot: Vec<(u16, u32, usize)> = vec![(0, 0, 0); starts[starts.len() - 1]];
+        let mut next = starts.clone();
+        for (i, &raw) in locations.iter().enumerate() {
+            if let Some(h) = Location::from_raw(raw).as_hot() {
+                let at = &mut next[usize::from(h.segment)];
+                hot[*at] = (h.segment, h.offset, i);
+                *at += 1;
+            }
+        }
+        for group in starts.windows(2) {
+            hot[group[0]..group[1]].sort_unstable_by_key(|&(_, offset, _)| offset);
+        }
         let mut demoted = 0u64;
         let mut rest = &hot[..];
         while let Some(&(segment, _, _)) = rest.first() {
