@@ -16,8 +16,8 @@
 //!
 //! Reads borrow the value on both sides (alexkv's `get_with`, RocksDB's `get_pinned_opt`) and
 //! copy it into one reused buffer: no allocation per read on either (until the fourteenth
-//! session alexkv's
-//! side called `get`, which allocates the value, against RocksDB's pinned read).
+//! session alexkv's side called `get`, which allocates the value, against RocksDB's pinned
+//! read).
 //!
 //! The OS page cache is not dropped (that needs root and affects the other process): both
 //! systems read their files through it, which is the common case for a database a little larger
