@@ -88,7 +88,9 @@ pub(super) struct HotState {
     pub segments: Vec<SegmentIdentity>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The file's body: bincode's encoding of this struct (written by [`write`] streaming, read by
+/// [`decode`]).
+#[derive(Serialize)]
 struct SnapshotFile {
     header: SnapshotHeader,
     key_lens: Vec<u16>,
@@ -131,13 +133,7 @@ impl KeyList {
 
     /// Every key, in order. The lengths must add up to the bytes (`load` checks).
     pub fn slices(&self) -> Vec<&[u8]> {
-        let mut out = Vec::with_capacity(self.lens.len());
-        let mut at = 0;
-        for &n in &self.lens {
-            out.push(&self.bytes[at..at + n as usize]);
-            at += n as usize;
-        }
-        out
+        self.iter().collect()
     }
 }
 

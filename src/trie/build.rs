@@ -56,10 +56,7 @@ pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
 
 /// [`layer`], with the prefix and feature chosen as if `extra` were among the keys too.
 pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Layer {
-    match parts(entries, extra) {
-        Some(parts) => parts.assemble(),
-        None => Layer::empty(),
-    }
+    assemble(parts(entries, extra))
 }
 
 /// [`layer`] over entries it may free before the layer's ALEX is built: at a bulk load of
@@ -68,10 +65,7 @@ pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Laye
 pub(super) fn layer_consuming(entries: Vec<(&[u8], u64)>) -> Layer {
     let parts = parts(&entries, None);
     drop(entries);
-    match parts {
-        Some(parts) => parts.assemble(),
-        None => Layer::empty(),
-    }
+    assemble(parts)
 }
 
 /// A layer's pieces before its ALEX is built.
@@ -83,17 +77,19 @@ struct Parts {
     len: usize,
 }
 
-impl Parts {
-    fn assemble(self) -> Layer {
-        let index = SlotIndex::bulk_load(&self.keys, self.slots)
-            .expect("features of sorted slices are sorted");
-        Layer {
-            prefix: self.prefix,
-            radix: self.radix,
-            index,
-            len: self.len,
-            recheck_at: (self.len * 2).max(2),
-        }
+/// The layer of `parts` (its ALEX built now), or an empty one.
+fn assemble(parts: Option<Parts>) -> Layer {
+    let Some(p) = parts else {
+        return Layer::empty();
+    };
+    let index =
+        SlotIndex::bulk_load(&p.keys, p.slots).expect("features of sorted slices are sorted");
+    Layer {
+        prefix: p.prefix,
+        radix: p.radix,
+        index,
+        len: p.len,
+        recheck_at: (p.len * 2).max(2),
     }
 }
 

@@ -142,28 +142,25 @@ impl Layer {
     /// The recheck due when this layer gains `key` (module docs; bytes before `at` lead here).
     fn recheck(&self, key: &[u8], at: usize) -> Step {
         let next = (self.len + 1).saturating_mul(2);
-        let radix = super::radix::Radix::for_slices(
-            self.slices()
-                .chain(std::iter::once(slice(key, at + self.prefix.len()))),
-        );
-        let shared = match (self.first_key(), self.last_key()) {
-            (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
-            _ => 0,
-        };
         // A layer that dropped hints (`slots.rs`) is rebuilt with them.
-        if self.index.dropped_hints() {
-            let mut entries = Vec::with_capacity(self.len);
-            self.collect(&mut Vec::new(), &mut entries);
-            let mut layer = build::layer_owned_with(&entries, Some(&key[at..]));
-            layer.recheck_at = next;
-            return Step::Rebuild(Box::new(layer));
-        }
-        if shared > self.prefix.len() || radix != self.radix {
+        let dropped_hints = self.index.dropped_hints();
+        let due = dropped_hints || {
+            let radix = super::radix::Radix::for_slices(
+                self.slices()
+                    .chain(std::iter::once(slice(key, at + self.prefix.len()))),
+            );
+            let shared = match (self.first_key(), self.last_key()) {
+                (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
+                _ => 0,
+            };
+            shared > self.prefix.len() || radix != self.radix
+        };
+        if due {
             let mut entries = Vec::with_capacity(self.len);
             self.collect(&mut Vec::new(), &mut entries);
             let extra = &key[at..];
             let (prefix, radix) = build::choice_with(&entries, Some(extra));
-            if prefix > self.prefix.len() || radix != self.radix {
+            if dropped_hints || prefix > self.prefix.len() || radix != self.radix {
                 let mut layer = build::layer_owned_with(&entries, Some(extra));
                 layer.recheck_at = next;
                 return Step::Rebuild(Box::new(layer));
