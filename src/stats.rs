@@ -156,6 +156,9 @@ pub struct HotTierStats {
 pub struct RocksDbStats {
     /// Point reads (each key of a multi-get counts).
     pub gets: u64,
+    /// Of `gets`, those that left RocksDB's block cache as it was: reads of a key the value
+    /// cache's doorkeeper had not seen miss before (`Options::block_cache_admission`).
+    pub gets_without_block_cache_fill: u64,
     /// Value bytes returned by point reads.
     pub bytes_read: u64,
     /// Write calls (a batch counts once).

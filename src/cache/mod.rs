@@ -143,12 +143,22 @@ pub(crate) struct FillTicket {
     word: u64,
     /// Whether the doorkeeper let the fill in (always, without admission).
     admitted: bool,
+    /// The doorkeeper saw the key miss for the first time in its window (never without
+    /// admission): a read likely not repeated soon.
+    first_miss: bool,
 }
 
 impl FillTicket {
     /// A ticket taken while a write of a key of its stripe was in progress: its fill is refused.
     fn is_void(&self) -> bool {
         self.word & PENDING_MASK != 0
+    }
+
+    /// True when the key's miss is its first in the doorkeeper's window (admission on, the
+    /// cache on): the engine then reads RocksDB without filling its block cache
+    /// (`Options::block_cache_admission`). False whenever the cache keeps no doorkeeper.
+    pub(crate) fn is_first_miss(&self) -> bool {
+        self.first_miss
     }
 }
 
@@ -272,6 +282,7 @@ impl ValueCache {
                 hash: 0,
                 word: 0,
                 admitted: false,
+                first_miss: false,
             };
         }
         let hash = spread_bytes(key);
@@ -285,6 +296,7 @@ impl ValueCache {
             hash,
             word,
             admitted,
+            first_miss: !admitted,
         };
         if admitted && !ticket.is_void() {
             ticket.key = Box::from(key);

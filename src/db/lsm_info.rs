@@ -90,4 +90,62 @@ mod tests {
             .sum();
         assert!(files > 0, "the compacted data lives in some level");
     }
+
+    /// The block cache's usage after one more read of `key` (which must be present).
+    fn usage_after_get(db: &Db, key: u64) -> u64 {
+        assert!(db.get(key).unwrap().is_some());
+        int_property(db, "rocksdb.block-cache-usage")
+    }
+
+    #[test]
+    fn a_first_miss_leaves_the_block_cache_as_it_was_and_a_second_fills_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Hot tier off: every key is Cold and read from RocksDB.
+        let opts = Options::default().hot_tier_bytes(0);
+        {
+            let db = Db::open(dir.path(), opts.clone()).unwrap();
+            let mut batch = WriteBatch::new();
+            for i in 0..4_000u64 {
+                batch.put(i, [i as u8; 100]);
+            }
+            db.write(batch).unwrap();
+            db.flush().unwrap();
+            db.close().unwrap();
+        }
+        // Reopened: the block cache holds nothing of the data yet.
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let empty = int_property(&db, "rocksdb.block-cache-usage");
+        assert_eq!(
+            usage_after_get(&db, 1_000),
+            empty,
+            "a first miss filled the block cache"
+        );
+        assert_eq!(
+            usage_after_get(&db, 3_000),
+            empty,
+            "a first miss filled the block cache"
+        );
+        let s = db.stats();
+        assert_eq!(
+            (s.rocksdb.gets, s.rocksdb.gets_without_block_cache_fill),
+            (2, 2)
+        );
+        // The second miss of a key is admitted: its value into the value cache, its block into
+        // RocksDB's block cache.
+        let filled = usage_after_get(&db, 1_000);
+        assert!(filled > empty, "a second miss left the block cache empty");
+        assert_eq!(db.stats().cache.entries, 1);
+        // A batch of first misses fills nothing; a batch with a second miss in it fills.
+        assert_eq!(db.multi_get(&[2_000u64, 2_500]).unwrap().len(), 2);
+        assert_eq!(int_property(&db, "rocksdb.block-cache-usage"), filled);
+        db.multi_get(&[3_000u64, 3_500]).unwrap();
+        assert!(int_property(&db, "rocksdb.block-cache-usage") > filled);
+        db.close().unwrap();
+
+        // Off, a first miss fills the block cache, as plain RocksDB's reads do.
+        let db = Db::open(dir.path(), opts.block_cache_admission(false)).unwrap();
+        let empty = int_property(&db, "rocksdb.block-cache-usage");
+        assert!(usage_after_get(&db, 1_000) > empty);
+        assert_eq!(db.stats().rocksdb.gets_without_block_cache_fill, 0);
+    }
 }

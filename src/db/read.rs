@@ -10,7 +10,8 @@
 //!                                      stale ..........\
 //!   Cold ------------------------------------------------> cache.get(k)  hit ... value
 //!                                                          miss: ticket = cache.begin_fill(k)
-//!                                                                rocks.get(k)  (pinned)
+//!                                                                rocks.get(k)  (pinned; fills the
+//!                                                                block cache unless first miss)
 //!                                                                absent ... None (delete in progress)
 //!                                                                present .. fill(ticket) or promote
 //! ```
@@ -255,7 +256,9 @@ impl Db {
             .map(|&i| self.cache.begin_fill(keys[i]))
             .collect();
         let miss_keys: Vec<&[u8]> = misses.iter().map(|&i| keys[i]).collect();
-        let values = self.rocks.multi_get(&miss_keys)?;
+        // One read for the batch: it fills the block cache unless every key is a first miss.
+        let fill = !self.opts.block_cache_admission || tickets.iter().any(|t| !t.is_first_miss());
+        let values = self.rocks.multi_get(&miss_keys, fill)?;
         for ((i, ticket), value) in misses.into_iter().zip(tickets).zip(values) {
             if let Some(v) = &value {
                 self.cache.fill(ticket, v);
@@ -459,10 +462,12 @@ impl Db {
             return Ok(Some(r));
         }
         let ticket = self.cache.begin_fill(key);
+        // A key's first miss leaves RocksDB's block cache as it was (`block_cache_admission`).
+        let fill_blocks = !(self.opts.block_cache_admission && ticket.is_first_miss());
         let promote_from = seen
             .filter(|_| self.opts.promote_reads_to_hot)
             .map(|seen| (seen, self.write_seq.load(Ordering::Acquire)));
-        let value = self.rocks.get_pinned(key, |bytes| {
+        let value = self.rocks.get_pinned(key, fill_blocks, |bytes| {
             let promoted =
                 promote_from.is_some_and(|(seen, seq)| self.promote(key, seen, seq, bytes));
             if !promoted {

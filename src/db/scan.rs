@@ -295,7 +295,7 @@ impl Cursor {
             let flow = if hot_copy {
                 f(key, &self.buf)
             } else {
-                match db.rocks.get_pinned(key, |v| f(key, v))? {
+                match db.rocks.get_pinned(key, true, |v| f(key, v))? {
                     Some(flow) => flow,
                     None => continue,
                 }

@@ -43,6 +43,7 @@ table! {
     "ALEXKV_VALUE_CACHE_ENTRIES" => value_cache_entries: parse_size,
     "ALEXKV_VALUE_CACHE_SHARDS" => value_cache_shards: parse_size,
     "ALEXKV_VALUE_CACHE_ADMISSION" => value_cache_admission: parse_bool,
+    "ALEXKV_BLOCK_CACHE_ADMISSION" => block_cache_admission: parse_bool,
     "ALEXKV_HOT_TIER_BYTES" => hot_tier_bytes: parse_size,
     "ALEXKV_HOT_SEGMENT_BYTES" => hot_segment_bytes: parse_size,
     "ALEXKV_PROMOTE_READS_TO_HOT" => promote_reads_to_hot: parse_bool,
@@ -80,6 +81,7 @@ impl Options {
     /// | `ALEXKV_VALUE_CACHE_ENTRIES` | `value_cache_entries` | size (a count; suffixes allowed) |
     /// | `ALEXKV_VALUE_CACHE_SHARDS` | `value_cache_shards` | integer |
     /// | `ALEXKV_VALUE_CACHE_ADMISSION` | `value_cache_admission` | bool |
+    /// | `ALEXKV_BLOCK_CACHE_ADMISSION` | `block_cache_admission` | bool |
     /// | `ALEXKV_HOT_TIER_BYTES` | `hot_tier_bytes` | size |
     /// | `ALEXKV_HOT_SEGMENT_BYTES` | `hot_segment_bytes` | size |
     /// | `ALEXKV_PROMOTE_READS_TO_HOT` | `promote_reads_to_hot` | bool |

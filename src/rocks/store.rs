@@ -91,9 +91,13 @@ pub(crate) struct RocksStore {
     write_opts: rocksdb::WriteOptions,
     /// Reused by point reads: `DB::get_pinned` would create and free a C `ReadOptions` per call.
     read_opts: ReadOptions,
+    /// The same, for a point read that leaves the block cache as it was (`fill_cache(false)`):
+    /// [`RocksStore::get_pinned`] with `fill_block_cache` false.
+    read_once_opts: ReadOptions,
     max_value_bytes: usize,
     next_ingest: AtomicU64,
     gets: Counter,
+    gets_unfilled: Counter,
     bytes_read: Counter,
     writes: Counter,
     bytes_written: Counter,
@@ -132,15 +136,19 @@ impl RocksStore {
         ];
         let db = DB::open_cf_descriptors(&rocks_opts, path, families)
             .map_err(|e| Error::from_rocks(path, "open", e))?;
+        let mut read_once_opts = ReadOptions::default();
+        read_once_opts.fill_cache(false);
         Ok(RocksStore {
             db,
             path: path.to_path_buf(),
             rocks_opts,
             write_opts: opts.to_write_options(),
             read_opts: ReadOptions::default(),
+            read_once_opts,
             max_value_bytes: opts.max_value_bytes,
             next_ingest: AtomicU64::new(0),
             gets: Counter::new(),
+            gets_unfilled: Counter::new(),
             bytes_read: Counter::new(),
             writes: Counter::new(),
             bytes_written: Counter::new(),
@@ -160,20 +168,30 @@ impl RocksStore {
     /// The value of `key`, copied out.
     #[cfg(test)]
     pub(crate) fn get(&self, key: impl crate::keys::Key) -> Result<Option<Vec<u8>>> {
-        self.get_pinned(&key.key_bytes()?, <[u8]>::to_vec)
+        self.get_pinned(&key.key_bytes()?, true, <[u8]>::to_vec)
     }
 
     /// Runs `f` on the value of `key` without copying it out of RocksDB (the slice is pinned in
-    /// the block cache or memtable while `f` runs).
+    /// the block cache or memtable while `f` runs). With `fill_block_cache` false a data block
+    /// read from a file is not added to the block cache (`ReadOptions::fill_cache`): the read
+    /// costs no cache insert and evicts nothing (the engine's "block cache admission",
+    /// `Options::block_cache_admission`).
     pub(crate) fn get_pinned<R>(
         &self,
         key: &[u8],
+        fill_block_cache: bool,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>> {
         self.gets.inc();
+        let opts = if fill_block_cache {
+            &self.read_opts
+        } else {
+            self.gets_unfilled.inc();
+            &self.read_once_opts
+        };
         let slice = self
             .db
-            .get_pinned_opt(key, &self.read_opts)
+            .get_pinned_opt(key, opts)
             .map_err(self.rocks_err("get"))?;
         Ok(slice.map(|s| {
             self.bytes_read.add(s.len() as u64);
@@ -181,10 +199,21 @@ impl RocksStore {
         }))
     }
 
-    /// Values of several keys in one call, in the order of `keys`.
-    pub(crate) fn multi_get(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+    /// Values of several keys in one call, in the order of `keys`; `fill_block_cache` as for
+    /// [`RocksStore::get_pinned`].
+    pub(crate) fn multi_get(
+        &self,
+        keys: &[&[u8]],
+        fill_block_cache: bool,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
         self.gets.add(keys.len() as u64);
-        let results = self.db.multi_get_opt(keys.iter(), &self.read_opts);
+        let opts = if fill_block_cache {
+            &self.read_opts
+        } else {
+            self.gets_unfilled.add(keys.len() as u64);
+            &self.read_once_opts
+        };
+        let results = self.db.multi_get_opt(keys.iter(), opts);
         results
             .into_iter()
             .map(|r| {
@@ -502,6 +531,7 @@ impl RocksStore {
     pub(crate) fn stats(&self) -> RocksDbStats {
         RocksDbStats {
             gets: self.gets.get(),
+            gets_without_block_cache_fill: self.gets_unfilled.get(),
             bytes_read: self.bytes_read.get(),
             writes: self.writes.get(),
             bytes_written: self.bytes_written.get(),

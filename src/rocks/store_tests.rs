@@ -42,7 +42,8 @@ fn put_get_delete_round_trip_at_the_key_extremes() {
     db.delete(0).unwrap();
     assert_eq!(db.get(0).unwrap(), None);
     assert_eq!(
-        db.get_pinned(&1u64.to_be_bytes(), |v| v.len()).unwrap(),
+        db.get_pinned(&1u64.to_be_bytes(), true, |v| v.len())
+            .unwrap(),
         Some(8)
     );
     let s = db.stats();
@@ -111,11 +112,14 @@ fn batch_is_atomic_and_last_operation_wins() {
     db.write(&b).unwrap();
     assert_eq!(db.get(1).unwrap(), None);
     assert_eq!(
-        db.multi_get(&[
-            &2u64.to_be_bytes()[..],
-            &3u64.to_be_bytes(),
-            &4u64.to_be_bytes()
-        ])
+        db.multi_get(
+            &[
+                &2u64.to_be_bytes()[..],
+                &3u64.to_be_bytes(),
+                &4u64.to_be_bytes()
+            ],
+            false
+        )
         .unwrap(),
         vec![Some(b"bb".to_vec()), Some(b"c".to_vec()), None]
     );
