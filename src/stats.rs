@@ -110,6 +110,9 @@ pub struct CacheStats {
     pub entries: u64,
     /// Bytes of the admission doorkeeper (0 without admission), beside the charged bytes.
     pub doorkeeper_bytes: u64,
+    /// Bytes of the presence counts that let a lookup of a key the cache cannot hold skip its
+    /// shard's lock (`cache` module docs, "Presence"); 0 when the cache is off.
+    pub presence_bytes: u64,
     /// Configured byte bound.
     pub capacity_bytes: u64,
     /// `hits / (hits + misses)`, 0 when there were no lookups.
@@ -156,8 +159,8 @@ pub struct HotTierStats {
 pub struct RocksDbStats {
     /// Point reads (each key of a multi-get counts).
     pub gets: u64,
-    /// Of `gets`, those that left RocksDB's block cache as it was: reads of a key the value
-    /// cache's doorkeeper had not seen miss before (`Options::block_cache_admission`).
+    /// Of `gets`, those that left RocksDB's block cache as it was: reads of a key that does
+    /// not neighbour the thread's previous read (`Options::block_cache_admission`).
     pub gets_without_block_cache_fill: u64,
     /// Value bytes returned by point reads.
     pub bytes_read: u64,

@@ -98,15 +98,18 @@ mod tests {
     }
 
     #[test]
-    fn a_first_miss_leaves_the_block_cache_as_it_was_and_a_second_fills_it() {
+    fn only_reads_of_neighbouring_keys_fill_the_block_cache() {
         let dir = tempfile::tempdir().unwrap();
-        // Hot tier off: every key is Cold and read from RocksDB.
+        // Hot tier off: every key is Cold and read from RocksDB. 4,096 keys spread evenly
+        // over the key space: a neighbour shares 12 - 5 = 7 leading bits, so keys `i` and `j`
+        // are neighbours when `i / 32 == j / 32`.
         let opts = Options::default().hot_tier_bytes(0);
+        let key = |i: u64| i << 52;
         {
             let db = Db::open(dir.path(), opts.clone()).unwrap();
             let mut batch = WriteBatch::new();
-            for i in 0..4_000u64 {
-                batch.put(i, [i as u8; 100]);
+            for i in 0..4_096u64 {
+                batch.put(key(i), [i as u8; 100]);
             }
             db.write(batch).unwrap();
             db.flush().unwrap();
@@ -115,37 +118,38 @@ mod tests {
         // Reopened: the block cache holds nothing of the data yet.
         let db = Db::open(dir.path(), opts.clone()).unwrap();
         let empty = int_property(&db, "rocksdb.block-cache-usage");
-        assert_eq!(
-            usage_after_get(&db, 1_000),
-            empty,
-            "a first miss filled the block cache"
-        );
-        assert_eq!(
-            usage_after_get(&db, 3_000),
-            empty,
-            "a first miss filled the block cache"
-        );
+        // Far apart: nothing cached.
+        for i in [100, 3_000, 1_000, 2_000, 100] {
+            assert_eq!(usage_after_get(&db, key(i)), empty, "key {i} filled");
+        }
         let s = db.stats();
         assert_eq!(
             (s.rocksdb.gets, s.rocksdb.gets_without_block_cache_fill),
-            (2, 2)
+            (5, 5)
         );
-        // The second miss of a key is admitted: its value into the value cache, its block into
-        // RocksDB's block cache.
-        let filled = usage_after_get(&db, 1_000);
-        assert!(filled > empty, "a second miss left the block cache empty");
-        assert_eq!(db.stats().cache.entries, 1);
-        // A batch of first misses fills nothing; a batch with a second miss in it fills.
-        assert_eq!(db.multi_get(&[2_000u64, 2_500]).unwrap().len(), 2);
-        assert_eq!(int_property(&db, "rocksdb.block-cache-usage"), filled);
-        db.multi_get(&[3_000u64, 3_500]).unwrap();
-        assert!(int_property(&db, "rocksdb.block-cache-usage") > filled);
+        // A walk through neighbours fills.
+        let walked = usage_after_get(&db, key(101));
+        assert!(
+            walked > empty,
+            "a neighbour's read left the block cache empty"
+        );
+        // A batch of far-apart keys fills nothing; one with neighbours fills.
+        db.multi_get(&[key(3_500), key(2_500)]).unwrap();
+        assert_eq!(int_property(&db, "rocksdb.block-cache-usage"), walked);
+        db.multi_get(&[key(1_500), key(1_501)]).unwrap();
+        assert!(int_property(&db, "rocksdb.block-cache-usage") > walked);
         db.close().unwrap();
 
-        // Off, a first miss fills the block cache, as plain RocksDB's reads do.
-        let db = Db::open(dir.path(), opts.block_cache_admission(false)).unwrap();
-        let empty = int_property(&db, "rocksdb.block-cache-usage");
-        assert!(usage_after_get(&db, 1_000) > empty);
-        assert_eq!(db.stats().rocksdb.gets_without_block_cache_fill, 0);
+        // Off, or with the value cache off, every read fills, as plain RocksDB's do.
+        for opts in [
+            opts.clone().block_cache_admission(false),
+            opts.value_cache_bytes(0).value_cache_entries(0),
+        ] {
+            let db = Db::open(dir.path(), opts).unwrap();
+            let empty = int_property(&db, "rocksdb.block-cache-usage");
+            assert!(usage_after_get(&db, key(100)) > empty);
+            assert_eq!(db.stats().rocksdb.gets_without_block_cache_fill, 0);
+            db.close().unwrap();
+        }
     }
 }

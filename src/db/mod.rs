@@ -136,6 +136,7 @@
 //! | readers stalled by index growth | a grow is built under the read lock and installed by pointer swaps under the write lock, old nodes freed after it; the write lock is held for at most `INDEX_CHUNK` (16) operations ([`write`]); readers spin on a held lock instead of sleeping, and a writer lets spinning readers through before it takes the lock again ([`index_lock`]). Left under the lock: a removal's shrink rebuild, and writing the child slots of a split node's own block or setting the duplication of a doubled node's children (proportional to those, not to keys) |
 //! | bad input | typed errors at open and on writes; damaged segments and snapshots are discarded ([`open`]) |
 
+mod block_fill;
 mod index_lock;
 mod inflight;
 mod key_locks;
@@ -233,6 +234,8 @@ pub struct Db {
     hot_append_errors: Counter,
     /// Keys whose write is between its RocksDB commit and its index update (`inflight`).
     inflight: inflight::InFlight,
+    /// Which point reads fill RocksDB's block cache (`block_fill`).
+    block_fill: block_fill::BlockFill,
     open_stats: OpenStats,
     closed: bool,
 }

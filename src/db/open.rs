@@ -127,6 +127,7 @@ impl Db {
             ops: OpCounters::default(),
             hot_append_errors: Counter::new(),
             inflight: super::inflight::InFlight::new(),
+            block_fill: super::block_fill::BlockFill::new(),
             open_stats,
             profiler: super::profile::ReadProfiler::new(),
             closed: false,

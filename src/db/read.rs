@@ -11,7 +11,8 @@
 //!   Cold ------------------------------------------------> cache.get(k)  hit ... value
 //!                                                          miss: ticket = cache.begin_fill(k)
 //!                                                                rocks.get(k)  (pinned; fills the
-//!                                                                block cache unless first miss)
+//!                                                                block cache for a neighbour of
+//!                                                                the thread's last, `block_fill`)
 //!                                                                absent ... None (delete in progress)
 //!                                                                present .. fill(ticket) or promote
 //! ```
@@ -256,8 +257,11 @@ impl Db {
             .map(|&i| self.cache.begin_fill(keys[i]))
             .collect();
         let miss_keys: Vec<&[u8]> = misses.iter().map(|&i| keys[i]).collect();
-        // One read for the batch: it fills the block cache unless every key is a first miss.
-        let fill = !self.opts.block_cache_admission || tickets.iter().any(|t| !t.is_first_miss());
+        // One read for the batch: it fills the block cache if a key neighbours the one before
+        // it (`block_fill`).
+        let fill = miss_keys
+            .iter()
+            .fold(false, |any, k| self.fills_block_cache(k) | any);
         let values = self.rocks.multi_get(&miss_keys, fill)?;
         for ((i, ticket), value) in misses.into_iter().zip(tickets).zip(values) {
             if let Some(v) = &value {
@@ -462,8 +466,9 @@ impl Db {
             return Ok(Some(r));
         }
         let ticket = self.cache.begin_fill(key);
-        // A key's first miss leaves RocksDB's block cache as it was (`block_cache_admission`).
-        let fill_blocks = !(self.opts.block_cache_admission && ticket.is_first_miss());
+        // Only a read of a neighbour of this thread's last one fills RocksDB's block cache
+        // (`block_fill`).
+        let fill_blocks = self.fills_block_cache(key);
         let promote_from = seen
             .filter(|_| self.opts.promote_reads_to_hot)
             .map(|seen| (seen, self.write_seq.load(Ordering::Acquire)));

@@ -128,17 +128,16 @@ pub struct Options {
     /// `value_cache_bytes`. Measured: `internal/PERFORMANCE.md`, "Cold reads with default
     /// options".
     pub value_cache_admission: bool,
-    /// With `value_cache_admission` (and the value cache on): a point read that reaches
-    /// RocksDB adds the data block it reads to RocksDB's block cache only when the value cache
-    /// admits the key (its second miss in the doorkeeper's window); a key's first miss reads
-    /// with `ReadOptions::fill_cache(false)` and leaves the block cache as it was. Reads spread
-    /// over more data than memory then skip a block-cache insert and eviction that no later
-    /// read uses (10M keys beyond the default caches: 2.95 -> 2.56 µs a read), and blocks of
-    /// keys read again stay cached. Scans fill the block cache as before. The cost: gets that
-    /// walk neighbouring keys of one block, each once, read that block from the file each
-    /// time instead of from the cache (a scan is the way to read neighbours). Off: every read
-    /// fills, as plain RocksDB's do. Measured: `internal/PERFORMANCE.md`, "Block cache
-    /// admission".
+    /// With the value cache on: a point read that reaches RocksDB adds the data block it
+    /// reads to RocksDB's block cache only when its key neighbours the last key the same
+    /// thread read from RocksDB (a walk through neighbouring keys, whose next reads want the
+    /// block); other reads use `ReadOptions::fill_cache(false)` and leave the block cache as
+    /// it was. A value read again is the value cache's to keep (it enters on its second miss),
+    /// so reads spread over more data than memory skip a block-cache insert and eviction that
+    /// no later read uses (10M keys beyond the default caches: 2.95 -> 2.56 µs a read). Scans
+    /// fill the block cache as before. Off (or the value cache off): every point read fills,
+    /// as plain RocksDB's do. How "neighbour" is decided: `src/db/block_fill.rs`. Measured:
+    /// `internal/PERFORMANCE.md`, "Block cache admission".
     pub block_cache_admission: bool,
     /// Total size of the memory-mapped hot-tier segment files; `0` disables the hot tier.
     pub hot_tier_bytes: usize,
