@@ -110,9 +110,6 @@ pub struct CacheStats {
     pub entries: u64,
     /// Bytes of the admission doorkeeper (0 without admission), beside the charged bytes.
     pub doorkeeper_bytes: u64,
-    /// Bytes of the presence counts that let a lookup of a key the cache cannot hold skip its
-    /// shard's lock (`cache` module docs, "Presence"); 0 when the cache is off.
-    pub presence_bytes: u64,
     /// Configured byte bound.
     pub capacity_bytes: u64,
     /// `hits / (hits + misses)`, 0 when there were no lookups.

@@ -25,16 +25,6 @@
 //! a key read again soon is admitted on its second miss. Admission only decides whether a
 //! fill inserts, never what a lookup returns.
 //!
-//! # Presence
-//!
-//! Beside the shards, one byte per key hash bucket counts the keys held whose hash falls there
-//! ([`presence`]; about four counters per entry the cache can hold, 2 MiB at the default 64
-//! MiB). A lookup whose counter is zero ends there: no shard lock, no walk of the LRU's table.
-//! Data spread over far more keys than the cache holds misses on almost every read, and each
-//! miss then costs one byte's load instead of a lock and a table probe. Counters change under
-//! their shard's lock with every insert, removal and eviction; a count never undercounts, so
-//! a lookup never skips a key the cache holds.
-//!
 //! # Stale-fill protection
 //!
 //! A reader that misses fetches the value from RocksDB and then *fills* the cache. If a writer
@@ -75,14 +65,12 @@
 //! bits: a single write may touch up to 2^32 - 1 keys of one stripe.
 
 mod doorkeeper;
-mod presence;
 
 use crate::machine::hash::spread_bytes;
 use crate::stats::{ratio, CacheStats, Counter};
 use doorkeeper::Doorkeeper;
 use lru::LruCache;
 use parking_lot::Mutex;
-use presence::Presence;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -192,8 +180,6 @@ pub(crate) struct ValueCache {
     unadmitted_fills: Counter,
     /// Present when admission is on (and the cache is).
     doorkeeper: Option<Doorkeeper>,
-    /// Counts of held keys by hash (module docs, "Presence").
-    presence: Presence,
 }
 
 impl ValueCache {
@@ -233,14 +219,7 @@ impl ValueCache {
                 words: (0..STRIPES_PER_SHARD).map(|_| AtomicU64::new(0)).collect(),
             })
             .collect();
-        // The most entries the bounds allow: the smallest entry is charged entry_charge(0, 0).
-        let most_entries = if enabled {
-            entries.min(bytes / entry_charge(0, 0))
-        } else {
-            0
-        };
         ValueCache {
-            presence: Presence::new(most_entries, n.max(1)),
             shard_mask: n.saturating_sub(1),
             shard_bytes: bytes.checked_div(n).map_or(0, |b| b.max(1)),
             shard_entries: entries.checked_div(n).map_or(0, |e| e.max(1)),
@@ -275,12 +254,7 @@ impl ValueCache {
         if !self.is_enabled() {
             return None;
         }
-        let hash = spread_bytes(key);
-        if !self.presence.may_hold(hash) {
-            self.misses.inc();
-            return None;
-        }
-        let (shard, _) = self.locate(hash);
+        let (shard, _) = self.locate(spread_bytes(key));
         let found = shard.inner.lock().lru.get(key).cloned();
         match found {
             Some(_) => self.hits.inc(),
@@ -350,10 +324,8 @@ impl ValueCache {
             self.rejected_fills.inc();
             return false;
         }
-        // The LRU is unbounded: `push` returns an entry only when it replaced the key's own.
-        match inner.lru.push(ticket.key, value) {
-            Some((k, old)) => inner.bytes -= entry_charge(k.len(), old.len()),
-            None => self.presence.added(ticket.hash),
+        if let Some((k, old)) = inner.lru.push(ticket.key, value) {
+            inner.bytes -= entry_charge(k.len(), old.len());
         }
         inner.bytes += charge;
         let mut evicted = 0;
@@ -361,7 +333,6 @@ impl ValueCache {
             match inner.lru.pop_lru() {
                 Some((k, v)) => {
                     inner.bytes -= entry_charge(k.len(), v.len());
-                    self.presence.removed(spread_bytes(&k));
                     evicted += 1;
                 }
                 None => break,
@@ -381,13 +352,11 @@ impl ValueCache {
         if !self.is_enabled() {
             return;
         }
-        let hash = spread_bytes(key);
-        let (shard, stripe) = self.locate(hash);
+        let (shard, stripe) = self.locate(spread_bytes(key));
         let mut inner = shard.inner.lock();
         shard.words[stripe].fetch_add(1, Ordering::Release);
         if let Some(old) = inner.lru.pop(key) {
             inner.bytes -= entry_charge(key.len(), old.len());
-            self.presence.removed(hash);
         }
         drop(inner);
         self.invalidations.inc();
@@ -408,14 +377,13 @@ impl ValueCache {
 
     /// [`ValueCache::begin_write`] for every key at once (bulk writes): empties the cache.
     pub(crate) fn begin_write_all(&self) {
-        for (i, shard) in self.shards.iter().enumerate() {
+        for shard in self.shards.iter() {
             let mut inner = shard.inner.lock();
             for w in shard.words.iter() {
                 w.fetch_add(1, Ordering::Release);
             }
             inner.lru.clear();
             inner.bytes = 0;
-            self.presence.cleared(i, self.shards.len());
         }
     }
 
@@ -440,14 +408,13 @@ impl ValueCache {
     /// Drops every entry and refuses every outstanding ticket.
     #[cfg(test)]
     pub(crate) fn clear(&self) {
-        for (i, shard) in self.shards.iter().enumerate() {
+        for shard in self.shards.iter() {
             let mut inner = shard.inner.lock();
             for w in shard.words.iter() {
                 w.fetch_add(VERSION_UNIT, Ordering::Release);
             }
             inner.lru.clear();
             inner.bytes = 0;
-            self.presence.cleared(i, self.shards.len());
         }
     }
 
@@ -478,11 +445,6 @@ impl ValueCache {
             bytes,
             entries,
             doorkeeper_bytes: self.doorkeeper.as_ref().map_or(0, |d| d.bytes() as u64),
-            presence_bytes: if self.is_enabled() {
-                self.presence.bytes() as u64
-            } else {
-                0
-            },
             capacity_bytes: self.capacity_bytes as u64,
             hit_rate: ratio(hits, misses),
         }
@@ -521,46 +483,6 @@ mod tests {
         // Off, the cache admits nothing and keeps no doorkeeper.
         let off = ValueCache::new(0, 0, 4).with_admission();
         assert_eq!(off.stats().doorkeeper_bytes, 0);
-    }
-
-    #[test]
-    fn presence_counts_never_hide_a_held_key_and_return_to_zero() {
-        // Small bounds over 8 shards: fills evict, writes remove, a bulk write empties.
-        let c = ValueCache::new(64 * entry_charge(8, 8), 64, 8);
-        let held = |c: &ValueCache, k: &[u8]| {
-            let (shard, _) = c.locate(spread_bytes(k));
-            let inner = shard.inner.lock();
-            inner.lru.contains(k)
-        };
-        let check = |c: &ValueCache| {
-            for n in 0..2_000u64 {
-                assert_eq!(c.get(&kb(n)).is_some(), held(c, &kb(n)), "key {n}");
-            }
-        };
-        for n in 0..2_000u64 {
-            fill_now(&c, &kb(n), &n.to_le_bytes());
-            if n % 7 == 0 {
-                c.invalidate(&kb(n / 2));
-            }
-            if n % 3 == 0 {
-                // A refill of a held key replaces it: one entry, one count.
-                fill_now(&c, &kb(n), b"again");
-            }
-        }
-        assert!(c.stats().evictions > 0 && c.stats().entries > 0);
-        check(&c);
-        for n in 0..2_000u64 {
-            c.invalidate(&kb(n));
-        }
-        assert!(c.presence.is_empty());
-        for n in 0..100u64 {
-            fill_now(&c, &kb(n), b"v");
-        }
-        c.begin_write_all();
-        c.end_write_all();
-        assert!(c.presence.is_empty());
-        check(&c);
-        assert_eq!(c.stats().presence_bytes, 256);
     }
 
     #[test]
