@@ -14,6 +14,10 @@
 //!    so no round reads what an earlier one made hot. The figure is the median of the rounds'
 //!    means; percentiles are over every timed read.
 //!
+//! With `order` [`QueryOrder::Walk`] each round reads `gets` consecutive keys in key order from
+//! a random start instead (a walk through neighbouring keys, one get each: what a block cache
+//! is for; `Options::block_cache_admission` must keep it fast).
+//!
 //! Reads borrow the value on both sides (alexkv's `get_with`, RocksDB's `get_pinned_opt`) and
 //! copy it into one reused buffer: no allocation per read on either (until the fourteenth
 //! session alexkv's side called `get`, which allocates the value, against RocksDB's pinned
@@ -32,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::child::run_system;
 use super::histogram::{median, LatencyHistogram, LatencySummary};
-use super::keys::{generate_keys, query_sequence, shuffled, KeyDist};
+use super::keys::{generate_keys, query_positions, query_sequence, shuffled, KeyDist};
 use super::memory::dir_size_bytes;
 use super::report::{fmt_bytes, fmt_ns, fmt_opt_bytes, fmt_ratio, ratio, Table};
 use super::values::{check_value, value_vec};
@@ -65,6 +69,51 @@ pub struct DefaultsConfig {
     /// issue 23).
     #[serde(default)]
     pub rocksdb_touch_mib: usize,
+    /// Which keys each round reads.
+    #[serde(default)]
+    pub order: QueryOrder,
+}
+
+/// Which keys a round of timed gets reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueryOrder {
+    /// A fresh uniform random draw of the loaded keys.
+    #[default]
+    Random,
+    /// Consecutive keys in key order from a random start (each key once).
+    Walk,
+}
+
+impl QueryOrder {
+    /// Parses `random` or `walk`.
+    pub fn parse(s: &str) -> Result<QueryOrder, String> {
+        match s {
+            "random" => Ok(QueryOrder::Random),
+            "walk" => Ok(QueryOrder::Walk),
+            other => Err(format!("unknown order {other:?}; expected random or walk")),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            QueryOrder::Random => "fresh random keys",
+            QueryOrder::Walk => "consecutive keys in key order from a random start",
+        }
+    }
+}
+
+/// Round `round`'s queries: `n` keys of the sorted `keys` in `order`.
+fn round_queries(keys: &[u64], n: usize, order: QueryOrder, seed: u64) -> Vec<u64> {
+    match order {
+        QueryOrder::Random => query_sequence(keys, n, seed),
+        QueryOrder::Walk => {
+            let n = n.min(keys.len());
+            let start = query_positions(keys.len() - n + 1, 1, seed)
+                .next()
+                .unwrap_or(0);
+            keys[start..start + n].to_vec()
+        }
+    }
 }
 
 fn one_round() -> usize {
@@ -151,7 +200,10 @@ pub fn run_phase(system: &str, config: &DefaultsConfig) -> Result<DefaultsResult
     let load_order = shuffled(&keys, config.seed ^ 0x10AD);
     let warm = query_sequence(&keys, config.warmup, config.seed ^ 0x3A53);
     let rounds: Vec<Vec<u64>> = (0..config.rounds.max(1) as u64)
-        .map(|r| query_sequence(&keys, config.gets, config.seed ^ 0x9E75 ^ (r << 32)))
+        .map(|r| {
+            let seed = config.seed ^ 0x9E75 ^ (r << 32);
+            round_queries(&keys, config.gets, config.order, seed)
+        })
         .collect();
     let queries = &rounds[..];
     let result = match system {
@@ -399,13 +451,14 @@ fn print_report(report: &DefaultsReport) {
     let c = &report.config;
     println!(
         "defaults_benchmark: {} random keys, {}-byte values, loaded in batches of {}; after the \
-         reopen {} rounds of {} timed gets of fresh random keys (get mean: the median of the \
-         rounds' means; p50, p99 over every timed get)",
+         reopen {} rounds of {} timed gets of {} (get mean: the median of the rounds' means; \
+         p50, p99 over every timed get)",
         c.rows,
         c.value_size,
         c.batch,
         c.rounds.max(1),
-        c.gets
+        c.gets,
+        c.order.describe()
     );
     let mut table = Table::new([
         "system", "get mean", "rounds", "p50", "p99", "load", "compact", "reopen", "disk",
@@ -437,5 +490,25 @@ fn print_report(report: &DefaultsReport) {
             "alexkv get mean / RocksDB get mean = {} (target <= 1.0)",
             fmt_ratio(ratio(a.get_mean_ns, r.get_mean_ns))
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_reads_consecutive_keys_and_a_random_round_draws_them() {
+        let keys: Vec<u64> = (0..100).map(|k| k * 3).collect();
+        let walk = round_queries(&keys, 10, QueryOrder::Walk, 7);
+        assert_eq!(walk.len(), 10);
+        let first = keys.iter().position(|&k| k == walk[0]).unwrap();
+        assert_eq!(walk, keys[first..first + 10]);
+        assert_eq!(round_queries(&keys, 500, QueryOrder::Walk, 7), keys);
+        let random = round_queries(&keys, 1_000, QueryOrder::Random, 7);
+        assert_eq!(random.len(), 1_000);
+        assert!(random.windows(2).any(|w| w[1] < w[0]), "not in key order");
+        assert_eq!(QueryOrder::parse("walk"), Ok(QueryOrder::Walk));
+        assert!(QueryOrder::parse("sorted").is_err());
     }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use alexkv::bench::child::{child_main, ChildRequest};
-use alexkv::bench::defaults_run::{self, DefaultsConfig};
+use alexkv::bench::defaults_run::{self, DefaultsConfig, QueryOrder};
 use alexkv::bench::report::write_json;
 use clap::Parser;
 
@@ -44,6 +44,10 @@ struct Args {
     /// MiB before each timed get (the memory traffic of an index lookup). 0 = off.
     #[arg(long, default_value_t = 0)]
     rocksdb_touch_mib: usize,
+    /// Keys each round reads: `random` (a fresh uniform draw) or `walk` (consecutive keys in
+    /// key order from a random start, each once).
+    #[arg(long, default_value = "random", value_parser = QueryOrder::parse)]
+    order: QueryOrder,
     /// Also write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -72,6 +76,7 @@ fn main() {
         seed: args.seed,
         dir: args.dir.clone(),
         rocksdb_touch_mib: args.rocksdb_touch_mib,
+        order: args.order,
     };
     let result = defaults_run::run(&config);
     let _ = std::fs::remove_dir_all(&args.dir);
