@@ -33,6 +33,39 @@ pub struct Stats {
     pub ops: OpStats,
     /// How the database was opened.
     pub open: OpenStats,
+    /// Memory held, the index's included, against what the options describe.
+    pub memory: MemoryStats,
+}
+
+/// The engine's memory against the budget its options describe. The options bound the caches
+/// and RocksDB's write buffers; the learned index is bounded by none of them (it grows with the
+/// keys: ~24 bytes a `u64` key at 10M keys), nor are RocksDB's table readers (index and filter
+/// blocks held outside the block cache, `Options::cache_index_and_filter_blocks` off). Both
+/// are counted here beside the bounded parts.
+#[derive(Serialize, Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct MemoryStats {
+    /// What the options allow the bounded parts: `value_cache_bytes + hot_tier_bytes +
+    /// block_cache_bytes + write_buffer_size * max_write_buffer_number`.
+    pub budget_bytes: u64,
+    /// The learned index ([`IndexStats::bytes`]).
+    pub index_bytes: u64,
+    /// The value cache's charged bytes and its admission doorkeeper.
+    pub value_cache_bytes: u64,
+    /// Hot-tier bytes holding records ([`HotTierStats::bytes`]).
+    pub hot_tier_bytes: u64,
+    /// RocksDB's block cache in use (`rocksdb.block-cache-usage`).
+    pub block_cache_bytes: u64,
+    /// RocksDB's memtables (`rocksdb.cur-size-all-mem-tables`).
+    pub memtable_bytes: u64,
+    /// RocksDB's table readers, with the index and filter blocks they hold outside the block
+    /// cache (`rocksdb.estimate-table-readers-mem`).
+    pub table_reader_bytes: u64,
+    /// The sum of the six figures above.
+    pub total_bytes: u64,
+    /// `total_bytes / budget_bytes` (0 for a zero budget): above 1 when the index and the table
+    /// readers take the engine past what its options describe.
+    pub total_over_budget: f64,
 }
 
 /// What happened when the database was opened.

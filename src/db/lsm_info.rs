@@ -152,4 +152,41 @@ mod tests {
             db.close().unwrap();
         }
     }
+
+    #[test]
+    fn stats_count_the_index_beside_the_budget_the_options_describe() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options::default();
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let mut batch = WriteBatch::new();
+        for i in 0..50_000u64 {
+            batch.put(i * 7_919, [1u8; 100]);
+        }
+        db.write(batch).unwrap();
+        let s = db.stats();
+        let m = &s.memory;
+        let budget = opts.value_cache_bytes
+            + opts.hot_tier_bytes
+            + opts.block_cache_bytes
+            + opts.write_buffer_size * opts.max_write_buffer_number as usize;
+        assert_eq!(m.budget_bytes, budget as u64);
+        assert_eq!(m.index_bytes, s.index.bytes);
+        assert!(m.index_bytes >= 50_000 * 16, "{m:?}");
+        assert_eq!(m.hot_tier_bytes, s.hot_tier.bytes);
+        assert!(m.hot_tier_bytes > 0 && m.memtable_bytes > 0, "{m:?}");
+        assert_eq!(
+            m.total_bytes,
+            m.index_bytes
+                + m.value_cache_bytes
+                + m.hot_tier_bytes
+                + m.block_cache_bytes
+                + m.memtable_bytes
+                + m.table_reader_bytes
+        );
+        assert!((m.total_over_budget - m.total_bytes as f64 / budget as f64).abs() < 1e-12);
+        // Flushed: the memtables empty, the table readers appear.
+        db.flush().unwrap();
+        let m = db.stats().memory;
+        assert!(m.table_reader_bytes > 0, "{m:?}");
+    }
 }

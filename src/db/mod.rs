@@ -302,6 +302,8 @@ impl Db {
         let [index_huge, hot_huge] =
             crate::machine::huge_pages::huge_page_bytes([&arrays, &self.hot.mapped_ranges()]);
         hot_tier.huge_page_bytes = hot_huge;
+        let cache = self.cache.stats();
+        let memory = self.memory_stats(index.total_bytes() as u64, &cache, &hot_tier);
         Stats {
             keys: self.len(),
             index: IndexStats {
@@ -317,7 +319,7 @@ impl Db {
                 },
                 huge_page_bytes: index_huge,
             },
-            cache: self.cache.stats(),
+            cache,
             hot_tier,
             rocksdb: self.rocks.stats(),
             ops: {
@@ -326,7 +328,51 @@ impl Db {
                 ops
             },
             open: self.open_stats.clone(),
+            memory,
         }
+    }
+
+    /// The memory figures of [`Db::stats`] (`MemoryStats`).
+    fn memory_stats(
+        &self,
+        index_bytes: u64,
+        cache: &crate::stats::CacheStats,
+        hot: &crate::stats::HotTierStats,
+    ) -> crate::stats::MemoryStats {
+        let o = &self.opts;
+        let budget = [
+            o.value_cache_bytes,
+            o.hot_tier_bytes,
+            o.block_cache_bytes,
+            o.write_buffer_size
+                .saturating_mul(o.max_write_buffer_number as usize),
+        ]
+        .iter()
+        .fold(0u64, |sum, &b| sum.saturating_add(b as u64));
+        let mut m = crate::stats::MemoryStats {
+            budget_bytes: budget,
+            index_bytes,
+            value_cache_bytes: cache.bytes + cache.doorkeeper_bytes,
+            hot_tier_bytes: hot.bytes,
+            block_cache_bytes: self.rocks.int_property("rocksdb.block-cache-usage"),
+            memtable_bytes: self.rocks.int_property("rocksdb.cur-size-all-mem-tables"),
+            table_reader_bytes: self
+                .rocks
+                .int_property("rocksdb.estimate-table-readers-mem"),
+            ..Default::default()
+        };
+        m.total_bytes = m.index_bytes
+            + m.value_cache_bytes
+            + m.hot_tier_bytes
+            + m.block_cache_bytes
+            + m.memtable_bytes
+            + m.table_reader_bytes;
+        m.total_over_budget = if budget == 0 {
+            0.0
+        } else {
+            m.total_bytes as f64 / budget as f64
+        };
+        m
     }
 
     /// Writes RocksDB's memtables to disk, so every acknowledged write survives a crash even

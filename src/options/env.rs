@@ -251,7 +251,7 @@ mod tests {
                 "{name} missing from docs"
             );
         }
-        assert_eq!(VARIABLES.len(), 28);
+        assert_eq!(VARIABLES.len(), 29);
     }
 
     #[test]

@@ -501,6 +501,12 @@ impl RocksStore {
             .map_err(self.rocks_err("property"))
     }
 
+    /// An integer property of the default column family (RocksDB's `DB::Properties`), 0 when
+    /// RocksDB does not report it.
+    pub(crate) fn int_property(&self, name: &str) -> u64 {
+        self.db.property_int_value(name).ok().flatten().unwrap_or(0)
+    }
+
     /// RocksDB's estimate of the number of keys.
     pub(crate) fn estimate_num_keys(&self) -> Result<u64> {
         let v = self
