@@ -134,7 +134,7 @@ pub struct Options {
     /// block); other reads use `ReadOptions::fill_cache(false)` and leave the block cache as
     /// it was. A value read again is the value cache's to keep (it enters on its second miss),
     /// so reads spread over more data than memory skip a block-cache insert and eviction that
-    /// no later read uses (10M keys beyond the default caches: 2.95 -> 2.56 µs a read). Scans
+    /// no later read uses (10M keys beyond the default caches: 3.0 -> 2.6 µs a read). Scans
     /// fill the block cache as before. Off (or the value cache off): every point read fills,
     /// as plain RocksDB's do. How "neighbour" is decided: `src/db/block_fill.rs`. Measured:
     /// `internal/PERFORMANCE.md`, "Block cache admission".
