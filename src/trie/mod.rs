@@ -431,11 +431,6 @@ impl Trie {
         Some(old)
     }
 
-    /// Bytes of prefix every key shares (the root layer's prefix).
-    pub fn root_prefix_len(&self) -> usize {
-        self.root.prefix.len()
-    }
-
     /// Removes `key`, returning its word.
     pub fn remove(&mut self, key: &[u8]) -> Option<u64> {
         if key.len() > MAX_KEY_LEN {
