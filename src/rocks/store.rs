@@ -183,12 +183,7 @@ impl RocksStore {
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>> {
         self.gets.inc();
-        let opts = if fill_block_cache {
-            &self.read_opts
-        } else {
-            self.gets_unfilled.inc();
-            &self.read_once_opts
-        };
+        let opts = self.point_read_opts(fill_block_cache, 1);
         let slice = self
             .db
             .get_pinned_opt(key, opts)
@@ -199,6 +194,17 @@ impl RocksStore {
         }))
     }
 
+    /// The read options of `reads` point reads, counting them when they leave the block cache
+    /// as it was.
+    fn point_read_opts(&self, fill_block_cache: bool, reads: u64) -> &ReadOptions {
+        if fill_block_cache {
+            &self.read_opts
+        } else {
+            self.gets_unfilled.add(reads);
+            &self.read_once_opts
+        }
+    }
+
     /// Values of several keys in one call, in the order of `keys`; `fill_block_cache` as for
     /// [`RocksStore::get_pinned`].
     pub(crate) fn multi_get(
@@ -207,12 +213,7 @@ impl RocksStore {
         fill_block_cache: bool,
     ) -> Result<Vec<Option<Vec<u8>>>> {
         self.gets.add(keys.len() as u64);
-        let opts = if fill_block_cache {
-            &self.read_opts
-        } else {
-            self.gets_unfilled.add(keys.len() as u64);
-            &self.read_once_opts
-        };
+        let opts = self.point_read_opts(fill_block_cache, keys.len() as u64);
         let results = self.db.multi_get_opt(keys.iter(), opts);
         results
             .into_iter()
