@@ -414,6 +414,14 @@ impl<P: Copy> DataNode<P> {
         }
     }
 
+    /// Starts loading the lines of `key`'s predicted slot ([`crate::alex::Alex::prefetch`]).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, key: u64) {
+        let p = self.model.predict_slot(key, self.keys.len());
+        prefetch(self.keys.ptr_at(p));
+        prefetch(self.payloads.ptr_at(p));
+    }
+
     /// The slot of `key`, if present. With a key filter, most absent keys end at the filter's
     /// word instead of a memory round trip to the key line; a present key then pays one more
     /// load (`filter.rs`). The key's line and its payload's start loading before the filter is

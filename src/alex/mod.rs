@@ -183,6 +183,14 @@ impl<P: Copy> Alex<P> {
         leaf.find(key).map(|slot| leaf.payload_at(slot))
     }
 
+    /// Starts loading the lines a lookup or insert of `key` will read first (the data node's
+    /// predicted key and payload slots), without waiting for them: a caller that knows its next
+    /// keys (a sorted batch) overlaps their cache misses with the work in between.
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        self.leaves[self.leaf_for(key) as usize].prefetch(key);
+    }
+
     /// Whether `key` is present.
     #[inline]
     pub fn contains(&self, key: u64) -> bool {

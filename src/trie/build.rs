@@ -90,6 +90,7 @@ fn assemble(parts: Option<Parts>) -> Layer {
         index,
         len: p.len,
         recheck_at: (p.len * 2).max(2),
+        radix_unsettled: false,
     }
 }
 

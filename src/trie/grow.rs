@@ -145,15 +145,21 @@ impl Layer {
         // A layer that dropped hints (`slots.rs`) is rebuilt with them.
         let dropped_hints = self.index.dropped_hints();
         let due = dropped_hints || {
-            let radix = super::radix::Radix::for_slices(
-                self.slices()
-                    .chain(std::iter::once(slice(key, at + self.prefix.len()))),
-            );
             let shared = match (self.first_key(), self.last_key()) {
                 (Some(a), Some(b)) => a.iter().zip(&b).take_while(|(x, y)| x == y).count(),
                 _ => 0,
             };
-            shared > self.prefix.len() || radix != self.radix
+            shared > self.prefix.len() || {
+                let s = slice(key, at + self.prefix.len());
+                // Every slice inside the feature's ranges since the build (which chose the
+                // ranges as every slice's minimum and maximum byte), and the new one too: the
+                // feature recomputed from the slices is the one the layer has. Saves reading
+                // every slice (a bucket each) of a big layer at each doubling.
+                let settled = self.radix.is_some() && !self.radix_unsettled && self.alex_key(s).1;
+                !settled
+                    && super::radix::Radix::for_slices(self.slices().chain(std::iter::once(s)))
+                        != self.radix
+            }
         };
         if due {
             let mut entries = Vec::with_capacity(self.len);

@@ -123,6 +123,11 @@ pub(crate) struct Layer {
     len: usize,
     /// The layer is checked for a longer shared prefix when `len` reaches this.
     recheck_at: usize,
+    /// A key outside the feature's ranges entered, or a key left, since the layer was built:
+    /// its doubling recheck must read every slice to recompute the feature. While unset, the
+    /// feature computed from its slices is the one it has (ranges only change by such keys),
+    /// and the recheck skips that read (`grow.rs`).
+    radix_unsettled: bool,
 }
 
 impl Drop for Layer {
@@ -377,26 +382,63 @@ impl Trie {
         Some(old.map(Slot::word))
     }
 
+    /// Starts loading the root layer's lines that an insert or lookup of `key` reads first
+    /// ([`crate::alex::Alex::prefetch`]): a writer applying a sorted batch calls it a few keys
+    /// ahead, so each key's cache miss overlaps the work on the keys before it.
+    #[inline]
+    pub(crate) fn prefetch(&self, key: &[u8]) {
+        if key.len() <= MAX_KEY_LEN {
+            if let Some(spot) = self.root.locate(key, 0) {
+                self.root.index.prefetch(spot.v);
+            }
+        }
+    }
+
     /// The engine's fast path for a key that is present anywhere in the trie (an update, a
     /// demotion): sets its word in place, in the bucket that holds it (and the slot's hint),
     /// without taking the bucket apart or changing the structure. Returns `Some(previous
     /// word)` when it did, `None` (changing nothing) when the key is absent or the word is
     /// reserved; the caller then takes the general path.
     pub(crate) fn set_existing(&mut self, key: &[u8], word: u64) -> Option<u64> {
+        self.set_in_place(key, word, false)
+            .map(|old| old.expect("not added"))
+    }
+
+    /// [`Trie::set_existing`], and for an absent key whose slot in the root layer is free, the
+    /// insert itself when it needs nothing planned (no ALEX grow of the root, no doubling
+    /// recheck due): one walk of the key where [`Trie::needs_grow`] and
+    /// [`Trie::insert_unplanned`] take two more. Returns `Some(Some(previous word))` for a
+    /// present key, `Some(None)` for a key it added, `None` (changing nothing) otherwise; the
+    /// caller then takes the general path.
+    pub(crate) fn set_or_add(&mut self, key: &[u8], word: u64) -> Option<Option<u64>> {
+        self.set_in_place(key, word, true)
+    }
+
+    fn set_in_place(&mut self, key: &[u8], word: u64, add: bool) -> Option<Option<u64>> {
         if key.len() > MAX_KEY_LEN || is_bucket(word) {
             return None;
         }
         let mut layer = &mut self.root;
         let mut at = 0;
         let old = loop {
+            let spot = layer.locate(key, at)?;
             let Spot {
                 d,
                 s,
                 v,
                 exact,
                 rem,
-            } = layer.locate(key, at)?;
-            let slot = layer.index.get(v)?;
+            } = spot;
+            let Some(slot) = layer.index.get(v) else {
+                // Only in the root layer: a deeper one's new key counts in every layer above.
+                if !add || at != 0 || layer.len + 1 >= layer.recheck_at || layer.index.needs_grow(v)
+                {
+                    return None;
+                }
+                layer.add_slot(key, spot, word);
+                self.version += 1;
+                return Some(None);
+            };
             if !is_bucket(slot.word) {
                 if rem != 8 {
                     return None;
@@ -428,7 +470,7 @@ impl Trie {
             break old;
         };
         self.version += 1;
-        Some(old)
+        Some(Some(old))
     }
 
     /// Removes `key`, returning its word.
@@ -512,6 +554,7 @@ impl Layer {
             index: SlotIndex::new(),
             len: 0,
             recheck_at: 2,
+            radix_unsettled: false,
         }
     }
 
@@ -572,35 +615,28 @@ impl Layer {
 
     /// Inserts `key` (whose bytes before `at` lead to this layer).
     fn insert(&mut self, key: &[u8], at: usize, word: u64) -> Option<u64> {
-        let Some(Spot {
+        let Some(spot) = self.locate(key, at) else {
+            // The key leaves the prefix: it is new, and the layer is rebuilt with a shorter one.
+            self.rebuild(Some((key[at..].to_vec(), word)));
+            return None;
+        };
+        let Spot {
             d,
             s,
             v,
             exact,
             rem,
-        }) = self.locate(key, at)
-        else {
-            // The key leaves the prefix: it is new, and the layer is rebuilt with a shorter one.
-            self.rebuild(Some((key[at..].to_vec(), word)));
-            return None;
-        };
+        } = spot;
         let explicit = self.radix.is_some();
-        let implicit = self.implicit(v);
+        if !exact {
+            self.radix_unsettled = true;
+        }
+        // An exact slice is its slot's implicit one (no decode).
+        let implicit = if exact { s } else { self.implicit(v) };
         let old = match self.index.get(v).map(Slot::word) {
             None => {
-                let w = if rem == 8 && !explicit {
-                    Slot::plain(word)
-                } else {
-                    BucketData {
-                        entries: vec![(s, Tail::of(key, d), word)],
-                        child: None,
-                        explicit,
-                        implicit,
-                    }
-                    .encode()
-                };
-                self.index.insert(v, w);
-                None
+                self.add_slot(key, spot, word);
+                return None;
             }
             Some(w) if !is_bucket(w) => {
                 if rem == 8 {
@@ -667,6 +703,37 @@ impl Layer {
         old
     }
 
+    /// Adds `key`, located at `spot` in this layer, in the slot `spot.v` (free): a direct word
+    /// or a bucket of one entry. Counts it in this layer; the caller counts it in those above.
+    fn add_slot(&mut self, key: &[u8], spot: Spot, word: u64) {
+        let Spot {
+            d,
+            s,
+            v,
+            exact,
+            rem,
+        } = spot;
+        debug_assert!(self.index.get(v).is_none());
+        let explicit = self.radix.is_some();
+        let w = if rem == 8 && !explicit {
+            Slot::plain(word)
+        } else {
+            if !exact {
+                self.radix_unsettled = true;
+            }
+            BucketData {
+                entries: vec![(s, Tail::of(key, d), word)],
+                child: None,
+                explicit,
+                // An exact slice is its slot's implicit one (no decode).
+                implicit: if exact { s } else { self.implicit(v) },
+            }
+            .encode()
+        };
+        self.index.insert(v, w);
+        self.note_inserted();
+    }
+
     /// Counts a new key. The recheck each doubling calls for is planned before the insert
     /// (`grow.rs`); an insert that was not planned (a caller that let the trie change between
     /// plan and insert) runs late checks at the next planned insert.
@@ -721,6 +788,8 @@ impl Layer {
             rem,
         } = self.locate(key, at)?;
         let w = self.index.get(v)?.word;
+        // A key leaving may narrow the feature's ranges.
+        self.radix_unsettled = true;
         if !is_bucket(w) {
             if rem != 8 {
                 return None;
@@ -752,7 +821,8 @@ impl Layer {
         }
         let _taken = bucket::Taken;
         // SAFETY: `w` is live and no view of it is used after this.
-        let mut data = unsafe { BucketData::take(w, self.implicit(v)) };
+        let implicit = if exact { s } else { self.implicit(v) };
+        let mut data = unsafe { BucketData::take(w, implicit) };
         let removed = match from_child {
             Some(removed) => removed,
             None => {
@@ -954,6 +1024,7 @@ impl Layer {
 }
 
 /// Where a key falls in a layer ([`Layer::locate`]).
+#[derive(Clone, Copy)]
 struct Spot {
     /// Key bytes before the slice (the layer's start and prefix).
     d: usize,

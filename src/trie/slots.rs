@@ -123,6 +123,12 @@ impl SlotIndex {
         }
     }
 
+    /// [`Alex::prefetch`].
+    #[inline]
+    pub(crate) fn prefetch(&self, v: u64) {
+        either!(self, alex => alex.prefetch(v))
+    }
+
     /// Sets the word of `v`, present, keeping its hint; returns the old word.
     pub(crate) fn set_word(&mut self, v: u64, word: u64) -> Option<u64> {
         match self {

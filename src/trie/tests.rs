@@ -586,3 +586,62 @@ fn a_layer_of_words_that_drops_hints_still_answers_exactly() {
         .collect();
     agree(&t, &model, &probes);
 }
+
+#[test]
+fn the_engines_one_walk_set_or_add_agrees_with_the_model_and_leaves_nothing_unplanned() {
+    // The engine's order (`db/write.rs`): `set_direct`, then `set_or_add` (a present key's word
+    // in place, or a new key in a free root slot when nothing is due), else the plan and
+    // `insert_unplanned`. Digit keys (a feature whose ranges later keys leave), 8-byte keys
+    // (direct words), shared prefixes, children, updates of present keys.
+    let mut keys: Vec<Vec<u8>> = (0..6000u64)
+        .map(|i| format!("user{}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 3).into_bytes())
+        .collect();
+    keys.extend((0..300).map(|i| format!("tenant/{:03}/field{}", i / 20, i % 20).into_bytes()));
+    keys.extend(adversarial_keys());
+    keys.extend((0..200).map(|i| format!("user{i:x}z").into_bytes()));
+    keys.extend((0..500u64).map(|i| (i * 7919).to_be_bytes().to_vec()));
+    let mut t = Trie::new();
+    let mut model = BTreeMap::new();
+    let (mut added, mut set) = (0, 0);
+    for round in 0..2u64 {
+        for (i, k) in keys.iter().enumerate() {
+            let word = round * 100_000 + i as u64;
+            let old = model.insert(k.clone(), word);
+            if let Some(prev) = t.set_direct(k, word) {
+                assert_eq!(prev, old, "{k:?}");
+                continue;
+            }
+            let before = t.len();
+            let due = t.needs_grow(k);
+            if let Some(prev) = t.set_or_add(k, word) {
+                assert_eq!(prev, old, "{k:?}");
+                match prev {
+                    None => {
+                        // A key whose insert needs a plan (a grow, a recheck) is refused.
+                        assert!(!due, "{k:?} was added though its insert needs a plan");
+                        added += 1;
+                        assert_eq!(t.len(), before + 1);
+                    }
+                    Some(_) => set += 1,
+                }
+                continue;
+            }
+            while let Some(plan) = t.prepare_grow(k) {
+                drop(t.install_grow(plan));
+            }
+            assert_eq!(t.insert_unplanned(k, word).unwrap(), old, "{k:?}");
+            if i % 700 == 0 {
+                agree(&t, &model, &keys[..50]);
+            }
+        }
+        agree(&t, &model, &keys[..300]);
+        // Remove a third (ranges of the feature may narrow: the next doubling rechecks them).
+        for k in keys.iter().step_by(3) {
+            assert_eq!(t.remove(k), model.remove(k));
+        }
+        agree(&t, &model, &keys[..300]);
+    }
+    assert!(added > 1000, "set_or_add added {added} keys");
+    assert!(set > 100, "set_or_add set {set} present keys");
+    assert_eq!(UNPLANNED_REBUILDS.with(|n| n.get()), 0);
+}
