@@ -29,7 +29,7 @@ use super::profile::{Probe, Served, Stage};
 use super::Db;
 use crate::alex::i64_to_key;
 use crate::error::Result;
-use crate::hot_tier::ReadMark;
+use crate::hot_tier::{Pinned, ReadMark};
 use crate::keys::{bytes_of, FromKey, Key};
 use crate::location::Location;
 use crate::trie::Lookup;
@@ -111,10 +111,13 @@ impl Db {
         }
     }
 
-    /// Runs `f` on the value of `key` without allocating a copy for it: the bytes are borrowed
-    /// from RocksDB's block cache or memtable (pinned while `f` runs), from the value cache, or
-    /// from a per-thread buffer a hot-tier record was copied into. No lock of the engine is held
-    /// while `f` runs, so `f` may call back into the `Db`.
+    /// Runs `f` on the value of `key` without copying it: the bytes are borrowed from the
+    /// hot-tier record itself (its segment pinned while `f` runs), from RocksDB's block cache
+    /// or memtable (pinned likewise), or from the value cache. No lock of the engine is held
+    /// while `f` runs, so `f` may call back into the `Db`; a hot-tier read inside `f` copies
+    /// the record into a per-thread buffer instead (one pin per thread), and writes made while
+    /// `f` holds a segment that the hot tier's ring comes round to keep their values in RocksDB
+    /// only (`Stats::hot_tier.declined_pinned`) rather than wait for `f`.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -148,30 +151,56 @@ impl Db {
                 Found::Candidate(loc, mark) => (loc, mark, true),
             };
             if loc.is_hot() {
-                let hit = HOT_COPY.with(|cell| {
-                    // A nested `get_with` from inside `f` finds the buffer borrowed: it uses
-                    // its own.
-                    let mut guard = cell.try_borrow_mut().ok();
-                    let mut owned;
-                    let buf: &mut Vec<u8> = match guard.as_deref_mut() {
-                        Some(b) => b,
-                        None => {
-                            owned = Vec::new();
-                            &mut owned
-                        }
-                    };
-                    let read = if candidate {
-                        self.hot.read_candidate_into(mark, loc, key, buf)
-                    } else {
-                        self.hot.read_into(mark, loc, key, buf)
-                    };
-                    lap(&mut probe, Stage::HotTier);
-                    if !read {
-                        return None;
+                // In place, the segment pinned while `f` runs (no copy); a thread that cannot
+                // pin (a read nested in `f`, more threads than pin slots) copies below.
+                let pinned = match f.take() {
+                    Some(g) => self.hot.read_pinned(mark, loc, key, !candidate, g),
+                    None => break Ok(None), // unreachable: `f` is only taken on a hit
+                };
+                let copy = match pinned {
+                    Pinned::Hit(r) => {
+                        lap(&mut probe, Stage::HotTier);
+                        self.finish(probe, Served::HotTier);
+                        return Ok(Some(r));
                     }
-                    let f = f.take()?;
-                    Some(f(buf))
-                });
+                    Pinned::Refused(g) => {
+                        lap(&mut probe, Stage::HotTier);
+                        f = Some(g);
+                        false
+                    }
+                    Pinned::Unpinned(g) => {
+                        f = Some(g);
+                        true
+                    }
+                };
+                let hit = copy
+                    .then(|| {
+                        HOT_COPY.with(|cell| {
+                            // A nested `get_with` from inside `f` finds the buffer borrowed: it uses
+                            // its own.
+                            let mut guard = cell.try_borrow_mut().ok();
+                            let mut owned;
+                            let buf: &mut Vec<u8> = match guard.as_deref_mut() {
+                                Some(b) => b,
+                                None => {
+                                    owned = Vec::new();
+                                    &mut owned
+                                }
+                            };
+                            let read = if candidate {
+                                self.hot.read_candidate_into(mark, loc, key, buf)
+                            } else {
+                                self.hot.read_into(mark, loc, key, buf)
+                            };
+                            lap(&mut probe, Stage::HotTier);
+                            if !read {
+                                return None;
+                            }
+                            let f = f.take()?;
+                            Some(f(buf))
+                        })
+                    })
+                    .flatten();
                 if hit.is_some() {
                     self.finish(probe, Served::HotTier);
                     return Ok(hit);

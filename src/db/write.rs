@@ -584,7 +584,12 @@ impl Db {
                 let recycled = (!appended.recycled.is_empty()).then_some(appended.recycled);
                 (Some(appended.location), recycled)
             }
-            Ok(None) => (None, None),
+            Ok(None) => {
+                // Declined; a recycle it made (its segment pinned by a reader) still hands its
+                // records back, to demote now.
+                let withheld = self.hot.take_withheld(appender);
+                (None, (!withheld.is_empty()).then_some(withheld))
+            }
             Err(_) => {
                 self.hot_append_errors.inc();
                 (None, None)

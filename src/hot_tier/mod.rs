@@ -36,7 +36,10 @@
 //!   generation or the record there differs, or any segment recycled since the reader's
 //!   [`ReadMark`], taken before its index lookup); the caller falls back to
 //!   RocksDB, which always has the value. Reads copy the value out (`read_into`, `read_vec`)
-//!   and never wait for the appender or a recycle.
+//!   or pin its segment and lend it in place (`read_pinned`, [`pins`]), and never wait for
+//!   the appender or a recycle; the appender never waits for a reader either: an append that
+//!   needs a pinned segment is declined (`Ok(None)`, the records of the recycle it made are
+//!   handed back by [`HotTier::take_withheld`]).
 //! * `append` returns `Ok(None)` when the tier is off, the key is longer than [`MAX_KEY_LEN`]
 //!   or the value longer than [`MAX_HOT_VALUE_LEN`]; `Err` only for I/O errors creating a segment file, after which the
 //!   engine should keep the key Cold (the write itself already succeeded in RocksDB).
@@ -69,15 +72,17 @@
 //!
 //! Each slot is a `OnceLock<Segment>`: a segment is created once and then recycled in place,
 //! never removed while the tier lives, so finding it takes no lock. Readers take no lock and
-//! write nothing shared but the per-thread cells of the `hits` counter: a read copies the
-//! record and validates the copy against the segment's generation ([`segment`] documents the
-//! protocol). Appends and recycling need the tier's one [`Appender`] by `&mut`, so there is a
+//! write nothing shared but the per-thread cells of the `hits` counter and their own pin slot:
+//! a read copies the record and validates the copy against the segment's generation
+//! ([`segment`] documents the protocol), or pins the segment first and then validates
+//! ([`pins`] documents that protocol). Appends and recycling need the tier's one [`Appender`] by `&mut`, so there is a
 //! single appender at a time without a lock of the tier's own (the engine keeps the appender
 //! under its writer mutex, which serialises every write and promotion anyway).
 //! Any thread may fault in the active segment's pages ahead of the appender
 //! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps most page faults of a fresh
 //! segment (a zeroed 2 MiB folio each) out of the writer mutex.
 
+mod pins;
 mod records;
 mod segment;
 
@@ -109,6 +114,16 @@ pub(crate) struct HotTierConfig {
     /// Bytes of each segment file: a multiple of 8, at most `MAX_SEGMENT_BYTES`, room for the
     /// header and a record of a [`MAX_KEY_LEN`]-byte key.
     pub segment_bytes: usize,
+}
+
+/// What [`HotTier::read_pinned`] did.
+pub(crate) enum Pinned<R, F> {
+    /// The value was there; `f` ran on it and returned this.
+    Hit(R),
+    /// Not here (stale, another key's record, not Hot): `f` back, for RocksDB.
+    Refused(F),
+    /// This thread could not pin: `f` back, for a copying read.
+    Unpinned(F),
 }
 
 /// A successful append.
@@ -163,6 +178,12 @@ pub(crate) struct Appender {
     active: Option<usize>,
     /// Epoch for the next segment (re)start.
     next_epoch: u64,
+    /// A segment recycled (its generation bumped, its records handed back) whose restart
+    /// waits for a reader's pin to go (`pins.rs`); appends that need it are declined.
+    retired: Option<usize>,
+    /// Records of that recycle not yet handed back: the engine takes them after a declined
+    /// append ([`HotTier::take_withheld`]), else the next append returns them.
+    withheld: Records,
 }
 
 /// The ring of hot segments. See the module docs.
@@ -184,6 +205,7 @@ pub(crate) struct HotTier {
     stale: Counter,
     recycled: Counter,
     demoted: Counter,
+    declined_pinned: Counter,
 }
 
 impl HotTier {
@@ -257,12 +279,15 @@ impl HotTier {
             stale: Counter::new(),
             recycled: Counter::new(),
             demoted: Counter::new(),
+            declined_pinned: Counter::new(),
         };
         let appender = Appender {
             tier: id,
             active: newest.map(|(_, i)| i),
             // Below MAX_EPOCH (segments at or above it were discarded), so no overflow.
             next_epoch: newest.map_or(1, |(e, _)| e + 1),
+            retired: None,
+            withheld: Records::default(),
         };
         Ok((tier, appender, report))
     }
@@ -405,7 +430,8 @@ impl HotTier {
         if !self.accepts(key.len(), value.len()) {
             return Ok(None);
         }
-        let mut recycled = Records::default();
+        // Records of a recycle an earlier declined append withheld (normally taken already).
+        let mut recycled = std::mem::take(&mut w.withheld);
         // A fresh or recycled segment always fits the record (`accepts`), so this loop turns at
         // most twice.
         for _ in 0..2 {
@@ -420,15 +446,29 @@ impl HotTier {
             let epoch = w.next_epoch;
             // Only the appender fills or recycles slots, so the answer cannot change under us.
             if let Some(seg) = self.slots[next].get() {
-                // Recycling touches memory only; readers of the old records find them stale.
-                recycled = seg.records();
-                let generation = (seg.generation() + 1) % GENERATION_MODULUS;
-                // Before the new generation is published: `reset`'s Release fence orders this
-                // bump before every store a reader could copy from the new generation.
-                self.recycles.fetch_add(1, Ordering::Relaxed);
-                seg.reset(generation, epoch);
-                self.recycled.inc();
-                self.demoted.add(recycled.len() as u64);
+                if w.retired != Some(next) {
+                    // Recycling touches memory only; readers of the old records find them stale.
+                    debug_assert!(recycled.is_empty(), "one recycle's records at a time");
+                    recycled = seg.records();
+                    let generation = (seg.generation() + 1) % GENERATION_MODULUS;
+                    // Before the new generation is published: `retire`'s Release fence orders
+                    // this bump before every store a reader could copy from the new
+                    // generation. SeqCst: the pin protocol's store (`pins.rs`).
+                    self.recycles.fetch_add(1, Ordering::SeqCst);
+                    seg.retire(generation);
+                    w.retired = Some(next);
+                    self.recycled.inc();
+                    self.demoted.add(recycled.len() as u64);
+                }
+                if pins::is_pinned(seg.base_addr()) {
+                    // A reader is looking at a record of it in place: write nothing there, and
+                    // keep this value in RocksDB only. The next append asks again.
+                    w.withheld = recycled;
+                    self.declined_pinned.inc();
+                    return Ok(None);
+                }
+                seg.restart(epoch);
+                w.retired = None;
             } else {
                 let seg = Segment::create(&self.dir, next, self.segment_bytes, 0, epoch)?;
                 if self.slots[next].set(seg).is_err() {
@@ -441,6 +481,14 @@ impl HotTier {
         }
         // Unreachable while `accepts` holds; declining is the safe answer for a cache.
         Ok(None)
+    }
+
+    /// The records of a recycle whose append was declined (`Ok(None)` from
+    /// [`HotTier::append`]: the recycled segment was pinned by a reader), for the engine to
+    /// demote now; empty otherwise.
+    pub(crate) fn take_withheld(&self, w: &mut Appender) -> Records {
+        assert_eq!(w.tier, self.id, "an appender of another hot tier");
+        std::mem::take(&mut w.withheld)
     }
 
     /// Faults in the active segment's pages up to `bytes` (at least [`PREFAULT_AHEAD`])
@@ -513,6 +561,54 @@ impl HotTier {
             }
         }
         found
+    }
+
+    /// Calls `f` with the value at `loc` where it lies in the segment, with no copy: the
+    /// segment is pinned (`pins.rs`) for as long as `f` runs, after the checks of
+    /// [`HotTier::read_into`] (made after the pin). `count_stale`: as [`HotTier::read_into`]
+    /// (true) or [`HotTier::read_candidate_into`] (false). Gives `f` back when the location is
+    /// refused ([`Pinned::Refused`]: read RocksDB) or when this thread cannot pin
+    /// ([`Pinned::Unpinned`]: a read nested in another's `f`, or more threads than pin slots;
+    /// copy with `read_into`).
+    #[inline]
+    pub(crate) fn read_pinned<R, F: FnOnce(&[u8]) -> R>(
+        &self,
+        mark: ReadMark,
+        loc: Location,
+        key: &[u8],
+        count_stale: bool,
+        f: F,
+    ) -> Pinned<R, F> {
+        let Some((hot, seg)) = loc
+            .as_hot()
+            .and_then(|hot| Some((hot, self.slots.get(hot.segment as usize)?.get()?)))
+        else {
+            if count_stale && loc.is_hot() {
+                self.stale.inc();
+            }
+            return Pinned::Refused(f);
+        };
+        let Some(pin) = pins::pin(seg.base_addr()) else {
+            return Pinned::Unpinned(f);
+        };
+        let value = seg
+            .pinned_value(&pin, hot, key)
+            // SeqCst: the pin protocol's load (a recycle since the mark refuses the read).
+            .filter(|_| self.recycles.load(Ordering::SeqCst) == mark.0);
+        match value {
+            Some(v) => {
+                self.hits.inc();
+                let r = f(v);
+                drop(pin);
+                Pinned::Hit(r)
+            }
+            None => {
+                if count_stale {
+                    self.stale.inc();
+                }
+                Pinned::Refused(f)
+            }
+        }
     }
 
     /// The value at `loc` as a new `Vec`, or `None` ([`HotTier::read_into`]).
@@ -601,6 +697,7 @@ impl HotTier {
             recycled: self.recycled.get(),
             demoted: self.demoted.get(),
             append_errors: 0, // counted by the engine, which decides what a failed append means
+            declined_pinned: self.declined_pinned.get(),
         }
     }
 }

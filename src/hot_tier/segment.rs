@@ -43,6 +43,11 @@
 //! * Recycling ([`Segment::reset`]) first stores the new `generation`, then issues a Release
 //!   fence, and only then rewrites the header and `committed`; later appends overwrite old
 //!   records.
+//! * A reader may instead pin the segment (`pins.rs`) and then make the same checks
+//!   ([`Segment::pinned_value`]): the appender publishes a recycle's generation first
+//!   ([`Segment::retire`]) and rewrites nothing ([`Segment::restart`], later appends) while a
+//!   pin names the segment, so the record's bytes can be lent as a plain `&[u8]` (nothing
+//!   writes them while it lives; other readers only load them).
 //! * A prefault ([`Segment::prefault_to`], any thread) touches no byte: it asks the kernel to
 //!   fault pages in (`MADV_POPULATE_WRITE`) and only claims ranges through `prefaulted`.
 //! * A reader ([`Segment::read_into`]) Acquire-loads `generation` and `committed`, checks its
@@ -482,6 +487,48 @@ impl Segment {
         rest.is_empty() || self.word(w).load(Ordering::Relaxed) == padded_word(rest)
     }
 
+    /// The value at `loc` in place, for a reader holding `pin` on this segment
+    /// ([`super::pins`]), after the checks [`Segment::read_into`] makes before its copy: the
+    /// generation (loaded after the pin was published), the record's end below `committed`,
+    /// its lengths and every key word. The appender writes nothing into a pinned segment, so
+    /// the bytes stay as they are while the borrow lives.
+    pub(super) fn pinned_value<'a>(
+        &'a self,
+        pin: &'a super::pins::Pin,
+        loc: HotLocation,
+        key: &[u8],
+    ) -> Option<&'a [u8]> {
+        assert_eq!(pin.addr(), self.base_addr(), "a pin of another segment");
+        // SeqCst: the pin protocol's load, after the pin's store.
+        let generation = self.generation.load(Ordering::SeqCst);
+        if u32::from(loc.generation) != generation || key.len() > MAX_KEY_LEN {
+            return None;
+        }
+        let off = loc.offset as usize;
+        let len = loc.len as usize;
+        let end = off + record_span(key.len(), len);
+        if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
+            return None;
+        }
+        let key_at = off + RECORD_HEAD_BYTES;
+        if self.word(off).load(Ordering::Relaxed) as u32 != record_lengths(key.len(), len)
+            || !self.key_matches(key_at, key)
+        {
+            return None;
+        }
+        // SAFETY: the record lies inside the mapping, below `committed` (checked above), so
+        // its bytes were published by the appender's Release store that the Acquire load of
+        // `committed` saw; nothing writes them while the pin lives (`pins.rs`: a record is
+        // only ever rewritten after a recycle, and the appender restarts no pinned segment),
+        // and the mapping lives as long as `self`.
+        Some(unsafe { std::slice::from_raw_parts(self.base.add(key_at + padded(key.len())), len) })
+    }
+
+    /// The mapping's address: what a pin of this segment holds.
+    pub(super) fn base_addr(&self) -> usize {
+        self.base as usize
+    }
+
     /// Copies the value of the record at `loc` into `out` (cleared first) and returns true, or
     /// returns false when the Location outlived its record: it belongs to an earlier
     /// generation, points past the written records, or finds another key's record (or another
@@ -569,16 +616,33 @@ impl Segment {
         out
     }
 
-    /// Empties the segment under a new generation and epoch. Only the tier's single appender
-    /// (or the creator, before the segment is shared) may call this. Readers still copying an
-    /// old record see the new generation when they check again and discard their copy (module
-    /// docs).
+    /// Empties the segment under a new generation and epoch: [`Segment::retire`], then
+    /// [`Segment::restart`]. Only the tier's single appender (or the creator, before the
+    /// segment is shared) may call this.
     pub(super) fn reset(&self, generation: u32, epoch: u64) {
+        self.retire(generation);
+        self.restart(epoch);
+    }
+
+    /// The first half of a recycle: publishes a new generation, so that every location of the
+    /// old records is stale. Readers still copying an old record see it when they check again
+    /// and discard their copy; readers that pinned the segment before keep reading in place
+    /// (`pins.rs`), which is why the appender asks [`super::pins::is_pinned`] before it
+    /// [`Segment::restart`]s the segment. Writes no byte of the mapping.
+    pub(super) fn retire(&self, generation: u32) {
         let generation = generation % GENERATION_MODULUS;
-        self.generation.store(generation, Ordering::Relaxed);
-        // Orders the new generation before every store below and every later append: a reader
-        // that copies any of them sees the new generation after its Acquire fence.
+        // SeqCst: the pin protocol's store, ordered before the appender's look at the pins.
+        self.generation.store(generation, Ordering::SeqCst);
+        // Orders the new generation before every store of `restart` and every later append: a
+        // reader that copies any of them sees the new generation after its Acquire fence.
         fence(Ordering::Release);
+    }
+
+    /// The second half of a recycle: rewrites the header under the generation
+    /// [`Segment::retire`] published and `epoch`, and starts appends over from the top. Only
+    /// when no reader has the segment pinned.
+    pub(super) fn restart(&self, epoch: u64) {
+        let generation = self.generation.load(Ordering::Relaxed);
         let mut header = [0u8; SEGMENT_HEADER_BYTES];
         header[..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&generation.to_le_bytes());

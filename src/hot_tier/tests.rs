@@ -988,3 +988,134 @@ mod decoder {
         }
     }
 }
+
+/// A reader holding a record in place (`read_pinned`) while the appender wraps the ring: the
+/// appends that need its segment are declined (nothing is written there), the recycle's
+/// records are still handed back, the bytes the reader holds never change, and once the pin
+/// goes the next append restarts the segment. The appender never waits.
+#[test]
+fn a_pinned_segment_is_never_rewritten_and_appends_that_need_it_are_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
+    let t = Arc::new(t);
+    // Segment 0 full, segment 1 being appended to: the next recycle is segment 0's.
+    let mut locs = Vec::new();
+    let mut m = 0;
+    while locs
+        .last()
+        .is_none_or(|(_, l): &(u64, Location)| l.as_hot().unwrap().segment == 0)
+    {
+        locs.extend(fill(&t, &mut w, m..m + 1).0);
+        m += 1;
+    }
+    let (n, loc) = locs[2];
+    let expect = value(n, 0);
+    let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let reader = {
+        let t = Arc::clone(&t);
+        let expect = expect.clone();
+        std::thread::spawn(move || {
+            let got = t.read_pinned(t.read_mark(), loc, &k(n), true, |v: &[u8]| {
+                let first = v.to_vec();
+                pinned_tx.send(()).unwrap();
+                done_rx.recv().unwrap();
+                // The appender wrapped the ring twice meanwhile: the bytes are still these.
+                (first, v.to_vec())
+            });
+            match got {
+                Pinned::Hit((first, last)) => {
+                    assert_eq!(first, expect);
+                    assert_eq!(last, expect);
+                }
+                _ => panic!("the record was not read in place"),
+            }
+        })
+    };
+    pinned_rx.recv().unwrap();
+    // Append until segment 0 (pinned) is due, then keep going: declined, never blocked.
+    let (mut appended, mut declined, mut handed_back) = (0, 0, 0);
+    for m in 1000..1300u64 {
+        match t.append(&mut w, &k(m), &value(m, 0)).unwrap() {
+            Some(a) => {
+                appended += 1;
+                handed_back += a.recycled.len();
+                assert_ne!(
+                    a.location.as_hot().unwrap().segment,
+                    0,
+                    "wrote into the pinned segment"
+                );
+            }
+            None => {
+                declined += 1;
+                handed_back += t.take_withheld(&mut w).len();
+            }
+        }
+    }
+    assert!(
+        appended > 0 && declined > 0,
+        "{appended} appended, {declined} declined"
+    );
+    // Segment 0's five records came back (for demotion) once, though nothing was written.
+    assert_eq!(
+        handed_back,
+        locs.iter()
+            .filter(|(_, l)| l.as_hot().unwrap().segment == 0)
+            .count()
+    );
+    assert_eq!(t.stats().declined_pinned, declined);
+    // Its old locations are stale already.
+    assert_eq!(read_vec(&t, loc, &k(n)), None);
+    done_tx.send(()).unwrap();
+    reader.join().unwrap();
+    // The pin is gone: the next append restarts segment 0 and lands there.
+    let a = t
+        .append(&mut w, &k(999), &value(999, 0))
+        .unwrap()
+        .expect("accepted again");
+    assert_eq!(a.location.as_hot().unwrap().segment, 0);
+    assert_eq!(read_vec(&t, a.location, &k(999)), Some(value(999, 0)));
+}
+
+/// `read_pinned` refuses what `read_into` refuses, and a read nested in its closure (no second
+/// pin on one thread) is told to copy instead.
+#[test]
+fn read_pinned_refuses_stale_and_wrong_keys_and_nested_reads_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(2).hot_tier_config()).unwrap();
+    let (locs, _) = fill(&t, &mut w, 0..3);
+    let (n, loc) = locs[1];
+    assert!(matches!(
+        t.read_pinned(t.read_mark(), loc, &k(n + 1), true, |_| ()),
+        Pinned::Refused(_)
+    ));
+    assert!(matches!(
+        t.read_pinned(t.read_mark(), Location::COLD, &k(n), true, |_| ()),
+        Pinned::Refused(_)
+    ));
+    let mark = t.read_mark();
+    let nested = t.read_pinned(mark, loc, &k(n), true, |v: &[u8]| {
+        assert_eq!(v, &value(n, 0)[..]);
+        matches!(
+            t.read_pinned(t.read_mark(), locs[0].1, &k(locs[0].0), true, |_| ()),
+            Pinned::Unpinned(_)
+        )
+    });
+    assert!(matches!(nested, Pinned::Hit(true)));
+    // A recycle since the mark refuses the read, as `read_into` does.
+    let old_mark = t.read_mark();
+    let mut m = 1000;
+    while t.stats().recycled == 0 {
+        t.append(&mut w, &k(m), &value(m, 0)).unwrap();
+        m += 1;
+    }
+    let (n2, loc2) = *fill(&t, &mut w, 5000..5001).0.last().unwrap();
+    assert!(matches!(
+        t.read_pinned(old_mark, loc2, &k(n2), true, |_| ()),
+        Pinned::Refused(_)
+    ));
+    assert!(matches!(
+        t.read_pinned(t.read_mark(), loc2, &k(n2), true, |v: &[u8]| v.to_vec()),
+        Pinned::Hit(v) if v == value(n2, 0)
+    ));
+}
