@@ -262,7 +262,8 @@ fn a_get_with_closure_that_wraps_the_hot_tier_sees_its_value_unchanged() {
     let seen = db
         .get_with(1, |v| {
             let before = v.to_vec();
-            // 3 segments of 8 KiB: 400 writes of ~100 bytes wrap the ring about four times.
+            // 3 segments of 8 KiB: 400 writes of ~100 bytes come round to key 1's segment (the
+            // appends that need it are then declined).
             for k in 2..402u64 {
                 let value = header_lookalike(k, 100, 100);
                 db.put(k, &value).unwrap();

@@ -154,12 +154,13 @@ impl Db {
                 // In place, the segment pinned while `f` runs (no copy); a thread that cannot
                 // pin (a read nested in `f`, more threads than pin slots) copies below.
                 let pinned = match f.take() {
-                    Some(g) => self.hot.read_pinned(mark, loc, key, !candidate, g),
+                    Some(g) => self.hot.read_pinned(mark, loc, key, !candidate, g, || {
+                        lap(&mut probe, Stage::HotTier)
+                    }),
                     None => break Ok(None), // unreachable: `f` is only taken on a hit
                 };
                 let copy = match pinned {
                     Pinned::Hit(r) => {
-                        lap(&mut probe, Stage::HotTier);
                         self.finish(probe, Served::HotTier);
                         return Ok(Some(r));
                     }

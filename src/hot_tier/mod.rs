@@ -435,7 +435,9 @@ impl HotTier {
         // A fresh or recycled segment always fits the record (`accepts`), so this loop turns at
         // most twice.
         for _ in 0..2 {
-            if let Some(active) = w.active {
+            // Never into a retired segment (a one-segment ring's active one): its old records'
+            // locations could then match a record written under its new generation.
+            if let Some(active) = w.active.filter(|&a| w.retired != Some(a)) {
                 let seg = self.slots[active].get();
                 if let Some(location) = seg.and_then(|s| s.try_append(key, value)) {
                     self.appends.inc();
@@ -569,7 +571,7 @@ impl HotTier {
     /// (true) or [`HotTier::read_candidate_into`] (false). Gives `f` back when the location is
     /// refused ([`Pinned::Refused`]: read RocksDB) or when this thread cannot pin
     /// ([`Pinned::Unpinned`]: a read nested in another's `f`, or more threads than pin slots;
-    /// copy with `read_into`).
+    /// copy with `read_into`). `on_hit` runs just before `f` (the read profile's lap).
     #[inline]
     pub(crate) fn read_pinned<R, F: FnOnce(&[u8]) -> R>(
         &self,
@@ -578,6 +580,7 @@ impl HotTier {
         key: &[u8],
         count_stale: bool,
         f: F,
+        on_hit: impl FnOnce(),
     ) -> Pinned<R, F> {
         let Some((hot, seg)) = loc
             .as_hot()
@@ -598,6 +601,7 @@ impl HotTier {
         match value {
             Some(v) => {
                 self.hits.inc();
+                on_hit();
                 let r = f(v);
                 drop(pin);
                 Pinned::Hit(r)

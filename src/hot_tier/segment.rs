@@ -35,8 +35,10 @@
 //! * Every byte of the mapping that a reader may look at while the appender runs is read and
 //!   written only as aligned 8-byte words through atomic operations ([`Segment::word`]; records
 //!   start on multiples of 8 and are padded to them), so concurrent access is never a data race.
-//!   Plain `&[u8]` views ([`Segment::bytes`]) are taken only by the appender of its own records
-//!   and at open, when nothing else can access the segment.
+//!   Plain `&[u8]` views are taken by the appender of its own records and at open, when
+//!   nothing else can access the segment ([`Segment::bytes`]), and by a reader of a record in
+//!   a segment it has pinned ([`Segment::pinned_value`], below), which nothing writes while the
+//!   pin lives (other readers only load its words).
 //! * `committed` is the end of the last complete record. The appender (one at a time: the holder
 //!   of the tier's one `Appender`, taken by `&mut`) stores a record and its end marker at and
 //!   above `committed`, then publishes them with a Release store of the new `committed`.
@@ -170,7 +172,8 @@ pub(super) struct Segment {
 // SAFETY: `base` points into `map`, owned by the segment and unmapped only on drop. Under shared
 // access (`&Segment`) readers only load words atomically, and the single appender (the holder
 // of the tier's one `Appender`, which `append` takes by `&mut`) stores them atomically; plain
-// byte views are taken only by the appender of records no one else writes, or with `&mut`.
+// byte views are taken only by the appender of records no one else writes, with `&mut`, or by a
+// reader of a record in a segment it pinned, which the appender then does not write (`pins.rs`).
 // These rules, stated in the module docs, make concurrent use from several threads race-free.
 unsafe impl Send for Segment {}
 // SAFETY: as for `Send` above.
@@ -642,6 +645,11 @@ impl Segment {
     /// [`Segment::retire`] published and `epoch`, and starts appends over from the top. Only
     /// when no reader has the segment pinned.
     pub(super) fn restart(&self, epoch: u64) {
+        // `retire`'s fence ordered its generation before the stores that followed it in that
+        // call; this one orders it before these, which may come in a later append (the
+        // generation store happened-before it: same appender, handed on under the writer
+        // mutex), so a copying reader of any of them still sees the new generation.
+        fence(Ordering::Release);
         let generation = self.generation.load(Ordering::Relaxed);
         let mut header = [0u8; SEGMENT_HEADER_BYTES];
         header[..8].copy_from_slice(MAGIC);
