@@ -1159,7 +1159,7 @@ fn a_retired_segment_takes_no_append_even_when_a_record_fits() {
             while t.append(&mut w, &k(big), &[7; 100]).unwrap().is_some() {
                 big += 1;
             }
-            assert!(t.take_withheld(&mut w).len() > 0);
+            assert!(!t.take_withheld(&mut w).is_empty());
             // An empty value would fit behind the last record, but the segment is retired.
             assert!(t.append(&mut w, &k(big + 1), b"").unwrap().is_none());
             v.to_vec()
