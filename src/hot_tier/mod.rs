@@ -184,6 +184,9 @@ pub(crate) struct Appender {
     /// Records of that recycle not yet handed back: the engine takes them after a declined
     /// append ([`HotTier::take_withheld`]), else the next append returns them.
     withheld: Records,
+    /// The retired segment's pins may not be looked at yet: the barrier after its retire has
+    /// not been issued (`pins::heavy_barrier`).
+    barrier_due: bool,
 }
 
 /// The ring of hot segments. See the module docs.
@@ -221,6 +224,8 @@ impl HotTier {
         config: &HotTierConfig,
     ) -> Result<(HotTier, Appender, OpenReport)> {
         let (count, size) = (config.segments, config.segment_bytes);
+        // The pin protocol's barriers are chosen before any segment of this tier can be read.
+        pins::init();
         // Checked by `Options::validate` before the config is built.
         debug_assert!(
             count == 0
@@ -288,6 +293,7 @@ impl HotTier {
             next_epoch: newest.map_or(1, |(e, _)| e + 1),
             retired: None,
             withheld: Records::default(),
+            barrier_due: false,
         };
         Ok((tier, appender, report))
     }
@@ -459,10 +465,15 @@ impl HotTier {
                     self.recycles.fetch_add(1, Ordering::SeqCst);
                     seg.retire(generation);
                     w.retired = Some(next);
+                    w.barrier_due = true;
                     self.recycled.inc();
                     self.demoted.add(recycled.len() as u64);
                 }
-                if pins::is_pinned(seg.base_addr()) {
+                // The appender's half of the pin protocol's barrier, once per recycle.
+                if w.barrier_due && pins::heavy_barrier() {
+                    w.barrier_due = false;
+                }
+                if w.barrier_due || pins::is_pinned(seg.base_addr()) {
                     // A reader is looking at a record of it in place: write nothing there, and
                     // keep this value in RocksDB only. The next append asks again.
                     w.withheld = recycled;

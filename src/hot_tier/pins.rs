@@ -11,24 +11,107 @@
 //! The protocol with the appender (`HotTier::append`), who must not write into a segment a
 //! reader has pinned:
 //!
-//! * reader: store the segment's address in its slot (SeqCst), then load the segment's
-//!   generation and the tier's recycle count (SeqCst) and check them against its location and
-//!   mark; only then look at the record;
-//! * appender, recycling a segment: bump the recycle count and the generation (SeqCst), then
-//!   [`is_pinned`] (a SeqCst fence, then every slot). Pinned: it writes nothing into the
-//!   segment and declines the append (the value stays in RocksDB only: the tier is a cache),
-//!   and asks again at its next append.
+//! * reader: store the segment's address in its slot, a store-load barrier, then load the
+//!   segment's generation and the tier's recycle count and check them against its location
+//!   and mark; only then look at the record;
+//! * appender, recycling a segment: bump the recycle count and the generation, a store-load
+//!   barrier ([`heavy_barrier`], once per recycle), then [`is_pinned`] (every slot). Pinned: it
+//!   writes nothing into the segment and declines the append (the value stays in RocksDB only:
+//!   the tier is a cache), and asks again at its next append.
 //!
-//! In the single total order of SeqCst operations either the appender's load of the slot comes
-//! after the reader's store (it sees the pin and keeps out), or the reader's loads come after
-//! the appender's bumps (it sees the new generation or count and refuses the location). So a
-//! record a reader accepted is not overwritten until its pin is dropped, and the appender never
-//! waits for a reader, whatever the reader's closure does (even writing to the same database).
+//! With both barriers, either the appender's load of the slot comes after the reader's store
+//! (it sees the pin and keeps out), or the reader's loads come after the appender's bumps (it
+//! sees the new generation or count and refuses the location). So a record a reader accepted
+//! is not overwritten until its pin is dropped, and the appender never waits for a reader,
+//! whatever the reader's closure does (even writing to the same database). Later looks at the
+//! same recycle need no barrier: a reader that pins after the first look sees the new
+//! generation, and a pin seen cleared (Release store, Acquire load) ends its reads.
+//!
+//! **The barriers are asymmetric where Linux allows.** A store-load barrier is a locked
+//! instruction (~8 ns on this project's machines, measured as a 2% slower `u64` read of 100-byte
+//! values), paid on every read; the appender's barrier runs once per segment recycled. So, as
+//! Linux's RCU and folly's `asymmetric_thread_fence` do, the reader issues only a compiler
+//! fence and the appender asks the kernel to run a full barrier on every running thread of the
+//! process (`membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, registered once by [`init`]). Where
+//! that is unavailable (another OS, an old kernel, a seccomp filter), readers store their pin
+//! with a SeqCst swap and the appender issues a SeqCst fence: the symmetric protocol.
 
 use crossbeam::utils::CachePadded;
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// Which barriers the protocol uses (module docs): not chosen yet, asymmetric (the kernel's
+/// membarrier for the appender, a compiler fence for readers), or symmetric (a SeqCst swap and
+/// a SeqCst fence).
+const UNCHOSEN: u8 = 0;
+const ASYMMETRIC: u8 = 1;
+const SYMMETRIC: u8 = 2;
+static MODE: AtomicU8 = AtomicU8::new(UNCHOSEN);
+
+/// Chooses the barriers, once per process; every tier calls it at open, before any of its
+/// segments can be read or recycled. (A later choice never changes an earlier one.)
+pub(super) fn init() {
+    if MODE.load(Ordering::Acquire) != UNCHOSEN {
+        return;
+    }
+    let mode = if membarrier::register() {
+        ASYMMETRIC
+    } else {
+        SYMMETRIC
+    };
+    let _ = MODE.compare_exchange(UNCHOSEN, mode, Ordering::AcqRel, Ordering::Acquire);
+}
+
+/// The appender's half of the store-load barrier, after it bumped a recycle's generation and
+/// count and before it first looks at the pins. False when the kernel refused the barrier (it
+/// accepted the registration, so this should not happen): the appender must then treat the
+/// segment as pinned and try again later.
+pub(super) fn heavy_barrier() -> bool {
+    fence(Ordering::SeqCst);
+    match MODE.load(Ordering::Acquire) {
+        ASYMMETRIC => membarrier::private_expedited(),
+        _ => true,
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod membarrier {
+    // From the kernel's UAPI, `linux/membarrier.h`.
+    const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+    const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+    fn call(cmd: libc::c_long) -> bool {
+        // SAFETY: membarrier takes two integers and touches no memory of ours.
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                cmd,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            ) == 0
+        }
+    }
+
+    pub(super) fn register() -> bool {
+        call(CMD_REGISTER_PRIVATE_EXPEDITED)
+    }
+
+    pub(super) fn private_expedited() -> bool {
+        call(CMD_PRIVATE_EXPEDITED)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod membarrier {
+    pub(super) fn register() -> bool {
+        false
+    }
+
+    pub(super) fn private_expedited() -> bool {
+        false
+    }
+}
 
 /// Threads that can hold a pin at once; later ones copy.
 pub(super) const SLOTS: usize = 64;
@@ -111,8 +194,14 @@ pub(super) fn pin(addr: usize) -> Option<Pin> {
             if c.pinned.replace(true) {
                 return None; // nested: the outer pin stays as it is
             }
-            // A full barrier (xchg on x86-64): the segment checks that follow load after it.
-            PINNED[slot].swap(addr, Ordering::SeqCst);
+            // The reader's half of the store-load barrier: the segment checks that follow load
+            // after the store is visible to the appender's look at the pins.
+            if MODE.load(Ordering::Relaxed) == ASYMMETRIC {
+                PINNED[slot].store(addr, Ordering::Relaxed);
+                compiler_fence(Ordering::SeqCst);
+            } else {
+                PINNED[slot].swap(addr, Ordering::SeqCst);
+            }
             Some(Pin {
                 slot,
                 addr,
@@ -133,9 +222,9 @@ impl Drop for Pin {
 }
 
 /// Whether some thread has the segment mapped at `addr` pinned. For the appender, after it has
-/// bumped the segment's generation and the tier's recycle count (module docs).
+/// bumped the segment's generation and the tier's recycle count and issued [`heavy_barrier`]
+/// (module docs).
 pub(super) fn is_pinned(addr: usize) -> bool {
-    fence(Ordering::SeqCst);
     // Acquire: a slot seen cleared orders the reader's loads before the appender's stores.
     PINNED.iter().any(|p| p.load(Ordering::Acquire) == addr)
 }
@@ -145,7 +234,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn linux_gives_the_asymmetric_barrier() {
+        init();
+        if cfg!(target_os = "linux") {
+            // Registered once per process, then the barrier itself.
+            assert_eq!(
+                MODE.load(Ordering::Relaxed),
+                ASYMMETRIC,
+                "membarrier refused"
+            );
+        }
+        assert!(heavy_barrier());
+    }
+
+    #[test]
     fn a_pin_is_seen_from_another_thread_until_dropped_and_nested_pins_are_refused() {
+        init();
         let addr = 0x1000_0000usize;
         let pin = pin(addr).expect("a slot for this thread");
         assert_eq!(pin.addr(), addr);
