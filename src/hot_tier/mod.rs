@@ -461,7 +461,8 @@ impl HotTier {
                     let generation = (seg.generation() + 1) % GENERATION_MODULUS;
                     // Before the new generation is published: `retire`'s Release fence orders
                     // this bump before every store a reader could copy from the new
-                    // generation. SeqCst: the pin protocol's store (`pins.rs`).
+                    // generation. SeqCst: what the pin protocol's symmetric barriers need
+                    // (`pins.rs`).
                     self.recycles.fetch_add(1, Ordering::SeqCst);
                     seg.retire(generation);
                     w.retired = Some(next);

@@ -5,6 +5,7 @@
 use alexkv::Options;
 
 /// The crate's seeded generator (xoshiro256** seeded by SplitMix64): a failing seed reproduces.
+#[allow(unused_imports)]
 pub use alexkv::bench::rng::Rng;
 
 /// Largest value the small options accept.
