@@ -224,8 +224,11 @@ impl HotTier {
         config: &HotTierConfig,
     ) -> Result<(HotTier, Appender, OpenReport)> {
         let (count, size) = (config.segments, config.segment_bytes);
-        // The pin protocol's barriers are chosen before any segment of this tier can be read.
-        pins::init();
+        // The pin protocol's barriers are chosen before any segment of this tier can be read
+        // (a tier that is off has none).
+        if count > 0 {
+            pins::init();
+        }
         // Checked by `Options::validate` before the config is built.
         debug_assert!(
             count == 0
