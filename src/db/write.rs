@@ -613,7 +613,9 @@ impl Db {
         // order). The sort is stable, so one key's operations keep their order (a record
         // appended and recycled within the same write is demoted after it was set).
         let sorted;
-        let ops = if ops.len() > 64 {
+        // A batch's puts come in key order already (`WriteBatch::final_ops`); only the demotions
+        // of a recycle, appended after them, need the sort.
+        let ops = if ops.len() > 64 && !ops.is_sorted_by(|a, b| a.key() <= b.key()) {
             let mut v = ops.to_vec();
             v.sort_by(|a, b| a.key().cmp(b.key()));
             sorted = v;

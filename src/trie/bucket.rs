@@ -94,6 +94,119 @@ impl Writer {
     }
 }
 
+/// A [`Tail`] borrowed from its key.
+#[derive(Clone, Copy)]
+pub(super) enum TailRef<'a> {
+    /// The key ends inside the slice, after this many of its bytes (0..=7).
+    Short(u8),
+    /// The key goes on past the slice with these bytes.
+    Long(&'a [u8]),
+}
+
+impl<'a> TailRef<'a> {
+    /// The tail of `key` under the slice starting at `at` ([`Tail::of`], borrowed).
+    pub(super) fn of(key: &'a [u8], at: usize) -> TailRef<'a> {
+        let rem = key.len() - at;
+        if rem < 8 {
+            TailRef::Short(rem as u8)
+        } else {
+            TailRef::Long(&key[at + 8..])
+        }
+    }
+
+    /// Its code in a bucket entry and the bytes after the slice.
+    fn code_and_rest(self) -> (u16, &'a [u8]) {
+        match self {
+            TailRef::Short(n) => (u16::from(n), &[]),
+            TailRef::Long(rest) => (
+                u16::try_from(8 + rest.len()).expect("keys are at most 1 KiB"),
+                rest,
+            ),
+        }
+    }
+}
+
+/// Packs `count` entries (in key order) and the child into a new allocation; returns the slot:
+/// its word, and the hint when the bucket holds one long key of the implicit slice and no child
+/// (`slot.rs`).
+fn write_bucket<'a>(
+    entries: impl Iterator<Item = (u64, TailRef<'a>, u64)> + Clone,
+    count: usize,
+    child: Option<(u64, Box<Layer>)>,
+    explicit: bool,
+    implicit: u64,
+) -> Slot {
+    let hint = match (count, &child) {
+        (1, None) => entries
+            .clone()
+            .next()
+            .and_then(|(s, t, word)| {
+                (s == implicit && matches!(t, TailRef::Long(_))).then_some(word)
+            })
+            .unwrap_or(NO_HINT),
+        _ => NO_HINT,
+    };
+    let child_bytes = match (&child, explicit) {
+        (None, _) => 0,
+        (Some(_), false) => CHILD,
+        (Some(_), true) => CHILD + 8,
+    };
+    let size = HEADER
+        + child_bytes
+        + entries
+            .clone()
+            .map(|(s, t, _)| 2 + t.code_and_rest().1.len() + 8 + if s == implicit { 0 } else { 8 })
+            .sum::<usize>();
+    let count16 = u16::try_from(count).expect("a bucket holds few entries");
+    let size32 = u32::try_from(size).expect("a bucket is small");
+    let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
+    // SAFETY: `size` is at least HEADER, so the layout is not zero-sized.
+    let ptr = unsafe { alloc(layout) };
+    let Some(ptr) = NonNull::new(ptr) else {
+        handle_alloc_error(layout)
+    };
+    let address = ptr.as_ptr() as u64;
+    // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
+    // the allocator never does); a word keeps 54 bits of address.
+    assert!(address & TAG == 0, "bucket address {address:#x} above 2^53");
+    let mut out = Writer {
+        ptr: ptr.as_ptr(),
+        at: 0,
+        size,
+    };
+    out.put(&size32.to_le_bytes());
+    out.put(&count16.to_le_bytes());
+    out.put(&[u8::from(child.is_some()), u8::from(explicit)]);
+    if let Some((slice, child)) = child {
+        out.put(&(Box::into_raw(child) as u64).to_le_bytes());
+        if explicit {
+            out.put(&slice.to_le_bytes());
+        }
+    }
+    let mut written = 0;
+    for (slice, tail, word) in entries {
+        let (code, rest) = tail.code_and_rest();
+        if slice == implicit {
+            out.put(&code.to_le_bytes());
+        } else {
+            out.put(&(code | CARRIES_SLICE).to_le_bytes());
+            out.put(&slice.to_le_bytes());
+        }
+        out.put(rest);
+        out.put(&word.to_le_bytes());
+        written += 1;
+    }
+    assert_eq!(
+        (out.at, written),
+        (size, count),
+        "a bucket's bytes fill its allocation"
+    );
+    Slot {
+        word: TAG | address,
+        hint,
+    }
+}
+
 /// Where a key ends relative to the slice it sorts under.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Tail {
@@ -165,72 +278,41 @@ impl BucketData {
     /// Packs the bucket into a new allocation and returns its slot: its word, and the hint
     /// when it holds one long key of the slot's own slice and no child (`slot.rs`).
     pub(super) fn encode(self) -> Slot {
-        let hint = match (&self.entries[..], &self.child) {
-            ([(s, Tail::Long(_), word)], None) if *s == self.implicit => *word,
-            _ => NO_HINT,
-        };
-        let child_bytes = match (&self.child, self.explicit) {
-            (None, _) => 0,
-            (Some(_), false) => CHILD,
-            (Some(_), true) => CHILD + 8,
-        };
-        let implicit = self.implicit;
-        debug_assert!(self.explicit || self.entries.iter().all(|e| e.0 == implicit));
-        let size = HEADER
-            + child_bytes
-            + self
-                .entries
-                .iter()
-                .map(|(s, t, _)| t.encoded_len() + if *s == implicit { 0 } else { 8 })
-                .sum::<usize>();
-        let count = u16::try_from(self.entries.len()).expect("a bucket holds few entries");
-        let size32 = u32::try_from(size).expect("a bucket is small");
-        let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
-        // SAFETY: `size` is at least HEADER, so the layout is not zero-sized.
-        let ptr = unsafe { alloc(layout) };
-        let Some(ptr) = NonNull::new(ptr) else {
-            handle_alloc_error(layout)
-        };
-        let address = ptr.as_ptr() as u64;
-        // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
-        // the allocator never does); a word keeps 54 bits of address.
-        assert!(address & TAG == 0, "bucket address {address:#x} above 2^53");
-        let mut out = Writer {
-            ptr: ptr.as_ptr(),
-            at: 0,
-            size,
-        };
-        out.put(&size32.to_le_bytes());
-        out.put(&count.to_le_bytes());
-        out.put(&[u8::from(self.child.is_some()), u8::from(self.explicit)]);
-        if let Some((slice, child)) = self.child {
-            out.put(&(Box::into_raw(child) as u64).to_le_bytes());
-            if self.explicit {
-                out.put(&slice.to_le_bytes());
-            }
-        }
-        for (slice, tail, word) in &self.entries {
-            let (code, rest): (u16, &[u8]) = match tail {
-                Tail::Short(n) => (u16::from(*n), &[]),
-                Tail::Long(rest) => (
-                    u16::try_from(8 + rest.len()).expect("keys are at most 1 KiB"),
-                    rest,
-                ),
+        let BucketData {
+            entries,
+            child,
+            explicit,
+            implicit,
+        } = self;
+        debug_assert!(explicit || entries.iter().all(|e| e.0 == implicit));
+        let borrowed = entries.iter().map(|(s, t, w)| {
+            let tail = match t {
+                Tail::Short(n) => TailRef::Short(*n),
+                Tail::Long(rest) => TailRef::Long(rest),
             };
-            if *slice == implicit {
-                out.put(&code.to_le_bytes());
-            } else {
-                out.put(&(code | CARRIES_SLICE).to_le_bytes());
-                out.put(&slice.to_le_bytes());
-            }
-            out.put(rest);
-            out.put(&word.to_le_bytes());
-        }
-        assert_eq!(out.at, size, "a bucket's bytes fill its allocation");
-        Slot {
-            word: TAG | address,
-            hint,
-        }
+            (*s, tail, *w)
+        });
+        write_bucket(borrowed, entries.len(), child, explicit, implicit)
+    }
+
+    /// The bucket of one entry (`slice`, `tail`, `word`) and no child, packed as
+    /// [`BucketData::encode`] would, without building its entry list first: what a new key in
+    /// a free slot gets.
+    pub(super) fn encode_one(
+        slice: u64,
+        tail: TailRef<'_>,
+        word: u64,
+        explicit: bool,
+        implicit: u64,
+    ) -> Slot {
+        debug_assert!(explicit || slice == implicit);
+        write_bucket(
+            std::iter::once((slice, tail, word)),
+            1,
+            None,
+            explicit,
+            implicit,
+        )
     }
 
     /// Takes the bucket named by `word` apart, freeing its allocation; the child layer (if any)

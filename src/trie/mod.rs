@@ -53,7 +53,7 @@ mod slots;
 #[cfg(test)]
 mod tests;
 
-use bucket::{is_bucket, BucketData, BucketRef, Tail};
+use bucket::{is_bucket, BucketData, BucketRef, Tail, TailRef};
 use radix::Radix;
 use slot::Slot;
 use slots::SlotIndex;
@@ -721,14 +721,14 @@ impl Layer {
             if !exact {
                 self.radix_unsettled = true;
             }
-            BucketData {
-                entries: vec![(s, Tail::of(key, d), word)],
-                child: None,
+            BucketData::encode_one(
+                s,
+                TailRef::of(key, d),
+                word,
                 explicit,
                 // An exact slice is its slot's implicit one (no decode).
-                implicit: if exact { s } else { self.implicit(v) },
-            }
-            .encode()
+                if exact { s } else { self.implicit(v) },
+            )
         };
         self.index.insert(v, w);
         self.note_inserted();
