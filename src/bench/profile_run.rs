@@ -365,8 +365,9 @@ pub fn render(r: &ProfileReport) -> String {
     ));
     out.push_str(
         "stages: index lookup = in-flight mark + index lock + learned-index search; hot tier read = \
-         validated copy of the record; value cache / RocksDB get = their lookups (RocksDB's includes \
-         the cache fill); overhead = the rest (API entry, counters, the caller's closure)\n",
+         the record's checks and its copy (or, for get_with, the pin that lends it in place); value \
+         cache / RocksDB get = their lookups (RocksDB's includes the cache fill); overhead = the \
+         rest (API entry, counters, the caller's closure)\n",
     );
     let pct = |x: f64| {
         if p.total_ns > 0.0 {
