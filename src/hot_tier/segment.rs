@@ -503,28 +503,44 @@ impl Segment {
     ) -> Option<&'a [u8]> {
         assert_eq!(pin.addr(), self.base_addr(), "a pin of another segment");
         // SeqCst: the pin protocol's load, after the pin's store.
-        let generation = self.generation.load(Ordering::SeqCst);
-        if u32::from(loc.generation) != generation || key.len() > MAX_KEY_LEN {
-            return None;
-        }
-        let off = loc.offset as usize;
+        let off = self.committed_record(loc, key, self.generation.load(Ordering::SeqCst))?;
         let len = loc.len as usize;
-        let end = off + record_span(key.len(), len);
-        if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
+        if !self.record_holds(off, key, len) {
             return None;
         }
         let key_at = off + RECORD_HEAD_BYTES;
-        if self.word(off).load(Ordering::Relaxed) as u32 != record_lengths(key.len(), len)
-            || !self.key_matches(key_at, key)
-        {
-            return None;
-        }
         // SAFETY: the record lies inside the mapping, below `committed` (checked above), so
         // its bytes were published by the appender's Release store that the Acquire load of
         // `committed` saw; nothing writes them while the pin lives (`pins.rs`: a record is
         // only ever rewritten after a recycle, and the appender restarts no pinned segment),
         // and the mapping lives as long as `self`.
         Some(unsafe { std::slice::from_raw_parts(self.base.add(key_at + padded(key.len())), len) })
+    }
+
+    /// The offset of the record `loc` names for `key`, when `loc` is of `generation` (the
+    /// segment's, as the caller loaded it) and the record ends at or below `committed`; its
+    /// bytes are not looked at ([`Segment::record_holds`]).
+    #[inline(always)]
+    fn committed_record(&self, loc: HotLocation, key: &[u8], generation: u32) -> Option<usize> {
+        // No record has a longer key; the check also keeps `record_lengths` exact.
+        if u32::from(loc.generation) != generation || key.len() > MAX_KEY_LEN {
+            return None;
+        }
+        let off = loc.offset as usize;
+        let end = off + record_span(key.len(), loc.len as usize);
+        // Acquire pairs with the Release in `try_append`.
+        if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(off)
+    }
+
+    /// Whether the committed record at `off` is `key`'s with a `len`-byte value: its lengths
+    /// word and every key word.
+    #[inline(always)]
+    fn record_holds(&self, off: usize, key: &[u8], len: usize) -> bool {
+        self.word(off).load(Ordering::Relaxed) as u32 == record_lengths(key.len(), len)
+            && self.key_matches(off + RECORD_HEAD_BYTES, key)
     }
 
     /// The mapping's address: what a pin of this segment holds.
@@ -547,26 +563,17 @@ impl Segment {
     pub(super) fn read_into(&self, loc: HotLocation, key: &[u8], out: &mut Vec<u8>) -> bool {
         out.clear();
         let generation = self.generation.load(Ordering::Acquire);
-        // No record has a longer key; the check also keeps `record_lengths` exact.
-        if u32::from(loc.generation) != generation || key.len() > MAX_KEY_LEN {
+        let Some(off) = self.committed_record(loc, key, generation) else {
             return false;
-        }
-        let off = loc.offset as usize;
+        };
         let len = loc.len as usize;
-        let end = off + record_span(key.len(), len);
-        // Acquire pairs with the Release in `try_append`.
-        if off < SEGMENT_HEADER_BYTES || end > self.committed.load(Ordering::Acquire) {
-            return false;
-        }
         // Start loading every line of the record at once: the word-by-word copy below would
         // otherwise keep only as many lines in flight as the store buffer lets it run ahead.
         self.prefetch(loc, key.len());
-        let key_at = off + RECORD_HEAD_BYTES;
-        if self.word(off).load(Ordering::Relaxed) as u32 != record_lengths(key.len(), len)
-            || !self.key_matches(key_at, key)
-        {
+        if !self.record_holds(off, key, len) {
             return false;
         }
+        let key_at = off + RECORD_HEAD_BYTES;
         let words = len.div_ceil(8);
         // An empty value has no word to point at (its record may end at the segment's end).
         if words > 0 {

@@ -627,18 +627,18 @@ impl Layer {
             exact,
             rem,
         } = spot;
+        let Some(w) = self.index.get(v).map(Slot::word) else {
+            self.add_slot(key, spot, word);
+            return None;
+        };
         let explicit = self.radix.is_some();
         if !exact {
             self.radix_unsettled = true;
         }
         // An exact slice is its slot's implicit one (no decode).
         let implicit = if exact { s } else { self.implicit(v) };
-        let old = match self.index.get(v).map(Slot::word) {
-            None => {
-                self.add_slot(key, spot, word);
-                return None;
-            }
-            Some(w) if !is_bucket(w) => {
+        let old = match w {
+            w if !is_bucket(w) => {
                 if rem == 8 {
                     self.index.insert(v, Slot::plain(word));
                     return Some(w);
@@ -655,7 +655,7 @@ impl Layer {
                 self.index.insert(v, nw);
                 None
             }
-            Some(w) => {
+            w => {
                 // SAFETY: `w` is a live bucket of this layer, held mutably.
                 let view = unsafe { BucketRef::from_word(w) };
                 if rem >= 8 {

@@ -257,16 +257,24 @@ fn digit_keys_get_a_feature_and_keys_outside_its_ranges_still_answer_exactly() {
     agree(&t, &model, &probes);
 }
 
-#[test]
-fn planned_inserts_leave_nothing_for_the_insert_to_grow_or_rebuild() {
-    // Digit keys (a feature), a shared prefix left by odd keys, many keys per slice (child
-    // layers), and every doubling recheck.
-    let mut keys: Vec<Vec<u8>> = (0..4000u64)
+/// `users` digit keys (a feature), then keys sharing a prefix left by odd keys with many keys per
+/// slice (child layers), the adversarial keys, and digit keys with hex letters (bytes outside
+/// the feature's ranges).
+fn mixed_keys(users: u64) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = (0..users)
         .map(|i| format!("user{}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 3).into_bytes())
         .collect();
     keys.extend((0..300).map(|i| format!("tenant/{:03}/field{}", i / 20, i % 20).into_bytes()));
     keys.extend(adversarial_keys());
     keys.extend((0..200).map(|i| format!("user{i:x}z").into_bytes()));
+    keys
+}
+
+#[test]
+fn planned_inserts_leave_nothing_for_the_insert_to_grow_or_rebuild() {
+    // Digit keys (a feature), a shared prefix left by odd keys, many keys per slice (child
+    // layers), and every doubling recheck.
+    let keys = mixed_keys(4000);
     let mut t = Trie::new();
     let mut model = BTreeMap::new();
     for (i, k) in keys.iter().enumerate() {
@@ -593,12 +601,7 @@ fn the_engines_one_walk_set_or_add_agrees_with_the_model_and_leaves_nothing_unpl
     // in place, or a new key in a free root slot when nothing is due), else the plan and
     // `insert_unplanned`. Digit keys (a feature whose ranges later keys leave), 8-byte keys
     // (direct words), shared prefixes, children, updates of present keys.
-    let mut keys: Vec<Vec<u8>> = (0..6000u64)
-        .map(|i| format!("user{}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 3).into_bytes())
-        .collect();
-    keys.extend((0..300).map(|i| format!("tenant/{:03}/field{}", i / 20, i % 20).into_bytes()));
-    keys.extend(adversarial_keys());
-    keys.extend((0..200).map(|i| format!("user{i:x}z").into_bytes()));
+    let mut keys = mixed_keys(6000);
     keys.extend((0..500u64).map(|i| (i * 7919).to_be_bytes().to_vec()));
     let mut t = Trie::new();
     let mut model = BTreeMap::new();
