@@ -5,6 +5,7 @@ use super::bucket::{BucketData, Tail};
 use super::radix::Radix;
 use super::slot::Slot;
 use super::slots::SlotIndex;
+use super::window::Window;
 use super::{slice, Layer, MAX_FOLD};
 
 /// The prefix a layer over these sorted keys (relative to its start) skips: the bytes all share,
@@ -24,12 +25,32 @@ pub(super) fn prefix_len<K: AsRef<[u8]>>(keys: &[(K, u64)]) -> usize {
     shared.min(shortest.saturating_sub(8))
 }
 
-/// The prefix length and feature for a layer over `entries` (sorted, relative to its start) that
-/// will also hold `extra` (not among them).
-pub(super) fn choice_with<K: AsRef<[u8]>>(
-    entries: &[(K, u64)],
-    extra: Option<&[u8]>,
-) -> (usize, Option<Radix>) {
+/// How a layer reads its keys: the prefix it skips, its window and its feature.
+#[derive(Debug, PartialEq)]
+pub(super) struct Choice {
+    pub(super) prefix: usize,
+    pub(super) window: Option<Window>,
+    pub(super) radix: Option<Radix>,
+}
+
+impl Choice {
+    /// The slice of `key` (one of the keys the choice was made for).
+    fn slice(&self, key: &[u8]) -> u64 {
+        slice_in(self.window.as_ref(), key, self.prefix)
+    }
+}
+
+/// The slice of `key` after prefix `p` in a layer with `window`; the key holds the window.
+fn slice_in(window: Option<&Window>, key: &[u8], p: usize) -> u64 {
+    match window {
+        None => slice(key, p),
+        Some(w) => w.gather(key, p).expect("a layer's keys hold its window"),
+    }
+}
+
+/// The prefix length, window and feature for a layer over `entries` (sorted, relative to its
+/// start) that will also hold `extra` (not among them).
+pub(super) fn choice_with<K: AsRef<[u8]>>(entries: &[(K, u64)], extra: Option<&[u8]>) -> Choice {
     let mut p = prefix_len(entries);
     if let Some(x) = extra {
         p = match entries.first() {
@@ -40,13 +61,14 @@ pub(super) fn choice_with<K: AsRef<[u8]>>(
             }
         };
     }
-    let radix = Radix::for_slices(
-        entries
-            .iter()
-            .map(|(k, _)| slice(k.as_ref(), p))
-            .chain(extra.map(|x| slice(x, p))),
-    );
-    (p, radix)
+    let keys = || entries.iter().map(|(k, _)| k.as_ref()).chain(extra);
+    let window = Window::for_keys(keys(), p);
+    let radix = Radix::for_slices(keys().map(|k| slice_in(window.as_ref(), k, p)));
+    Choice {
+        prefix: p,
+        window,
+        radix,
+    }
 }
 
 /// A layer over `entries`: keys relative to the layer's start, strictly increasing.
@@ -71,6 +93,7 @@ pub(super) fn layer_consuming(entries: Vec<(&[u8], u64)>) -> Layer {
 /// A layer's pieces before its ALEX is built.
 struct Parts {
     prefix: Box<[u8]>,
+    window: Option<Window>,
     radix: Option<Radix>,
     keys: Vec<u64>,
     slots: Vec<Slot>,
@@ -86,6 +109,7 @@ fn assemble(parts: Option<Parts>) -> Layer {
         SlotIndex::bulk_load(&p.keys, p.slots).expect("features of sorted slices are sorted");
     Layer {
         prefix: p.prefix,
+        window: p.window,
         radix: p.radix,
         index,
         len: p.len,
@@ -99,24 +123,29 @@ fn parts(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Option<Parts> {
     if entries.is_empty() {
         return None;
     }
-    let (p, radix) = choice_with(entries, extra);
-    let alex_key = |s: u64| radix.as_ref().map_or(s, |r| r.encode(s).0);
+    let choice = choice_with(entries, extra);
+    let p = choice.prefix;
+    // The tail base of every key (`Spot::d`).
+    let d = p + choice.window.as_ref().map_or(0, Window::constants);
+    let alex_key = |s: u64| choice.radix.as_ref().map_or(s, |r| r.encode(s).0);
     let mut keys = Vec::new();
     let mut words = Vec::new();
     let mut i = 0;
     while i < entries.len() {
-        let v = alex_key(slice(entries[i].0, p));
+        let s = choice.slice(entries[i].0);
+        let v = alex_key(s);
         let mut j = i + 1;
-        while j < entries.len() && alex_key(slice(entries[j].0, p)) == v {
+        while j < entries.len() && alex_key(choice.slice(entries[j].0)) == v {
             j += 1;
         }
         keys.push(v);
-        words.push(slot_word(&entries[i..j], p, radix.is_some()));
+        words.push(slot_word(&entries[i..j], d, s, choice.radix.is_some()));
         i = j;
     }
     Some(Parts {
         prefix: entries[0].0[..p].into(),
-        radix,
+        window: choice.window,
+        radix: choice.radix,
         keys,
         slots: words,
         len: entries.len(),
@@ -134,16 +163,14 @@ pub(super) fn layer_owned_with(entries: &[(Vec<u8>, u64)], extra: Option<&[u8]>)
     layer_with(&refs, extra)
 }
 
-/// The word for the keys of one slot (one slice: a layer's feature separates the slices it is
-/// built from) starting at `d`.
-fn slot_word(group: &[(&[u8], u64)], d: usize, explicit: bool) -> Slot {
+/// The word for the keys of one slot, of slice `s` (a layer's feature separates the slices it is
+/// built from), whose tail base is `d` (`Spot::d`).
+fn slot_word(group: &[(&[u8], u64)], d: usize, s: u64, explicit: bool) -> Slot {
     if let [(key, word)] = group {
         if key.len() == d + 8 && !explicit {
             return Slot::plain(*word);
         }
     }
-    let s = slice(group[0].0, d);
-    debug_assert!(group.iter().all(|(k, _)| slice(k, d) == s));
     let mut data = BucketData {
         entries: group.iter().map(|(k, w)| (s, Tail::of(k, d), *w)).collect(),
         child: None,

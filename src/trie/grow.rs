@@ -21,7 +21,7 @@
 use super::bucket::{is_bucket, long_overflow, BucketRef, Tail};
 use super::slot::Slot;
 use super::slots::{SlotGrow, SlotRetired};
-use super::{build, slice, Layer, Spot, Trie, MAX_MIXED};
+use super::{build, Layer, Spot, Trie, MAX_MIXED};
 
 /// Work an insert needs, prepared ([`Trie::prepare_grow`]).
 pub struct TrieGrow {
@@ -58,8 +58,8 @@ enum Found<'a> {
     Present,
     /// The key is new; the insert acts in this layer.
     New(Action),
-    /// The key continues in this child layer.
-    Child(&'a Layer),
+    /// The key continues in this child layer, whose bytes start at this offset of the key.
+    Child(&'a Layer, usize),
 }
 
 /// What a new key's insert does to the layer it lands in.
@@ -99,7 +99,7 @@ impl Layer {
         let bucket = unsafe { BucketRef::from_word(w) };
         if rem >= 8 {
             if let Some(child) = bucket.child_for(s, exact) {
-                return Found::Child(child);
+                return Found::Child(child, d + 8);
             }
             if bucket.find_long(s, exact, &key[d + 8..]).is_some() {
                 return Found::Present;
@@ -150,7 +150,8 @@ impl Layer {
                 _ => 0,
             };
             shared > self.prefix.len() || {
-                let s = slice(key, at + self.prefix.len());
+                // The planner only rechecks layers the key lands in (it holds their window).
+                let s = self.locate(key, at).map_or(0, |spot| spot.s);
                 // Every slice inside the feature's ranges since the build (which chose the
                 // ranges as every slice's minimum and maximum byte), and the new one too: the
                 // feature recomputed from the slices is the one the layer has. Saves reading
@@ -165,8 +166,12 @@ impl Layer {
             let mut entries = Vec::with_capacity(self.len);
             self.collect(&mut Vec::new(), &mut entries);
             let extra = &key[at..];
-            let (prefix, radix) = build::choice_with(&entries, Some(extra));
-            if dropped_hints || prefix > self.prefix.len() || radix != self.radix {
+            let choice = build::choice_with(&entries, Some(extra));
+            if dropped_hints
+                || choice.prefix > self.prefix.len()
+                || choice.radix != self.radix
+                || choice.window != self.window
+            {
                 let mut layer = build::layer_owned_with(&entries, Some(extra));
                 layer.recheck_at = next;
                 return Step::Rebuild(Box::new(layer));
@@ -215,9 +220,9 @@ impl Trie {
         let action = loop {
             match layer.find_insert(key, at) {
                 Found::Present => return None,
-                Found::Child(child) => {
+                Found::Child(child, next) => {
                     path.push((layer, at));
-                    at += layer.prefix.len() + 8;
+                    at = next;
                     layer = child;
                 }
                 Found::New(action) => break action,

@@ -52,11 +52,13 @@ mod slot;
 mod slots;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use bucket::{is_bucket, BucketData, BucketRef, Tail, TailRef};
 use radix::Radix;
 use slot::Slot;
 use slots::SlotIndex;
+use window::Window;
 
 pub use bucket::TAG as RESERVED_WORDS;
 pub use grow::{TrieGrow, TrieRetired};
@@ -115,6 +117,9 @@ impl From<Option<u64>> for Lookup {
 /// One layer: a prefix and an ALEX from slices (or their feature) to words (module docs).
 pub(crate) struct Layer {
     prefix: Box<[u8]>,
+    /// Constant bytes among those the slice is read from, skipped (`window.rs`): the slice is
+    /// then the first 8 bytes after the prefix that vary.
+    window: Option<Window>,
     /// The model feature of slices whose bytes use few values (`radix.rs`); with one, buckets
     /// carry their entries' slices and there are no direct words.
     radix: Option<Radix>,
@@ -178,6 +183,8 @@ pub struct TrieStats {
     pub layer_bytes: usize,
     /// Layers whose ALEX keys are a feature of the slices (mixed radix).
     pub featured_layers: usize,
+    /// Layers whose slices skip constant bytes (`window.rs`).
+    pub windowed_layers: usize,
     /// Length of the root layer's prefix.
     pub root_prefix: usize,
     /// Data nodes of every layer's ALEX.
@@ -287,7 +294,17 @@ impl Trie {
                 }
                 at += p.len();
             }
-            let s = slice(key, at);
+            let s = match &layer.window {
+                None => slice(key, at),
+                Some(w) => {
+                    let Some(s) = w.gather(key, at) else {
+                        return Lookup::Absent;
+                    };
+                    // From here `at` is the tail base (`Spot::d`).
+                    at += w.constants();
+                    s
+                }
+            };
             let (v, exact) = layer.alex_key(s);
             let Some(slot) = layer.index.get(v) else {
                 return Lookup::Absent;
@@ -363,6 +380,7 @@ impl Trie {
         let layer = &mut self.root;
         let p = layer.prefix.len();
         if layer.radix.is_some()
+            || layer.window.is_some()
             || key.len() != p + 8
             || is_bucket(word)
             || (p > 0 && key[..p] != layer.prefix[..])
@@ -550,6 +568,7 @@ impl Layer {
     fn empty() -> Layer {
         Layer {
             prefix: Box::default(),
+            window: None,
             radix: None,
             index: SlotIndex::new(),
             len: 0,
@@ -578,15 +597,17 @@ impl Layer {
     }
 
     /// Where `key` (whose bytes before `at` lead to this layer) falls in it, or `None` when it
-    /// leaves the layer's prefix.
+    /// leaves the layer's prefix or window.
     #[inline]
     fn locate(&self, key: &[u8], at: usize) -> Option<Spot> {
         let p = self.prefix.len();
         if p > 0 && key.get(at..at + p) != Some(&self.prefix[..]) {
             return None;
         }
-        let d = at + p;
-        let s = slice(key, d);
+        let (s, d) = match &self.window {
+            None => (slice(key, at + p), at + p),
+            Some(w) => (w.gather(key, at + p)?, at + p + w.constants()),
+        };
         let (v, exact) = self.alex_key(s);
         Some(Spot {
             d,
@@ -595,6 +616,16 @@ impl Layer {
             exact,
             rem: key.len() - d,
         })
+    }
+
+    /// Appends the key bytes slice `s` stands for: its 8 bytes, or the window they were gathered
+    /// from.
+    #[inline]
+    fn push_slice(&self, s: u64, path: &mut Vec<u8>) {
+        match &self.window {
+            None => path.extend_from_slice(&s.to_be_bytes()),
+            Some(w) => w.scatter(s, path),
+        }
     }
 
     /// Rebuilds the layer from its keys and `extra` (a key relative to the layer's start, absent
@@ -894,6 +925,7 @@ impl Layer {
         s.layers += 1;
         s.depth = s.depth.max(depth);
         s.featured_layers += usize::from(self.radix.is_some());
+        s.windowed_layers += usize::from(self.window.is_some());
         s.alex_bytes += self.index.bytes();
         s.hinted_layers += usize::from(self.index.is_hinted());
         s.alex_mapped_bytes += self.index.mapped_bytes();
@@ -920,7 +952,8 @@ impl Layer {
 
     /// Checks the layer (module docs of [`Trie::check_invariants`]); returns its key count.
     fn check(&self, at: usize) -> Result<usize, String> {
-        let d = at + self.prefix.len();
+        let p = self.prefix.len();
+        let d = at + p + self.window.as_ref().map_or(0, Window::constants);
         let mut count = 0;
         let mut keys = Vec::new();
         self.collect(&mut Vec::new(), &mut keys);
@@ -929,6 +962,11 @@ impl Layer {
         }
         if keys.iter().any(|(k, _)| !k.starts_with(&self.prefix)) {
             return Err(format!("layer at {at}: a key outside the prefix"));
+        }
+        if let Some(w) = &self.window {
+            if keys.iter().any(|(k, _)| w.gather(k, p).is_none()) {
+                return Err(format!("layer at {at}: a key outside the window"));
+            }
         }
         for (v, Slot { word: w, hint }) in self.index.iter() {
             if !is_bucket(w) {
@@ -1026,7 +1064,9 @@ impl Layer {
 /// Where a key falls in a layer ([`Layer::locate`]).
 #[derive(Clone, Copy)]
 struct Spot {
-    /// Key bytes before the slice (the layer's start and prefix).
+    /// The key's **tail base**: the key's bytes from `d + 8` on are those after its slice. The
+    /// layer's start and prefix, and the window's constant bytes when it has one (then the slice
+    /// is gathered from `d - constants .. d + 8`); without a window, where the slice starts.
     d: usize,
     /// The slice.
     s: u64,
@@ -1034,7 +1074,7 @@ struct Spot {
     v: u64,
     /// Whether `s` is the slot's implicit slice.
     exact: bool,
-    /// Key bytes from the slice on.
+    /// Key bytes from the tail base on (8 or more in a layer with a window).
     rem: usize,
 }
 

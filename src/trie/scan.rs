@@ -4,6 +4,7 @@ use std::ops::Bound;
 
 use super::bucket::{self, is_bucket, BucketRef};
 use super::slot::Slot;
+use super::window::WindowBound;
 use super::{slice, Layer, Trie};
 
 impl Trie {
@@ -79,14 +80,26 @@ impl Layer {
         }
         path.extend_from_slice(prefix);
         let d = path.len();
-        let lo_slice = lo.map(|l| slice(l, d));
+        // The slice at which `lo`'s keys start: every key of a later slice is above `lo`, every
+        // key of an earlier one below.
+        let lo_slice = match (lo, &self.window) {
+            (None, _) => None,
+            (Some(l), None) => Some(slice(l, d)),
+            (Some(l), Some(w)) => match w.bound(l, d) {
+                WindowBound::Slice(s) | WindowBound::From(s) => Some(s),
+                WindowBound::Past => {
+                    path.truncate(at);
+                    return true;
+                }
+            },
+        };
         let from = lo_slice.map_or(0, |s| self.alex_key(s).0);
         let mut go_on = true;
         for (v, Slot { word: w, .. }) in BucketsAhead::new(self.index.range(from..)) {
             // Only the first slot can hold keys below `lo`.
             let spine = lo.filter(|_| v == from);
             if !is_bucket(w) {
-                path.extend_from_slice(&v.to_be_bytes());
+                self.push_slice(v, path);
                 let below = spine.is_some_and(|l| &path[..] < l);
                 go_on = below || f(path, w);
                 path.truncate(d);
@@ -100,18 +113,12 @@ impl Layer {
                     // The child's keys come before this entry's when its slice is smaller.
                     if let Some((cs, c)) = child.filter(|(cs, _)| *cs < es) {
                         child = None;
-                        go_on = visit_child(path, d, cs, c, spine, lo_slice, f);
+                        go_on = self.visit_child(path, cs, c, spine, f);
                         if !go_on {
                             break;
                         }
                     }
-                    let sb = es.to_be_bytes();
-                    if e.code < 8 {
-                        path.extend_from_slice(&sb[..e.code]);
-                    } else {
-                        path.extend_from_slice(&sb);
-                        path.extend_from_slice(e.rest);
-                    }
+                    self.push_entry(es, e.code, e.rest, path);
                     let below = spine.is_some_and(|l| &path[..] < l);
                     go_on = below || f(path, e.word);
                     path.truncate(d);
@@ -121,7 +128,7 @@ impl Layer {
                 }
                 if go_on {
                     if let Some((cs, c)) = child {
-                        go_on = visit_child(path, d, cs, c, spine, lo_slice, f);
+                        go_on = self.visit_child(path, cs, c, spine, f);
                     }
                 }
             }
@@ -138,7 +145,7 @@ impl Layer {
         let (v, Slot { word: w, .. }) = self.index.last()?;
         path.extend_from_slice(&self.prefix);
         if !is_bucket(w) {
-            path.extend_from_slice(&v.to_be_bytes());
+            self.push_slice(v, path);
             return Some(w);
         }
         // SAFETY: `w` is a live bucket of this layer, borrowed for this call.
@@ -149,42 +156,54 @@ impl Layer {
         match (last, child) {
             (Some(e), Some((cs, _))) if e.slice.unwrap_or(implicit) > cs => {}
             (_, Some((cs, c))) => {
-                path.extend_from_slice(&cs.to_be_bytes());
+                self.push_slice(cs, path);
                 return c.last(path);
             }
             _ => {}
         }
         let e = last?;
-        let sb = e.slice.unwrap_or(implicit).to_be_bytes();
-        if e.code < 8 {
-            path.extend_from_slice(&sb[..e.code]);
-        } else {
-            path.extend_from_slice(&sb);
-            path.extend_from_slice(e.rest);
-        }
+        self.push_entry(e.slice.unwrap_or(implicit), e.code, e.rest, path);
         Some(e.word)
     }
-}
 
-/// Walks child layer `c` of slice `cs` under `path` (the key bytes before its slice, `d` long):
-/// its keys are all below `lo`, all above, or `lo` runs through them.
-fn visit_child<F: FnMut(&[u8], u64) -> bool>(
-    path: &mut Vec<u8>,
-    d: usize,
-    cs: u64,
-    c: &Layer,
-    spine: Option<&[u8]>,
-    lo_slice: Option<u64>,
-    f: &mut F,
-) -> bool {
-    path.extend_from_slice(&cs.to_be_bytes());
-    let go = match (spine, lo_slice) {
-        (Some(l), Some(ls)) if cs == ls => c.scan(path, Some(l), f),
-        (Some(_), Some(ls)) if cs < ls => true,
-        _ => c.scan(path, None, f),
-    };
-    path.truncate(d);
-    go
+    /// Appends the key bytes of a bucket entry of slice `s` after the layer's prefix: the
+    /// first `code` bytes of the slice for a short key, else the slice's bytes and `rest`.
+    fn push_entry(&self, s: u64, code: usize, rest: &[u8], path: &mut Vec<u8>) {
+        if code < 8 {
+            // A layer with a window has no short keys (`window.rs`).
+            debug_assert!(self.window.is_none());
+            path.extend_from_slice(&s.to_be_bytes()[..code]);
+        } else {
+            self.push_slice(s, path);
+            path.extend_from_slice(rest);
+        }
+    }
+
+    /// Walks child layer `c` of slice `cs` under `path` (the key bytes before its slice): its
+    /// keys (the slice's bytes, then theirs) are all below `lo`, all at or above it, or `lo`
+    /// runs through them.
+    fn visit_child<F: FnMut(&[u8], u64) -> bool>(
+        &self,
+        path: &mut Vec<u8>,
+        cs: u64,
+        c: &Layer,
+        lo: Option<&[u8]>,
+        f: &mut F,
+    ) -> bool {
+        let d = path.len();
+        self.push_slice(cs, path);
+        let n = path.len();
+        let go = match lo {
+            // `lo` goes on past the slice's bytes, which it starts with.
+            Some(l) if l.len() > n && l[..n] == path[..] => c.scan(path, Some(l), f),
+            // The slice's bytes sort below `lo` without being a prefix of it: so does every
+            // key that starts with them.
+            Some(l) if path[..] < *l => true,
+            _ => c.scan(path, None, f),
+        };
+        path.truncate(d);
+        go
+    }
 }
 
 /// How many slots ahead a scan asks for their buckets' first lines.

@@ -352,6 +352,27 @@ fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
             k.extend(tail);
             k
         }),
+        // Composite keys: a constant separator inside the slice (layers with a window), and
+        // now and then a key that breaks it (another separator, a key ending inside the
+        // window).
+        (
+            0u64..40,
+            prop_oneof![8 => Just(b':'), 1 => Just(b';'), 1 => Just(b'0')],
+            prop_oneof![
+                Just(""),
+                Just("x"),
+                Just("name"),
+                Just("email"),
+                Just("address"),
+                Just("created")
+            ],
+        )
+            .prop_map(|(id, sep, field)| {
+                let mut k = format!("k/{:06}", id * 7919 % 1_000_000).into_bytes();
+                k.push(sep);
+                k.extend_from_slice(field.as_bytes());
+                k
+            }),
     ]
 }
 
@@ -647,4 +668,83 @@ fn the_engines_one_walk_set_or_add_agrees_with_the_model_and_leaves_nothing_unpl
     assert!(added > 1000, "set_or_add added {added} keys");
     assert!(set > 100, "set_or_add set {set} present keys");
     assert_eq!(UNPLANNED_REBUILDS.with(|n| n.get()), 0);
+}
+
+/// `"user:"` + a 10-digit id + `":"` + a field: the benchmarks' composite keys.
+fn composite_keys(n: u64) -> Vec<Vec<u8>> {
+    const FIELDS: [&str; 5] = ["address", "created", "email", "name", "phone"];
+    let mut keys: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let id = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 2_500_000;
+            format!("user:{id:010}:{}", FIELDS[(i % 5) as usize]).into_bytes()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
+    let keys = composite_keys(6000);
+    let model: BTreeMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
+    let words: Vec<u64> = model.values().copied().collect();
+    // Keys that leave the window (another separator, an end inside it), that share a slot with
+    // a key without being it, and bounds on both sides of the separator.
+    let mut probes = Vec::new();
+    for k in keys.iter().step_by(97) {
+        for (at, b) in [(15, b';'), (15, b'+'), (15, b'9'), (16, b'z')] {
+            let mut p = k.clone();
+            p[at] = b;
+            probes.push(p);
+        }
+        for len in [8, 12, 15, 16, 17] {
+            probes.push(k[..len].to_vec());
+        }
+        probes.push([k.as_slice(), b"x"].concat());
+    }
+    probes.push(b"user:000".to_vec());
+    probes.push(b"user:001".to_vec());
+    probes.push(b"user:0009999999;".to_vec());
+    let mut inserted = Trie::new();
+    insert_planned(&mut inserted, &keys);
+    for (k, w) in &model {
+        inserted.insert(k, *w).unwrap();
+    }
+    let loaded = Trie::bulk_load(&keys, &words).unwrap();
+    for t in [&inserted, &loaded] {
+        let stats = t.stats();
+        assert_eq!(stats.root_prefix, 8, "{stats:?}");
+        assert_eq!(stats.windowed_layers, 1, "{stats:?}");
+        // One key per slot, going on past the window: the hint answers every key.
+        for (k, w) in &model {
+            assert_eq!(t.get_hinted(k, |_| true), Lookup::Candidate(*w), "{k:?}");
+        }
+        agree(t, &model, &probes);
+    }
+
+    // A key that breaks the window rebuilds the root without it; every answer stays exact.
+    let mut t = Trie::bulk_load(&keys, &words).unwrap();
+    let mut model = model;
+    for (n, odd) in [
+        &b"user:0000000042;x"[..],
+        b"user:0000000042:",
+        b"user:00000000",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let w = 1_000_000 + n as u64;
+        while let Some(plan) = t.prepare_grow(odd) {
+            drop(t.install_grow(plan));
+        }
+        assert_eq!(t.insert(odd, w).unwrap(), None);
+        model.insert(odd.to_vec(), w);
+        assert_eq!(t.stats().windowed_layers, 0);
+        agree(&t, &model, &probes);
+    }
+    for k in keys.iter().step_by(3) {
+        assert_eq!(t.remove(k), model.remove(k));
+    }
+    agree(&t, &model, &probes);
 }
