@@ -748,3 +748,65 @@ fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     }
     agree(&t, &model, &probes);
 }
+
+#[test]
+fn child_layers_get_windows_of_their_own_and_answer_exactly_when_keys_break_them() {
+    // Three 8-byte heads that differ at every byte (no window at the root), each followed by
+    // many `<5 digits>:<field>` tails: each head's long keys move to a child layer, whose slice
+    // skips the `:`.
+    const FIELDS: [&str; 5] = ["address", "created", "email", "name", "phone"];
+    let mut model = BTreeMap::new();
+    for (h, head) in ["aaaaaaaa", "bbbbbbbb", "cccccccc"].into_iter().enumerate() {
+        for i in 0..400u64 {
+            let id = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 100_000;
+            let key = format!("{head}{id:05}:{}", FIELDS[(i % 5) as usize]);
+            model.insert(key.into_bytes(), h as u64 * 1000 + i);
+        }
+    }
+    let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    let words: Vec<u64> = model.values().copied().collect();
+    let mut probes: Vec<Vec<u8>> = Vec::new();
+    for k in keys.iter().step_by(37) {
+        for (at, b) in [(13, b';'), (13, b'+'), (13, 0xFF), (13, 0), (14, b'z')] {
+            let mut p = k.clone();
+            p[at] = b;
+            probes.push(p);
+        }
+        for len in [8, 9, 13, 14, 15] {
+            probes.push(k[..len].to_vec());
+        }
+    }
+    probes.push(b"bbbbbbbb\xFF\xFF\xFF\xFF\xFF;".to_vec());
+    probes.push(b"bbbbbbbb99999;".to_vec());
+    let mut inserted = Trie::new();
+    insert_planned(&mut inserted, &keys);
+    for (k, w) in &model {
+        inserted.insert(k, *w).unwrap();
+    }
+    let loaded = Trie::bulk_load(&keys, &words).unwrap();
+    for t in [&inserted, &loaded] {
+        let stats = t.stats();
+        assert_eq!(stats.windowed_layers, 3, "{stats:?}");
+        assert!(stats.depth >= 2, "{stats:?}");
+        agree(t, &model, &probes);
+    }
+    // Keys that break one child's window (another separator, an end inside it) rebuild that
+    // child alone; the others keep theirs.
+    let mut t = Trie::bulk_load(&keys, &words).unwrap();
+    for (n, odd) in [&b"bbbbbbbb00042;x"[..], b"bbbbbbbb00042:", b"bbbbbbbb0004"]
+        .into_iter()
+        .enumerate()
+    {
+        while let Some(plan) = t.prepare_grow(odd) {
+            drop(t.install_grow(plan));
+        }
+        assert_eq!(t.insert(odd, 9000 + n as u64).unwrap(), None);
+        model.insert(odd.to_vec(), 9000 + n as u64);
+        assert_eq!(t.stats().windowed_layers, 2);
+        agree(&t, &model, &probes);
+    }
+    for k in keys.iter().step_by(2) {
+        assert_eq!(t.remove(k), model.remove(k));
+    }
+    agree(&t, &model, &probes);
+}

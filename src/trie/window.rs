@@ -97,14 +97,14 @@ impl Window {
         let mut mask = [0u64; 2];
         let mut value = [0u64; 2];
         let mut i = 0;
-        for j in 0..len {
+        for (j, &byte) in bytes.iter().enumerate().take(len) {
             // Window byte j sits at j in the first word, at j - (len - 8) in the last.
             let in_last = j >= 8;
             let at = if in_last { 8 + j - (len - 8) } else { j };
             if constant & (1 << j) != 0 {
                 let (word, bit) = (at / 8, (at % 8) * 8);
                 mask[word] |= 0xFF << bit;
-                value[word] |= u64::from(bytes[j]) << bit;
+                value[word] |= u64::from(byte) << bit;
             } else {
                 src[i] = at as u8;
                 i += 1;
