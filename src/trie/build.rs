@@ -78,14 +78,14 @@ pub(super) fn layer(entries: &[(&[u8], u64)]) -> Layer {
 
 /// [`layer`], with the prefix and feature chosen as if `extra` were among the keys too.
 pub(super) fn layer_with(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Layer {
-    assemble(parts(entries, extra))
+    assemble(parts(entries, choice_with(entries, extra)))
 }
 
 /// [`layer`] over entries it may free before the layer's ALEX is built: at a bulk load of
 /// millions of keys the entries (24 bytes a key) are then gone before the ALEX's node arrays
 /// are allocated, which lowers the peak of a reopen (`db/open.rs`).
 pub(super) fn layer_consuming(entries: Vec<(&[u8], u64)>) -> Layer {
-    let parts = parts(&entries, None);
+    let parts = parts(&entries, choice_with(&entries, None));
     drop(entries);
     assemble(parts)
 }
@@ -118,12 +118,12 @@ fn assemble(parts: Option<Parts>) -> Layer {
     }
 }
 
-/// The pieces of a layer over `entries` (see [`layer_with`]), `None` for no entries.
-fn parts(entries: &[(&[u8], u64)], extra: Option<&[u8]>) -> Option<Parts> {
+/// The pieces of a layer over `entries` read as `choice` says (made for them, see
+/// [`choice_with`]), `None` for no entries.
+fn parts(entries: &[(&[u8], u64)], choice: Choice) -> Option<Parts> {
     if entries.is_empty() {
         return None;
     }
-    let choice = choice_with(entries, extra);
     let p = choice.prefix;
     // The tail base of every key (`Spot::d`).
     let d = p + choice.window.as_ref().map_or(0, Window::constants);
@@ -159,8 +159,14 @@ pub(super) fn layer_owned(entries: &[(Vec<u8>, u64)]) -> Layer {
 
 /// [`layer_with`] over owned keys.
 pub(super) fn layer_owned_with(entries: &[(Vec<u8>, u64)], extra: Option<&[u8]>) -> Layer {
+    layer_owned_chosen(entries, choice_with(entries, extra))
+}
+
+/// A layer over owned keys, read as `choice` (made by [`choice_with`] for them) says: for a
+/// caller that has the choice already.
+pub(super) fn layer_owned_chosen(entries: &[(Vec<u8>, u64)], choice: Choice) -> Layer {
     let refs: Vec<(&[u8], u64)> = entries.iter().map(|(k, w)| (k.as_slice(), *w)).collect();
-    layer_with(&refs, extra)
+    assemble(parts(&refs, choice))
 }
 
 /// The word for the keys of one slot, of slice `s` (a layer's feature separates the slices it is

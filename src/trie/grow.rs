@@ -172,7 +172,7 @@ impl Layer {
                 || choice.radix != self.radix
                 || choice.window != self.window
             {
-                let mut layer = build::layer_owned_with(&entries, Some(extra));
+                let mut layer = build::layer_owned_chosen(&entries, choice);
                 layer.recheck_at = next;
                 return Step::Rebuild(Box::new(layer));
             }

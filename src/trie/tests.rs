@@ -550,11 +550,51 @@ fn one_long_key_slots_answer_candidates_and_every_change_keeps_the_hint_true() {
 /// Inserts `keys` as the engine does: every planned grow first, then the insert.
 fn insert_planned(t: &mut Trie, keys: &[Vec<u8>]) {
     for (i, k) in keys.iter().enumerate() {
-        while let Some(plan) = t.prepare_grow(k) {
-            drop(t.install_grow(plan));
-        }
-        t.insert(k, i as u64).unwrap();
+        insert_planned_one(t, k, i as u64);
     }
+}
+
+/// Inserts one key as the engine does; returns the previous word.
+fn insert_planned_one(t: &mut Trie, key: &[u8], word: u64) -> Option<u64> {
+    while let Some(plan) = t.prepare_grow(key) {
+        drop(t.install_grow(plan));
+    }
+    t.insert(key, word).unwrap()
+}
+
+/// The model's keys in key order, inserted as the engine does, and bulk loaded.
+fn inserted_and_loaded(model: &BTreeMap<Vec<u8>, u64>) -> [Trie; 2] {
+    let mut inserted = Trie::new();
+    for (k, w) in model {
+        insert_planned_one(&mut inserted, k, *w);
+    }
+    [inserted, loaded(model)]
+}
+
+fn loaded(model: &BTreeMap<Vec<u8>, u64>) -> Trie {
+    let keys: Vec<&[u8]> = model.keys().map(Vec::as_slice).collect();
+    let words: Vec<u64> = model.values().copied().collect();
+    Trie::bulk_load(&keys, &words).unwrap()
+}
+
+/// Probes around every `step`-th key: the key with one byte changed (`(at, byte)` of
+/// `changes`), and the key cut to each of `lens`.
+fn probes_around(
+    keys: &[Vec<u8>],
+    step: usize,
+    changes: &[(usize, u8)],
+    lens: &[usize],
+) -> Vec<Vec<u8>> {
+    let mut probes = Vec::new();
+    for k in keys.iter().step_by(step) {
+        for &(at, b) in changes {
+            let mut p = k.clone();
+            p[at] = b;
+            probes.push(p);
+        }
+        probes.extend(lens.iter().map(|&len| k[..len].to_vec()));
+    }
+    probes
 }
 
 #[test]
@@ -688,31 +728,23 @@ fn composite_keys(n: u64) -> Vec<Vec<u8>> {
 fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     let keys = composite_keys(6000);
     let model: BTreeMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
-    let words: Vec<u64> = model.values().copied().collect();
     // Keys that leave the window (another separator, an end inside it), that share a slot with
     // a key without being it, and bounds on both sides of the separator.
-    let mut probes = Vec::new();
-    for k in keys.iter().step_by(97) {
-        for (at, b) in [(15, b';'), (15, b'+'), (15, b'9'), (16, b'z')] {
-            let mut p = k.clone();
-            p[at] = b;
-            probes.push(p);
-        }
-        for len in [8, 12, 15, 16, 17] {
-            probes.push(k[..len].to_vec());
-        }
-        probes.push([k.as_slice(), b"x"].concat());
-    }
+    let mut probes = probes_around(
+        &keys,
+        97,
+        &[(15, b';'), (15, b'+'), (15, b'9'), (16, b'z')],
+        &[8, 12, 15, 16, 17],
+    );
+    probes.extend(
+        keys.iter()
+            .step_by(97)
+            .map(|k| [k.as_slice(), b"x"].concat()),
+    );
     probes.push(b"user:000".to_vec());
     probes.push(b"user:001".to_vec());
     probes.push(b"user:0009999999;".to_vec());
-    let mut inserted = Trie::new();
-    insert_planned(&mut inserted, &keys);
-    for (k, w) in &model {
-        inserted.insert(k, *w).unwrap();
-    }
-    let loaded = Trie::bulk_load(&keys, &words).unwrap();
-    for t in [&inserted, &loaded] {
+    for t in &inserted_and_loaded(&model) {
         let stats = t.stats();
         assert_eq!(stats.root_prefix, 8, "{stats:?}");
         assert_eq!(stats.windowed_layers, 1, "{stats:?}");
@@ -724,7 +756,7 @@ fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     }
 
     // A key that breaks the window rebuilds the root without it; every answer stays exact.
-    let mut t = Trie::bulk_load(&keys, &words).unwrap();
+    let mut t = loaded(&model);
     let mut model = model;
     for (n, odd) in [
         &b"user:0000000042;x"[..],
@@ -735,10 +767,7 @@ fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     .enumerate()
     {
         let w = 1_000_000 + n as u64;
-        while let Some(plan) = t.prepare_grow(odd) {
-            drop(t.install_grow(plan));
-        }
-        assert_eq!(t.insert(odd, w).unwrap(), None);
+        assert_eq!(insert_planned_one(&mut t, odd, w), None);
         model.insert(odd.to_vec(), w);
         assert_eq!(t.stats().windowed_layers, 0);
         agree(&t, &model, &probes);
@@ -764,27 +793,15 @@ fn child_layers_get_windows_of_their_own_and_answer_exactly_when_keys_break_them
         }
     }
     let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
-    let words: Vec<u64> = model.values().copied().collect();
-    let mut probes: Vec<Vec<u8>> = Vec::new();
-    for k in keys.iter().step_by(37) {
-        for (at, b) in [(13, b';'), (13, b'+'), (13, 0xFF), (13, 0), (14, b'z')] {
-            let mut p = k.clone();
-            p[at] = b;
-            probes.push(p);
-        }
-        for len in [8, 9, 13, 14, 15] {
-            probes.push(k[..len].to_vec());
-        }
-    }
+    let mut probes = probes_around(
+        &keys,
+        37,
+        &[(13, b';'), (13, b'+'), (13, 0xFF), (13, 0), (14, b'z')],
+        &[8, 9, 13, 14, 15],
+    );
     probes.push(b"bbbbbbbb\xFF\xFF\xFF\xFF\xFF;".to_vec());
     probes.push(b"bbbbbbbb99999;".to_vec());
-    let mut inserted = Trie::new();
-    insert_planned(&mut inserted, &keys);
-    for (k, w) in &model {
-        inserted.insert(k, *w).unwrap();
-    }
-    let loaded = Trie::bulk_load(&keys, &words).unwrap();
-    for t in [&inserted, &loaded] {
+    for t in &inserted_and_loaded(&model) {
         let stats = t.stats();
         assert_eq!(stats.windowed_layers, 3, "{stats:?}");
         assert!(stats.depth >= 2, "{stats:?}");
@@ -792,15 +809,12 @@ fn child_layers_get_windows_of_their_own_and_answer_exactly_when_keys_break_them
     }
     // Keys that break one child's window (another separator, an end inside it) rebuild that
     // child alone; the others keep theirs.
-    let mut t = Trie::bulk_load(&keys, &words).unwrap();
+    let mut t = loaded(&model);
     for (n, odd) in [&b"bbbbbbbb00042;x"[..], b"bbbbbbbb00042:", b"bbbbbbbb0004"]
         .into_iter()
         .enumerate()
     {
-        while let Some(plan) = t.prepare_grow(odd) {
-            drop(t.install_grow(plan));
-        }
-        assert_eq!(t.insert(odd, 9000 + n as u64).unwrap(), None);
+        assert_eq!(insert_planned_one(&mut t, odd, 9000 + n as u64), None);
         model.insert(odd.to_vec(), 9000 + n as u64);
         assert_eq!(t.stats().windowed_layers, 2);
         agree(&t, &model, &probes);

@@ -291,30 +291,17 @@ mod tests {
         let w = Window::for_keys(ks.iter().map(|k| k.as_slice()), 0).unwrap();
         assert_eq!(w.len(), 9);
         let slice = |b: &[u8; 8]| u64::from_be_bytes(*b);
-        assert_eq!(
-            w.bound(b"12:abcdefgh", 0),
-            WindowBound::Slice(slice(b"12abcdef"))
-        );
-        assert_eq!(
-            w.bound(b"1", 0),
-            WindowBound::From(slice(b"1\0\0\0\0\0\0\0"))
-        );
-        assert_eq!(
-            w.bound(b"12", 0),
-            WindowBound::From(slice(b"12\0\0\0\0\0\0"))
-        );
-        assert_eq!(
-            w.bound(b"12+", 0),
-            WindowBound::From(slice(b"12\0\0\0\0\0\0"))
-        );
-        assert_eq!(
-            w.bound(b"12;", 0),
-            WindowBound::From(slice(b"13\0\0\0\0\0\0"))
-        );
-        assert_eq!(
-            w.bound(b"1\xFF;", 0),
-            WindowBound::From(slice(b"2\0\0\0\0\0\0\0"))
-        );
-        assert_eq!(w.bound(b"\xFF\xFF;", 0), WindowBound::Past);
+        let cases: [(&[u8], WindowBound); 7] = [
+            (b"12:abcdefgh", WindowBound::Slice(slice(b"12abcdef"))),
+            (b"1", WindowBound::From(slice(b"1\0\0\0\0\0\0\0"))),
+            (b"12", WindowBound::From(slice(b"12\0\0\0\0\0\0"))),
+            (b"12+", WindowBound::From(slice(b"12\0\0\0\0\0\0"))),
+            (b"12;", WindowBound::From(slice(b"13\0\0\0\0\0\0"))),
+            (b"1\xFF;", WindowBound::From(slice(b"2\0\0\0\0\0\0\0"))),
+            (b"\xFF\xFF;", WindowBound::Past),
+        ];
+        for (lo, want) in cases {
+            assert_eq!(w.bound(lo, 0), want, "bound {lo:?}");
+        }
     }
 }
