@@ -202,6 +202,20 @@ fn map(_: Layout) -> *mut u8 {
     unreachable!("only Linux maps node arrays directly")
 }
 
+/// Maps `bytes` (a multiple of [`HUGE_PAGE`]) aligned to a huge page and marked
+/// `MADV_HUGEPAGE`, for a caller that keeps it for the life of the process (the trie's bucket
+/// pool, `trie/pool.rs`); null when the kernel refuses.
+#[cfg(target_os = "linux")]
+pub(crate) fn map_chunk(bytes: usize) -> *mut u8 {
+    debug_assert!(bytes % HUGE_PAGE == 0);
+    map(Layout::from_size_align(bytes, HUGE_PAGE).expect("chunk layout"))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn map_chunk(_: usize) -> *mut u8 {
+    unreachable!("only Linux pools buckets")
+}
+
 /// Unmaps what [`map`] mapped for `layout`.
 ///
 /// # Safety

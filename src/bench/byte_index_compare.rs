@@ -73,8 +73,11 @@ impl Structure for Trie {
     fn insert(&mut self, key: &[u8], w: u64) {
         Trie::insert(self, key, w).expect("generated keys are short");
     }
+    /// Node arrays mapped directly and buckets in the bucket pool's chunks: memory a counting
+    /// global allocator does not see.
     fn mapped_bytes(&self) -> usize {
-        self.stats().alex_mapped_bytes
+        let s = self.stats();
+        s.alex_mapped_bytes + s.bucket_pooled_bytes
     }
 }
 

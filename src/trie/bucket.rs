@@ -33,9 +33,9 @@
 //! before their long keys move to a child layer), so the copy is cheap and the format stays
 //! simple.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
+use super::pool;
 use super::slot::{Slot, NO_HINT};
 use super::Layer;
 
@@ -53,7 +53,6 @@ const HEADER: usize = 8;
 /// The top bit of an entry's code: its slice follows the code.
 const CARRIES_SLICE: u16 = 0x8000;
 const CHILD: usize = 8;
-const ALIGN: usize = 8;
 
 /// Whether `count` long entries of one slice taking `bytes` are too many (or too large) to stay
 /// packed in a bucket.
@@ -159,12 +158,8 @@ fn write_bucket<'a>(
             .sum::<usize>();
     let count16 = u16::try_from(count).expect("a bucket holds few entries");
     let size32 = u32::try_from(size).expect("a bucket is small");
-    let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
-    // SAFETY: `size` is at least HEADER, so the layout is not zero-sized.
-    let ptr = unsafe { alloc(layout) };
-    let Some(ptr) = NonNull::new(ptr) else {
-        handle_alloc_error(layout)
-    };
+    // At least HEADER bytes; never null.
+    let ptr = NonNull::new(pool::allocate(size)).expect("the pool aborts rather than fail");
     let address = ptr.as_ptr() as u64;
     // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
     // the allocator never does); a word keeps 54 bits of address.
@@ -394,9 +389,8 @@ unsafe fn free_allocation(word: u64) {
     let ptr = (word & !TAG) as *mut u8;
     // SAFETY: the header's first 4 bytes hold the allocation size written by `encode`.
     let size = unsafe { u32::from_le_bytes(*(ptr as *const [u8; 4])) } as usize;
-    let layout = Layout::from_size_align(size, ALIGN).expect("bucket layout");
-    // SAFETY: allocated in `encode` with this layout.
-    unsafe { dealloc(ptr, layout) };
+    // SAFETY: allocated in `encode` by `pool::allocate(size)`.
+    unsafe { pool::release(ptr, size) };
 }
 
 /// One entry of a bucket, borrowed.
@@ -552,9 +546,14 @@ impl<'a> BucketRef<'a> {
         Some((at, e.word))
     }
 
-    /// Bytes of the allocation.
+    /// Bytes the bucket takes: its pool block (`pool.rs`), or its allocation.
     pub(super) fn allocated_bytes(&self) -> usize {
-        self.bytes.len()
+        pool::footprint(self.bytes.len())
+    }
+
+    /// Whether the bucket's block is in the pool's chunks.
+    pub(super) fn pooled(&self) -> bool {
+        pool::pooled(self.bytes.len())
     }
 }
 

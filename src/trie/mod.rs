@@ -46,6 +46,7 @@
 mod bucket;
 mod build;
 mod grow;
+mod pool;
 mod radix;
 mod scan;
 mod slot;
@@ -172,8 +173,11 @@ pub struct TrieStats {
     pub direct: usize,
     /// Buckets.
     pub buckets: usize,
-    /// Bytes of bucket allocations.
+    /// Bytes of bucket allocations (their pool blocks, `pool.rs`).
     pub bucket_bytes: usize,
+    /// Of `bucket_bytes`, the blocks in the bucket pool's chunks, mapped from the kernel
+    /// (invisible to a counting global allocator).
+    pub bucket_pooled_bytes: usize,
     /// Bytes of the layers' ALEX indexes (models and data nodes, mapped arrays included).
     pub alex_bytes: usize,
     /// Of `alex_bytes`, the node arrays mapped from the kernel directly (invisible to a
@@ -944,6 +948,9 @@ impl Layer {
             let bucket = unsafe { BucketRef::from_word(w) };
             s.buckets += 1;
             s.bucket_bytes += bucket.allocated_bytes();
+            if bucket.pooled() {
+                s.bucket_pooled_bytes += bucket.allocated_bytes();
+            }
             if let Some((_, child)) = bucket.child(self.implicit(v)) {
                 child.add_stats(depth + 1, s);
             }
