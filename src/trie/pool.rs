@@ -183,7 +183,7 @@ mod tests {
         // Freed blocks come back to the next bucket of their class, newest first; no chunk
         // is mapped for them.
         let chunks = pool.chunks;
-        let freed: Vec<(*mut u8, usize, u8)> = held.drain(..).collect();
+        let freed = held;
         for &(p, s, _) in &freed {
             // SAFETY: from `pool.take(s)`, not used again.
             unsafe { pool.give(p, s) };

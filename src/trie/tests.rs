@@ -230,8 +230,10 @@ fn digit_keys_get_a_feature_and_keys_outside_its_ranges_still_answer_exactly() {
     assert!(t.stats().featured_layers >= 1, "{:?}", t.stats());
     model.extend(sorted);
     let mut probes: Vec<Vec<u8>> = keys[..50].to_vec();
-    // Letters, zero bytes and 0xFF inside the digits: outside the feature's ranges, so their
-    // slices collide with digit slices and with each other; many of them force rebuilds.
+    // `user0` is among the keys: the root has no prefix, and its slices (`user` and 4 digits)
+    // no digit window. Letters, zero bytes and 0xFF inside the digits: outside the feature's
+    // ranges, so their slices collide with digit slices and with each other; many of them
+    // force rebuilds.
     for i in 0..600u64 {
         let mut key = keys[(i * 7 % 3000) as usize].clone();
         let at = 4 + (i as usize % 12).min(key.len() - 5);
@@ -352,6 +354,22 @@ fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
             k.extend(tail);
             k
         }),
+        // Record names: runs of 9 to 14 digits (layers with a digit window), now and then one
+        // that breaks it (a letter or a separator among the digits, or too few digits).
+        (
+            0u64..1_000_000_000_000_000,
+            7usize..15,
+            prop_oneof![8 => Just(None), 1 => Just(Some(b'x')), 1 => Just(Some(b'/'))],
+            0usize..14,
+        )
+            .prop_map(|(n, len, odd, at)| {
+                let n = n % 10u64.pow(len as u32);
+                let mut k = format!("u/{n:0len$}").into_bytes();
+                if let Some(b) = odd {
+                    k[2 + at % len] = b;
+                }
+                k
+            }),
         // Composite keys: a constant separator inside the slice (layers with a window), and
         // now and then a key that breaks it (another separator, a key ending inside the
         // window).
@@ -770,6 +788,77 @@ fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
         assert_eq!(insert_planned_one(&mut t, odd, w), None);
         model.insert(odd.to_vec(), w);
         assert_eq!(t.stats().windowed_layers, 0);
+        agree(&t, &model, &probes);
+    }
+    for k in keys.iter().step_by(3) {
+        assert_eq!(t.remove(k), model.remove(k));
+    }
+    agree(&t, &model, &probes);
+}
+
+/// YCSB-like record names: `user` and a hash of the record's number, 63 bits in decimal (16 to
+/// 19 digits here). Mixed well, so that no name is another's with a digit added.
+fn ycsb_names(n: u64) -> Vec<Vec<u8>> {
+    let hash = |i: u64| {
+        let z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (z ^ (z >> 29)) >> 1
+    };
+    let mut keys: Vec<Vec<u8>> = (1..=n)
+        .map(|i| format!("user{}", hash(i)).into_bytes())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn record_names_get_a_digit_window_so_each_key_has_a_slot_of_its_own() {
+    let keys = ycsb_names(6000);
+    let model: BTreeMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
+    // Keys that leave the window (a letter, a separator, an end inside it), keys past it, and
+    // bounds on both sides of each.
+    let mut probes = probes_around(
+        &keys,
+        97,
+        &[(4, b'a'), (9, b':'), (12, b'/'), (15, b'0'), (16, b'9')],
+        &[4, 8, 12, 13, 15, 16],
+    );
+    probes.extend(
+        keys.iter()
+            .step_by(97)
+            .map(|k| [k.as_slice(), b"x"].concat()),
+    );
+    probes.push(b"user".to_vec());
+    probes.push(b"user999999999999:".to_vec());
+    for t in &inserted_and_loaded(&model) {
+        let stats = t.stats();
+        assert_eq!(stats.root_prefix, 4, "{stats:?}");
+        assert_eq!(stats.windowed_layers, 1, "{stats:?}");
+        // One key per slot, going on past the window: the hint answers every key.
+        for (k, w) in &model {
+            assert_eq!(t.get_hinted(k, |_| true), Lookup::Candidate(*w), "{k:?}");
+        }
+        agree(t, &model, &probes);
+    }
+
+    // Fewer digits: ten still make a digit window (rebuilt shorter), eight do not; a letter
+    // inside the digits breaks it too. Every answer stays exact.
+    let mut t = loaded(&model);
+    let mut model = model;
+    for (n, (odd, windowed)) in [
+        (&b"user1234567890"[..], 1),
+        (b"user12345678901234", 1),
+        (b"user12345678", 0),
+        (b"user123456789a", 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let w = 1_000_000 + n as u64;
+        assert_eq!(insert_planned_one(&mut t, odd, w), None);
+        model.insert(odd.to_vec(), w);
+        assert_eq!(t.stats().windowed_layers, windowed, "after {odd:?}");
         agree(&t, &model, &probes);
     }
     for k in keys.iter().step_by(3) {
