@@ -505,6 +505,10 @@ impl Segment {
         // SeqCst: the pin protocol's load, after the pin's store.
         let off = self.committed_record(loc, key, self.generation.load(Ordering::SeqCst))?;
         let len = loc.len as usize;
+        // Start loading every line of the record at once, as `read_into` does: the caller's
+        // closure reads the value's lines only after the key check below has waited for the
+        // first, and a line it reaches unasked would be a second round trip to memory.
+        self.prefetch(loc, key.len());
         if !self.record_holds(off, key, len) {
             return None;
         }
