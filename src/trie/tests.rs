@@ -742,6 +742,24 @@ fn composite_keys(n: u64) -> Vec<Vec<u8>> {
     keys
 }
 
+/// The model's keys inserted and bulk loaded: a root of `root_prefix` with a window, one key per
+/// slot going on past it (the hint answers every key), and every answer the model's.
+fn windowed_root_has_a_slot_per_key(
+    model: &BTreeMap<Vec<u8>, u64>,
+    probes: &[Vec<u8>],
+    root_prefix: usize,
+) {
+    for t in &inserted_and_loaded(model) {
+        let stats = t.stats();
+        assert_eq!(stats.root_prefix, root_prefix, "{stats:?}");
+        assert_eq!(stats.windowed_layers, 1, "{stats:?}");
+        for (k, w) in model {
+            assert_eq!(t.get_hinted(k, |_| true), Lookup::Candidate(*w), "{k:?}");
+        }
+        agree(t, model, probes);
+    }
+}
+
 #[test]
 fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     let keys = composite_keys(6000);
@@ -762,16 +780,7 @@ fn composite_keys_skip_their_separator_so_each_key_has_a_slot_of_its_own() {
     probes.push(b"user:000".to_vec());
     probes.push(b"user:001".to_vec());
     probes.push(b"user:0009999999;".to_vec());
-    for t in &inserted_and_loaded(&model) {
-        let stats = t.stats();
-        assert_eq!(stats.root_prefix, 8, "{stats:?}");
-        assert_eq!(stats.windowed_layers, 1, "{stats:?}");
-        // One key per slot, going on past the window: the hint answers every key.
-        for (k, w) in &model {
-            assert_eq!(t.get_hinted(k, |_| true), Lookup::Candidate(*w), "{k:?}");
-        }
-        agree(t, &model, &probes);
-    }
+    windowed_root_has_a_slot_per_key(&model, &probes, 8);
 
     // A key that breaks the window rebuilds the root without it; every answer stays exact.
     let mut t = loaded(&model);
@@ -831,16 +840,7 @@ fn record_names_get_a_digit_window_so_each_key_has_a_slot_of_its_own() {
     );
     probes.push(b"user".to_vec());
     probes.push(b"user999999999999:".to_vec());
-    for t in &inserted_and_loaded(&model) {
-        let stats = t.stats();
-        assert_eq!(stats.root_prefix, 4, "{stats:?}");
-        assert_eq!(stats.windowed_layers, 1, "{stats:?}");
-        // One key per slot, going on past the window: the hint answers every key.
-        for (k, w) in &model {
-            assert_eq!(t.get_hinted(k, |_| true), Lookup::Candidate(*w), "{k:?}");
-        }
-        agree(t, &model, &probes);
-    }
+    windowed_root_has_a_slot_per_key(&model, &probes, 4);
 
     // Fewer digits: ten still make a digit window (rebuilt shorter), eight do not; a letter
     // inside the digits breaks it too. Every answer stays exact.
