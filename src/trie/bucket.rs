@@ -36,7 +36,7 @@
 use std::ptr::NonNull;
 
 use super::pool;
-use super::slot::{Slot, NO_HINT};
+use super::slot::{child_hint, Slot, NO_HINT};
 use super::Layer;
 
 /// Words at or above this value name buckets; payload words must stay below it. In a
@@ -126,8 +126,8 @@ impl<'a> TailRef<'a> {
 }
 
 /// Packs `count` entries (in key order) and the child into a new allocation; returns the slot:
-/// its word, and the hint when the bucket holds one long key of the implicit slice and no child
-/// (`slot.rs`).
+/// its word, and the hint when the bucket holds one long key of the implicit slice and no child,
+/// or only a child of the implicit slice (`slot.rs`).
 fn write_bucket<'a>(
     entries: impl Iterator<Item = (u64, TailRef<'a>, u64)> + Clone,
     count: usize,
@@ -143,6 +143,7 @@ fn write_bucket<'a>(
                 (s == implicit && matches!(t, TailRef::Long(_))).then_some(word)
             })
             .unwrap_or(NO_HINT),
+        (0, Some((slice, layer))) if *slice == implicit => child_hint(layer),
         _ => NO_HINT,
     };
     let child_bytes = match (&child, explicit) {

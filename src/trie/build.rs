@@ -2,6 +2,7 @@
 //! moving a bucket's long keys to a child layer and back.
 
 use super::bucket::{BucketData, Tail};
+use super::prefix::Prefix;
 use super::radix::Radix;
 use super::slot::Slot;
 use super::slots::SlotIndex;
@@ -92,7 +93,7 @@ pub(super) fn layer_consuming(entries: Vec<(&[u8], u64)>) -> Layer {
 
 /// A layer's pieces before its ALEX is built.
 struct Parts {
-    prefix: Box<[u8]>,
+    prefix: Prefix,
     window: Option<Window>,
     radix: Option<Radix>,
     keys: Vec<u64>,

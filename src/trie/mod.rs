@@ -47,6 +47,7 @@ mod bucket;
 mod build;
 mod grow;
 mod pool;
+mod prefix;
 mod radix;
 mod scan;
 mod slot;
@@ -56,6 +57,7 @@ mod tests;
 mod window;
 
 use bucket::{is_bucket, BucketData, BucketRef, Tail, TailRef};
+use prefix::Prefix;
 use radix::Radix;
 use slot::Slot;
 use slots::SlotIndex;
@@ -117,7 +119,7 @@ impl From<Option<u64>> for Lookup {
 
 /// One layer: a prefix and an ALEX from slices (or their feature) to words (module docs).
 pub(crate) struct Layer {
-    prefix: Box<[u8]>,
+    prefix: Prefix,
     /// Constant bytes among those the slice is read from, skipped (`window.rs`): the slice is
     /// then the first 8 bytes after the prefix that vary.
     window: Option<Window>,
@@ -201,6 +203,9 @@ pub struct TrieStats {
     pub alex_keys: usize,
     /// Layers whose slots carry hints (16 bytes a slot instead of 8, `slots.rs`).
     pub hinted_layers: usize,
+    /// Slots whose hint names their bucket's only child layer, which a lookup steps to
+    /// without reading the bucket (`slot.rs`).
+    pub child_hints: usize,
 }
 
 impl TrieStats {
@@ -318,8 +323,17 @@ impl Trie {
             if !is_bucket(word) {
                 return Lookup::from((rem == 8).then_some(word));
             }
-            if rem >= 8 && exact && slot.hint != slot::NO_HINT && checkable(slot.hint) {
-                return Lookup::Candidate(slot.hint);
+            if rem >= 8 && exact && slot.hint != slot::NO_HINT {
+                if let Some(child) = slot::hinted_child(slot.hint) {
+                    // SAFETY: a child hint names the child layer its bucket owns (`slot.rs`),
+                    // live while `layer` is, which is borrowed from `self` for this call.
+                    layer = unsafe { &*child };
+                    at += 8;
+                    continue;
+                }
+                if checkable(slot.hint) {
+                    return Lookup::Candidate(slot.hint);
+                }
             }
             // SAFETY: the word came from `layer`, borrowed from `self` for this call.
             let bucket = unsafe { BucketRef::from_word(word) };
@@ -470,7 +484,7 @@ impl Trie {
                     .set_word(v, word)
                     .expect("the slot was found above");
             }
-            let (bucket_word, hinted) = (slot.word, slot.hint != slot::NO_HINT);
+            let (bucket_word, hinted) = (slot.word, slot::is_payload_hint(slot.hint));
             // SAFETY: a live bucket of `layer`, which `self` holds mutably.
             let view = unsafe { BucketRef::from_word(bucket_word) };
             if rem >= 8 {
@@ -571,7 +585,7 @@ impl Trie {
 impl Layer {
     fn empty() -> Layer {
         Layer {
-            prefix: Box::default(),
+            prefix: Prefix::default(),
             window: None,
             radix: None,
             index: SlotIndex::new(),
@@ -938,8 +952,9 @@ impl Layer {
         s.model_nodes += shape.model_nodes;
         s.alex_keys += shape.keys;
         s.slots += (shape.keys as f64 / shape.avg_fill.max(1e-9)).round() as usize;
-        s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.len();
-        for (v, Slot { word: w, .. }) in self.index.iter() {
+        s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.heap_bytes();
+        for (v, Slot { word: w, hint }) in self.index.iter() {
+            s.child_hints += usize::from(slot::hinted_child(hint).is_some());
             if !is_bucket(w) {
                 s.direct += 1;
                 continue;
@@ -995,8 +1010,10 @@ impl Layer {
             if entries.len() != bucket.len() {
                 return Err(format!("layer at {at}, slot {v:#x}: entry count"));
             }
-            let want_hint = match (&entries[..], bucket.child(self.implicit(v))) {
+            let implicit = self.implicit(v);
+            let want_hint = match (&entries[..], bucket.child(implicit)) {
                 ([e], None) if e.code >= 8 && e.slice.is_none() => e.word,
+                ([], Some((cs, child))) if cs == implicit => slot::child_hint(child),
                 _ => slot::NO_HINT,
             };
             // A words layer has no hints (`slots.rs`).
@@ -1010,7 +1027,6 @@ impl Layer {
                     "slot {v:#x}: hint {hint:#x}, bucket says {want_hint:#x}"
                 ));
             }
-            let implicit = self.implicit(v);
             if entries
                 .iter()
                 .any(|e| self.alex_key(e.slice.unwrap_or(implicit)).0 != v)

@@ -913,3 +913,77 @@ fn child_layers_get_windows_of_their_own_and_answer_exactly_when_keys_break_them
     }
     agree(&t, &model, &probes);
 }
+
+/// URL-like keys: a few hosts, each with a few sections of many pages, so that paths share
+/// long prefixes and every host and section is a child layer of its own.
+fn url_keys(hosts: u64, sections: u64, pages: u64) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    for h in 0..hosts {
+        for s in 0..sections {
+            for p in 0..pages {
+                let page = p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 24;
+                keys.push(format!("https://www.host{h}.example.org/section{s}/{page}").into_bytes());
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn child_only_slots_hint_their_child_and_every_change_keeps_the_hint_true() {
+    let keys = url_keys(6, 5, 40);
+    let model: BTreeMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
+    let probes: Vec<Vec<u8>> = keys
+        .iter()
+        .step_by(7)
+        .flat_map(|k| [k[..k.len() - 1].to_vec(), [&k[..], b"0"].concat()])
+        .collect();
+    for mut t in inserted_and_loaded(&model) {
+        // Hosts and sections: buckets that hold nothing but a child layer.
+        assert!(t.stats().child_hints >= 6, "{:?}", t.stats());
+        agree(&t, &model, &probes);
+        let mut m = model.clone();
+        // Emptying a host's layers takes its slots away; the others keep their hints (the
+        // invariant check says which hint each slot must have).
+        for k in keys.iter().filter(|k| k.starts_with(b"https://www.host3.")) {
+            assert_eq!(t.remove(k), m.remove(k));
+        }
+        agree(&t, &m, &probes);
+        assert!(t.stats().child_hints >= 5, "{:?}", t.stats());
+        // Keys leaving a child layer's prefix rebuild it in place: its address, and so the
+        // hint, stay true.
+        for (k, w) in [
+            (&b"https://www.host1.example.org/section2/x"[..], 9),
+            (b"https://www.host1.example.org/sectio", 8),
+            (b"https://www.host1.example.org/", 7),
+        ] {
+            insert_planned_one(&mut t, k, w);
+            m.insert(k.to_vec(), w);
+            agree(&t, &m, &probes);
+        }
+    }
+
+    // A key that ends inside a child-only slot's (zero-padded) slice joins its bucket: the
+    // slot keeps its child but loses the hint, and gets it back when the key goes.
+    let mut m = BTreeMap::new();
+    for group in [&b"abcde\0\0\0"[..], b"fghij\0\0\0"] {
+        for i in 0..40u64 {
+            m.insert([group, format!("{i:04}-page").as_bytes()].concat(), i);
+        }
+    }
+    let probes = vec![b"abcde".to_vec(), b"abcde\0\0\0".to_vec(), b"fghij\0".to_vec()];
+    for mut t in inserted_and_loaded(&m) {
+        let mut m = m.clone();
+        assert_eq!(t.stats().child_hints, 2, "{:?}", t.stats());
+        insert_planned_one(&mut t, b"abcde", 99);
+        m.insert(b"abcde".to_vec(), 99);
+        assert_eq!(t.stats().child_hints, 1, "{:?}", t.stats());
+        agree(&t, &m, &probes);
+        assert_eq!(t.remove(b"abcde"), Some(99));
+        m.remove(&b"abcde"[..]);
+        assert_eq!(t.stats().child_hints, 2, "{:?}", t.stats());
+        agree(&t, &m, &probes);
+    }
+}
