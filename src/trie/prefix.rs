@@ -79,7 +79,11 @@ mod tests {
         for n in [0, 1, 7, 8, INLINE - 1, INLINE, INLINE + 1, 64, 256] {
             let p = Prefix::from(&long[..n]);
             assert_eq!(&p[..], &long[..n], "length {n}");
-            assert_eq!(p.heap_bytes(), if n <= INLINE { 0 } else { n }, "length {n}");
+            assert_eq!(
+                p.heap_bytes(),
+                if n <= INLINE { 0 } else { n },
+                "length {n}"
+            );
             assert_eq!(&p.clone()[..], &long[..n]);
         }
         assert!(Prefix::default().is_empty());

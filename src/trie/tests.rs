@@ -922,7 +922,9 @@ fn url_keys(hosts: u64, sections: u64, pages: u64) -> Vec<Vec<u8>> {
         for s in 0..sections {
             for p in 0..pages {
                 let page = p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 24;
-                keys.push(format!("https://www.host{h}.example.org/section{s}/{page}").into_bytes());
+                keys.push(
+                    format!("https://www.host{h}.example.org/section{s}/{page}").into_bytes(),
+                );
             }
         }
     }
@@ -973,7 +975,11 @@ fn child_only_slots_hint_their_child_and_every_change_keeps_the_hint_true() {
             m.insert([group, format!("{i:04}-page").as_bytes()].concat(), i);
         }
     }
-    let probes = vec![b"abcde".to_vec(), b"abcde\0\0\0".to_vec(), b"fghij\0".to_vec()];
+    let probes = vec![
+        b"abcde".to_vec(),
+        b"abcde\0\0\0".to_vec(),
+        b"fghij\0".to_vec(),
+    ];
     for mut t in inserted_and_loaded(&m) {
         let mut m = m.clone();
         assert_eq!(t.stats().child_hints, 2, "{:?}", t.stats());
