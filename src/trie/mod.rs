@@ -296,9 +296,9 @@ impl Trie {
         let mut layer = &self.root;
         let mut at = 0;
         loop {
-            let p = &layer.prefix;
-            if !p.is_empty() {
-                if key.get(at..at + p.len()) != Some(&p[..]) {
+            if !layer.prefix.is_empty() {
+                let p = &layer.prefix[..];
+                if key.get(at..at + p.len()) != Some(p) {
                     return Lookup::Absent;
                 }
                 at += p.len();

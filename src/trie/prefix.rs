@@ -60,6 +60,13 @@ impl Deref for Prefix {
 }
 
 impl Prefix {
+    /// Whether it is empty: one compare, for the lookup of every layer (most have none; a
+    /// `u64` database's one layer never has one).
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Prefix::Inline { len: 0, .. })
+    }
+
     /// Heap bytes it holds beyond itself.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
