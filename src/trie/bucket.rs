@@ -36,7 +36,7 @@
 use std::ptr::NonNull;
 
 use super::pool;
-use super::slot::{child_hint, Slot, NO_HINT};
+use super::slot::{Slot, NO_HINT};
 use super::Layer;
 
 /// Words at or above this value name buckets; payload words must stay below it. In a
@@ -71,6 +71,27 @@ pub(super) fn address(word: u64) -> *const u8 {
 #[inline(always)]
 pub(super) fn is_bucket(word: u64) -> bool {
     word >= TAG
+}
+
+/// The hint of a slot whose bucket holds only `child`, for the slot's own slice (`slot.rs`).
+#[inline]
+pub(super) fn child_hint(child: &Layer) -> u64 {
+    let address = child as *const Layer as u64;
+    // User-space addresses are below 2^47 (as a bucket's, [`write_bucket`]).
+    assert!(address & TAG == 0, "layer address {address:#x} above 2^53");
+    TAG | address
+}
+
+/// The child layer a hint names, if it names one (else the hint is a payload or `NO_HINT`).
+#[inline(always)]
+pub(super) fn hinted_child(hint: u64) -> Option<*const Layer> {
+    (hint >= TAG && hint != NO_HINT).then_some((hint & !TAG) as *const Layer)
+}
+
+/// Whether a hint is a payload word (`slot.rs`).
+#[inline(always)]
+pub(super) fn is_payload_hint(hint: u64) -> bool {
+    hint < TAG
 }
 
 /// Writes a bucket's bytes straight into its allocation (no staging buffer: one allocation

@@ -324,7 +324,7 @@ impl Trie {
                 return Lookup::from((rem == 8).then_some(word));
             }
             if rem >= 8 && exact && slot.hint != slot::NO_HINT {
-                if let Some(child) = slot::hinted_child(slot.hint) {
+                if let Some(child) = bucket::hinted_child(slot.hint) {
                     // SAFETY: a child hint names the child layer its bucket owns (`slot.rs`),
                     // live while `layer` is, which is borrowed from `self` for this call.
                     layer = unsafe { &*child };
@@ -484,7 +484,7 @@ impl Trie {
                     .set_word(v, word)
                     .expect("the slot was found above");
             }
-            let (bucket_word, hinted) = (slot.word, slot::is_payload_hint(slot.hint));
+            let (bucket_word, hinted) = (slot.word, bucket::is_payload_hint(slot.hint));
             // SAFETY: a live bucket of `layer`, which `self` holds mutably.
             let view = unsafe { BucketRef::from_word(bucket_word) };
             if rem >= 8 {
@@ -954,7 +954,7 @@ impl Layer {
         s.slots += (shape.keys as f64 / shape.avg_fill.max(1e-9)).round() as usize;
         s.layer_bytes += std::mem::size_of::<Layer>() + self.prefix.heap_bytes();
         for (v, Slot { word: w, hint }) in self.index.iter() {
-            s.child_hints += usize::from(slot::hinted_child(hint).is_some());
+            s.child_hints += usize::from(bucket::hinted_child(hint).is_some());
             if !is_bucket(w) {
                 s.direct += 1;
                 continue;
@@ -1013,7 +1013,7 @@ impl Layer {
             let implicit = self.implicit(v);
             let want_hint = match (&entries[..], bucket.child(implicit)) {
                 ([e], None) if e.code >= 8 && e.slice.is_none() => e.word,
-                ([], Some((cs, child))) if cs == implicit => slot::child_hint(child),
+                ([], Some((cs, child))) if cs == implicit => bucket::child_hint(child),
                 _ => slot::NO_HINT,
             };
             // A words layer has no hints (`slots.rs`).

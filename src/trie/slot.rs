@@ -10,8 +10,8 @@
 //! and every change of the bucket re-encodes the slot, hint included (`BucketData::encode`).
 //!
 //! When the slot is a bucket that holds nothing but a child layer for the slot's own slice (no
-//! entries), the hint is that **child's address**, tagged like a bucket word ([`child_hint`]),
-//! so it is never a payload word nor [`NO_HINT`]. A lookup whose key goes on past the slice
+//! entries), the hint is that **child's address**, tagged like a bucket word
+//! (`bucket::child_hint`), so it is never a payload word nor [`NO_HINT`]. A lookup whose key goes on past the slice
 //! steps from the slot straight to the child, without reading the bucket: one dependent cache
 //! miss less per hop down a trie of long shared paths (URLs). The child is a `Box<Layer>` the
 //! bucket owns; its address never changes while the bucket holds it (a rebuild replaces the
@@ -22,33 +22,9 @@
 //! it (`slots.rs`: a layer of words, 8 bytes a slot, until it needs hints); a hinted slot is one
 //! aligned 16-byte pair, so reading it touches one cache line, as the word alone does.
 
-use super::bucket::TAG;
-use super::Layer;
-
 /// A slot's hint when it has none. Never a payload: payload words are below
 /// [`super::RESERVED_WORDS`].
 pub(super) const NO_HINT: u64 = u64::MAX;
-
-/// The hint of a slot whose bucket holds only `child`, for the slot's own slice (module docs).
-#[inline]
-pub(super) fn child_hint(child: &Layer) -> u64 {
-    let address = child as *const Layer as u64;
-    // User-space addresses are below 2^47 (the same bound as a bucket's, `bucket.rs`).
-    assert!(address & TAG == 0, "layer address {address:#x} above 2^53");
-    TAG | address
-}
-
-/// The child layer a hint names, if it names one (else the hint is a payload or [`NO_HINT`]).
-#[inline(always)]
-pub(super) fn hinted_child(hint: u64) -> Option<*const Layer> {
-    (hint >= TAG && hint != NO_HINT).then_some((hint & !TAG) as *const Layer)
-}
-
-/// Whether a hint is a payload word (module docs).
-#[inline(always)]
-pub(super) fn is_payload_hint(hint: u64) -> bool {
-    hint < TAG
-}
 
 /// One slot of a layer's ALEX (module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +33,7 @@ pub struct Slot {
     /// The direct payload, or the bucket's word.
     pub(super) word: u64,
     /// The payload of the bucket's one long key, the address of its only child
-    /// ([`child_hint`]), or [`NO_HINT`].
+    /// (`bucket::child_hint`), or [`NO_HINT`].
     pub(super) hint: u64,
 }
 
