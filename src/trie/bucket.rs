@@ -73,13 +73,20 @@ pub(super) fn is_bucket(word: u64) -> bool {
     word >= TAG
 }
 
+/// `address` (of a bucket, or of a child layer for its hint) tagged as a word at or above
+/// [`TAG`].
+#[inline]
+fn tagged(address: u64, what: &str) -> u64 {
+    // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
+    // the allocator never does); a word keeps 54 bits of address.
+    assert!(address & TAG == 0, "{what} address {address:#x} above 2^53");
+    TAG | address
+}
+
 /// The hint of a slot whose bucket holds only `child`, for the slot's own slice (`slot.rs`).
 #[inline]
 pub(super) fn child_hint(child: &Layer) -> u64 {
-    let address = child as *const Layer as u64;
-    // User-space addresses are below 2^47 (as a bucket's, [`write_bucket`]).
-    assert!(address & TAG == 0, "layer address {address:#x} above 2^53");
-    TAG | address
+    tagged(child as *const Layer as u64, "layer")
 }
 
 /// The child layer a hint names, if it names one (else the hint is a payload or `NO_HINT`).
@@ -182,10 +189,7 @@ fn write_bucket<'a>(
     let size32 = u32::try_from(size).expect("a bucket is small");
     // At least HEADER bytes; never null.
     let ptr = NonNull::new(pool::allocate(size)).expect("the pool aborts rather than fail");
-    let address = ptr.as_ptr() as u64;
-    // User-space addresses are below 2^47 (2^56 only for mappings asked to be there, which
-    // the allocator never does); a word keeps 54 bits of address.
-    assert!(address & TAG == 0, "bucket address {address:#x} above 2^53");
+    let word = tagged(ptr.as_ptr() as u64, "bucket");
     let mut out = Writer {
         ptr: ptr.as_ptr(),
         at: 0,
@@ -218,10 +222,7 @@ fn write_bucket<'a>(
         (size, count),
         "a bucket's bytes fill its allocation"
     );
-    Slot {
-        word: TAG | address,
-        hint,
-    }
+    Slot { word, hint }
 }
 
 /// Where a key ends relative to the slice it sorts under.
