@@ -15,7 +15,7 @@
 //! * `generation` is the segment's recycle count modulo 2^14. A Location whose generation differs
 //!   from the segment's current one is stale and must not be read (the hot tier checks). Equal
 //!   generations alone do not prove a location current (a re-created segment starts again at 0,
-//!   and generations wrap): the segment's identity checked at open (`HotTier::keep_exact`) and
+//!   and generations wrap): the segment's identity checked at open (`HotTier::exact_check`) and
 //!   the tier's recycle count checked on every read (`HotTier::read_into`) do.
 //! * `offset` is the record's byte offset in the segment divided by [`OFFSET_UNIT`] (records are
 //!   8-byte aligned), so a segment holds at most [`MAX_SEGMENT_BYTES`] (64 MiB).

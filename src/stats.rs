@@ -85,7 +85,9 @@ pub struct OpenStats {
     /// resized, discarded or recycled since the close that wrote it): their keys were made
     /// Cold, so their values are read from RocksDB.
     pub stale_hot_locations: u64,
-    /// Microseconds spent building the index at open.
+    /// Microseconds from RocksDB's open to the index's being ready: the snapshot's read (or the
+    /// key scan), which runs beside the hot tier's verification of its segments, then the
+    /// check of the snapshot's Hot locations and the bulk load.
     pub index_build_micros: u64,
     /// Microseconds spent in `Db::open` in all.
     pub open_micros: u64,

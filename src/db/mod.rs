@@ -27,7 +27,7 @@
 //!   flight and readers do not use the location).
 //!   A location comes from an append of this session, or from the snapshot at open, where it
 //!   is kept only if its segment still has the identity (slot, epoch) the snapshot saved and a
-//!   record of its key and length starts at its offset (`open`, `HotTier::keep_exact`). Epochs
+//!   record of its key and length starts at its offset (`open`, `HotTier::exact_check`). Epochs
 //!   are never reused: a segment (re)started after a trusted snapshot takes an epoch above every
 //!   one that snapshot saved, even after the segment files were deleted, resized or discarded
 //!   (`HotTier::raise_epoch_floor`). A recycle walks every record of the segment, so it demotes
@@ -124,7 +124,7 @@
 //! |---|---|
 //! | stale cache fill | `begin_write`/`end_write` around the commit + tickets (`cache`) |
 //! | recycled segment | lock-free validated copy: generation checked before and after the copy, key and length at the offset, words accessed atomically (`hot_tier`, `segment`); a read whose index lookup predates any recycle is refused (the tier's recycle count, taken before the lookup); demotion by exact location compare (step 4) |
-//! | stale location from an earlier session (tier off, resized or discarded since, a session that promoted reads and kept the snapshot, a lost tail) | at open a snapshot location is kept only if its segment has the saved identity (slot, epoch) and its record starts at its offset with its key and length; epochs are never reused, the floor is saved in the snapshot (`open`, `snapshot`, `HotTier::keep_exact`) |
+//! | stale location from an earlier session (tier off, resized or discarded since, a session that promoted reads and kept the snapshot, a lost tail) | at open a snapshot location is kept only if its segment has the saved identity (slot, epoch) and its record starts at its offset with its key and length; epochs are never reused, the floor is saved in the snapshot (`open`, `snapshot`, `HotTier::exact_check`) |
 //! | readers on two cores writing one cache line | none on the read path: the index lock is sharded per thread (`index_lock`), counters bump per-thread cells (`stats::Counter`), hot reads take no lock; the one exception is a read whose in-flight stripe carries listed marks, which takes the lists' read lock ([`inflight`]) |
 //! | index rebuild at open | snapshot vouched for by RocksDB's marker and matching its sequence number, else a key-only scan + bulk load ([`open`], [`snapshot`]) |
 //! | panic inside a write | the `Db` is poisoned: every later operation fails with `Error::Poisoned`, no snapshot is written, the next open rebuilds ([`write`]) |

@@ -18,11 +18,13 @@
 //!    its keys with their saved locations, so values that were hot at close are served from
 //!    the tier at once), else by a key-only scan of RocksDB
 //!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
-//!    never an error. Before the bulk load, the snapshot's hot-tier state is applied: the
+//!    never an error. The snapshot's read (or the key scan) runs on a second thread beside
+//!    step 3: neither reads the other's files, and nothing uses either before both are done. Before the bulk load, the snapshot's hot-tier state is applied: the
 //!    tier's epochs are raised above every epoch the snapshot could name
 //!    (`HotTier::raise_epoch_floor`), and each Hot location is kept only if its segment has the
 //!    identity the snapshot saved and a record of its key and length starts at its offset
-//!    (`HotTier::keep_exact`); the others become Cold (`Stats::open.stale_hot_locations`).
+//!    (`HotTier::exact_check`, which checks the two halves of the keys on two threads); the
+//!    others become Cold (`Stats::open.stale_hot_locations`).
 //!    So **every Hot location in the index names a record of the segment's current
 //!    incarnation** from the first read on, and a recycle, which demotes every record it
 //!    walks, leaves none behind.
@@ -82,18 +84,17 @@ impl Db {
         let path = path.as_ref();
         opts.validate()?;
         let rocks = RocksStore::open(path, &opts)?;
-        let (hot, mut appender, report) = HotTier::open(path, &opts.hot_tier_config())?;
-        let cache = ValueCache::from_config(&opts.cache_config());
-
-        let build_started = Instant::now();
         let marker = rocks.snapshot_marker()?;
-        let built = build_index(
-            &rocks,
-            (&hot, &mut appender),
-            path,
-            marker,
-            opts.index_key_filter,
-        )?;
+        let build_started = Instant::now();
+        // The index's keys (the snapshot read, or the key scan) come in beside the hot tier's
+        // verification of its segments: neither touches the other's files.
+        let (hot, found) = beside(
+            || HotTier::open(path, &opts.hot_tier_config()),
+            || find_keys(&rocks, path, marker),
+        );
+        let (hot, mut appender, report) = hot?;
+        let cache = ValueCache::from_config(&opts.cache_config());
+        let built = build_index(found?, (&hot, &mut appender), path, opts.index_key_filter)?;
         let mut open_stats = OpenStats {
             index_from_snapshot: built.from_snapshot,
             snapshot_rejected: built.rejected,
@@ -181,20 +182,23 @@ struct Built {
     from_snapshot: bool,
     /// Why a snapshot present was rejected.
     rejected: Option<String>,
-    /// Hot locations of the snapshot made Cold (`HotTier::keep_exact`).
+    /// Hot locations of the snapshot made Cold (`HotTier::exact_check`).
     stale_hot_locations: u64,
 }
 
-/// Builds the index from the snapshot if it matches RocksDB, else from a key scan; applies the
-/// snapshot's hot-tier state to `hot` (the tier and its appender, before any append) and its
-/// locations (module docs, step 4).
-fn build_index(
-    rocks: &RocksStore,
-    (hot, appender): (&HotTier, &mut Appender),
-    dir: &Path,
-    marker: Option<u128>,
-    key_filter: bool,
-) -> Result<Built> {
+/// The index's keys and locations: the snapshot's if it matches RocksDB (module docs, step 4),
+/// else every key of a scan of RocksDB, Cold.
+struct Found {
+    index: snapshot::SnapshotIndex,
+    /// The snapshot was used.
+    from_snapshot: bool,
+    /// Why a snapshot present was rejected.
+    rejected: Option<String>,
+}
+
+/// Reads the snapshot if RocksDB vouches for it (`marker`) and it matches RocksDB, else scans
+/// RocksDB's keys.
+fn find_keys(rocks: &RocksStore, dir: &Path, marker: Option<u128>) -> Result<Found> {
     let identity = snapshot::rocks_identity(dir);
     let expected = Expected {
         sequence: rocks.latest_sequence_number(),
@@ -210,11 +214,31 @@ fn build_index(
             hot: snapshot::HotState::default(),
         }
     };
-    let (mut found, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
+    let (index, from_snapshot, rejected) = match snapshot::load(dir, &expected) {
         Ok(Some(found)) => (found, true, None),
         Ok(None) => (cold(scan_keys(rocks, dir)?), false, None),
         Err(reason) => (cold(scan_keys(rocks, dir)?), false, Some(reason)),
     };
+    Ok(Found {
+        index,
+        from_snapshot,
+        rejected,
+    })
+}
+
+/// Builds the index from what `find_keys` found; applies the snapshot's hot-tier state to `hot`
+/// (the tier and its appender, before any append) and its locations (module docs, step 4).
+fn build_index(
+    found: Found,
+    (hot, appender): (&HotTier, &mut Appender),
+    dir: &Path,
+    key_filter: bool,
+) -> Result<Built> {
+    let Found {
+        index: mut found,
+        from_snapshot,
+        rejected,
+    } = found;
     let mut stale_hot_locations = 0;
     if from_snapshot {
         // `snapshot::load` refuses a floor at or above MAX_EPOCH, so the floor is raised; if it
@@ -224,8 +248,7 @@ fn build_index(
         } else {
             &[]
         };
-        let keys = found.keys.slices();
-        stale_hot_locations = hot.keep_exact(saved, &keys, &mut found.locations);
+        stale_hot_locations = keep_exact(hot, saved, &found.keys, &mut found.locations);
     }
     let pairs = found.keys.iter().zip(found.locations.iter().copied());
     let mut index = Trie::bulk_load_pairs(pairs).map_err(|e| Error::Corruption {
@@ -241,6 +264,45 @@ fn build_index(
         rejected,
         stale_hot_locations,
     })
+}
+
+/// Runs `a` and `b` at once, `b` on a thread of its own (or after `a` on this one, when the
+/// system refuses a thread); a panic in either reaches the caller.
+fn beside<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
+    let b = Mutex::new(Some(b));
+    let run_b = || b.lock().take().map(|b| b());
+    std::thread::scope(|s| {
+        let other = std::thread::Builder::new()
+            .name("alexkv-open".into())
+            .spawn_scoped(s, run_b);
+        let a = a();
+        let b = match other {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => run_b(),
+        };
+        (a, b.expect("`b` runs once, on one thread or the other"))
+    })
+}
+
+/// Demotes to Cold every saved Hot location that no longer names exactly its record
+/// (`HotTier::exact_check`), the two halves of the keys on two threads; returns how many it
+/// demoted.
+fn keep_exact(
+    hot: &HotTier,
+    saved: &[crate::hot_tier::SegmentIdentity],
+    keys: &snapshot::KeyList,
+    locations: &mut [u64],
+) -> u64 {
+    let check = hot.exact_check(saved);
+    let half = locations.len() / 2;
+    let (first, second) = locations.split_at_mut(half);
+    let (here, there) = beside(
+        || check.keep(keys.iter(), first),
+        || check.keep(keys.iter_from(half), second),
+    );
+    here + there
 }
 
 /// A token no earlier snapshot of this database carries (128 random bits: the process's

@@ -38,7 +38,7 @@
 //!
 //! The locations let a reopened database read its hot tier at once. At a matching sequence
 //! number a Hot location named the key's current value when the file was written; whether the
-//! record is still there is the hot tier's to say: at open, `HotTier::keep_exact` keeps a
+//! record is still there is the hot tier's to say: at open, `HotTier::exact_check` keeps a
 //! location only if its segment still has the identity saved in `hot` and the record at its
 //! offset, found by the verified walk from the segment's header, has its key and length;
 //! anything else (the tier turned off, resized, a segment discarded or recycled by a session
@@ -123,17 +123,17 @@ impl KeyList {
     /// Every key, in order, without a list of them. The lengths must add up to the bytes
     /// (`load` checks).
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at = 0;
-        self.lens.iter().map(move |&n| {
+        self.iter_from(0)
+    }
+
+    /// The keys from the `from`-th on, in order (`iter` without the first `from`).
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut at: usize = self.lens[..from].iter().map(|&n| usize::from(n)).sum();
+        self.lens[from..].iter().map(move |&n| {
             let key = &self.bytes[at..at + n as usize];
             at += n as usize;
             key
         })
-    }
-
-    /// Every key, in order. The lengths must add up to the bytes (`load` checks).
-    pub fn slices(&self) -> Vec<&[u8]> {
-        self.iter().collect()
     }
 }
 
@@ -540,9 +540,8 @@ mod tests {
 
     /// [`write`] of a materialised index.
     fn write_index(dir: &Path, origin: &Origin<'_>, index: SnapshotIndex) -> Result<()> {
-        let slices = index.keys.slices();
         let entries = |f: &mut dyn FnMut(&[u8], u64) -> bool| {
-            for (key, &loc) in slices.iter().zip(&index.locations) {
+            for (key, &loc) in index.keys.iter().zip(&index.locations) {
                 if !f(key, loc) {
                     return;
                 }

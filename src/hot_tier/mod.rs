@@ -55,7 +55,7 @@
 //! between a RocksDB commit and the hot append, a delete, or a run with the tier off leaves older
 //! values in the tier. So the tier hands out no list of them: only the locations saved in an
 //! index snapshot that matches RocksDB point into it after a reopen, and only those that still
-//! name exactly their record ([`HotTier::keep_exact`]: same segment identity, a record of the
+//! name exactly their record ([`HotTier::exact_check`]: same segment identity, a record of the
 //! key and length at the offset); the other records age out as the ring wraps.
 //!
 //! # Identities
@@ -82,6 +82,7 @@
 //! ([`HotTier::prefault_ahead`]): that changes no byte, and it keeps most page faults of a fresh
 //! segment (a zeroed 2 MiB folio each) out of the writer mutex.
 
+mod exact;
 mod pins;
 mod records;
 mod segment;
@@ -332,77 +333,6 @@ impl HotTier {
                 epoch: s.epoch(),
             })
             .collect()
-    }
-
-    /// Demotes to Cold (rewrites as `Location::COLD`) every Hot location of `locations` that
-    /// does not name exactly a record of this tier: `saved` are the segment identities the
-    /// locations were taken against (from the snapshot), `keys[i]` is the key of
-    /// `locations[i]`. A location is kept only when its segment exists now with the identity
-    /// saved for it, and a record of that key (the same bytes) and value length starts at its
-    /// offset, at or below the
-    /// end of the records verified at open (the walk from the segment's header, so the offset
-    /// is a record start, not the middle of a value). Returns how many were demoted.
-    ///
-    /// Call it before the tier's first append (at open): it reads the records as opened.
-    pub(crate) fn keep_exact(
-        &self,
-        saved: &[SegmentIdentity],
-        keys: &[&[u8]],
-        locations: &mut [u64],
-    ) -> u64 {
-        debug_assert_eq!(keys.len(), locations.len());
-        // (offset, position) of every Hot location, grouped by segment in one counting pass
-        // (`starts[s]..starts[s + 1]` is segment `s`'s group), then each group sorted by offset,
-        // into file order (a sort that fits the CPU's caches per segment, instead of one of every
-        // location: at 10M Hot keys that sort was a tenth of a reopen).
-        let mut starts = vec![0usize; usize::from(u16::MAX) + 2];
-        for &raw in locations.iter() {
-            if let Some(h) = Location::from_raw(raw).as_hot() {
-                starts[usize::from(h.segment) + 1] += 1;
-            }
-        }
-        for s in 1..starts.len() {
-            starts[s] += starts[s - 1];
-        }
-        let mut hot: Vec<(u32, usize)> = vec![(0, 0); starts[starts.len() - 1]];
-        let mut next = starts.clone();
-        for (i, &raw) in locations.iter().enumerate() {
-            if let Some(h) = Location::from_raw(raw).as_hot() {
-                let at = &mut next[usize::from(h.segment)];
-                hot[*at] = (h.offset, i);
-                *at += 1;
-            }
-        }
-        let mut demoted = 0u64;
-        for (segment, group) in starts.windows(2).enumerate() {
-            let these = &mut hot[group[0]..group[1]];
-            if these.is_empty() {
-                continue;
-            }
-            these.sort_unstable_by_key(|&(offset, _)| offset);
-            let seg = self.slots.get(segment).and_then(OnceLock::get);
-            let same = seg.filter(|s| {
-                saved.contains(&SegmentIdentity {
-                    index: segment as u32,
-                    epoch: s.epoch(),
-                })
-            });
-            // Records in file order, merged with the locations (both sorted by offset).
-            let records = same.map(Segment::records).unwrap_or_default();
-            let mut r = records.iter().peekable();
-            for &(offset, i) in these.iter() {
-                let want = Location::from_raw(locations[i]);
-                while r.next_if(|(_, loc)| loc_offset(*loc) < offset).is_some() {}
-                let exact = r
-                    .peek()
-                    .is_some_and(|&(key, loc)| key == keys[i] && loc == want);
-                if !exact {
-                    locations[i] = Location::COLD.to_raw();
-                    demoted += 1;
-                }
-            }
-        }
-        demoted
     }
 
     /// The tier's recycle count now, for a reader about to look a key up in the index: pass it
@@ -719,11 +649,6 @@ impl HotTier {
             declined_pinned: self.declined_pinned.get(),
         }
     }
-}
-
-/// The byte offset of a Hot location (0 for Cold, which `keep_exact` never compares).
-fn loc_offset(loc: Location) -> u32 {
-    loc.as_hot().map_or(0, |h| h.offset)
 }
 
 #[cfg(test)]

@@ -604,16 +604,15 @@ impl Segment {
         true
     }
 
-    /// The key and Location of every record, in file order. Only for the appender (or at
-    /// open): it views the records' bytes directly.
-    pub(super) fn records(&self) -> Records {
+    /// Calls `each(offset, key length, value length)` for every record, in file order: the
+    /// walk from the header over the committed records, which ends at the first word 0 that
+    /// does not parse (verified at open or written by this process, so only damage done since)
+    /// or the first record that would cross `committed`. Only for the appender (or at open): it
+    /// views the records' bytes directly.
+    fn walk(&self, mut each: impl FnMut(usize, usize, usize)) {
         let committed = self.committed.load(Ordering::Acquire);
-        let generation = self.generation();
         let mut off = SEGMENT_HEADER_BYTES;
-        let mut out = Records::default();
         while off + RECORD_HEAD_BYTES <= committed {
-            // Verified at open or written by this process: a word 0 that does not parse can only
-            // be damage done since, and ends the list.
             let Some((key_len, len)) = parse_lengths(u64_at(self.bytes(off, RECORD_HEAD_BYTES), 0))
             else {
                 break;
@@ -622,12 +621,61 @@ impl Segment {
             if off + span > committed {
                 break;
             }
+            each(off, key_len, len);
+            off += span;
+        }
+    }
+
+    /// The key and Location of every record, in file order. Only for the appender (or at
+    /// open): it views the records' bytes directly.
+    pub(super) fn records(&self) -> Records {
+        let generation = self.generation();
+        let mut out = Records::default();
+        self.walk(|off, key_len, len| {
             if let Some(loc) = Location::hot(self.index, generation, off, len) {
                 out.push(self.bytes(off + RECORD_HEAD_BYTES, key_len), loc);
             }
-            off += span;
-        }
+        });
         out
+    }
+
+    /// Where records start: bit `off / OFFSET_UNIT` is set for each record [`Segment::walk`]
+    /// finds (one bit per word of the segment: 1/64 of its size). Only at open, before any
+    /// append, like `walk`.
+    pub(super) fn record_starts(&self) -> Vec<u64> {
+        let mut starts = vec![0u64; (self.size / OFFSET_UNIT).div_ceil(64)];
+        self.walk(|off, _, _| {
+            let unit = off / OFFSET_UNIT;
+            starts[unit / 64] |= 1 << (unit % 64);
+        });
+        starts
+    }
+
+    /// Whether `loc` names exactly a record found by the walk `starts` came from
+    /// ([`Segment::record_starts`]): the segment's current generation, a record starting at
+    /// its offset and ending at or below `committed`, with `key`'s bytes and `loc`'s value
+    /// length. What [`Segment::records`] would list as `(key, loc)`, without listing them.
+    #[inline]
+    pub(super) fn holds_exactly(&self, starts: &[u64], loc: HotLocation, key: &[u8]) -> bool {
+        let Some(off) = self.committed_record(loc, key, self.generation()) else {
+            return false;
+        };
+        let unit = off / OFFSET_UNIT;
+        starts
+            .get(unit / 64)
+            .is_some_and(|w| w >> (unit % 64) & 1 == 1)
+            && self.record_holds(off, key, loc.len as usize)
+    }
+
+    /// Asks the CPU to load the line of `loc`'s record head and its bit in `starts` (a hint,
+    /// as [`Segment::prefetch`]), for a check of many locations in key order.
+    #[inline]
+    pub(super) fn prefetch_check(&self, starts: &[u64], loc: HotLocation) {
+        let off = loc.offset as usize;
+        if off < self.size {
+            prefetch(self.base.wrapping_add(off));
+            prefetch(starts.as_ptr().wrapping_add(off / OFFSET_UNIT / 64));
+        }
     }
 
     /// Empties the segment under a new generation and epoch: [`Segment::retire`], then

@@ -649,6 +649,37 @@ fn keep_exact_keeps_only_locations_that_name_their_record() {
     assert_eq!(t.keep_exact(&saved, &keys, &mut again), 10);
 }
 
+/// A record head forged inside a value, with a key and a value length that match a saved
+/// location's, is not a record: the check at open keeps only offsets where the segment's walk
+/// found a record start. The same location read as a key check alone would be accepted (its
+/// lengths word, key and end all match), so this test fails if the start is not checked.
+#[test]
+fn keep_exact_refuses_a_record_forged_inside_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
+    // Word 0 of a record of an 8-byte key and a 5-byte value (bits 0..16 the value length,
+    // bits 16..32 the key length with bit 15 set; the crc above is never read by the check).
+    let head = (5u64 | (8u64 | 0x8000) << 16).to_le_bytes();
+    let forged = [&head[..], &k(99), b"fake\0\0\0\0"].concat();
+    let outer = t.append(&mut w, &k(1), &forged).unwrap().unwrap().location;
+    let saved = t.identities();
+    let floor = t.epoch_floor(&w);
+    t.flush().unwrap();
+    drop((t, w));
+    let (t, mut w, _) = HotTier::open(dir.path(), &opts(3).hot_tier_config()).unwrap();
+    assert!(t.raise_epoch_floor(&mut w, floor));
+    let h = outer.as_hot().unwrap();
+    // The forged record starts after the outer record's head and key: 16 bytes in.
+    let inside = Location::hot(0, u32::from(h.generation), h.offset as usize + 16, 5).unwrap();
+    let (one, ninety_nine) = (k(1), k(99));
+    let mut locations = vec![outer.to_raw(), inside.to_raw()];
+    assert_eq!(
+        t.keep_exact(&saved, &[&one[..], &ninety_nine[..]], &mut locations),
+        1
+    );
+    assert_eq!(locations, vec![outer.to_raw(), Location::COLD.to_raw()]);
+}
+
 /// A key of `len` bytes that differs from its neighbours in every word.
 fn long_key(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
