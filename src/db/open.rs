@@ -19,12 +19,16 @@
 //!    the tier at once), else by a key-only scan of RocksDB
 //!    (a bulk load with every key Cold). A rejected snapshot is reported in `Stats::open`,
 //!    never an error. The snapshot's read (or the key scan) runs on a second thread beside
-//!    step 3: neither reads the other's files, and nothing uses either before both are done. Before the bulk load, the snapshot's hot-tier state is applied: the
-//!    tier's epochs are raised above every epoch the snapshot could name
-//!    (`HotTier::raise_epoch_floor`), and each Hot location is kept only if its segment has the
-//!    identity the snapshot saved and a record of its key and length starts at its offset
-//!    (`HotTier::exact_check`, which checks the two halves of the keys on two threads); the
-//!    others become Cold (`Stats::open.stale_hot_locations`).
+//!    step 3: neither reads the other's files, and nothing uses either before both are done.
+//!    The snapshot's hot-tier state is applied: the tier's epochs are raised above every epoch
+//!    the snapshot could name (`HotTier::raise_epoch_floor`), and each Hot location is kept only
+//!    if its segment has the identity the snapshot saved and a record of its key and length
+//!    starts at its offset (`HotTier::exact_check`); the others become Cold
+//!    (`Stats::open.stale_hot_locations`). The check runs on a second thread beside the bulk
+//!    load of the saved locations; the stale ones it names are then demoted in the index (by a
+//!    second bulk load when they are more than an eighth), before `open` returns. When no
+//!    segment the snapshot saved is there at all, every Hot location is made Cold before the
+//!    bulk load, with no check.
 //!    So **every Hot location in the index names a record of the segment's current
 //!    incarnation** from the first read on, and a recycle, which demotes every record it
 //!    walks, leaves none behind.
@@ -94,7 +98,9 @@ impl Db {
         );
         let (hot, mut appender, report) = hot?;
         let cache = ValueCache::from_config(&opts.cache_config());
-        let built = build_index(found?, (&hot, &mut appender), path, opts.index_key_filter)?;
+        let built = build_index(found?, (&hot, &mut appender), path, opts.index_key_filter);
+        hot.forget_open_walks();
+        let built = built?;
         let mut open_stats = OpenStats {
             index_from_snapshot: built.from_snapshot,
             snapshot_rejected: built.rejected,
@@ -239,22 +245,58 @@ fn build_index(
         from_snapshot,
         rejected,
     } = found;
+    let bulk_load = |found: &snapshot::SnapshotIndex| {
+        let pairs = found.keys.iter().zip(found.locations.iter().copied());
+        Trie::bulk_load_pairs(pairs).map_err(|e| Error::Corruption {
+            path: dir.to_path_buf(),
+            detail: format!("index rebuild: {e:?}"),
+        })
+    };
     let mut stale_hot_locations = 0;
-    if from_snapshot {
-        // `snapshot::load` refuses a floor at or above MAX_EPOCH, so the floor is raised; if it
-        // were not, no saved identity could be trusted, and every location goes Cold.
-        let saved: &[_] = if hot.raise_epoch_floor(appender, found.hot.epoch_floor) {
-            &found.hot.segments
+    let mut index;
+    // `snapshot::load` refuses a floor at or above MAX_EPOCH, so the floor is raised; if it
+    // were not, no saved identity could be trusted, and every location goes Cold.
+    let saved: &[_] = if from_snapshot && hot.raise_epoch_floor(appender, found.hot.epoch_floor) {
+        &found.hot.segments
+    } else {
+        &[]
+    };
+    if saved.is_empty() || !hot.identities().iter().any(|id| saved.contains(id)) {
+        // No segment the snapshot saved is there now: every Hot location is stale.
+        for loc in &mut found.locations {
+            if Location::from_raw(*loc).as_hot().is_some() {
+                *loc = Location::COLD.to_raw();
+                stale_hot_locations += 1;
+            }
+        }
+        index = bulk_load(&found)?;
+    } else {
+        // The check of every Hot location beside the bulk load of them all, then the stale
+        // ones demoted: none unless the tier changed since the close.
+        let (loaded, stale) = beside(
+            || bulk_load(&found),
+            || {
+                hot.exact_check(saved)
+                    .stale(found.keys.iter(), &found.locations)
+            },
+        );
+        index = loaded?;
+        stale_hot_locations = stale.len() as u64;
+        if stale.len() > found.locations.len() / 8 {
+            // Many (a tier resized, some segments discarded): a second bulk load costs less
+            // than a descent per key.
+            for &i in &stale {
+                found.locations[i] = Location::COLD.to_raw();
+            }
+            drop(index);
+            index = bulk_load(&found)?;
         } else {
-            &[]
-        };
-        stale_hot_locations = keep_exact(hot, saved, &found.keys, &mut found.locations);
+            demote(&mut index, &found.keys, &stale).map_err(|key| Error::Corruption {
+                path: dir.to_path_buf(),
+                detail: format!("index rebuild: a loaded key is missing ({key:?})"),
+            })?;
+        }
     }
-    let pairs = found.keys.iter().zip(found.locations.iter().copied());
-    let mut index = Trie::bulk_load_pairs(pairs).map_err(|e| Error::Corruption {
-        path: dir.to_path_buf(),
-        detail: format!("index rebuild: {e:?}"),
-    })?;
     if key_filter {
         index.set_key_filter(true);
     }
@@ -286,23 +328,27 @@ fn beside<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A
     })
 }
 
-/// Demotes to Cold every saved Hot location that no longer names exactly its record
-/// (`HotTier::exact_check`), the two halves of the keys on two threads; returns how many it
-/// demoted.
-fn keep_exact(
-    hot: &HotTier,
-    saved: &[crate::hot_tier::SegmentIdentity],
+/// Makes Cold, in `index`, the keys at the positions `stale` (increasing) of `keys`, all in the
+/// index; `Err(key)` for a key it does not hold.
+fn demote(
+    index: &mut Trie,
     keys: &snapshot::KeyList,
-    locations: &mut [u64],
-) -> u64 {
-    let check = hot.exact_check(saved);
-    let half = locations.len() / 2;
-    let (first, second) = locations.split_at_mut(half);
-    let (here, there) = beside(
-        || check.keep(keys.iter(), first),
-        || check.keep(keys.iter_from(half), second),
-    );
-    here + there
+    stale: &[usize],
+) -> std::result::Result<(), Vec<u8>> {
+    let cold = Location::COLD.to_raw();
+    let mut next = stale.iter().peekable();
+    for (i, key) in keys.iter().enumerate() {
+        if next.next_if_eq(&&i).is_some()
+            && index.set_direct(key, cold).is_none()
+            && index.set_existing(key, cold).is_none()
+        {
+            return Err(key.to_vec());
+        }
+        if next.peek().is_none() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A token no earlier snapshot of this database carries (128 random bits: the process's

@@ -123,13 +123,8 @@ impl KeyList {
     /// Every key, in order, without a list of them. The lengths must add up to the bytes
     /// (`load` checks).
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.iter_from(0)
-    }
-
-    /// The keys from the `from`-th on, in order (`iter` without the first `from`).
-    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at: usize = self.lens[..from].iter().map(|&n| usize::from(n)).sum();
-        self.lens[from..].iter().map(move |&n| {
+        let mut at = 0;
+        self.lens.iter().map(move |&n| {
             let key = &self.bytes[at..at + n as usize];
             at += n as usize;
             key

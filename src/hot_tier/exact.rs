@@ -46,8 +46,16 @@ impl HotTier {
         ExactCheck { segments }
     }
 
-    /// [`ExactCheck::keep`] of every location, in one call: `keys[i]` is the key of
-    /// `locations[i]`.
+    /// Drops what the segments' verification at open kept for [`HotTier::exact_check`]: the
+    /// engine calls it once the index is built, whether or not a check ran.
+    pub(crate) fn forget_open_walks(&self) {
+        for seg in self.slots.iter().filter_map(OnceLock::get) {
+            seg.forget_opened_starts();
+        }
+    }
+
+    /// Demotes to Cold (rewrites as `Location::COLD`) every location [`ExactCheck::stale`]
+    /// names, and returns how many: `keys[i]` is the key of `locations[i]`.
     #[cfg(test)]
     pub(crate) fn keep_exact(
         &self,
@@ -55,34 +63,39 @@ impl HotTier {
         keys: &[&[u8]],
         locations: &mut [u64],
     ) -> u64 {
-        self.exact_check(saved)
-            .keep(keys.iter().copied(), locations)
+        let stale = self
+            .exact_check(saved)
+            .stale(keys.iter().copied(), locations);
+        for &i in &stale {
+            locations[i] = Location::COLD.to_raw();
+        }
+        stale.len() as u64
     }
 }
 
 impl ExactCheck<'_> {
-    /// Demotes to Cold (rewrites as `Location::COLD`) every Hot location of `locations` that
-    /// does not name exactly a record of the tier, and returns how many it demoted. The keys
-    /// come in the locations' order, one per location. A location is kept only when its segment
-    /// exists now with the identity saved for it, and a record of that key (the same bytes) and
-    /// value length starts at its offset (a start the segment's walk from its header found, so
-    /// not the middle of a value), in the segment's current generation, at or below the end of
-    /// the records verified at open. Cold locations are left as they are.
+    /// The positions, increasing, of the Hot locations of `locations` that do not name exactly
+    /// a record of the tier. The keys come in the locations' order, one per location. A
+    /// location is kept only when its segment exists now with the identity saved for it, and a
+    /// record of that key (the same bytes) and value length starts at its offset (a start the
+    /// segment's walk from its header found, so not the middle of a value), in the segment's
+    /// current generation, at or below the end of the records verified at open. Cold locations
+    /// are never stale.
     ///
-    /// Disjoint parts of one snapshot's locations may be checked on several threads at once.
-    pub(crate) fn keep<'k>(
+    /// It only reads, so it may run beside a bulk load of the same locations.
+    pub(crate) fn stale<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k [u8]>,
-        locations: &mut [u64],
-    ) -> u64 {
-        let mut demoted = 0;
+        locations: &[u64],
+    ) -> Vec<usize> {
+        let mut stale = Vec::new();
         let mut keys = keys.into_iter();
-        for i in 0..locations.len() {
+        for (i, &raw) in locations.iter().enumerate() {
             if let Some(&ahead) = locations.get(i + AHEAD) {
                 self.prefetch(ahead);
             }
             let key = keys.next().expect("a key for every location");
-            let Some(hot) = Location::from_raw(locations[i]).as_hot() else {
+            let Some(hot) = Location::from_raw(raw).as_hot() else {
                 continue;
             };
             let exact = self
@@ -91,11 +104,10 @@ impl ExactCheck<'_> {
                 .and_then(Option::as_ref)
                 .is_some_and(|(seg, starts)| seg.holds_exactly(starts, hot, key));
             if !exact {
-                locations[i] = Location::COLD.to_raw();
-                demoted += 1;
+                stale.push(i);
             }
         }
-        demoted
+        stale
     }
 
     /// Starts loading what checking `raw` will read.

@@ -88,6 +88,12 @@ const OLD_MAGIC: &[u8; 8] = b"ALXHOT01";
 
 const _: () = assert!(MAX_KEY_LEN < KEY_LEN_FLAG as usize);
 
+/// Sets the bit of a record starting at `off` in a bitmap of record starts.
+fn mark_start(starts: &mut [u64], off: usize) {
+    let unit = off / OFFSET_UNIT;
+    starts[unit / 64] |= 1 << (unit % 64);
+}
+
 /// `n` rounded up to whole words.
 const fn padded(n: usize) -> usize {
     n.div_ceil(OFFSET_UNIT) * OFFSET_UNIT
@@ -167,6 +173,11 @@ pub(super) struct Segment {
     base: *mut u8,
     map: MmapMut,
     _file: File,
+    /// Where the records verified at open start (one bit per word, as
+    /// [`Segment::record_starts`] gives them), kept from the verification's walk for the first
+    /// `record_starts`, which takes it; empty once taken or forgotten, and for a created
+    /// segment.
+    opened_starts: parking_lot::Mutex<Vec<u64>>,
 }
 
 // SAFETY: `base` points into `map`, owned by the segment and unmapped only on drop. Under shared
@@ -281,6 +292,7 @@ impl Segment {
             base,
             map,
             _file: file,
+            opened_starts: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -352,6 +364,7 @@ impl Segment {
     /// damages the segment. Returns the end of the last record.
     fn verify_records(&self) -> std::result::Result<usize, String> {
         let generation = self.generation();
+        let mut starts = vec![0u64; self.start_words()];
         let mut off = SEGMENT_HEADER_BYTES;
         while off + RECORD_HEAD_BYTES <= self.size {
             let word0 = u64_at(self.bytes(off, RECORD_HEAD_BYTES), 0);
@@ -382,8 +395,10 @@ impl Segment {
                     key.escape_ascii()
                 ));
             }
+            mark_start(&mut starts, off);
             off += span;
         }
+        *self.opened_starts.lock() = starts;
         Ok(off)
     }
 
@@ -640,15 +655,28 @@ impl Segment {
     }
 
     /// Where records start: bit `off / OFFSET_UNIT` is set for each record [`Segment::walk`]
-    /// finds (one bit per word of the segment: 1/64 of its size). Only at open, before any
-    /// append, like `walk`.
+    /// finds (one bit per word of the segment: 1/64 of its size). The first call takes the
+    /// bitmap the verification at open left (the same records: `walk` goes up to the end that
+    /// verification found); later calls walk. Only at open, before any append, like `walk`.
     pub(super) fn record_starts(&self) -> Vec<u64> {
-        let mut starts = vec![0u64; (self.size / OFFSET_UNIT).div_ceil(64)];
-        self.walk(|off, _, _| {
-            let unit = off / OFFSET_UNIT;
-            starts[unit / 64] |= 1 << (unit % 64);
-        });
+        let opened = std::mem::take(&mut *self.opened_starts.lock());
+        if !opened.is_empty() {
+            return opened;
+        }
+        let mut starts = vec![0u64; self.start_words()];
+        self.walk(|off, _, _| mark_start(&mut starts, off));
         starts
+    }
+
+    /// Drops the bitmap of record starts kept from the verification at open, if no
+    /// [`Segment::record_starts`] took it.
+    pub(super) fn forget_opened_starts(&self) {
+        drop(std::mem::take(&mut *self.opened_starts.lock()));
+    }
+
+    /// Words of a bitmap of record starts: one bit per word of the segment.
+    fn start_words(&self) -> usize {
+        (self.size / OFFSET_UNIT).div_ceil(64)
     }
 
     /// Whether `loc` names exactly a record found by the walk `starts` came from
