@@ -24,7 +24,7 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 const LINE: usize = 64;
 /// Arrays of at least this many bytes are mapped directly (module docs); glibc's initial `mmap`
 /// threshold.
-const MAP_MIN: usize = 128 << 10;
+pub(super) const MAP_MIN: usize = 128 << 10;
 
 /// An array of `len` `Copy` values with a chosen alignment, from the heap or (large ones) mapped
 /// from the kernel. Elements need no drop.
@@ -43,6 +43,13 @@ unsafe impl<T: Copy + Sync> Sync for NodeArray<T> {}
 #[inline]
 fn mapped(bytes: usize) -> bool {
     cfg!(target_os = "linux") && bytes >= MAP_MIN
+}
+
+/// Whether an array of `bytes` comes from the pool of small arrays on huge pages
+/// (`array_pool.rs`): on Linux, every array not mapped on its own.
+#[inline]
+fn pooled(bytes: usize) -> bool {
+    cfg!(target_os = "linux") && bytes < MAP_MIN
 }
 
 /// The kernel's page size, to which direct mappings are aligned and rounded.
@@ -82,6 +89,8 @@ impl<T: Copy> NodeArray<T> {
         let layout = Self::layout(len);
         let raw = if mapped(layout.size()) {
             map(layout)
+        } else if pooled(layout.size()) {
+            super::array_pool::allocate(layout.size())
         } else {
             // SAFETY: `layout` has a non-zero size (at least 1 byte).
             unsafe { alloc(layout) }
@@ -101,13 +110,24 @@ impl<T: Copy> NodeArray<T> {
         (self.ptr.as_ptr() as usize, Self::layout(self.len).size())
     }
 
-    /// Bytes mapped from the kernel for this array (0 when it came from the heap).
+    /// Bytes of memory this array takes outside the global allocator: mapped from the kernel
+    /// on its own, or its block in the pool of small arrays (0 when it came from the heap).
     pub(crate) fn mapped_bytes(&self) -> usize {
         let size = Self::layout(self.len).size();
         if mapped(size) {
             round_up(size, page_size())
+        } else if pooled(size) {
+            super::array_pool::class(size).1
         } else {
             0
+        }
+    }
+
+    /// Bytes this array takes: its elements, rounded up to its pool block or its pages.
+    pub(crate) fn footprint(&self) -> usize {
+        match self.mapped_bytes() {
+            0 => Self::layout(self.len).size(),
+            n => n,
         }
     }
 
@@ -142,6 +162,9 @@ impl<T: Copy> Drop for NodeArray<T> {
         if mapped(layout.size()) {
             // SAFETY: mapped by `map` with this same layout and never unmapped since.
             unsafe { unmap(raw, layout) };
+        } else if pooled(layout.size()) {
+            // SAFETY: taken from the pool in `filled` for this same size, not used again.
+            unsafe { super::array_pool::release(raw, layout.size()) };
         } else {
             // SAFETY: allocated in `filled` with this same layout; `T: Copy` needs no element drops.
             unsafe { dealloc(raw, layout) };

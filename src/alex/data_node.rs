@@ -792,7 +792,8 @@ impl<P: Copy> DataNode<P> {
 
     /// Bytes held by the node: arrays plus the node itself.
     pub(crate) fn bytes(&self) -> usize {
-        self.capacity() * (8 + std::mem::size_of::<P>())
+        self.keys.footprint()
+            + self.payloads.footprint()
             + self.occupied.bytes()
             + self
                 .filter

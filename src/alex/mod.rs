@@ -28,6 +28,7 @@
 //! only guide. The whole `u64` range is valid, `0` and `u64::MAX` included.
 
 pub(crate) mod array;
+mod array_pool;
 mod bitmap;
 mod bulk_load;
 mod capacity;
