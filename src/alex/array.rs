@@ -24,7 +24,7 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 const LINE: usize = 64;
 /// Arrays of at least this many bytes are mapped directly (module docs); glibc's initial `mmap`
 /// threshold.
-pub(super) const MAP_MIN: usize = 128 << 10;
+const MAP_MIN: usize = super::array_pool::MAX_POOLED;
 
 /// An array of `len` `Copy` values with a chosen alignment, from the heap or (large ones) mapped
 /// from the kernel. Elements need no drop.
@@ -90,7 +90,7 @@ impl<T: Copy> NodeArray<T> {
         let raw = if mapped(layout.size()) {
             map(layout)
         } else if pooled(layout.size()) {
-            super::array_pool::allocate(layout.size())
+            super::array_pool::allocate(layout.size(), map_chunk)
         } else {
             // SAFETY: `layout` has a non-zero size (at least 1 byte).
             unsafe { alloc(layout) }

@@ -17,10 +17,14 @@
 
 use parking_lot::Mutex;
 
-/// Bytes of one chunk: a huge page.
-const CHUNK: usize = super::array::HUGE_PAGE;
-/// The largest block: `array::MAP_MIN`, above which arrays are mapped on their own.
-pub(super) const MAX_POOLED: usize = super::array::MAP_MIN;
+/// Bytes of one chunk: a huge page (`array::HUGE_PAGE`).
+const CHUNK: usize = 2 << 20;
+/// The largest block: `array::MAP_MIN`, from which arrays are mapped on their own.
+pub(super) const MAX_POOLED: usize = 128 << 10;
+
+/// Maps a chunk of the given bytes on huge pages (`array::map_chunk`), or returns null. The
+/// caller passes it: this module sits below `array`, which uses it.
+pub(super) type MapChunk = fn(usize) -> *mut u8;
 /// Number of classes up to [`MAX_POOLED`] (4 up to 256 bytes, then 4 per doubling up to
 /// 128 KiB).
 const CLASSES: usize = 4 + 4 * (MAX_POOLED.trailing_zeros() as usize - 8);
@@ -65,7 +69,7 @@ impl Pool {
     }
 
     /// A block for `bytes` (1..=MAX_POOLED), 64-aligned; null when the kernel refuses a chunk.
-    fn take(&mut self, bytes: usize) -> *mut u8 {
+    fn take(&mut self, bytes: usize, map_chunk: MapChunk) -> *mut u8 {
         let (c, size) = class(bytes);
         let head = self.free[c];
         if head != 0 {
@@ -79,7 +83,7 @@ impl Pool {
             let chunk = match self.mapped.get(self.cut) {
                 Some(&chunk) => chunk,
                 None => {
-                    let chunk = super::array::map_chunk(CHUNK);
+                    let chunk = map_chunk(CHUNK);
                     if chunk.is_null() {
                         return std::ptr::null_mut();
                     }
@@ -119,9 +123,10 @@ impl Pool {
 
 static POOL: Mutex<Pool> = Mutex::new(Pool::new());
 
-/// A 64-aligned block for `bytes` (1..=MAX_POOLED) bytes; null when the kernel refuses memory.
-pub(super) fn allocate(bytes: usize) -> *mut u8 {
-    POOL.lock().take(bytes)
+/// A 64-aligned block for `bytes` (1..=MAX_POOLED) bytes, from chunks `map_chunk` maps; null
+/// when the kernel refuses memory.
+pub(super) fn allocate(bytes: usize, map_chunk: MapChunk) -> *mut u8 {
+    POOL.lock().take(bytes, map_chunk)
 }
 
 /// Gives back a block of [`allocate`]`(bytes)`.
@@ -136,6 +141,13 @@ pub(super) unsafe fn release(ptr: *mut u8, bytes: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Chunks for the test pools: 2 MiB-aligned heap blocks, leaked (the pools keep them).
+    fn map(bytes: usize) -> *mut u8 {
+        let layout = std::alloc::Layout::from_size_align(bytes, CHUNK).unwrap();
+        // SAFETY: a non-zero size.
+        unsafe { std::alloc::alloc(layout) }
+    }
 
     #[test]
     fn classes_cover_every_size_and_waste_at_most_a_fifth_above_256_bytes() {
@@ -161,7 +173,7 @@ mod tests {
         let mut held: Vec<(*mut u8, usize, u8)> = Vec::new();
         for round in 0..60u32 {
             for &s in &sizes {
-                let p = pool.take(s);
+                let p = pool.take(s, map);
                 assert!(!p.is_null() && p as usize % 64 == 0);
                 let fill = (round as u8) ^ (s as u8);
                 // SAFETY: `p` holds `s` bytes.
@@ -182,7 +194,11 @@ mod tests {
             unsafe { pool.give(p, s) };
         }
         let last = freed.iter().rev().find(|&&(_, s, _)| s == 5000).unwrap();
-        assert_eq!(pool.take(4900), last.0, "4900 and 5000 bytes share a class");
+        assert_eq!(
+            pool.take(4900, map),
+            last.0,
+            "4900 and 5000 bytes share a class"
+        );
         // Empty: cut again from the first chunk, no chunk mapped.
         let chunks = pool.mapped.len();
         // SAFETY: both from `pool.take`, not used again.
@@ -191,7 +207,7 @@ mod tests {
             pool.give(last.0, 4900);
         }
         assert_eq!(pool.live, 0);
-        assert_eq!(pool.take(100) as usize, pool.mapped[0]);
+        assert_eq!(pool.take(100, map) as usize, pool.mapped[0]);
         assert_eq!(pool.mapped.len(), chunks);
     }
 }
